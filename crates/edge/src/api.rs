@@ -1,0 +1,235 @@
+//! The worker's own endpoints: the management API (secret-key authenticated, scoped to the
+//! key's application), the operator API (`ADMIN_TOKEN`) and the OpenAPI document. Every
+//! other path goes to the gate.
+
+use aero2_keys::gate::key_from_authorization;
+use aero2_keys::{ApplicationId, Environment, KeyId, KeyKind, SystemRandom, UnixMillis};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use worker::{Context, Env, Method, Request, Response, Url};
+
+use crate::body::{read_json, read_optional_json};
+use crate::config::{admin_token, Config};
+use crate::error::{ApiError, ApiResult};
+use crate::gate::{self, from_browser};
+use crate::protocol::{to_key_ring, to_registry, Actor, ApplicationInfo, ClientInfo, RegistryCommand, RingCommand};
+
+const OPENAPI: &str = include_str!("openapi.json");
+
+pub async fn route(mut req: Request, env: &Env, ctx: &Context, config: &Config) -> ApiResult<Response> {
+    let url = req.url()?;
+    let segments: Vec<&str> = url.path().trim_start_matches('/').split('/').collect();
+    let method = req.method();
+    match segments.as_slice() {
+        ["openapi.json"] => {
+            expect(&method, &[Method::Get])?;
+            Ok(Response::from_bytes(OPENAPI.as_bytes().to_vec())?
+                .with_headers(json_headers()?))
+        }
+        ["v1", "keys", ..] | ["v1", "audit_log"] => {
+            let header = req.headers().get("Authorization").ok().flatten();
+            let key = key_from_authorization(header.as_deref())?;
+            let actor = Actor::Key {
+                storage_id: key.storage_id(),
+                from_browser: from_browser(&req),
+            };
+            let rest = &segments[1..];
+            manage(&mut req, &url, env, key.application_id(), actor, rest).await
+        }
+        ["v1", "applications"] => {
+            authenticate_operator(&req, env)?;
+            match method {
+                Method::Get => to_registry(env, &RegistryCommand::List).await,
+                Method::Post => create_application(&mut req, env).await,
+                _ => Err(ApiError::method_not_allowed("GET, POST")),
+            }
+        }
+        ["v1", "applications", application, rest @ ..] if !rest.is_empty() => {
+            authenticate_operator(&req, env)?;
+            let application = ApplicationId::parse(application).map_err(|_| {
+                ApiError::new(404, "application_not_found", "no application has this id")
+            })?;
+            manage(&mut req, &url, env, application, Actor::Operator, rest).await
+        }
+        _ => gate::gate(req, url, env, ctx, config).await,
+    }
+}
+
+fn json_headers() -> ApiResult<worker::Headers> {
+    let headers = worker::Headers::new();
+    headers.set("Content-Type", "application/json; charset=utf-8")?;
+    Ok(headers)
+}
+
+fn expect(method: &Method, allowed: &[Method]) -> ApiResult<()> {
+    if allowed.contains(method) {
+        return Ok(());
+    }
+    let names: Vec<String> = allowed.iter().map(|m| m.to_string()).collect();
+    Err(ApiError::method_not_allowed(&names.join(", ")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateKeyBody {
+    kind: KeyKind,
+    label: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    grace_period_seconds: Option<u64>,
+}
+
+fn parse_key_id(text: &str) -> ApiResult<KeyId> {
+    KeyId::parse(text).map_err(|_| {
+        ApiError::new(404, "key_not_found", "no key with this id in this application")
+    })
+}
+
+fn query_value(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// Key management for one application. `rest` is the path after `/v1` (secret key) or
+/// after `/v1/applications/{id}` (operator): `keys`, `keys/{id}/revoke`, `audit_log`, ….
+async fn manage(
+    req: &mut Request,
+    url: &Url,
+    env: &Env,
+    application: ApplicationId,
+    actor: Actor,
+    rest: &[&str],
+) -> ApiResult<Response> {
+    let client = ClientInfo::of(req);
+    let method = req.method();
+    let command = match rest {
+        ["keys"] => match method {
+            Method::Get => RingCommand::ListKeys {
+                actor,
+                client,
+                include_revoked: query_value(url, "include_revoked").as_deref() == Some("true"),
+            },
+            Method::Post => {
+                let body: CreateKeyBody = read_json(req).await?;
+                RingCommand::CreateKey {
+                    actor,
+                    client,
+                    kind: body.kind,
+                    label: body.label.unwrap_or_else(|| "default".to_owned()),
+                }
+            }
+            _ => return Err(ApiError::method_not_allowed("GET, POST")),
+        },
+        ["keys", id, action] => {
+            let key_id = parse_key_id(id)?;
+            match *action {
+                "revoke" => {
+                    expect(&method, &[Method::Post])?;
+                    RingCommand::RevokeKey { actor, client, key_id }
+                }
+                "rotate" => {
+                    expect(&method, &[Method::Post])?;
+                    let body: Option<RotateBody> = read_optional_json(req).await?;
+                    RingCommand::RotateKey {
+                        actor,
+                        client,
+                        key_id,
+                        grace_period_seconds: body.and_then(|b| b.grace_period_seconds),
+                    }
+                }
+                "usage" => {
+                    expect(&method, &[Method::Get])?;
+                    RingCommand::KeyUsage { actor, client, key_id }
+                }
+                _ => return Err(ApiError::not_found()),
+            }
+        }
+        ["audit_log"] => {
+            expect(&method, &[Method::Get])?;
+            let cursor = query_value(url, "cursor")
+                .map(|c| c.parse::<u64>().map_err(|_| ApiError::bad_request("invalid_cursor", "cursor must be a value returned as next_cursor")))
+                .transpose()?;
+            let limit = match query_value(url, "limit") {
+                None => 50,
+                Some(limit) => limit
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|l| (1..=100).contains(l))
+                    .ok_or_else(|| ApiError::bad_request("invalid_limit", "limit must be between 1 and 100"))?,
+            };
+            let key_id = query_value(url, "key_id")
+                .map(|id| KeyId::parse(&id).map_err(|_| ApiError::bad_request("invalid_key_id", "key_id must be a key id such as key_…")))
+                .transpose()?;
+            let event = query_value(url, "event");
+            if event.as_deref().is_some_and(|e| e.len() > 64 || !e.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_')) {
+                return Err(ApiError::bad_request("invalid_event", "event must be an event name such as key.revoked"));
+            }
+            RingCommand::AuditLog { actor, client, cursor, limit, key_id, event }
+        }
+        _ => return Err(ApiError::not_found()),
+    };
+    to_key_ring(env, application, &command).await
+}
+
+/// Compares the bearer token with `ADMIN_TOKEN` in constant time. Both are hashed first
+/// so that neither the content nor the length of the real token leaks through timing.
+fn authenticate_operator(req: &Request, env: &Env) -> ApiResult<()> {
+    let Some(expected) = admin_token(env) else {
+        return Err(ApiError::new(403, "operator_api_disabled", "set the ADMIN_TOKEN secret (at least 16 characters) to use the operator API"));
+    };
+    let header = req.headers().get("Authorization").ok().flatten().unwrap_or_default();
+    let given = header
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .unwrap_or_default();
+    let matches: bool = Sha256::digest(given.as_bytes())
+        .ct_eq(&Sha256::digest(expected.as_bytes()))
+        .into();
+    if given.is_empty() || !matches {
+        return Err(ApiError::new(401, "invalid_admin_token", "the operator API requires Authorization: Bearer <ADMIN_TOKEN>"));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateApplicationBody {
+    name: String,
+    environment: String,
+}
+
+async fn create_application(req: &mut Request, env: &Env) -> ApiResult<Response> {
+    let body: CreateApplicationBody = read_json(req).await?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request("invalid_name", "name must have 1 to 100 characters and no control characters"));
+    }
+    let environment = match body.environment.as_str() {
+        "production" => Environment::Live,
+        "development" => Environment::Test,
+        _ => return Err(ApiError::bad_request("invalid_environment", "environment must be \"production\" or \"development\"")),
+    };
+    let application = ApplicationInfo {
+        id: ApplicationId::generate(&mut SystemRandom)
+            .map_err(|_| ApiError::unavailable())?,
+        name: name.to_owned(),
+        environment,
+        created_at: UnixMillis(worker::Date::now().as_millis()),
+    };
+    let client = ClientInfo::of(req);
+    let created = to_key_ring(env, application.id, &RingCommand::Init { application: application.clone(), client }).await?;
+    if created.status_code() == 201 {
+        // The keys exist and are about to be shown once: a failure to list the
+        // application must not lose them, so it is logged rather than returned.
+        if let Err(err) = to_registry(env, &RegistryCommand::Register { application }).await {
+            worker::console_error!("application created but not registered: {}", err.code);
+        }
+    }
+    Ok(created)
+}

@@ -1,0 +1,105 @@
+//! The gate: every request that is not for the worker's own API is authenticated by its
+//! API key, authorised for its route, and proxied to the origin without the key.
+
+use aero2_keys::gate::{authorize, is_browser_request, key_from_authorization, EdgeRecord, Rejection};
+use aero2_keys::{ApiKey, UnixMillis};
+use worker::{Context, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response, Url};
+
+use crate::config::{Config, ValidationMode, KV_BINDING};
+use crate::error::{ApiError, ApiResult};
+use crate::protocol::{read_answer, to_key_ring, ClientInfo, RingCommand, Validated};
+use crate::usage;
+
+/// Headers the gate sets for the origin. Any a client sends itself are dropped, so the
+/// origin can trust them.
+const FORWARDED_PREFIX: &str = "x-aero2-";
+
+pub async fn gate(req: Request, url: Url, env: &Env, ctx: &Context, config: &Config) -> ApiResult<Response> {
+    let header = req.headers().get("Authorization").ok().flatten();
+    // Malformed keys and bad checksums stop here, before any storage read.
+    let key = key_from_authorization(header.as_deref())?;
+    let from_browser = from_browser(&req);
+    let now = UnixMillis(worker::Date::now().as_millis());
+
+    let validated = match config.mode(key.kind()) {
+        ValidationMode::Strict => {
+            let command = RingCommand::Validate {
+                storage_id: key.storage_id(),
+                kind: key.kind(),
+                from_browser,
+                client: ClientInfo::of(&req),
+            };
+            let answer = to_key_ring(env, key.application_id(), &command).await?;
+            match read_answer::<Validated>(answer).await? {
+                Ok(validated) => validated,
+                // The key ring's refusal is already the public error response.
+                Err(refusal) => return Ok(refusal),
+            }
+        }
+        ValidationMode::Edge => {
+            let record: Option<EdgeRecord> = env
+                .kv(KV_BINDING)?
+                .get(&key.storage_id().to_hex())
+                .json()
+                .await?;
+            let record = record.ok_or(Rejection::UnknownKey)?;
+            record.check(&key, now)?;
+            usage::count(ctx, env, record.application_id, record.key_id, now);
+            if from_browser && record.kind == aero2_keys::KeyKind::Secret {
+                let (env, application, key_id, client) = (env.clone(), record.application_id, record.key_id, ClientInfo::of(&req));
+                ctx.wait_until(async move {
+                    let _ = to_key_ring(&env, application, &RingCommand::RecordBrowserExposure { key_id, client }).await;
+                });
+            }
+            Validated {
+                key_id: record.key_id,
+                kind: record.kind,
+            }
+        }
+    };
+    authorize(key.kind(), url.path(), &config.frontend_routes, from_browser)?;
+    proxy(req, &url, config, &key, &validated).await
+}
+
+pub fn from_browser(req: &Request) -> bool {
+    let header = |name| req.headers().get(name).ok().flatten();
+    is_browser_request(header("Origin").as_deref(), header("Sec-Fetch-Mode").as_deref())
+}
+
+async fn proxy(req: Request, url: &Url, config: &Config, key: &ApiKey, validated: &Validated) -> ApiResult<Response> {
+    if config.origin_url.is_empty() {
+        return Err(ApiError::new(502, "origin_not_configured", "ORIGIN_URL is not set"));
+    }
+    let mut target = format!("{}{}", config.origin_url, url.path());
+    if let Some(query) = url.query() {
+        target.push('?');
+        target.push_str(query);
+    }
+    let headers = Headers::new();
+    for (name, value) in req.headers().entries() {
+        if name == "authorization" || name == "host" || name.starts_with(FORWARDED_PREFIX) {
+            continue;
+        }
+        headers.append(&name, &value)?;
+    }
+    headers.set("X-Aero2-Application-Id", &key.application_id().to_string())?;
+    headers.set("X-Aero2-Environment", key.environment().as_str())?;
+    headers.set("X-Aero2-Key-Id", &validated.key_id.to_string())?;
+    headers.set("X-Aero2-Key-Kind", validated.kind.as_str())?;
+
+    let method = req.method();
+    let body = match method {
+        Method::Get | Method::Head => None,
+        _ => req.inner().body().map(Into::into),
+    };
+    let mut init = RequestInit::new();
+    init.with_method(method)
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual)
+        .with_body(body);
+    let outbound = Request::new_with_init(&target, &init)?;
+    Fetch::Request(outbound).send().await.map_err(|err| {
+        worker::console_error!("origin request failed: {err}");
+        ApiError::new(502, "origin_unreachable", "the origin server could not be reached")
+    })
+}

@@ -1,0 +1,28 @@
+//! The Aero2 Keys Cloudflare Worker: a thin adapter from HTTP, Workers KV and Durable
+//! Objects to the pure rules in `aero2-keys`.
+
+mod api;
+mod body;
+mod config;
+mod error;
+#[cfg(feature = "fault-injection")]
+mod faults;
+mod gate;
+mod key_ring;
+mod protocol;
+mod registry;
+mod usage;
+mod views;
+
+pub use key_ring::KeyRingObject;
+pub use registry::ApplicationRegistry;
+
+use worker::{event, Context, Env, Request, Response, Result};
+
+#[event(fetch)]
+pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    let config = config::Config::from_env(&env);
+    Ok(api::route(req, &env, &ctx, &config)
+        .await
+        .unwrap_or_else(error::ApiError::into_response))
+}

@@ -1,0 +1,32 @@
+//! The 6-character base62 CRC32 at the end of every key.
+//!
+//! It lets anyone reject a mistyped or truncated key without a storage lookup, and it
+//! gives secret scanners a cheap way to drop false positives. It is not a MAC: it says
+//! nothing about whether a key was issued, only whether it is well-formed.
+
+use crate::base62;
+use crate::format::CHECKSUM_LEN;
+
+/// CRC-32/ISO-HDLC (the zlib/PNG CRC) with a single 1 KiB table, computed at compile time.
+/// The browser package links this, so a larger slice-by-N table is not worth its size.
+const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+pub(crate) fn compute(data: &[u8]) -> [u8; CHECKSUM_LEN] {
+    let mut out = [0u8; CHECKSUM_LEN];
+    base62::encode_fixed(u64::from(CRC32.checksum(data)), &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uses_the_standard_crc32() {
+        // The check value of CRC-32/ISO-HDLC is 0xCBF43926 for "123456789".
+        assert_eq!(super::CRC32.checksum(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn six_base62_digits_cover_every_crc32() {
+        assert!(62u64.pow(6) > u64::from(u32::MAX));
+    }
+}

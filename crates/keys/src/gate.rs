@@ -1,0 +1,323 @@
+//! The gate's decisions: which key a request carries, whether that key may be used at
+//! all, and whether it may be used on this route from this client. Kept free of HTTP and
+//! storage so every rule is tested natively; the worker only feeds it headers and records.
+
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::format::{ApiKey, ApplicationId, KeyId, KeyKind, ParseError};
+use crate::lifecycle::{KeyRecord, KeyStatus, RevocationReason};
+use crate::time::UnixMillis;
+
+/// Why the gate refused a request. Each has a stable code and an HTTP status; none holds
+/// any part of the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    MissingKey,
+    /// The `Authorization` header is present but is not `Bearer <key>`.
+    NotBearer,
+    Malformed(ParseError),
+    UnknownKey,
+    RevokedKey,
+    ExpiredKey,
+    PublishableKeyNotAllowed,
+    SecretKeyInBrowser,
+}
+
+impl Rejection {
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Rejection::MissingKey => "missing_key",
+            Rejection::NotBearer => "malformed_key",
+            Rejection::Malformed(err) => err.code(),
+            Rejection::UnknownKey => "unknown_key",
+            Rejection::RevokedKey => "revoked_key",
+            Rejection::ExpiredKey => "expired_key",
+            Rejection::PublishableKeyNotAllowed => "publishable_key_not_allowed",
+            Rejection::SecretKeyInBrowser => "secret_key_in_browser",
+        }
+    }
+
+    /// 401 when the key does not authenticate, 403 when it does but may not be used here.
+    pub const fn http_status(&self) -> u16 {
+        match self {
+            Rejection::PublishableKeyNotAllowed | Rejection::SecretKeyInBrowser => 403,
+            _ => 401,
+        }
+    }
+
+    /// Maps a stable code back to its rejection, for answers relayed between the worker
+    /// and a Durable Object.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Some(match code {
+            "missing_key" => Rejection::MissingKey,
+            "unknown_key" => Rejection::UnknownKey,
+            "revoked_key" => Rejection::RevokedKey,
+            "expired_key" => Rejection::ExpiredKey,
+            "publishable_key_not_allowed" => Rejection::PublishableKeyNotAllowed,
+            "secret_key_in_browser" => Rejection::SecretKeyInBrowser,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::MissingKey => {
+                f.write_str("send an API key in the header Authorization: Bearer <key>")
+            }
+            Rejection::NotBearer => {
+                f.write_str("the Authorization header must have the form: Bearer <key>")
+            }
+            Rejection::Malformed(err) => fmt::Display::fmt(err, f),
+            Rejection::UnknownKey => f.write_str("this API key does not exist"),
+            Rejection::RevokedKey => f.write_str("this API key has been revoked"),
+            Rejection::ExpiredKey => f.write_str(
+                "this API key was rotated and its grace period has ended; use its replacement",
+            ),
+            Rejection::PublishableKeyNotAllowed => f.write_str(
+                "publishable keys only work on frontend routes; this route requires a secret key",
+            ),
+            Rejection::SecretKeyInBrowser => f.write_str(
+                "a secret key was sent from a browser; secret keys must never be used in client code. Revoke and rotate this key",
+            ),
+        }
+    }
+}
+
+/// Extracts the key from an `Authorization` header value. The scheme is matched without
+/// regard to case, as HTTP requires.
+pub fn key_from_authorization(header: Option<&str>) -> Result<ApiKey, Rejection> {
+    let header = match header.map(str::trim) {
+        None | Some("") => return Err(Rejection::MissingKey),
+        Some(value) => value,
+    };
+    let (scheme, credentials) = header.split_once(' ').ok_or(Rejection::NotBearer)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(Rejection::NotBearer);
+    }
+    ApiKey::parse(credentials.trim_start()).map_err(Rejection::Malformed)
+}
+
+/// Browsers add `Origin` to cross-origin and most state-changing requests, and
+/// `Sec-Fetch-Mode` to every request; server-side HTTP clients send neither.
+pub fn is_browser_request(origin: Option<&str>, sec_fetch_mode: Option<&str>) -> bool {
+    origin.is_some() || sec_fetch_mode.is_some_and(|mode| !mode.is_empty())
+}
+
+/// The routes on which a publishable key is accepted.
+///
+/// A comma-separated list of paths; one ending in `/*` matches everything below it (and
+/// the path itself), any other matches exactly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrontendRoutes {
+    patterns: Vec<String>,
+}
+
+impl FrontendRoutes {
+    pub const DEFAULT: &'static str = "/v1/client/*";
+
+    pub fn parse(config: &str) -> Self {
+        FrontendRoutes {
+            patterns: config
+                .split(',')
+                .map(str::trim)
+                .filter(|p| p.starts_with('/'))
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+
+    /// `path` must already be normalised (no `.` or `..` segments), as a parsed URL's is.
+    pub fn matches(&self, path: &str) -> bool {
+        self.patterns.iter().any(|pattern| match pattern.strip_suffix("/*") {
+            Some(base) => {
+                path == base
+                    || path
+                        .strip_prefix(base)
+                        .is_some_and(|rest| rest.starts_with('/'))
+            }
+            None => path == pattern,
+        })
+    }
+}
+
+impl Default for FrontendRoutes {
+    fn default() -> Self {
+        Self::parse(Self::DEFAULT)
+    }
+}
+
+/// Whether a key that authenticated may be used on this route from this client.
+pub fn authorize(
+    kind: KeyKind,
+    path: &str,
+    routes: &FrontendRoutes,
+    from_browser: bool,
+) -> Result<(), Rejection> {
+    match kind {
+        KeyKind::Secret if from_browser => Err(Rejection::SecretKeyInBrowser),
+        KeyKind::Secret => Ok(()),
+        KeyKind::Publishable if routes.matches(path) => Ok(()),
+        KeyKind::Publishable => Err(Rejection::PublishableKeyNotAllowed),
+    }
+}
+
+/// Whether a key in this state authenticates at `now`, and if not, why. Checks
+/// `expires_at` itself, so a grace period ends on time even if the alarm that records
+/// the expiry runs late.
+pub fn check_status(status: &KeyStatus, now: UnixMillis) -> Result<(), Rejection> {
+    match *status {
+        KeyStatus::Active => Ok(()),
+        KeyStatus::Expiring { expires_at } if now < expires_at => Ok(()),
+        KeyStatus::Expiring { .. } => Err(Rejection::ExpiredKey),
+        KeyStatus::Revoked {
+            reason: RevocationReason::GraceExpired,
+            ..
+        } => Err(Rejection::ExpiredKey),
+        KeyStatus::Revoked { .. } => Err(Rejection::RevokedKey),
+    }
+}
+
+/// The value kept in Workers KV under a key's storage id: just what the edge needs to
+/// decide, and nothing from which the key could be recovered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgeRecord {
+    pub application_id: ApplicationId,
+    pub key_id: KeyId,
+    pub kind: KeyKind,
+    #[serde(flatten)]
+    pub status: KeyStatus,
+}
+
+impl EdgeRecord {
+    pub fn of(application_id: ApplicationId, record: &KeyRecord) -> Self {
+        EdgeRecord {
+            application_id,
+            key_id: record.id,
+            kind: record.kind,
+            status: record.status,
+        }
+    }
+
+    /// Checks a KV record against the key that was presented and the time.
+    pub fn check(&self, key: &ApiKey, now: UnixMillis) -> Result<(), Rejection> {
+        // A record that disagrees with the key's own prefix cannot belong to it.
+        if self.application_id != key.application_id() || self.kind != key.kind() {
+            return Err(Rejection::UnknownKey);
+        }
+        check_status(&self.status, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::Environment;
+    use crate::random::SystemRandom;
+
+    fn key(kind: KeyKind) -> ApiKey {
+        let app = ApplicationId::parse("app_AAAAAAAAAAAAAAAA").unwrap();
+        ApiKey::generate(kind, Environment::Test, app, &mut SystemRandom).unwrap()
+    }
+
+    #[test]
+    fn authorization_header_forms() {
+        let k = key(KeyKind::Secret);
+        let good = format!("Bearer {}", k.expose_secret());
+        assert_eq!(key_from_authorization(Some(&good)).unwrap(), k);
+        let lower = format!("bearer   {}", k.expose_secret());
+        assert_eq!(key_from_authorization(Some(&lower)).unwrap(), k);
+        assert_eq!(key_from_authorization(None).unwrap_err(), Rejection::MissingKey);
+        assert_eq!(key_from_authorization(Some("  ")).unwrap_err(), Rejection::MissingKey);
+        assert_eq!(
+            key_from_authorization(Some(k.expose_secret())).unwrap_err(),
+            Rejection::NotBearer
+        );
+        let basic = format!("Basic {}", k.expose_secret());
+        assert_eq!(key_from_authorization(Some(&basic)).unwrap_err(), Rejection::NotBearer);
+        assert_eq!(
+            key_from_authorization(Some("Bearer nope")).unwrap_err().code(),
+            "malformed_key"
+        );
+    }
+
+    #[test]
+    fn frontend_routes_match_by_segment() {
+        let routes = FrontendRoutes::default();
+        assert!(routes.matches("/v1/client"));
+        assert!(routes.matches("/v1/client/"));
+        assert!(routes.matches("/v1/client/sign_in"));
+        assert!(!routes.matches("/v1/clients"));
+        assert!(!routes.matches("/v1/users"));
+        assert!(!routes.matches("/"));
+        let custom = FrontendRoutes::parse(" /auth/* , /health,bogus");
+        assert!(custom.matches("/auth/start"));
+        assert!(custom.matches("/health"));
+        assert!(!custom.matches("/health/deep"));
+        assert!(!custom.matches("bogus"));
+    }
+
+    #[test]
+    fn capabilities() {
+        let routes = FrontendRoutes::default();
+        assert_eq!(authorize(KeyKind::Secret, "/v1/users", &routes, false), Ok(()));
+        assert_eq!(authorize(KeyKind::Secret, "/v1/client/x", &routes, false), Ok(()));
+        assert_eq!(
+            authorize(KeyKind::Secret, "/v1/users", &routes, true),
+            Err(Rejection::SecretKeyInBrowser)
+        );
+        assert_eq!(authorize(KeyKind::Publishable, "/v1/client/x", &routes, true), Ok(()));
+        assert_eq!(
+            authorize(KeyKind::Publishable, "/v1/users", &routes, false),
+            Err(Rejection::PublishableKeyNotAllowed)
+        );
+        assert_eq!(Rejection::SecretKeyInBrowser.http_status(), 403);
+        assert_eq!(Rejection::UnknownKey.http_status(), 401);
+    }
+
+    #[test]
+    fn browser_detection() {
+        assert!(is_browser_request(Some("https://app.example"), None));
+        assert!(is_browser_request(None, Some("cors")));
+        assert!(is_browser_request(None, Some("navigate")));
+        assert!(!is_browser_request(None, None));
+        assert!(!is_browser_request(None, Some("")));
+    }
+
+    #[test]
+    fn status_checks_are_exact_at_the_boundary() {
+        let expires_at = UnixMillis(10_000);
+        let expiring = KeyStatus::Expiring { expires_at };
+        assert_eq!(check_status(&expiring, UnixMillis(9_999)), Ok(()));
+        assert_eq!(check_status(&expiring, expires_at), Err(Rejection::ExpiredKey));
+        let revoked = KeyStatus::Revoked {
+            revoked_at: UnixMillis(1),
+            reason: RevocationReason::Revoked,
+        };
+        assert_eq!(check_status(&revoked, UnixMillis(0)), Err(Rejection::RevokedKey));
+        assert_eq!(check_status(&KeyStatus::Active, UnixMillis(0)), Ok(()));
+    }
+
+    #[test]
+    fn edge_records_hold_no_key_material_and_check_ownership() {
+        let k = key(KeyKind::Secret);
+        let record = EdgeRecord {
+            application_id: k.application_id(),
+            key_id: KeyId::parse("key_BBBBBBBBBBBBBBBB").unwrap(),
+            kind: KeyKind::Secret,
+            status: KeyStatus::Active,
+        };
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(!json.contains(&k.expose_secret()[24..]));
+        assert_eq!(serde_json::from_str::<EdgeRecord>(&json).unwrap(), record);
+        assert_eq!(record.check(&k, UnixMillis(0)), Ok(()));
+        let other = key(KeyKind::Publishable);
+        assert_eq!(record.check(&other, UnixMillis(0)), Err(Rejection::UnknownKey));
+        for code in ["unknown_key", "revoked_key", "expired_key", "secret_key_in_browser"] {
+            assert_eq!(Rejection::from_code(code).unwrap().code(), code);
+        }
+    }
+}

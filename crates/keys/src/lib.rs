@@ -1,0 +1,25 @@
+//! The pure core of Aero2 API keys.
+//!
+//! Everything here is deterministic given its inputs: time is passed in as [`UnixMillis`]
+//! and randomness through a [`RandomSource`], so the same code runs natively in tests, in
+//! the Cloudflare Worker and in the browser package without reading a clock or doing I/O.
+
+pub mod base62;
+mod checksum;
+mod format;
+pub mod gate;
+mod lifecycle;
+mod random;
+mod storage;
+mod time;
+
+pub use format::{
+    parse, ApiKey, ApplicationId, Environment, IdError, KeyId, KeyKind, ParseError, ParsedKey,
+    APPLICATION_ID_LEN, CHECKSUM_LEN, KEY_PATTERN, PREFIX_LEN,
+};
+pub use lifecycle::{
+    GracePeriod, KeyRecord, KeyRing, KeyStatus, LifecycleError, RevocationReason, Rotation,
+};
+pub use random::{RandomError, RandomSource, SystemRandom};
+pub use storage::{StorageId, StorageIdError};
+pub use time::UnixMillis;

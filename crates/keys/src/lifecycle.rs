@@ -1,0 +1,470 @@
+//! The key lifecycle: a pure state machine over key records.
+//!
+//! ```text
+//!             rotate (grace > 0)              now >= expires_at (expire)
+//!   Active ───────────────────────► Expiring ─────────────────────────► Revoked
+//!     │  └── rotate (grace = 0) ──────────────────────────────────────►   ▲
+//!     └──────────────────────────── revoke ───────────────────────────────┘
+//!                                  (also from Expiring)
+//! ```
+//!
+//! Time is always an argument. A key is valid while it is active, and while it is
+//! expiring strictly before `expires_at`: one millisecond before is valid, the instant
+//! itself is not.
+
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::format::{ApiKey, ApplicationId, Environment, KeyId, KeyKind};
+use crate::random::{RandomError, RandomSource};
+use crate::storage::StorageId;
+use crate::time::UnixMillis;
+
+/// How long a rotated key keeps working. 24 hours unless the caller chooses otherwise;
+/// anything from 0 (revoke at once) to 7 days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
+pub struct GracePeriod {
+    seconds: u32,
+}
+
+impl GracePeriod {
+    pub const MAX_SECONDS: u64 = 7 * 24 * 60 * 60;
+    pub const DEFAULT: GracePeriod = GracePeriod {
+        seconds: 24 * 60 * 60,
+    };
+    pub const NONE: GracePeriod = GracePeriod { seconds: 0 };
+
+    pub fn from_seconds(seconds: u64) -> Result<Self, LifecycleError> {
+        if seconds > Self::MAX_SECONDS {
+            return Err(LifecycleError::GracePeriodOutOfRange { seconds });
+        }
+        Ok(GracePeriod {
+            seconds: seconds as u32,
+        })
+    }
+
+    pub const fn seconds(self) -> u64 {
+        self.seconds as u64
+    }
+}
+
+impl Default for GracePeriod {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl TryFrom<u64> for GracePeriod {
+    type Error = LifecycleError;
+    fn try_from(seconds: u64) -> Result<Self, Self::Error> {
+        Self::from_seconds(seconds)
+    }
+}
+
+impl From<GracePeriod> for u64 {
+    fn from(grace: GracePeriod) -> u64 {
+        grace.seconds()
+    }
+}
+
+/// Why a key stopped working.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationReason {
+    /// An operator or API client revoked it.
+    Revoked,
+    /// It was rotated with a grace period of zero.
+    Rotated,
+    /// Its rotation grace period ended.
+    GraceExpired,
+    /// It was reported as exposed in public, for example by a secret scanner.
+    Leaked,
+}
+
+/// Where a key is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum KeyStatus {
+    Active,
+    /// Replaced by a rotation; works until `expires_at` (exclusive).
+    Expiring {
+        expires_at: UnixMillis,
+    },
+    Revoked {
+        revoked_at: UnixMillis,
+        reason: RevocationReason,
+    },
+}
+
+impl KeyStatus {
+    /// `active`, `expiring` or `revoked`, as the API reports it.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Expiring { .. } => "expiring",
+            KeyStatus::Revoked { .. } => "revoked",
+        }
+    }
+}
+
+/// Everything kept about a key. It holds the key's hash and hint, never its value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub id: KeyId,
+    pub kind: KeyKind,
+    pub label: String,
+    /// The prefix and last 4 characters, for display.
+    pub hint: String,
+    pub storage_id: StorageId,
+    pub created_at: UnixMillis,
+    #[serde(flatten)]
+    pub status: KeyStatus,
+    /// The key this one replaced, when it was created by a rotation.
+    pub rotated_from: Option<KeyId>,
+}
+
+impl KeyRecord {
+    fn new(id: KeyId, key: &ApiKey, label: String, now: UnixMillis) -> Self {
+        KeyRecord {
+            id,
+            kind: key.kind(),
+            label,
+            hint: key.hint(),
+            storage_id: key.storage_id(),
+            created_at: now,
+            status: KeyStatus::Active,
+            rotated_from: None,
+        }
+    }
+
+    /// Whether a request made at `now` with this key may be accepted.
+    pub fn is_valid_at(&self, now: UnixMillis) -> bool {
+        match self.status {
+            KeyStatus::Active => true,
+            KeyStatus::Expiring { expires_at } => now < expires_at,
+            KeyStatus::Revoked { .. } => false,
+        }
+    }
+
+    /// The instant this key stops (or stopped) being valid, if that is known.
+    pub fn expires_at(&self) -> Option<UnixMillis> {
+        match self.status {
+            KeyStatus::Expiring { expires_at } => Some(expires_at),
+            _ => None,
+        }
+    }
+
+    /// Revokes the key now. Allowed from active and expiring; a second revoke is an error.
+    pub fn revoke(
+        &mut self,
+        now: UnixMillis,
+        reason: RevocationReason,
+    ) -> Result<(), LifecycleError> {
+        if matches!(self.status, KeyStatus::Revoked { .. }) {
+            return Err(LifecycleError::AlreadyRevoked);
+        }
+        self.status = KeyStatus::Revoked {
+            revoked_at: now,
+            reason,
+        };
+        Ok(())
+    }
+
+    /// Starts this key's grace period; with a zero grace period it is revoked at once.
+    fn retire(&mut self, now: UnixMillis, grace: GracePeriod) -> Result<(), LifecycleError> {
+        match self.status {
+            KeyStatus::Active => {}
+            KeyStatus::Expiring { .. } => return Err(LifecycleError::AlreadyRotating),
+            KeyStatus::Revoked { .. } => return Err(LifecycleError::RotateRevoked),
+        }
+        self.status = if grace.seconds() == 0 {
+            KeyStatus::Revoked {
+                revoked_at: now,
+                reason: RevocationReason::Rotated,
+            }
+        } else {
+            KeyStatus::Expiring {
+                expires_at: now.saturating_add_seconds(grace.seconds()),
+            }
+        };
+        Ok(())
+    }
+
+    /// Revokes an expiring key whose grace period has ended. Returns whether it changed.
+    /// The revocation is dated at `expires_at`, the instant the key stopped working, even
+    /// when this runs late.
+    pub fn expire(&mut self, now: UnixMillis) -> bool {
+        match self.status {
+            KeyStatus::Expiring { expires_at } if now >= expires_at => {
+                self.status = KeyStatus::Revoked {
+                    revoked_at: expires_at,
+                    reason: RevocationReason::GraceExpired,
+                };
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Why a lifecycle operation was refused. Nothing changes when one is returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LifecycleError {
+    KeyNotFound,
+    AlreadyRevoked,
+    /// The key is already in a rotation grace period; rotate its replacement instead.
+    AlreadyRotating,
+    /// A revoked key cannot be rotated; create a new key instead.
+    RotateRevoked,
+    /// Revoking this key would leave the application without an active secret key.
+    LastActiveSecretKey,
+    GracePeriodOutOfRange {
+        seconds: u64,
+    },
+    InvalidLabel,
+    /// The application already has [`KeyRing::MAX_LIVE_KEYS`] keys that are not revoked.
+    TooManyKeys,
+    Random(RandomError),
+}
+
+impl LifecycleError {
+    /// A stable, machine-readable code for API responses.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            LifecycleError::KeyNotFound => "key_not_found",
+            LifecycleError::AlreadyRevoked => "key_already_revoked",
+            LifecycleError::AlreadyRotating => "key_already_rotating",
+            LifecycleError::RotateRevoked => "key_revoked",
+            LifecycleError::LastActiveSecretKey => "last_active_secret_key",
+            LifecycleError::GracePeriodOutOfRange { .. } => "invalid_grace_period",
+            LifecycleError::InvalidLabel => "invalid_label",
+            LifecycleError::TooManyKeys => "too_many_keys",
+            LifecycleError::Random(_) => "random_unavailable",
+        }
+    }
+}
+
+impl fmt::Display for LifecycleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LifecycleError::KeyNotFound => f.write_str("no key with this id in this application"),
+            LifecycleError::AlreadyRevoked => f.write_str("the key is already revoked"),
+            LifecycleError::AlreadyRotating => f.write_str(
+                "the key is already in a rotation grace period; rotate its replacement instead",
+            ),
+            LifecycleError::RotateRevoked => {
+                f.write_str("a revoked key cannot be rotated; create a new key instead")
+            }
+            LifecycleError::LastActiveSecretKey => f.write_str(
+                "this is the application's last active secret key; rotate it instead of revoking it, so the application is not locked out",
+            ),
+            LifecycleError::GracePeriodOutOfRange { seconds } => write!(
+                f,
+                "grace_period_seconds must be between 0 and {} (7 days), got {seconds}",
+                GracePeriod::MAX_SECONDS
+            ),
+            LifecycleError::InvalidLabel => write!(
+                f,
+                "a label has 1 to {} characters and no control characters",
+                KeyRing::MAX_LABEL_CHARS
+            ),
+            LifecycleError::TooManyKeys => write!(
+                f,
+                "an application can have at most {} keys that are not revoked",
+                KeyRing::MAX_LIVE_KEYS
+            ),
+            LifecycleError::Random(err) => fmt::Display::fmt(err, f),
+        }
+    }
+}
+
+impl std::error::Error for LifecycleError {}
+
+impl From<RandomError> for LifecycleError {
+    fn from(err: RandomError) -> Self {
+        LifecycleError::Random(err)
+    }
+}
+
+/// The outcome of a rotation: the new key (its value is shown once) and both records as
+/// they now stand.
+#[derive(Debug)]
+pub struct Rotation {
+    pub new_key: ApiKey,
+    pub new_record: KeyRecord,
+    pub old_record: KeyRecord,
+}
+
+/// All the keys of one application, and the rules that span them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRing {
+    pub application_id: ApplicationId,
+    pub environment: Environment,
+    keys: Vec<KeyRecord>,
+}
+
+impl KeyRing {
+    /// Keys that are not revoked, per application. A bound keeps one application's
+    /// Durable Object and KV footprint small whatever its clients do.
+    pub const MAX_LIVE_KEYS: usize = 100;
+    pub const MAX_LABEL_CHARS: usize = 100;
+
+    pub fn new(application_id: ApplicationId, environment: Environment) -> Self {
+        Self::from_records(application_id, environment, Vec::new())
+    }
+
+    /// Rebuilds a ring from stored records, in creation order.
+    pub fn from_records(
+        application_id: ApplicationId,
+        environment: Environment,
+        keys: Vec<KeyRecord>,
+    ) -> Self {
+        KeyRing {
+            application_id,
+            environment,
+            keys,
+        }
+    }
+
+    pub fn keys(&self) -> &[KeyRecord] {
+        &self.keys
+    }
+
+    pub fn get(&self, id: KeyId) -> Option<&KeyRecord> {
+        self.keys.iter().find(|record| record.id == id)
+    }
+
+    /// Finds a key by its storage id, comparing every candidate in constant time.
+    pub fn find_by_storage_id(&self, storage_id: &StorageId) -> Option<&KeyRecord> {
+        self.keys
+            .iter()
+            .find(|record| record.storage_id == *storage_id)
+    }
+
+    fn index_of(&self, id: KeyId) -> Result<usize, LifecycleError> {
+        self.keys
+            .iter()
+            .position(|record| record.id == id)
+            .ok_or(LifecycleError::KeyNotFound)
+    }
+
+    fn live_keys(&self) -> usize {
+        self.keys
+            .iter()
+            .filter(|record| !matches!(record.status, KeyStatus::Revoked { .. }))
+            .count()
+    }
+
+    fn normalize_label(label: &str) -> Result<String, LifecycleError> {
+        let label = label.trim();
+        let chars = label.chars().count();
+        if chars == 0 || chars > Self::MAX_LABEL_CHARS || label.chars().any(char::is_control) {
+            return Err(LifecycleError::InvalidLabel);
+        }
+        Ok(label.to_owned())
+    }
+
+    fn new_key(
+        &self,
+        kind: KeyKind,
+        label: String,
+        now: UnixMillis,
+        rng: &mut impl RandomSource,
+    ) -> Result<(ApiKey, KeyRecord), LifecycleError> {
+        let key = ApiKey::generate(kind, self.environment, self.application_id, rng)?;
+        let record = KeyRecord::new(KeyId::generate(rng)?, &key, label, now);
+        Ok((key, record))
+    }
+
+    /// Creates an active key. Its value is returned once and not kept.
+    pub fn create(
+        &mut self,
+        kind: KeyKind,
+        label: &str,
+        now: UnixMillis,
+        rng: &mut impl RandomSource,
+    ) -> Result<(ApiKey, KeyRecord), LifecycleError> {
+        let label = Self::normalize_label(label)?;
+        if self.live_keys() >= Self::MAX_LIVE_KEYS {
+            return Err(LifecycleError::TooManyKeys);
+        }
+        let (key, record) = self.new_key(kind, label, now, rng)?;
+        self.keys.push(record.clone());
+        Ok((key, record))
+    }
+
+    /// Revokes a key at once. Revoking the last active secret key is refused, unless the
+    /// key has leaked: then locking the application out is the lesser harm.
+    pub fn revoke(
+        &mut self,
+        id: KeyId,
+        now: UnixMillis,
+        reason: RevocationReason,
+    ) -> Result<KeyRecord, LifecycleError> {
+        let index = self.index_of(id)?;
+        let record = &self.keys[index];
+        if matches!(record.status, KeyStatus::Revoked { .. }) {
+            return Err(LifecycleError::AlreadyRevoked);
+        }
+        let is_last_active_secret = record.kind == KeyKind::Secret
+            && record.status == KeyStatus::Active
+            && self
+                .keys
+                .iter()
+                .filter(|r| r.kind == KeyKind::Secret && r.status == KeyStatus::Active)
+                .count()
+                == 1;
+        if is_last_active_secret && reason != RevocationReason::Leaked {
+            return Err(LifecycleError::LastActiveSecretKey);
+        }
+        let record = &mut self.keys[index];
+        record.revoke(now, reason)?;
+        Ok(record.clone())
+    }
+
+    /// Replaces an active key: the new key works at once, the old one until the grace
+    /// period ends (or not at all, with a zero grace period).
+    pub fn rotate(
+        &mut self,
+        id: KeyId,
+        now: UnixMillis,
+        grace: GracePeriod,
+        rng: &mut impl RandomSource,
+    ) -> Result<Rotation, LifecycleError> {
+        let index = self.index_of(id)?;
+        // Validate on a copy first, so that a refused rotation changes nothing.
+        let mut old_record = self.keys[index].clone();
+        old_record.retire(now, grace)?;
+        // The old key stays live through its grace period, so it still counts.
+        let old_still_live = usize::from(matches!(old_record.status, KeyStatus::Expiring { .. }));
+        if self.live_keys() - 1 + old_still_live >= Self::MAX_LIVE_KEYS {
+            return Err(LifecycleError::TooManyKeys);
+        }
+        let (new_key, mut new_record) =
+            self.new_key(old_record.kind, old_record.label.clone(), now, rng)?;
+        new_record.rotated_from = Some(old_record.id);
+        self.keys[index] = old_record.clone();
+        self.keys.push(new_record.clone());
+        Ok(Rotation {
+            new_key,
+            new_record,
+            old_record,
+        })
+    }
+
+    /// Revokes every expiring key whose grace period has ended, returning the changed
+    /// records.
+    pub fn expire_due(&mut self, now: UnixMillis) -> Vec<KeyRecord> {
+        self.keys
+            .iter_mut()
+            .filter_map(|record| record.expire(now).then(|| record.clone()))
+            .collect()
+    }
+
+    /// The earliest pending grace-period end, for scheduling an alarm.
+    pub fn next_expiry(&self) -> Option<UnixMillis> {
+        self.keys.iter().filter_map(KeyRecord::expires_at).min()
+    }
+}

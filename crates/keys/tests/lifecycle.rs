@@ -1,0 +1,290 @@
+mod common;
+
+use aero2_keys::{
+    ApplicationId, Environment, GracePeriod, KeyKind, KeyRing, KeyStatus, LifecycleError,
+    RevocationReason, UnixMillis,
+};
+use common::{BrokenRandom, SeededRandom};
+
+const T0: UnixMillis = UnixMillis(1_700_000_000_000);
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+fn ring() -> (KeyRing, SeededRandom) {
+    let mut rng = SeededRandom(42);
+    let app = ApplicationId::generate(&mut rng).unwrap();
+    (KeyRing::new(app, Environment::Live), rng)
+}
+
+fn at(ms: u64) -> UnixMillis {
+    UnixMillis(T0.0 + ms)
+}
+
+#[test]
+fn create_makes_an_active_key_that_stores_no_plaintext() {
+    let (mut ring, mut rng) = ring();
+    let (key, record) = ring
+        .create(KeyKind::Secret, "  backend  ", T0, &mut rng)
+        .unwrap();
+    assert_eq!(record.status, KeyStatus::Active);
+    assert_eq!(record.label, "backend");
+    assert_eq!(record.created_at, T0);
+    assert_eq!(record.storage_id, key.storage_id());
+    assert_eq!(record.hint, key.hint());
+    assert_eq!(key.application_id(), ring.application_id);
+    assert!(record.is_valid_at(T0));
+    let json = serde_json::to_string(&ring).unwrap();
+    assert!(!json.contains(key.expose_secret()));
+    assert!(!json.contains(&key.expose_secret()[24..56]));
+}
+
+#[test]
+fn create_validates_labels_and_bounds_live_keys() {
+    let (mut ring, mut rng) = ring();
+    for bad in ["", "   ", "a\nb", &"x".repeat(101)] {
+        assert_eq!(
+            ring.create(KeyKind::Secret, bad, T0, &mut rng).unwrap_err(),
+            LifecycleError::InvalidLabel
+        );
+    }
+    assert!(ring
+        .create(KeyKind::Secret, &"é".repeat(100), T0, &mut rng)
+        .is_ok());
+    for _ in 1..KeyRing::MAX_LIVE_KEYS {
+        ring.create(KeyKind::Publishable, "web", T0, &mut rng)
+            .unwrap();
+    }
+    assert_eq!(
+        ring.create(KeyKind::Publishable, "web", T0, &mut rng)
+            .unwrap_err(),
+        LifecycleError::TooManyKeys
+    );
+    let (_, last) = (0, ring.keys()[1].id);
+    ring.revoke(last, T0, RevocationReason::Revoked).unwrap();
+    assert!(ring
+        .create(KeyKind::Publishable, "web", T0, &mut rng)
+        .is_ok());
+}
+
+#[test]
+fn revoke_takes_effect_at_once_and_only_once() {
+    let (mut ring, mut rng) = ring();
+    ring.create(KeyKind::Secret, "primary", T0, &mut rng)
+        .unwrap();
+    let (_, second) = ring
+        .create(KeyKind::Secret, "second", T0, &mut rng)
+        .unwrap();
+    let revoked = ring
+        .revoke(second.id, at(5), RevocationReason::Revoked)
+        .unwrap();
+    assert_eq!(
+        revoked.status,
+        KeyStatus::Revoked {
+            revoked_at: at(5),
+            reason: RevocationReason::Revoked
+        }
+    );
+    assert!(!revoked.is_valid_at(at(5)));
+    assert_eq!(ring.get(second.id).unwrap(), &revoked);
+    assert_eq!(
+        ring.revoke(second.id, at(6), RevocationReason::Revoked),
+        Err(LifecycleError::AlreadyRevoked)
+    );
+    let unknown = aero2_keys::KeyId::generate(&mut rng).unwrap();
+    assert_eq!(
+        ring.revoke(unknown, at(6), RevocationReason::Revoked),
+        Err(LifecycleError::KeyNotFound)
+    );
+}
+
+#[test]
+fn the_last_active_secret_key_cannot_be_revoked_unless_leaked() {
+    let (mut ring, mut rng) = ring();
+    let (_, public) = ring
+        .create(KeyKind::Publishable, "web", T0, &mut rng)
+        .unwrap();
+    let (_, secret) = ring
+        .create(KeyKind::Secret, "server", T0, &mut rng)
+        .unwrap();
+    assert_eq!(
+        ring.revoke(secret.id, at(1), RevocationReason::Revoked),
+        Err(LifecycleError::LastActiveSecretKey)
+    );
+    assert_eq!(ring.get(secret.id).unwrap().status, KeyStatus::Active);
+    // The last publishable key may go: it cannot lock a server out.
+    assert!(ring
+        .revoke(public.id, at(1), RevocationReason::Revoked)
+        .is_ok());
+    // An expiring secret key is no substitute for an active one...
+    let rotation = ring
+        .rotate(secret.id, at(2), GracePeriod::DEFAULT, &mut rng)
+        .unwrap();
+    // ...but once rotated, the old key may be revoked early.
+    assert!(ring
+        .revoke(rotation.old_record.id, at(3), RevocationReason::Revoked)
+        .is_ok());
+    assert_eq!(
+        ring.revoke(rotation.new_record.id, at(3), RevocationReason::Revoked),
+        Err(LifecycleError::LastActiveSecretKey)
+    );
+    let leaked = ring
+        .revoke(rotation.new_record.id, at(4), RevocationReason::Leaked)
+        .unwrap();
+    assert!(!leaked.is_valid_at(at(4)));
+}
+
+#[test]
+fn rotate_keeps_the_old_key_for_the_grace_period() {
+    let (mut ring, mut rng) = ring();
+    let (old_key, old) = ring
+        .create(KeyKind::Secret, "server", T0, &mut rng)
+        .unwrap();
+    let rotation = ring
+        .rotate(old.id, at(10), GracePeriod::DEFAULT, &mut rng)
+        .unwrap();
+    let expires_at = at(10 + DAY_MS);
+    assert_eq!(
+        rotation.old_record.status,
+        KeyStatus::Expiring { expires_at }
+    );
+    assert_eq!(rotation.new_record.status, KeyStatus::Active);
+    assert_eq!(rotation.new_record.rotated_from, Some(old.id));
+    assert_eq!(rotation.new_record.label, "server");
+    assert_eq!(rotation.new_record.kind, KeyKind::Secret);
+    assert_ne!(rotation.new_key.storage_id(), old_key.storage_id());
+    assert_eq!(rotation.new_key.hint(), rotation.new_record.hint);
+    assert_eq!(ring.next_expiry(), Some(expires_at));
+
+    // The exact boundary: valid one millisecond before, invalid at the instant.
+    let old = ring.get(old.id).unwrap().clone();
+    assert!(old.is_valid_at(at(10)));
+    assert!(old.is_valid_at(UnixMillis(expires_at.0 - 1)));
+    assert!(!old.is_valid_at(expires_at));
+    assert!(!old.is_valid_at(UnixMillis(expires_at.0 + 1)));
+
+    // Expiry before the instant changes nothing; at it, the key is revoked as of then.
+    assert!(ring.expire_due(UnixMillis(expires_at.0 - 1)).is_empty());
+    let late = UnixMillis(expires_at.0 + 5_000);
+    let expired = ring.expire_due(late);
+    assert_eq!(expired.len(), 1);
+    assert_eq!(
+        expired[0].status,
+        KeyStatus::Revoked {
+            revoked_at: expires_at,
+            reason: RevocationReason::GraceExpired
+        }
+    );
+    assert!(ring.expire_due(late).is_empty());
+    assert_eq!(ring.next_expiry(), None);
+    assert!(ring.get(rotation.new_record.id).unwrap().is_valid_at(late));
+}
+
+#[test]
+fn expire_exactly_at_the_boundary() {
+    let (mut ring, mut rng) = ring();
+    let (_, old) = ring
+        .create(KeyKind::Publishable, "web", T0, &mut rng)
+        .unwrap();
+    ring.rotate(old.id, T0, GracePeriod::DEFAULT, &mut rng)
+        .unwrap();
+    let boundary = at(DAY_MS);
+    let mut record = ring.get(old.id).unwrap().clone();
+    assert!(!record.expire(UnixMillis(boundary.0 - 1)));
+    assert!(record.expire(boundary));
+    assert!(!record.is_valid_at(boundary));
+}
+
+#[test]
+fn rotate_with_zero_grace_revokes_at_once() {
+    let (mut ring, mut rng) = ring();
+    let (_, old) = ring
+        .create(KeyKind::Secret, "server", T0, &mut rng)
+        .unwrap();
+    let rotation = ring
+        .rotate(old.id, at(1), GracePeriod::NONE, &mut rng)
+        .unwrap();
+    assert_eq!(
+        rotation.old_record.status,
+        KeyStatus::Revoked {
+            revoked_at: at(1),
+            reason: RevocationReason::Rotated
+        }
+    );
+    assert!(!rotation.old_record.is_valid_at(at(1)));
+    assert_eq!(ring.next_expiry(), None);
+}
+
+#[test]
+fn invalid_rotations_are_typed_errors_and_change_nothing() {
+    let (mut ring, mut rng) = ring();
+    ring.create(KeyKind::Secret, "server", T0, &mut rng)
+        .unwrap();
+    let (_, key) = ring
+        .create(KeyKind::Secret, "worker", T0, &mut rng)
+        .unwrap();
+    ring.rotate(key.id, at(1), GracePeriod::DEFAULT, &mut rng)
+        .unwrap();
+    let before = ring.clone();
+    assert_eq!(
+        ring.rotate(key.id, at(2), GracePeriod::DEFAULT, &mut rng)
+            .unwrap_err(),
+        LifecycleError::AlreadyRotating
+    );
+    ring.revoke(key.id, at(3), RevocationReason::Revoked)
+        .unwrap();
+    let after_revoke = ring.clone();
+    assert_eq!(
+        ring.rotate(key.id, at(4), GracePeriod::DEFAULT, &mut rng)
+            .unwrap_err(),
+        LifecycleError::RotateRevoked
+    );
+    assert_eq!(ring, after_revoke);
+    assert_ne!(before, after_revoke);
+    let active = ring.keys()[0].id;
+    assert_eq!(
+        ring.rotate(active, at(4), GracePeriod::DEFAULT, &mut BrokenRandom)
+            .unwrap_err(),
+        LifecycleError::Random(aero2_keys::RandomError)
+    );
+    assert_eq!(ring, after_revoke);
+}
+
+#[test]
+fn grace_periods_are_bounded() {
+    assert_eq!(GracePeriod::default().seconds(), 86_400);
+    assert_eq!(GracePeriod::from_seconds(0).unwrap(), GracePeriod::NONE);
+    assert_eq!(
+        GracePeriod::from_seconds(604_800).unwrap().seconds(),
+        604_800
+    );
+    assert_eq!(
+        GracePeriod::from_seconds(604_801),
+        Err(LifecycleError::GracePeriodOutOfRange { seconds: 604_801 })
+    );
+    assert!(serde_json::from_str::<GracePeriod>("604801").is_err());
+    assert!(serde_json::from_str::<GracePeriod>("-1").is_err());
+    assert_eq!(
+        serde_json::from_str::<GracePeriod>("3600")
+            .unwrap()
+            .seconds(),
+        3600
+    );
+}
+
+#[test]
+fn records_serialize_with_a_flat_status() {
+    let (mut ring, mut rng) = ring();
+    let (_, record) = ring
+        .create(KeyKind::Secret, "server", T0, &mut rng)
+        .unwrap();
+    let value = serde_json::to_value(&record).unwrap();
+    assert_eq!(value["status"], "active");
+    assert_eq!(value["kind"], "secret");
+    let rotation = ring
+        .rotate(record.id, T0, GracePeriod::DEFAULT, &mut rng)
+        .unwrap();
+    let value = serde_json::to_value(&rotation.old_record).unwrap();
+    assert_eq!(value["status"], "expiring");
+    assert_eq!(value["expires_at"], T0.0 + DAY_MS);
+    let back: aero2_keys::KeyRecord = serde_json::from_value(value).unwrap();
+    assert_eq!(back, rotation.old_record);
+}

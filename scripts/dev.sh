@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# `make dev`: builds the worker, runs it in workerd (wrangler dev) with local KV and
+# Durable Objects, starts a demo origin, seeds a demo application and says where to go.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+export PATH="$HOME/.cargo/bin:$PATH"
+export WRANGLER_SEND_METRICS=false
+PORT="${PORT:-8787}"
+ORIGIN_PORT="${ORIGIN_PORT:-8788}"
+STATE_DIR="$root/.wrangler/state"
+DEMO_FILE="$root/.wrangler/demo-application.json"
+step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+bash scripts/setup.sh
+bash scripts/build-worker.sh
+
+# The operator token lives in .dev.vars (git-ignored), as wrangler expects for secrets.
+if ! grep -q '^ADMIN_TOKEN=' .dev.vars 2>/dev/null; then
+  step "Creating .dev.vars with a random ADMIN_TOKEN"
+  umask 077
+  printf 'ADMIN_TOKEN=%s\n' "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >> .dev.vars
+fi
+ADMIN_TOKEN="$(sed -n 's/^ADMIN_TOKEN=//p' .dev.vars | head -n 1)"
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+
+step "Starting the demo origin on http://127.0.0.1:$ORIGIN_PORT"
+setsid node scripts/origin.mjs "$ORIGIN_PORT" > .wrangler/origin.log 2>&1 &
+pids+=($!)
+
+step "Starting wrangler dev on http://127.0.0.1:$PORT (log: .wrangler/dev.log)"
+mkdir -p .wrangler
+AERO2_SKIP_BUILD=1 setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" \
+  --persist-to "$STATE_DIR" --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" \
+  > .wrangler/dev.log 2>&1 &
+pids+=($!)
+for _ in $(seq 1 120); do
+  curl -fsS "http://127.0.0.1:$PORT/openapi.json" >/dev/null 2>&1 && break
+  if ! kill -0 "${pids[1]}" 2>/dev/null; then cat .wrangler/dev.log; echo "wrangler dev exited" >&2; exit 1; fi
+  sleep 1
+done
+
+if [ ! -s "$DEMO_FILE" ]; then
+  step "Seeding a demo application"
+  umask 077
+  curl -fsS -X POST "http://127.0.0.1:$PORT/v1/applications" \
+    -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+    -d '{"name":"Demo application","environment":"development"}' > "$DEMO_FILE"
+fi
+read -r APP_ID PK SK < <(node -e '
+  const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const key = (k) => d.keys.find((x) => x.kind === k).value;
+  console.log(d.application.id, key("publishable"), key("secret"));' "$DEMO_FILE")
+
+cat <<MSG
+
+  Aero2 Keys is running locally.
+
+  Worker (gate + API):  http://127.0.0.1:$PORT
+  OpenAPI document:     http://127.0.0.1:$PORT/openapi.json
+  Demo origin:          http://127.0.0.1:$ORIGIN_PORT
+  Demo application:     $APP_ID   (keys saved in .wrangler/demo-application.json)
+  Operator token:       in .dev.vars
+
+  Try it:
+    curl -s http://127.0.0.1:$PORT/v1/client/session -H "Authorization: Bearer $PK"
+    curl -s http://127.0.0.1:$PORT/v1/users -H "Authorization: Bearer $SK"
+    curl -s http://127.0.0.1:$PORT/v1/keys -H "Authorization: Bearer $SK"
+    curl -s http://127.0.0.1:$PORT/v1/users -H "Authorization: Bearer $PK"        # 403: needs a secret key
+    curl -s http://127.0.0.1:$PORT/v1/users -H "Authorization: Bearer sk_test_x"  # 401: malformed
+
+  Press Ctrl-C to stop.
+MSG
+wait "${pids[1]}"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make test`: installs what is missing, then runs every check and test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+export WRANGLER_SEND_METRICS=false
+step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+bash scripts/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (native and wasm32), warnings are errors"
+cargo clippy --workspace --exclude aero2-edge --all-targets -- -D warnings
+cargo clippy -p aero2-edge --target wasm32-unknown-unknown -- -D warnings
+
+step "Core crate on wasm32-unknown-unknown"
+cargo build -p aero2-keys --target wasm32-unknown-unknown
+
+step "Unit and property tests"
+cargo test --workspace --exclude aero2-edge --exclude aero2-e2e
+
+step "Building the worker"
+bash scripts/build-worker.sh
+
+step "End-to-end tests: the worker in workerd through wrangler, with local KV and Durable Objects"
+AERO2_SKIP_BUILD=1 cargo test -p aero2-e2e -- --test-threads 4
+
+step "All checks passed"
