@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: installs what is missing, then runs every check and test.
 set -euo pipefail
+shopt -s inherit_errexit 2>/dev/null || true
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 export WRANGLER_SEND_METRICS=false
@@ -18,13 +19,17 @@ cargo clippy -p aero2-edge --target wasm32-unknown-unknown -- -D warnings
 step "Core crate on wasm32-unknown-unknown"
 cargo build -p aero2-keys --target wasm32-unknown-unknown
 
+results="$(mktemp)"
+trap 'rm -f "$results"' EXIT
+
 step "Unit and property tests"
-cargo test --workspace --exclude aero2-edge --exclude aero2-e2e
+cargo test --workspace --exclude aero2-edge --exclude aero2-e2e 2>&1 | tee -a "$results"
 
 step "Building the worker"
 bash scripts/build-worker.sh
 
 step "End-to-end tests: the worker in workerd through wrangler, with local KV and Durable Objects"
-AERO2_SKIP_BUILD=1 cargo test -p aero2-e2e -- --test-threads 4
+AERO2_SKIP_BUILD=1 cargo test -p aero2-e2e -- --test-threads 4 2>&1 | tee -a "$results"
 
-step "All checks passed"
+# One closing line over every cargo test run above.
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "all tests: %d passed, %d failed\n", passed, failed }' "$results"

@@ -13,19 +13,25 @@ use crate::body::{read_json, read_optional_json};
 use crate::config::{admin_token, Config};
 use crate::error::{ApiError, ApiResult};
 use crate::gate::{self, from_browser};
-use crate::protocol::{to_key_ring, to_registry, Actor, ApplicationInfo, ClientInfo, RegistryCommand, RingCommand};
+use crate::protocol::{
+    to_key_ring, to_registry, Actor, ApplicationInfo, ClientInfo, RegistryCommand, RingCommand,
+};
 
 const OPENAPI: &str = include_str!("openapi.json");
 
-pub async fn route(mut req: Request, env: &Env, ctx: &Context, config: &Config) -> ApiResult<Response> {
+pub async fn route(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    config: &Config,
+) -> ApiResult<Response> {
     let url = req.url()?;
     let segments: Vec<&str> = url.path().trim_start_matches('/').split('/').collect();
     let method = req.method();
     match segments.as_slice() {
         ["openapi.json"] => {
             expect(&method, &[Method::Get])?;
-            Ok(Response::from_bytes(OPENAPI.as_bytes().to_vec())?
-                .with_headers(json_headers()?))
+            Ok(Response::from_bytes(OPENAPI.as_bytes().to_vec())?.with_headers(json_headers()?))
         }
         ["v1", "keys", ..] | ["v1", "audit_log"] => {
             let header = req.headers().get("Authorization").ok().flatten();
@@ -85,7 +91,11 @@ struct RotateBody {
 
 fn parse_key_id(text: &str) -> ApiResult<KeyId> {
     KeyId::parse(text).map_err(|_| {
-        ApiError::new(404, "key_not_found", "no key with this id in this application")
+        ApiError::new(
+            404,
+            "key_not_found",
+            "no key with this id in this application",
+        )
     })
 }
 
@@ -130,7 +140,11 @@ async fn manage(
             match *action {
                 "revoke" => {
                     expect(&method, &[Method::Post])?;
-                    RingCommand::RevokeKey { actor, client, key_id }
+                    RingCommand::RevokeKey {
+                        actor,
+                        client,
+                        key_id,
+                    }
                 }
                 "rotate" => {
                     expect(&method, &[Method::Post])?;
@@ -144,7 +158,11 @@ async fn manage(
                 }
                 "usage" => {
                     expect(&method, &[Method::Get])?;
-                    RingCommand::KeyUsage { actor, client, key_id }
+                    RingCommand::KeyUsage {
+                        actor,
+                        client,
+                        key_id,
+                    }
                 }
                 _ => return Err(ApiError::not_found()),
             }
@@ -152,7 +170,14 @@ async fn manage(
         ["audit_log"] => {
             expect(&method, &[Method::Get])?;
             let cursor = query_value(url, "cursor")
-                .map(|c| c.parse::<u64>().map_err(|_| ApiError::bad_request("invalid_cursor", "cursor must be a value returned as next_cursor")))
+                .map(|c| {
+                    c.parse::<u64>().map_err(|_| {
+                        ApiError::bad_request(
+                            "invalid_cursor",
+                            "cursor must be a value returned as next_cursor",
+                        )
+                    })
+                })
                 .transpose()?;
             let limit = match query_value(url, "limit") {
                 None => 50,
@@ -160,16 +185,40 @@ async fn manage(
                     .parse::<u32>()
                     .ok()
                     .filter(|l| (1..=100).contains(l))
-                    .ok_or_else(|| ApiError::bad_request("invalid_limit", "limit must be between 1 and 100"))?,
+                    .ok_or_else(|| {
+                        ApiError::bad_request("invalid_limit", "limit must be between 1 and 100")
+                    })?,
             };
             let key_id = query_value(url, "key_id")
-                .map(|id| KeyId::parse(&id).map_err(|_| ApiError::bad_request("invalid_key_id", "key_id must be a key id such as key_…")))
+                .map(|id| {
+                    KeyId::parse(&id).map_err(|_| {
+                        ApiError::bad_request(
+                            "invalid_key_id",
+                            "key_id must be a key id such as key_…",
+                        )
+                    })
+                })
                 .transpose()?;
             let event = query_value(url, "event");
-            if event.as_deref().is_some_and(|e| e.len() > 64 || !e.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_')) {
-                return Err(ApiError::bad_request("invalid_event", "event must be an event name such as key.revoked"));
+            if event.as_deref().is_some_and(|e| {
+                e.len() > 64
+                    || !e
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_')
+            }) {
+                return Err(ApiError::bad_request(
+                    "invalid_event",
+                    "event must be an event name such as key.revoked",
+                ));
             }
-            RingCommand::AuditLog { actor, client, cursor, limit, key_id, event }
+            RingCommand::AuditLog {
+                actor,
+                client,
+                cursor,
+                limit,
+                key_id,
+                event,
+            }
         }
         _ => return Err(ApiError::not_found()),
     };
@@ -180,9 +229,18 @@ async fn manage(
 /// so that neither the content nor the length of the real token leaks through timing.
 fn authenticate_operator(req: &Request, env: &Env) -> ApiResult<()> {
     let Some(expected) = admin_token(env) else {
-        return Err(ApiError::new(403, "operator_api_disabled", "set the ADMIN_TOKEN secret (at least 16 characters) to use the operator API"));
+        return Err(ApiError::new(
+            403,
+            "operator_api_disabled",
+            "set the ADMIN_TOKEN secret (at least 16 characters) to use the operator API",
+        ));
     };
-    let header = req.headers().get("Authorization").ok().flatten().unwrap_or_default();
+    let header = req
+        .headers()
+        .get("Authorization")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let given = header
         .split_once(' ')
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -192,7 +250,11 @@ fn authenticate_operator(req: &Request, env: &Env) -> ApiResult<()> {
         .ct_eq(&Sha256::digest(expected.as_bytes()))
         .into();
     if given.is_empty() || !matches {
-        return Err(ApiError::new(401, "invalid_admin_token", "the operator API requires Authorization: Bearer <ADMIN_TOKEN>"));
+        return Err(ApiError::new(
+            401,
+            "invalid_admin_token",
+            "the operator API requires Authorization: Bearer <ADMIN_TOKEN>",
+        ));
     }
     Ok(())
 }
@@ -208,22 +270,37 @@ async fn create_application(req: &mut Request, env: &Env) -> ApiResult<Response>
     let body: CreateApplicationBody = read_json(req).await?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("invalid_name", "name must have 1 to 100 characters and no control characters"));
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "name must have 1 to 100 characters and no control characters",
+        ));
     }
     let environment = match body.environment.as_str() {
         "production" => Environment::Live,
         "development" => Environment::Test,
-        _ => return Err(ApiError::bad_request("invalid_environment", "environment must be \"production\" or \"development\"")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_environment",
+                "environment must be \"production\" or \"development\"",
+            ))
+        }
     };
     let application = ApplicationInfo {
-        id: ApplicationId::generate(&mut SystemRandom)
-            .map_err(|_| ApiError::unavailable())?,
+        id: ApplicationId::generate(&mut SystemRandom).map_err(|_| ApiError::unavailable())?,
         name: name.to_owned(),
         environment,
         created_at: UnixMillis(worker::Date::now().as_millis()),
     };
     let client = ClientInfo::of(req);
-    let created = to_key_ring(env, application.id, &RingCommand::Init { application: application.clone(), client }).await?;
+    let created = to_key_ring(
+        env,
+        application.id,
+        &RingCommand::Init {
+            application: application.clone(),
+            client,
+        },
+    )
+    .await?;
     if created.status_code() == 201 {
         // The keys exist and are about to be shown once: a failure to list the
         // application must not lose them, so it is logged rather than returned.

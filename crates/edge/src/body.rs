@@ -21,7 +21,12 @@ pub async fn read_optional_json<T: DeserializeOwned>(req: &mut Request) -> ApiRe
         .get("Content-Type")
         .ok()
         .flatten()
-        .and_then(|value| value.split(';').next().map(|m| m.trim().to_ascii_lowercase()))
+        .and_then(|value| {
+            value
+                .split(';')
+                .next()
+                .map(|m| m.trim().to_ascii_lowercase())
+        })
         .is_some_and(|mime| mime == "application/json");
     if !is_json {
         return Err(ApiError::new(
@@ -81,7 +86,9 @@ async fn read_capped(req: &mut Request) -> ApiResult<Vec<u8>> {
         return Ok(body);
     };
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| ApiError::bad_request("invalid_request", "the request body could not be read"))?;
+        let chunk = chunk.map_err(|_| {
+            ApiError::bad_request("invalid_request", "the request body could not be read")
+        })?;
         if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(too_large());
         }

@@ -58,7 +58,10 @@ impl ApiError {
         if self.status == 401 {
             let _ = headers.set(
                 "WWW-Authenticate",
-                &format!("Bearer realm=\"aero2\", error=\"invalid_token\", error_description=\"{}\"", self.code),
+                &format!(
+                    "Bearer realm=\"aero2\", error=\"invalid_token\", error_description=\"{}\"",
+                    self.code
+                ),
             );
         }
         json_response_with(self.status, &body, headers)
@@ -78,7 +81,11 @@ struct ErrorDetail<'a> {
 
 impl From<Rejection> for ApiError {
     fn from(rejection: Rejection) -> Self {
-        ApiError::new(rejection.http_status(), rejection.code(), rejection.to_string())
+        ApiError::new(
+            rejection.http_status(),
+            rejection.code(),
+            rejection.to_string(),
+        )
     }
 }
 

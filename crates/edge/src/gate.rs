@@ -1,9 +1,13 @@
 //! The gate: every request that is not for the worker's own API is authenticated by its
 //! API key, authorised for its route, and proxied to the origin without the key.
 
-use aero2_keys::gate::{authorize, is_browser_request, key_from_authorization, EdgeRecord, Rejection};
+use aero2_keys::gate::{
+    authorize, is_browser_request, key_from_authorization, EdgeRecord, Rejection,
+};
 use aero2_keys::{ApiKey, UnixMillis};
-use worker::{Context, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response, Url};
+use worker::{
+    Context, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response, Url,
+};
 
 use crate::config::{Config, ValidationMode, KV_BINDING};
 use crate::error::{ApiError, ApiResult};
@@ -14,7 +18,13 @@ use crate::usage;
 /// origin can trust them.
 const FORWARDED_PREFIX: &str = "x-aero2-";
 
-pub async fn gate(req: Request, url: Url, env: &Env, ctx: &Context, config: &Config) -> ApiResult<Response> {
+pub async fn gate(
+    req: Request,
+    url: Url,
+    env: &Env,
+    ctx: &Context,
+    config: &Config,
+) -> ApiResult<Response> {
     let header = req.headers().get("Authorization").ok().flatten();
     // Malformed keys and bad checksums stop here, before any storage read.
     let key = key_from_authorization(header.as_deref())?;
@@ -46,9 +56,19 @@ pub async fn gate(req: Request, url: Url, env: &Env, ctx: &Context, config: &Con
             record.check(&key, now)?;
             usage::count(ctx, env, record.application_id, record.key_id, now);
             if from_browser && record.kind == aero2_keys::KeyKind::Secret {
-                let (env, application, key_id, client) = (env.clone(), record.application_id, record.key_id, ClientInfo::of(&req));
+                let (env, application, key_id, client) = (
+                    env.clone(),
+                    record.application_id,
+                    record.key_id,
+                    ClientInfo::of(&req),
+                );
                 ctx.wait_until(async move {
-                    let _ = to_key_ring(&env, application, &RingCommand::RecordBrowserExposure { key_id, client }).await;
+                    let _ = to_key_ring(
+                        &env,
+                        application,
+                        &RingCommand::RecordBrowserExposure { key_id, client },
+                    )
+                    .await;
                 });
             }
             Validated {
@@ -57,18 +77,36 @@ pub async fn gate(req: Request, url: Url, env: &Env, ctx: &Context, config: &Con
             }
         }
     };
-    authorize(key.kind(), url.path(), &config.frontend_routes, from_browser)?;
+    authorize(
+        key.kind(),
+        url.path(),
+        &config.frontend_routes,
+        from_browser,
+    )?;
     proxy(req, &url, config, &key, &validated).await
 }
 
 pub fn from_browser(req: &Request) -> bool {
     let header = |name| req.headers().get(name).ok().flatten();
-    is_browser_request(header("Origin").as_deref(), header("Sec-Fetch-Mode").as_deref())
+    is_browser_request(
+        header("Origin").as_deref(),
+        header("Sec-Fetch-Mode").as_deref(),
+    )
 }
 
-async fn proxy(req: Request, url: &Url, config: &Config, key: &ApiKey, validated: &Validated) -> ApiResult<Response> {
+async fn proxy(
+    req: Request,
+    url: &Url,
+    config: &Config,
+    key: &ApiKey,
+    validated: &Validated,
+) -> ApiResult<Response> {
     if config.origin_url.is_empty() {
-        return Err(ApiError::new(502, "origin_not_configured", "ORIGIN_URL is not set"));
+        return Err(ApiError::new(
+            502,
+            "origin_not_configured",
+            "ORIGIN_URL is not set",
+        ));
     }
     let mut target = format!("{}{}", config.origin_url, url.path());
     if let Some(query) = url.query() {
@@ -100,6 +138,10 @@ async fn proxy(req: Request, url: &Url, config: &Config, key: &ApiKey, validated
     let outbound = Request::new_with_init(&target, &init)?;
     Fetch::Request(outbound).send().await.map_err(|err| {
         worker::console_error!("origin request failed: {err}");
-        ApiError::new(502, "origin_unreachable", "the origin server could not be reached")
+        ApiError::new(
+            502,
+            "origin_unreachable",
+            "the origin server could not be reached",
+        )
     })
 }

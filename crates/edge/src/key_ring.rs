@@ -20,8 +20,8 @@ use futures_util::lock::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{
-    console_error, durable_object, DurableObject, Env, Request, Response, Result,
-    ScheduledTime, SqlStorage, SqlStorageValue, State,
+    console_error, durable_object, DurableObject, Env, Request, Response, Result, ScheduledTime,
+    SqlStorage, SqlStorageValue, State,
 };
 
 use crate::config::{default_grace_period, KV_BINDING};
@@ -157,7 +157,9 @@ impl DurableObject for KeyRingObject {
         let command = match req.json::<RingCommand>().await {
             Ok(command) => command,
             Err(_) => {
-                return Ok(ApiError::bad_request("invalid_request", "unreadable command").into_response())
+                return Ok(
+                    ApiError::bad_request("invalid_request", "unreadable command").into_response(),
+                )
             }
         };
         Ok(self
@@ -190,7 +192,10 @@ impl KeyRingObject {
                 kind,
                 from_browser,
                 client,
-            } => self.validate(&storage_id, kind, from_browser, &client, now).await,
+            } => {
+                self.validate(&storage_id, kind, from_browser, &client, now)
+                    .await
+            }
             RingCommand::ListKeys {
                 actor,
                 client,
@@ -301,7 +306,12 @@ impl KeyRingObject {
             .to_array()?;
         let last_used = last_used_rows
             .into_iter()
-            .filter_map(|row| Some((KeyId::parse(&row.key_id).ok()?, UnixMillis(row.last_used_at))))
+            .filter_map(|row| {
+                Some((
+                    KeyId::parse(&row.key_id).ok()?,
+                    UnixMillis(row.last_used_at),
+                ))
+            })
             .collect();
         let ring = KeyRing::from_records(application.id, application.environment, records);
         *self.loaded.borrow_mut() = Some(Loaded {
@@ -422,12 +432,14 @@ impl KeyRingObject {
         }
     }
 
-    async fn write_kv(&self, kv: &worker::kv::KvStore, row: &OutboxRow) -> std::result::Result<(), String> {
-        #[cfg(feature = "fault-injection")]
-        if crate::faults::kv_writes_failing(&self.sql, now()) {
-            return Err("injected KV failure".into());
-        }
-        let put = kv.put(&row.storage_id, row.value.as_str()).map_err(|e| e.to_string())?;
+    async fn write_kv(
+        &self,
+        kv: &worker::kv::KvStore,
+        row: &OutboxRow,
+    ) -> std::result::Result<(), String> {
+        let put = kv
+            .put(&row.storage_id, row.value.as_str())
+            .map_err(|e| e.to_string())?;
         let put = if row.tombstone != 0 {
             put.expiration_ttl(TOMBSTONE_TTL_SECONDS)
         } else {
@@ -460,19 +472,28 @@ impl KeyRingObject {
             .borrow()
             .as_ref()
             .and_then(|loaded| loaded.ring.next_expiry());
-        let kv_retry = self.outbox_backoff()?.map(|delay| UnixMillis(now.0 + delay));
+        let kv_retry = self
+            .outbox_backoff()?
+            .map(|delay| UnixMillis(now.0 + delay));
         let usage_flush = self
             .usage_pending_since
             .get()
             .map(|since| UnixMillis(since.0 + USAGE_FLUSH_MS));
-        let Some(next) = [next_expiry, kv_retry, usage_flush].into_iter().flatten().min() else {
+        let Some(next) = [next_expiry, kv_retry, usage_flush]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
             return Ok(());
         };
         if self.alarm_at.get().is_some_and(|current| current <= next) {
             return Ok(());
         }
         let when = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(next.0 as f64));
-        self.state.storage().set_alarm(ScheduledTime::new(when)).await?;
+        self.state
+            .storage()
+            .set_alarm(ScheduledTime::new(when))
+            .await?;
         self.alarm_at.set(Some(next));
         Ok(())
     }
@@ -487,7 +508,12 @@ impl KeyRingObject {
     // ----- authentication ----------------------------------------------------------------
 
     /// Checks the caller of a management operation and returns how the audit log names it.
-    async fn authenticate(&self, actor: &Actor, client: &ClientInfo, now: UnixMillis) -> ApiResult<String> {
+    async fn authenticate(
+        &self,
+        actor: &Actor,
+        client: &ClientInfo,
+        now: UnixMillis,
+    ) -> ApiResult<String> {
         let (storage_id, from_browser) = match actor {
             Actor::Operator => {
                 self.ensure_loaded()?;
@@ -516,7 +542,12 @@ impl KeyRingObject {
         Ok(validated.key_id.to_string())
     }
 
-    fn check_key(&self, storage_id: &StorageId, kind: Option<KeyKind>, now: UnixMillis) -> ApiResult<Validated> {
+    fn check_key(
+        &self,
+        storage_id: &StorageId,
+        kind: Option<KeyKind>,
+        now: UnixMillis,
+    ) -> ApiResult<Validated> {
         self.ensure_loaded()?;
         let guard = self.loaded.borrow();
         let loaded = guard.as_ref().ok_or_else(ApiError::unavailable)?;
@@ -543,7 +574,9 @@ impl KeyRingObject {
         let validated = match self.check_key(storage_id, Some(kind), now) {
             Ok(validated) => validated,
             // An application that does not exist has no keys: the key is unknown.
-            Err(err) if err.code == "application_not_found" => return Err(Rejection::UnknownKey.into()),
+            Err(err) if err.code == "application_not_found" => {
+                return Err(Rejection::UnknownKey.into())
+            }
             Err(err) => return Err(err),
         };
         self.count_usage(validated.key_id, 1, now);
@@ -554,7 +587,12 @@ impl KeyRingObject {
         Ok(json_response(200, &validated))
     }
 
-    fn record_exposure(&self, key_id: KeyId, client: &ClientInfo, now: UnixMillis) -> ApiResult<()> {
+    fn record_exposure(
+        &self,
+        key_id: KeyId,
+        client: &ClientInfo,
+        now: UnixMillis,
+    ) -> ApiResult<()> {
         self.audit(
             now,
             "key.secret_in_browser",
@@ -590,7 +628,12 @@ impl KeyRingObject {
                 "INSERT INTO usage (key_id, hour, requests, last_used_at) VALUES (?, ?, ?, ?)
                  ON CONFLICT (key_id, hour) DO UPDATE SET requests = requests + excluded.requests,
                    last_used_at = MAX(last_used_at, excluded.last_used_at)",
-                vec![text(key_id.to_string()), int(hour), int(u64::from(requests)), int(last_used_at.0)],
+                vec![
+                    text(key_id.to_string()),
+                    int(hour),
+                    int(u64::from(requests)),
+                    int(last_used_at.0),
+                ],
             )?;
         }
         let oldest_kept = (now.0 / HOUR_MS).saturating_sub(USAGE_RETENTION_HOURS);
@@ -601,14 +644,24 @@ impl KeyRingObject {
 
     // ----- operations --------------------------------------------------------------------
 
-    async fn init(&self, application: ApplicationInfo, client: &ClientInfo, now: UnixMillis) -> ApiResult<Response> {
+    async fn init(
+        &self,
+        application: ApplicationInfo,
+        client: &ClientInfo,
+        now: UnixMillis,
+    ) -> ApiResult<Response> {
         if self.ensure_loaded().is_ok() {
-            return Err(ApiError::new(409, "application_exists", "this application already exists"));
+            return Err(ApiError::new(
+                409,
+                "application_exists",
+                "this application already exists",
+            ));
         }
         let info = serde_json::to_string(&application).map_err(|_| ApiError::unavailable())?;
         let mut ring = KeyRing::new(application.id, application.environment);
         let mut rng = SystemRandom;
-        let (publishable, publishable_record) = ring.create(KeyKind::Publishable, "default", now, &mut rng)?;
+        let (publishable, publishable_record) =
+            ring.create(KeyKind::Publishable, "default", now, &mut rng)?;
         let (secret, secret_record) = ring.create(KeyKind::Secret, "default", now, &mut rng)?;
         let loaded = Loaded {
             application,
@@ -619,10 +672,24 @@ impl KeyRingObject {
             "INSERT INTO application (id, info) VALUES (?, ?)",
             vec![text(loaded.application.id.to_string()), text(info)],
         )?;
-        self.audit(now, "application.created", None, "operator", client, json!({"name": loaded.application.name}))?;
+        self.audit(
+            now,
+            "application.created",
+            None,
+            "operator",
+            client,
+            json!({"name": loaded.application.name}),
+        )?;
         for record in [&publishable_record, &secret_record] {
             self.persist(&loaded, record)?;
-            self.audit(now, "key.created", Some(record.id), "operator", client, json!({"kind": record.kind, "label": record.label}))?;
+            self.audit(
+                now,
+                "key.created",
+                Some(record.id),
+                "operator",
+                client,
+                json!({"kind": record.kind, "label": record.label}),
+            )?;
         }
         let body = json!({
             "application": ApplicationView::of(&loaded.application),
@@ -661,7 +728,14 @@ impl KeyRingObject {
         let (key, record): (ApiKey, KeyRecord) = self.mutate(|loaded| {
             let (key, record) = loaded.ring.create(kind, label, now, &mut SystemRandom)?;
             self.persist(loaded, &record)?;
-            self.audit(now, "key.created", Some(record.id), actor, client, json!({"kind": kind, "label": record.label}))?;
+            self.audit(
+                now,
+                "key.created",
+                Some(record.id),
+                actor,
+                client,
+                json!({"kind": kind, "label": record.label}),
+            )?;
             Ok((key, record))
         })?;
         self.after_change(now).await?;
@@ -671,16 +745,32 @@ impl KeyRingObject {
         ))
     }
 
-    async fn revoke_key(&self, key_id: KeyId, actor: &str, client: &ClientInfo, now: UnixMillis) -> ApiResult<Response> {
+    async fn revoke_key(
+        &self,
+        key_id: KeyId,
+        actor: &str,
+        client: &ClientInfo,
+        now: UnixMillis,
+    ) -> ApiResult<Response> {
         let record = self.mutate(|loaded| {
             let record = loaded.ring.revoke(key_id, now, RevocationReason::Revoked)?;
             self.persist(loaded, &record)?;
-            self.audit(now, "key.revoked", Some(key_id), actor, client, json!({"kind": record.kind, "label": record.label}))?;
+            self.audit(
+                now,
+                "key.revoked",
+                Some(key_id),
+                actor,
+                client,
+                json!({"kind": record.kind, "label": record.label}),
+            )?;
             Ok(record)
         })?;
         self.after_change(now).await?;
         let last_used = self.last_used(key_id);
-        Ok(json_response(200, &json!({ "key": KeyView::of(&record, last_used) })))
+        Ok(json_response(
+            200,
+            &json!({ "key": KeyView::of(&record, last_used) }),
+        ))
     }
 
     async fn rotate_key(
@@ -746,7 +836,10 @@ impl KeyRingObject {
                 vec![text(key_id.to_string()), int(first_hour)],
             )?
             .to_array()?;
-        let counts: HashMap<u64, u64> = rows.into_iter().map(|row| (row.hour, row.requests)).collect();
+        let counts: HashMap<u64, u64> = rows
+            .into_iter()
+            .map(|row| (row.hour, row.requests))
+            .collect();
         let hours: Vec<_> = (first_hour..=current_hour)
             .map(|hour| {
                 json!({
@@ -755,10 +848,19 @@ impl KeyRingObject {
                 })
             })
             .collect();
-        Ok(json_response(200, &json!({ "key_id": key_id, "hours": hours })))
+        Ok(json_response(
+            200,
+            &json!({ "key_id": key_id, "hours": hours }),
+        ))
     }
 
-    fn audit_log(&self, cursor: Option<u64>, limit: u32, key_id: Option<KeyId>, event: Option<&str>) -> ApiResult<Response> {
+    fn audit_log(
+        &self,
+        cursor: Option<u64>,
+        limit: u32,
+        key_id: Option<KeyId>,
+        event: Option<&str>,
+    ) -> ApiResult<Response> {
         let limit = limit.clamp(1, 100);
         let mut query = String::from(
             "SELECT seq, at, event, key_id, actor, ip, user_agent, detail FROM audit WHERE seq < ?",
@@ -793,7 +895,10 @@ impl KeyRingObject {
                 })
             })
             .collect();
-        Ok(json_response(200, &json!({ "entries": entries, "next_cursor": next_cursor })))
+        Ok(json_response(
+            200,
+            &json!({ "entries": entries, "next_cursor": next_cursor }),
+        ))
     }
 
     async fn run_alarm(&self, now: UnixMillis) -> ApiResult<()> {

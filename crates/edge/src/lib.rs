@@ -5,8 +5,6 @@ mod api;
 mod body;
 mod config;
 mod error;
-#[cfg(feature = "fault-injection")]
-mod faults;
 mod gate;
 mod key_ring;
 mod protocol;

@@ -130,19 +130,26 @@ pub struct Validated {
     pub kind: KeyKind,
 }
 
-async fn send<T: Serialize>(env: &Env, binding: &str, name: &str, command: &T) -> ApiResult<Response> {
+async fn send<T: Serialize>(
+    env: &Env,
+    binding: &str,
+    name: &str,
+    command: &T,
+) -> ApiResult<Response> {
     let stub = env.durable_object(binding)?.get_by_name(name)?;
-    let body = serde_json::to_string(command)
-        .map_err(|_| ApiError::unavailable())?;
+    let body = serde_json::to_string(command).map_err(|_| ApiError::unavailable())?;
     let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(body.into()));
+    init.with_method(Method::Post).with_body(Some(body.into()));
     let req = Request::new_with_init("https://durable-object.internal/", &init)?;
     Ok(stub.fetch_with_request(req).await?)
 }
 
 /// Sends a command to an application's key ring. Its response is the public response.
-pub async fn to_key_ring(env: &Env, application: ApplicationId, command: &RingCommand) -> ApiResult<Response> {
+pub async fn to_key_ring(
+    env: &Env,
+    application: ApplicationId,
+    command: &RingCommand,
+) -> ApiResult<Response> {
     send(env, KEY_RING_BINDING, &application.to_string(), command).await
 }
 
@@ -151,7 +158,9 @@ pub async fn to_registry(env: &Env, command: &RegistryCommand) -> ApiResult<Resp
 }
 
 /// Reads a Durable Object's JSON answer, turning its error responses back into errors.
-pub async fn read_answer<T: DeserializeOwned>(mut response: Response) -> ApiResult<Result<T, Response>> {
+pub async fn read_answer<T: DeserializeOwned>(
+    mut response: Response,
+) -> ApiResult<Result<T, Response>> {
     if !(200..300).contains(&response.status_code()) {
         return Ok(Err(response));
     }

@@ -3,7 +3,10 @@
 
 use serde::Deserialize;
 use serde_json::json;
-use worker::{console_error, durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State};
+use worker::{
+    console_error, durable_object, DurableObject, Env, Request, Response, Result, SqlStorage,
+    SqlStorageValue, State,
+};
 
 use crate::error::{json_response, ApiError, ApiResult};
 use crate::protocol::{ApplicationInfo, RegistryCommand};
@@ -34,7 +37,10 @@ impl DurableObject for ApplicationRegistry {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let response = match req.json::<RegistryCommand>().await {
             Ok(command) => self.handle(command),
-            Err(_) => Err(ApiError::bad_request("invalid_request", "unreadable command")),
+            Err(_) => Err(ApiError::bad_request(
+                "invalid_request",
+                "unreadable command",
+            )),
         };
         Ok(response.unwrap_or_else(ApiError::into_response))
     }
@@ -44,7 +50,8 @@ impl ApplicationRegistry {
     fn handle(&self, command: RegistryCommand) -> ApiResult<Response> {
         match command {
             RegistryCommand::Register { application } => {
-                let info = serde_json::to_string(&application).map_err(|_| ApiError::unavailable())?;
+                let info =
+                    serde_json::to_string(&application).map_err(|_| ApiError::unavailable())?;
                 self.sql.exec(
                     "INSERT INTO applications (id, info) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
                     vec![

@@ -24,7 +24,9 @@ pub struct KeyView<'a> {
 impl<'a> KeyView<'a> {
     pub fn of(record: &'a KeyRecord, last_used_at: Option<UnixMillis>) -> Self {
         let (revoked_at, revocation_reason) = match record.status {
-            KeyStatus::Revoked { revoked_at, reason } => (Some(revoked_at.to_rfc3339()), Some(reason)),
+            KeyStatus::Revoked { revoked_at, reason } => {
+                (Some(revoked_at.to_rfc3339()), Some(reason))
+            }
             _ => (None, None),
         };
         KeyView {

@@ -132,15 +132,17 @@ impl FrontendRoutes {
 
     /// `path` must already be normalised (no `.` or `..` segments), as a parsed URL's is.
     pub fn matches(&self, path: &str) -> bool {
-        self.patterns.iter().any(|pattern| match pattern.strip_suffix("/*") {
-            Some(base) => {
-                path == base
-                    || path
-                        .strip_prefix(base)
-                        .is_some_and(|rest| rest.starts_with('/'))
-            }
-            None => path == pattern,
-        })
+        self.patterns
+            .iter()
+            .any(|pattern| match pattern.strip_suffix("/*") {
+                Some(base) => {
+                    path == base
+                        || path
+                            .strip_prefix(base)
+                            .is_some_and(|rest| rest.starts_with('/'))
+                }
+                None => path == pattern,
+            })
     }
 }
 
@@ -230,16 +232,27 @@ mod tests {
         assert_eq!(key_from_authorization(Some(&good)).unwrap(), k);
         let lower = format!("bearer   {}", k.expose_secret());
         assert_eq!(key_from_authorization(Some(&lower)).unwrap(), k);
-        assert_eq!(key_from_authorization(None).unwrap_err(), Rejection::MissingKey);
-        assert_eq!(key_from_authorization(Some("  ")).unwrap_err(), Rejection::MissingKey);
+        assert_eq!(
+            key_from_authorization(None).unwrap_err(),
+            Rejection::MissingKey
+        );
+        assert_eq!(
+            key_from_authorization(Some("  ")).unwrap_err(),
+            Rejection::MissingKey
+        );
         assert_eq!(
             key_from_authorization(Some(k.expose_secret())).unwrap_err(),
             Rejection::NotBearer
         );
         let basic = format!("Basic {}", k.expose_secret());
-        assert_eq!(key_from_authorization(Some(&basic)).unwrap_err(), Rejection::NotBearer);
         assert_eq!(
-            key_from_authorization(Some("Bearer nope")).unwrap_err().code(),
+            key_from_authorization(Some(&basic)).unwrap_err(),
+            Rejection::NotBearer
+        );
+        assert_eq!(
+            key_from_authorization(Some("Bearer nope"))
+                .unwrap_err()
+                .code(),
             "malformed_key"
         );
     }
@@ -263,13 +276,22 @@ mod tests {
     #[test]
     fn capabilities() {
         let routes = FrontendRoutes::default();
-        assert_eq!(authorize(KeyKind::Secret, "/v1/users", &routes, false), Ok(()));
-        assert_eq!(authorize(KeyKind::Secret, "/v1/client/x", &routes, false), Ok(()));
+        assert_eq!(
+            authorize(KeyKind::Secret, "/v1/users", &routes, false),
+            Ok(())
+        );
+        assert_eq!(
+            authorize(KeyKind::Secret, "/v1/client/x", &routes, false),
+            Ok(())
+        );
         assert_eq!(
             authorize(KeyKind::Secret, "/v1/users", &routes, true),
             Err(Rejection::SecretKeyInBrowser)
         );
-        assert_eq!(authorize(KeyKind::Publishable, "/v1/client/x", &routes, true), Ok(()));
+        assert_eq!(
+            authorize(KeyKind::Publishable, "/v1/client/x", &routes, true),
+            Ok(())
+        );
         assert_eq!(
             authorize(KeyKind::Publishable, "/v1/users", &routes, false),
             Err(Rejection::PublishableKeyNotAllowed)
@@ -292,12 +314,18 @@ mod tests {
         let expires_at = UnixMillis(10_000);
         let expiring = KeyStatus::Expiring { expires_at };
         assert_eq!(check_status(&expiring, UnixMillis(9_999)), Ok(()));
-        assert_eq!(check_status(&expiring, expires_at), Err(Rejection::ExpiredKey));
+        assert_eq!(
+            check_status(&expiring, expires_at),
+            Err(Rejection::ExpiredKey)
+        );
         let revoked = KeyStatus::Revoked {
             revoked_at: UnixMillis(1),
             reason: RevocationReason::Revoked,
         };
-        assert_eq!(check_status(&revoked, UnixMillis(0)), Err(Rejection::RevokedKey));
+        assert_eq!(
+            check_status(&revoked, UnixMillis(0)),
+            Err(Rejection::RevokedKey)
+        );
         assert_eq!(check_status(&KeyStatus::Active, UnixMillis(0)), Ok(()));
     }
 
@@ -315,8 +343,16 @@ mod tests {
         assert_eq!(serde_json::from_str::<EdgeRecord>(&json).unwrap(), record);
         assert_eq!(record.check(&k, UnixMillis(0)), Ok(()));
         let other = key(KeyKind::Publishable);
-        assert_eq!(record.check(&other, UnixMillis(0)), Err(Rejection::UnknownKey));
-        for code in ["unknown_key", "revoked_key", "expired_key", "secret_key_in_browser"] {
+        assert_eq!(
+            record.check(&other, UnixMillis(0)),
+            Err(Rejection::UnknownKey)
+        );
+        for code in [
+            "unknown_key",
+            "revoked_key",
+            "expired_key",
+            "secret_key_in_browser",
+        ] {
             assert_eq!(Rejection::from_code(code).unwrap().code(), code);
         }
     }

@@ -51,8 +51,17 @@ mod tests {
     #[test]
     fn formats_rfc3339() {
         assert_eq!(UnixMillis(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
-        assert_eq!(UnixMillis(951_782_400_000).to_rfc3339(), "2000-02-29T00:00:00.000Z");
-        assert_eq!(UnixMillis(1_795_767_598_123).to_rfc3339(), "2026-11-27T08:19:58.123Z");
-        assert_eq!(UnixMillis(4_102_444_799_999).to_rfc3339(), "2099-12-31T23:59:59.999Z");
+        assert_eq!(
+            UnixMillis(951_782_400_000).to_rfc3339(),
+            "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            UnixMillis(1_795_767_598_123).to_rfc3339(),
+            "2026-11-27T08:19:58.123Z"
+        );
+        assert_eq!(
+            UnixMillis(4_102_444_799_999).to_rfc3339(),
+            "2099-12-31T23:59:59.999Z"
+        );
     }
 }

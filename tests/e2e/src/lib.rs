@@ -1,0 +1,451 @@
+//! A harness that runs the real worker in workerd through `wrangler dev`, with local KV
+//! and Durable Objects persisted to a fresh directory, next to the demo origin.
+//!
+//! Every process is started under a small bash supervisor in its own process group. The
+//! supervisor waits on a pipe from the test process; when the test process exits, even
+//! by a crash, the pipe closes and the supervisor kills the whole group, so no wrangler or
+//! workerd outlives the tests.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The operator token the tests configure.
+pub const ADMIN_TOKEN: &str = "e2e-operator-token-3f9a1c07d2b8";
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// A unique scratch directory under target/, removed by nobody: CI clones are fresh, and
+/// the files help when a test fails.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let dir = repo_root().join("target/e2e").join(format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// A process group under a supervisor that kills it when this process goes away.
+pub struct Supervised {
+    supervisor: Child,
+}
+
+const SUPERVISOR: &str = r#""$@" & trap 'kill -TERM -- -$$ 2>/dev/null' EXIT; read -r _ || true"#;
+
+impl Supervised {
+    pub fn spawn(program: &str, args: &[String], envs: &[(&str, String)], log: &Path) -> Self {
+        let log_file = fs::File::create(log).expect("log file");
+        let mut command = Command::new("bash");
+        command
+            .arg("-c")
+            .arg(SUPERVISOR)
+            .arg("supervisor")
+            .arg(program)
+            .args(args)
+            .current_dir(repo_root())
+            .stdin(Stdio::piped())
+            .stdout(log_file.try_clone().expect("log"))
+            .stderr(log_file)
+            .process_group(0);
+        for (name, value) in envs {
+            command.env(name, value);
+        }
+        Supervised {
+            supervisor: command.spawn().expect("spawn supervisor"),
+        }
+    }
+
+    fn group(&self) -> String {
+        format!("-{}", self.supervisor.id())
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.supervisor.try_wait(), Ok(None))
+    }
+
+    /// Stops the group with `signal` (TERM for a clean stop, KILL for a crash).
+    pub fn stop(&mut self, signal: &str) {
+        let _ = Command::new("kill")
+            .args([&format!("-{signal}"), "--", &self.group()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.is_running() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &self.group()])
+            .status();
+        let _ = self.supervisor.wait();
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        self.stop("TERM");
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct Options {
+    /// `--var NAME:VALUE` overrides of wrangler.toml.
+    pub vars: Vec<(&'static str, String)>,
+    /// Extra environment for wrangler (and so for the build command).
+    pub env: Vec<(&'static str, String)>,
+}
+
+pub struct Worker {
+    pub base: String,
+    pub state_dir: PathBuf,
+    pub log_dir: PathBuf,
+    options: Options,
+    origin_port: u16,
+    wrangler: Option<Supervised>,
+    _origin: Supervised,
+    starts: u32,
+}
+
+impl Worker {
+    pub fn start(name: &str, options: Options) -> Worker {
+        let log_dir = scratch_dir(name);
+        let state_dir = log_dir.join("state");
+        let origin_port = free_port();
+        let origin = Supervised::spawn(
+            "node",
+            &["scripts/origin.mjs".into(), origin_port.to_string()],
+            &[],
+            &log_dir.join("origin.log"),
+        );
+        wait_for_port(origin_port, Duration::from_secs(20));
+        let mut worker = Worker {
+            base: String::new(),
+            state_dir,
+            log_dir,
+            options,
+            origin_port,
+            wrangler: None,
+            _origin: origin,
+            starts: 0,
+        };
+        worker.launch();
+        worker
+    }
+
+    fn launch(&mut self) {
+        let port = free_port();
+        let mut args: Vec<String> = [
+            "dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--inspector-port",
+            &free_port().to_string(),
+            "--persist-to",
+            self.state_dir.to_str().expect("utf-8 path"),
+            "--log-level",
+            "info",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut vars = vec![
+            (
+                "ORIGIN_URL",
+                format!("http://127.0.0.1:{}", self.origin_port),
+            ),
+            ("ADMIN_TOKEN", ADMIN_TOKEN.to_string()),
+        ];
+        vars.extend(self.options.vars.iter().cloned());
+        for (name, value) in vars {
+            args.push("--var".into());
+            args.push(format!("{name}:{value}"));
+        }
+        let mut envs = vec![
+            ("WRANGLER_SEND_METRICS", "false".to_string()),
+            ("AERO2_SKIP_BUILD", "1".to_string()),
+        ];
+        envs.extend(self.options.env.iter().cloned());
+        self.starts += 1;
+        let log = self.log_dir.join(format!("wrangler-{}.log", self.starts));
+        let mut wrangler = Supervised::spawn("node_modules/.bin/wrangler", &args, &envs, &log);
+        self.base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if let Ok(reply) = try_request("GET", &format!("{}/openapi.json", self.base), &[], None)
+            {
+                if reply.status == 200 {
+                    break;
+                }
+            }
+            assert!(
+                wrangler.is_running(),
+                "wrangler dev exited; see {}",
+                log.display()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "wrangler dev did not become ready; see {}",
+                log.display()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        self.wrangler = Some(wrangler);
+    }
+
+    /// Stops wrangler (TERM: clean, KILL: crash) and starts it again on the same state.
+    pub fn restart(&mut self, signal: &str) {
+        if let Some(mut wrangler) = self.wrangler.take() {
+            wrangler.stop(signal);
+        }
+        self.launch();
+    }
+
+    /// Every log wrangler and workerd wrote so far.
+    pub fn logs(&self) -> String {
+        let mut all = String::new();
+        if let Ok(entries) = fs::read_dir(&self.log_dir) {
+            for entry in entries.flatten() {
+                if entry.path().extension().is_some_and(|e| e == "log") {
+                    all.push_str(&fs::read_to_string(entry.path()).unwrap_or_default());
+                }
+            }
+        }
+        all
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn get(&self, path: &str, key: &str) -> Reply {
+        request(
+            "GET",
+            &self.url(path),
+            &[("Authorization", &bearer(key))],
+            None,
+        )
+    }
+
+    pub fn post(&self, path: &str, key: &str, body: Option<&Value>) -> Reply {
+        let body = body.map(|b| b.to_string());
+        let mut headers = vec![("Authorization".to_string(), bearer(key))];
+        if body.is_some() {
+            headers.push(("Content-Type".into(), "application/json".into()));
+        }
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        request("POST", &self.url(path), &headers, body.as_deref())
+    }
+
+    /// Creates an application through the operator API and returns its keys.
+    pub fn create_application(&self, name: &str, environment: &str) -> Application {
+        let reply = self.post(
+            "/v1/applications",
+            ADMIN_TOKEN,
+            Some(&serde_json::json!({"name": name, "environment": environment})),
+        );
+        assert_eq!(reply.status, 201, "create application: {}", reply.body);
+        let keys = reply.json["keys"].as_array().expect("keys").clone();
+        let find = |kind: &str| {
+            keys.iter()
+                .find(|k| k["kind"] == kind)
+                .map(|k| CreatedKey {
+                    id: k["id"].as_str().expect("id").to_string(),
+                    value: k["value"].as_str().expect("value").to_string(),
+                })
+                .expect("key of kind")
+        };
+        Application {
+            id: reply.json["application"]["id"]
+                .as_str()
+                .expect("id")
+                .to_string(),
+            publishable: find("publishable"),
+            secret: find("secret"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct CreatedKey {
+    pub id: String,
+    pub value: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Application {
+    pub id: String,
+    pub publishable: CreatedKey,
+    pub secret: CreatedKey,
+}
+
+pub fn bearer(key: &str) -> String {
+    format!("Bearer {key}")
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub json: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The stable error code of an error response.
+    pub fn code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .redirects(0)
+        .build()
+}
+
+pub fn try_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Result<Reply, String> {
+    let mut req = agent().request(method, url);
+    for (name, value) in headers {
+        req = req.set(name, value);
+    }
+    let result = match body {
+        Some(body) => req.send_string(body),
+        None => req.call(),
+    };
+    let response = match result {
+        Ok(response) => response,
+        Err(ureq::Error::Status(_, response)) => response,
+        Err(err) => return Err(err.to_string()),
+    };
+    let status = response.status();
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .filter_map(|name| {
+            response
+                .header(&name)
+                .map(|v| (name.clone(), v.to_string()))
+        })
+        .collect();
+    let body = response.into_string().map_err(|e| e.to_string())?;
+    let json = serde_json::from_str(&body).unwrap_or(Value::Null);
+    Ok(Reply {
+        status,
+        headers,
+        body,
+        json,
+    })
+}
+
+pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
+    try_request(method, url, headers, body).unwrap_or_else(|err| panic!("{method} {url}: {err}"))
+}
+
+/// Sends raw bytes as an HTTP/1.1 request and returns the status and the whole response
+/// text. For inputs an HTTP client library refuses to send: invalid header bytes, huge
+/// headers, floods.
+pub fn raw_request(base: &str, bytes: &[u8]) -> (u16, String) {
+    let address = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let _ = stream.write_all(bytes);
+    // Read until the body announced by Content-Length is complete: the local proxy keeps
+    // connections open for seconds even after `Connection: close`.
+    let mut response = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&response[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if length.is_some_and(|len| response.len() >= end + 4 + len) {
+                break;
+            }
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => response.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+pub fn wait_for_port(port: u16, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "port {port} did not open");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every file below `dir`, read as bytes.
+pub fn files_below(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if let Ok(entries) = fs::read_dir(&path) {
+            for entry in entries.flatten() {
+                let p = entry.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if let Ok(bytes) = fs::read(&p) {
+                    out.push((p, bytes));
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}

@@ -1,0 +1,92 @@
+//! `edge` validation mode (KV only) with the default grace period shortened through
+//! configuration, as an operator would set it in wrangler.toml.
+
+use std::time::{Duration, Instant};
+
+use aero2_e2e::*;
+
+#[test]
+fn edge_mode_validates_from_kv_and_honours_the_configured_grace_period() {
+    let w = Worker::start(
+        "edge-mode",
+        Options {
+            vars: vec![
+                ("SECRET_KEY_VALIDATION", "edge".into()),
+                ("PUBLISHABLE_KEY_VALIDATION", "edge".into()),
+                ("DEFAULT_GRACE_PERIOD_SECONDS", "2".into()),
+            ],
+            ..Options::default()
+        },
+    );
+    let app = w.create_application("Edge", "production");
+    let reply = w.get("/v1/users", &app.secret.value);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        reply.json["headers"]["x-aero2-key-id"],
+        app.secret.id.as_str()
+    );
+    assert_eq!(
+        w.get("/v1/users", &app.publishable.value).code(),
+        "publishable_key_not_allowed"
+    );
+
+    // No grace period in the request: the configured 2 seconds apply.
+    let rotated = w.post(
+        &format!("/v1/keys/{}/rotate", app.secret.id),
+        &app.secret.value,
+        None,
+    );
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let rotated_at = Instant::now();
+    let audit = w.get("/v1/audit_log?event=key.rotated", &app.secret.value);
+    assert_eq!(
+        audit.json["entries"][0]["detail"]["grace_period_seconds"],
+        2
+    );
+    let new_secret = rotated.json["key"]["value"].as_str().unwrap().to_string();
+    assert_eq!(w.get("/v1/users", &app.secret.value).status, 200);
+    assert_eq!(w.get("/v1/users", &new_secret).status, 200);
+
+    std::thread::sleep(Duration::from_millis(2_300).saturating_sub(rotated_at.elapsed()));
+    // KV still says "expiring" until the alarm runs, but the edge checks expires_at itself.
+    assert_eq!(w.get("/v1/users", &app.secret.value).code(), "expired_key");
+    assert_eq!(w.get("/v1/users", &new_secret).status, 200);
+
+    // Revocation reaches the edge through KV (immediate on one local node).
+    let created = w.post(
+        "/v1/keys",
+        &new_secret,
+        Some(&serde_json::json!({"kind": "publishable"})),
+    );
+    let id = created.json["key"]["id"].as_str().unwrap().to_string();
+    let value = created.json["key"]["value"].as_str().unwrap().to_string();
+    assert_eq!(w.get("/v1/client/x", &value).status, 200);
+    assert_eq!(
+        w.post(&format!("/v1/keys/{id}/revoke"), &new_secret, None)
+            .status,
+        200
+    );
+    assert_eq!(w.get("/v1/client/x", &value).code(), "revoked_key");
+
+    // A secret key from a browser is refused at the edge and still audited.
+    let reply = request(
+        "GET",
+        &w.url("/v1/users"),
+        &[
+            ("Authorization", &bearer(&new_secret)),
+            ("Origin", "https://x.example"),
+        ],
+        None,
+    );
+    assert_eq!(reply.code(), "secret_key_in_browser");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while w
+        .get("/v1/audit_log?event=key.secret_in_browser", &new_secret)
+        .json["entries"]
+        .as_array()
+        .is_none_or(|e| e.is_empty())
+    {
+        assert!(Instant::now() < deadline, "exposure not audited");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

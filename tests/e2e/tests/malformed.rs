@@ -1,0 +1,492 @@
+//! The malformed-input catalogue: every hostile or mistaken request gets a 4xx with the
+//! right stable code, never a 5xx, and no error echoes the key it was given.
+
+use aero2_e2e::*;
+use aero2_keys::{ApiKey, ApplicationId, Environment, KeyKind, SystemRandom};
+use serde_json::json;
+
+struct Case {
+    name: &'static str,
+    status: u16,
+    code: &'static str,
+    reply: (u16, String),
+}
+
+fn code_of(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["code"].as_str().map(str::to_owned))
+        .or_else(|| {
+            // Raw responses: find the JSON body after the headers.
+            body.split("\r\n\r\n").nth(1).and_then(|b| {
+                let start = b.find('{')?;
+                let value: serde_json::Value =
+                    serde_json::from_str(&b[start..b.rfind('}')? + 1]).ok()?;
+                value["error"]["code"].as_str().map(str::to_owned)
+            })
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn malformed_input_gets_the_right_4xx_and_never_a_5xx() {
+    let w = Worker::start("malformed", Options::default());
+    let app = w.create_application("Catalogue", "production");
+    let sk = app.secret.value.clone();
+    let auth = bearer(&sk);
+    let host = w.base.trim_start_matches("http://").to_string();
+
+    let send = |method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>| {
+        let reply = request(method, &w.url(path), headers, body);
+        (reply.status, reply.body)
+    };
+    let raw = |header_bytes: &[u8]| {
+        let mut bytes =
+            format!("GET /v1/users HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n").into_bytes();
+        bytes.extend_from_slice(header_bytes);
+        bytes.extend_from_slice(b"\r\n");
+        raw_request(&w.base, &bytes)
+    };
+    let json_post = |path: &str, body: &str| {
+        send(
+            "POST",
+            path,
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            Some(body),
+        )
+    };
+
+    let mut flipped = sk.clone();
+    let replacement = if &sk[30..31] == "A" { "B" } else { "A" };
+    flipped.replace_range(30..31, replacement);
+    let mut lookalike = sk.clone().into_bytes();
+    lookalike.splice(30..31, "а".bytes()); // Cyrillic a
+    let mut zwj = sk.clone().into_bytes();
+    zwj.splice(40..40, "\u{200D}".bytes());
+    let app_id = ApplicationId::parse(&app.id).unwrap();
+    let unknown = ApiKey::generate(
+        KeyKind::Secret,
+        Environment::Live,
+        app_id,
+        &mut SystemRandom,
+    )
+    .unwrap();
+    let other_app = ApplicationId::generate(&mut SystemRandom).unwrap();
+    let orphan = ApiKey::generate(
+        KeyKind::Secret,
+        Environment::Live,
+        other_app,
+        &mut SystemRandom,
+    )
+    .unwrap();
+    let long_key = format!("Bearer sk_live_{}", "a".repeat(64 * 1024));
+    let bomb = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
+    let big_body = json!({"kind": "secret", "label": "x".repeat(20_000)}).to_string();
+    let key_path = format!("/v1/keys/{}", app.publishable.id);
+
+    let cases = vec![
+        Case {
+            name: "no Authorization header",
+            status: 401,
+            code: "missing_key",
+            reply: send("GET", "/v1/users", &[], None),
+        },
+        Case {
+            name: "empty Authorization header",
+            status: 401,
+            code: "missing_key",
+            reply: raw(b"Authorization: \r\n"),
+        },
+        Case {
+            name: "scheme without a key",
+            status: 401,
+            code: "malformed_key",
+            reply: send("GET", "/v1/users", &[("Authorization", "Bearer")], None),
+        },
+        Case {
+            name: "Basic credentials",
+            status: 401,
+            code: "malformed_key",
+            reply: send(
+                "GET",
+                "/v1/users",
+                &[("Authorization", "Basic dXNlcjpwYXNz")],
+                None,
+            ),
+        },
+        Case {
+            name: "key without a scheme",
+            status: 401,
+            code: "malformed_key",
+            reply: send("GET", "/v1/users", &[("Authorization", &sk)], None),
+        },
+        Case {
+            name: "too short",
+            status: 401,
+            code: "malformed_key",
+            reply: send(
+                "GET",
+                "/v1/users",
+                &[("Authorization", "Bearer sk_live_abc")],
+                None,
+            ),
+        },
+        Case {
+            name: "unknown prefix",
+            status: 401,
+            code: "malformed_key",
+            reply: send(
+                "GET",
+                "/v1/users",
+                &[("Authorization", &bearer(&sk.replacen("sk_", "rk_", 1)))],
+                None,
+            ),
+        },
+        Case {
+            name: "one character changed",
+            status: 401,
+            code: "bad_checksum",
+            reply: send(
+                "GET",
+                "/v1/users",
+                &[("Authorization", &bearer(&flipped))],
+                None,
+            ),
+        },
+        Case {
+            name: "truncated",
+            status: 401,
+            code: "malformed_key",
+            reply: send(
+                "GET",
+                "/v1/users",
+                &[("Authorization", &bearer(&sk[..61]))],
+                None,
+            ),
+        },
+        Case {
+            name: "one character too many",
+            status: 401,
+            code: "malformed_key",
+            reply: send(
+                "GET",
+                "/v1/users",
+                &[("Authorization", &bearer(&format!("{sk}0")))],
+                None,
+            ),
+        },
+        Case {
+            name: "Unicode look-alike",
+            status: 401,
+            code: "malformed_key",
+            reply: raw(&[b"Authorization: Bearer ".as_slice(), &lookalike, b"\r\n"].concat()),
+        },
+        Case {
+            name: "zero-width joiner",
+            status: 401,
+            code: "malformed_key",
+            reply: raw(&[b"Authorization: Bearer ".as_slice(), &zwj, b"\r\n"].concat()),
+        },
+        Case {
+            name: "invalid UTF-8 bytes",
+            status: 401,
+            code: "malformed_key",
+            reply: raw(b"Authorization: Bearer sk_live_\xff\xfe\xfd\r\n"),
+        },
+        Case {
+            name: "64 KiB key",
+            status: 401,
+            code: "malformed_key",
+            reply: send("GET", "/v1/users", &[("Authorization", &long_key)], None),
+        },
+        Case {
+            name: "two keys in one header",
+            status: 401,
+            code: "malformed_key",
+            reply: raw(format!("Authorization: {auth}\r\nAuthorization: {auth}\r\n").as_bytes()),
+        },
+        Case {
+            name: "well-formed but never issued",
+            status: 401,
+            code: "unknown_key",
+            reply: send(
+                "GET",
+                "/v1/users",
+                &[("Authorization", &bearer(unknown.expose_secret()))],
+                None,
+            ),
+        },
+        Case {
+            name: "key of an application that does not exist",
+            status: 401,
+            code: "unknown_key",
+            reply: send(
+                "GET",
+                "/v1/users",
+                &[("Authorization", &bearer(orphan.expose_secret()))],
+                None,
+            ),
+        },
+        Case {
+            name: "create without a body",
+            status: 400,
+            code: "invalid_request",
+            reply: send("POST", "/v1/keys", &[("Authorization", &auth)], None),
+        },
+        Case {
+            name: "body is not JSON",
+            status: 400,
+            code: "invalid_request",
+            reply: json_post("/v1/keys", "{\"kind\":"),
+        },
+        Case {
+            name: "JSON with the wrong content type",
+            status: 415,
+            code: "unsupported_media_type",
+            reply: send(
+                "POST",
+                "/v1/keys",
+                &[("Authorization", &auth), ("Content-Type", "text/plain")],
+                Some("{\"kind\":\"secret\"}"),
+            ),
+        },
+        Case {
+            name: "unknown key kind",
+            status: 400,
+            code: "invalid_request",
+            reply: json_post("/v1/keys", "{\"kind\":\"admin\"}"),
+        },
+        Case {
+            name: "unknown field",
+            status: 400,
+            code: "invalid_request",
+            reply: json_post("/v1/keys", "{\"kind\":\"secret\",\"scopes\":[\"all\"]}"),
+        },
+        Case {
+            name: "label too long",
+            status: 400,
+            code: "invalid_label",
+            reply: json_post(
+                "/v1/keys",
+                &json!({"kind": "secret", "label": "x".repeat(101)}).to_string(),
+            ),
+        },
+        Case {
+            name: "label with a control character",
+            status: 400,
+            code: "invalid_label",
+            reply: json_post("/v1/keys", "{\"kind\":\"secret\",\"label\":\"a\\u0000b\"}"),
+        },
+        Case {
+            name: "body over the size limit",
+            status: 413,
+            code: "payload_too_large",
+            reply: json_post("/v1/keys", &big_body),
+        },
+        Case {
+            name: "deeply nested JSON",
+            status: 400,
+            code: "invalid_request",
+            reply: json_post("/v1/keys", &bomb),
+        },
+        Case {
+            name: "key id with path traversal",
+            status: 404,
+            code: "key_not_found",
+            reply: send(
+                "POST",
+                "/v1/keys/key_%2e%2e%2f%2e%2e%2fetc/revoke",
+                &[("Authorization", &auth)],
+                None,
+            ),
+        },
+        Case {
+            name: "key id that does not exist",
+            status: 404,
+            code: "key_not_found",
+            reply: send(
+                "POST",
+                "/v1/keys/key_0000000000000000/revoke",
+                &[("Authorization", &auth)],
+                None,
+            ),
+        },
+        Case {
+            name: "wrong method on revoke",
+            status: 405,
+            code: "method_not_allowed",
+            reply: send(
+                "GET",
+                &format!("{key_path}/revoke"),
+                &[("Authorization", &auth)],
+                None,
+            ),
+        },
+        Case {
+            name: "wrong method on keys",
+            status: 405,
+            code: "method_not_allowed",
+            reply: send("DELETE", "/v1/keys", &[("Authorization", &auth)], None),
+        },
+        Case {
+            name: "unknown key action",
+            status: 404,
+            code: "not_found",
+            reply: send(
+                "POST",
+                &format!("{key_path}/explode"),
+                &[("Authorization", &auth)],
+                None,
+            ),
+        },
+        Case {
+            name: "negative grace period",
+            status: 400,
+            code: "invalid_request",
+            reply: json_post(
+                &format!("{key_path}/rotate"),
+                "{\"grace_period_seconds\":-5}",
+            ),
+        },
+        Case {
+            name: "grace period over 7 days",
+            status: 400,
+            code: "invalid_grace_period",
+            reply: json_post(
+                &format!("{key_path}/rotate"),
+                "{\"grace_period_seconds\":1000000000}",
+            ),
+        },
+        Case {
+            name: "grace period as text",
+            status: 400,
+            code: "invalid_request",
+            reply: json_post(
+                &format!("{key_path}/rotate"),
+                "{\"grace_period_seconds\":\"soon\"}",
+            ),
+        },
+        Case {
+            name: "audit limit 0",
+            status: 400,
+            code: "invalid_limit",
+            reply: send(
+                "GET",
+                "/v1/audit_log?limit=0",
+                &[("Authorization", &auth)],
+                None,
+            ),
+        },
+        Case {
+            name: "audit limit not a number",
+            status: 400,
+            code: "invalid_limit",
+            reply: send(
+                "GET",
+                "/v1/audit_log?limit=ten",
+                &[("Authorization", &auth)],
+                None,
+            ),
+        },
+        Case {
+            name: "audit cursor negative",
+            status: 400,
+            code: "invalid_cursor",
+            reply: send(
+                "GET",
+                "/v1/audit_log?cursor=-1",
+                &[("Authorization", &auth)],
+                None,
+            ),
+        },
+        Case {
+            name: "audit key id malformed",
+            status: 400,
+            code: "invalid_key_id",
+            reply: send(
+                "GET",
+                "/v1/audit_log?key_id=nope",
+                &[("Authorization", &auth)],
+                None,
+            ),
+        },
+        Case {
+            name: "audit event with SQL",
+            status: 400,
+            code: "invalid_event",
+            reply: send(
+                "GET",
+                "/v1/audit_log?event=x%27%3BDROP%20TABLE%20audit",
+                &[("Authorization", &auth)],
+                None,
+            ),
+        },
+        Case {
+            name: "application name too long",
+            status: 400,
+            code: "invalid_name",
+            reply: send(
+                "POST",
+                "/v1/applications",
+                &[
+                    ("Authorization", &bearer(ADMIN_TOKEN)),
+                    ("Content-Type", "application/json"),
+                ],
+                Some(&json!({"name": "n".repeat(101), "environment": "production"}).to_string()),
+            ),
+        },
+        Case {
+            name: "application id malformed",
+            status: 404,
+            code: "application_not_found",
+            reply: send(
+                "GET",
+                "/v1/applications/app_%00/keys",
+                &[("Authorization", &bearer(ADMIN_TOKEN))],
+                None,
+            ),
+        },
+        Case {
+            name: "operator token as a key",
+            status: 401,
+            code: "malformed_key",
+            reply: send(
+                "GET",
+                "/v1/keys",
+                &[("Authorization", &bearer(ADMIN_TOKEN))],
+                None,
+            ),
+        },
+    ];
+    assert!(cases.len() >= 30);
+    let mut failures = Vec::new();
+    for case in &cases {
+        let (status, body) = &case.reply;
+        let code = code_of(body);
+        if *status != case.status || code != case.code {
+            failures.push(format!(
+                "{}: expected {} {}, got {} {} ({})",
+                case.name,
+                case.status,
+                case.code,
+                status,
+                code,
+                &body[..body.len().min(300)]
+            ));
+        }
+        assert!(*status < 500, "{} answered {status}", case.name);
+        assert!(!body.contains(&sk[8..58]), "{} echoed the key", case.name);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    // The application still works after all of that.
+    assert_eq!(w.get("/v1/users", &sk).status, 200);
+}
