@@ -37,10 +37,25 @@ else
 fi
 
 if [ node_modules/.package-lock.json -nt package-lock.json ] && [ -x node_modules/.bin/wrangler ]; then
-  step "npm tools (wrangler, binaryen, esbuild): present"
+  step "npm tools (wrangler, binaryen, esbuild, playwright-core): present"
 else
-  step "Installing npm tools from package-lock.json (wrangler, binaryen, esbuild)"
+  step "Installing npm tools from package-lock.json (wrangler, binaryen, esbuild, playwright-core)"
   npm ci --no-audit --no-fund
+fi
+
+# Debian's Chromium drives the browser tests (playwright-core cannot download a browser here).
+CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
+if [ -x "$CHROMIUM_PATH" ]; then
+  step "Chromium: present ($CHROMIUM_PATH)"
+elif command -v apt-get >/dev/null 2>&1; then
+  step "Installing Debian's chromium for the browser tests (a minute or two)"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+else
+  echo "Chromium is missing at $CHROMIUM_PATH and apt-get is unavailable; set CHROMIUM_PATH." >&2
+  exit 1
 fi
 
 step "Toolchain ready"

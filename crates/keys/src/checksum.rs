@@ -7,9 +7,15 @@
 use crate::base62;
 use crate::format::CHECKSUM_LEN;
 
-/// CRC-32/ISO-HDLC (the zlib/PNG CRC) with a single 1 KiB table, computed at compile time.
-/// The browser package links this, so a larger slice-by-N table is not worth its size.
+/// CRC-32/ISO-HDLC (the zlib/PNG CRC) with a single 1 KiB table computed at compile time.
+#[cfg(not(feature = "compact-checksum"))]
 const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+/// The same CRC computed bit by bit, with no table: about 1 KB less code for the browser
+/// package, which checks one key at a time and has a 10 KB budget.
+#[cfg(feature = "compact-checksum")]
+const CRC32: crc::Crc<u32, crc::NoTable> =
+    crc::Crc::<u32, crc::NoTable>::new(&crc::CRC_32_ISO_HDLC);
 
 pub(crate) fn compute(data: &[u8]) -> [u8; CHECKSUM_LEN] {
     let mut out = [0u8; CHECKSUM_LEN];

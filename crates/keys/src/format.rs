@@ -9,6 +9,9 @@
 //! The application id is public and inside every key, so the edge can route a key to its
 //! application without a lookup and a browser can read it from a publishable key.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::{format, vec};
 use core::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -175,7 +178,7 @@ macro_rules! public_id {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                let text = <alloc::borrow::Cow<'de, str>>::deserialize(deserializer)?;
                 Self::parse(&text).map_err(serde::de::Error::custom)
             }
         }
@@ -204,7 +207,7 @@ impl fmt::Display for IdError {
     }
 }
 
-impl std::error::Error for IdError {}
+impl core::error::Error for IdError {}
 
 /// Why a string is not a well-formed Aero2 key. No variant holds any of the input, so an
 /// error can be logged or returned to a client without leaking key material.
@@ -250,33 +253,55 @@ impl ParseError {
     }
 }
 
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ParseError {
+    /// A sentence for people, holding no part of the input. Built without `core::fmt` so
+    /// that the browser package, which links it, stays small.
+    pub fn message(&self) -> String {
+        let mut out = String::new();
         match self {
-            ParseError::Empty => f.write_str("the API key is empty"),
-            ParseError::UnknownPrefix => f.write_str(
-                "the API key must start with pk_live_, pk_test_, sk_live_ or sk_test_",
-            ),
+            ParseError::Empty => out.push_str("the API key is empty"),
+            ParseError::UnknownPrefix => {
+                out.push_str("the API key must start with pk_live_, pk_test_, sk_live_ or sk_test_")
+            }
             ParseError::WrongLength {
                 kind,
                 expected,
                 actual,
-            } => write!(
-                f,
-                "a {kind} key has {expected} characters, but this one has {actual}"
-            ),
-            ParseError::BadCharacter { position } => write!(
-                f,
-                "the API key has a character outside [0-9A-Za-z] at position {position} (counting from 0)"
-            ),
-            ParseError::BadChecksum => f.write_str(
+            } => {
+                out.push_str("a ");
+                out.push_str(kind.as_str());
+                out.push_str(" key has ");
+                push_decimal(&mut out, *expected);
+                out.push_str(" characters, but this one has ");
+                push_decimal(&mut out, *actual);
+            }
+            ParseError::BadCharacter { position } => {
+                out.push_str("the API key has a character outside [0-9A-Za-z] at position ");
+                push_decimal(&mut out, *position);
+                out.push_str(" (counting from 0)");
+            }
+            ParseError::BadChecksum => out.push_str(
                 "the API key's checksum does not match: it was mistyped, truncated or altered",
             ),
         }
+        out
     }
 }
 
-impl std::error::Error for ParseError {}
+fn push_decimal(out: &mut String, value: usize) {
+    if value >= 10 {
+        push_decimal(out, value / 10);
+    }
+    out.push(char::from(b'0' + (value % 10) as u8));
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl core::error::Error for ParseError {}
 
 /// The public facts a well-formed key states about itself. It holds none of the key's
 /// secret part, so it is safe to keep, log and pass around.
@@ -325,20 +350,25 @@ pub fn parse(input: &str) -> Result<ParsedKey, ParseError> {
         });
     }
     // The byte length is right. Every byte before the first bad one is ASCII, so its byte
-    // index is also its character index.
-    if let Some(offset) = bytes[PREFIX_LEN..]
-        .iter()
-        .position(|&b| !base62::is_base62(b))
-    {
+    // index is also its character index. (`get` and `split_at_checked` rather than
+    // indexing: this function has no panic path at all.)
+    let (_, body) = bytes
+        .split_at_checked(PREFIX_LEN)
+        .ok_or(ParseError::UnknownPrefix)?;
+    if let Some(offset) = body.iter().position(|&b| !base62::is_base62(b)) {
         return Err(ParseError::BadCharacter {
             position: PREFIX_LEN + offset,
         });
     }
-    let (payload, stated) = bytes.split_at(expected - CHECKSUM_LEN);
+    let (payload, stated) = bytes
+        .split_at_checked(expected - CHECKSUM_LEN)
+        .ok_or(ParseError::BadChecksum)?;
     if checksum::compute(payload) != *stated {
         return Err(ParseError::BadChecksum);
     }
-    let application_id = ApplicationId::from_body(&bytes[PREFIX_LEN..][..APPLICATION_ID_LEN])
+    let application_id = body
+        .get(..APPLICATION_ID_LEN)
+        .and_then(ApplicationId::from_body)
         .ok_or(ParseError::BadChecksum)?;
     Ok(ParsedKey {
         kind,

@@ -2,6 +2,9 @@
 //! all, and whether it may be used on this route from this client. Kept free of HTTP and
 //! storage so every rule is tested natively; the worker only feeds it headers and records.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -219,6 +222,7 @@ mod tests {
     use super::*;
     use crate::format::Environment;
     use crate::random::SystemRandom;
+    use alloc::format;
 
     fn key(kind: KeyKind) -> ApiKey {
         let app = ApplicationId::parse("app_AAAAAAAAAAAAAAAA").unwrap();

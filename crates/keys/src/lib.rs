@@ -3,6 +3,15 @@
 //! Everything here is deterministic given its inputs: time is passed in as [`UnixMillis`]
 //! and randomness through a [`RandomSource`], so the same code runs natively in tests, in
 //! the Cloudflare Worker and in the browser package without reading a clock or doing I/O.
+//!
+//! `no_std` (with `alloc`): nothing here needs an operating system, and the browser
+//! package links it without std's panic and formatting machinery.
+
+#![no_std]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
 
 pub mod base62;
 mod checksum;

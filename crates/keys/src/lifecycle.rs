@@ -12,6 +12,9 @@
 //! expiring strictly before `expires_at`: one millisecond before is valid, the instant
 //! itself is not.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -280,7 +283,7 @@ impl fmt::Display for LifecycleError {
     }
 }
 
-impl std::error::Error for LifecycleError {}
+impl core::error::Error for LifecycleError {}
 
 impl From<RandomError> for LifecycleError {
     fn from(err: RandomError) -> Self {

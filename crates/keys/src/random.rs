@@ -26,4 +26,4 @@ impl fmt::Display for RandomError {
     }
 }
 
-impl std::error::Error for RandomError {}
+impl core::error::Error for RandomError {}

@@ -1,5 +1,6 @@
 use core::fmt;
 
+use alloc::string::String;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -81,7 +82,7 @@ impl Serialize for StorageId {
 
 impl<'de> Deserialize<'de> for StorageId {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        let text = <alloc::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         StorageId::from_hex(&text).map_err(serde::de::Error::custom)
     }
 }
@@ -96,7 +97,7 @@ impl fmt::Display for StorageIdError {
     }
 }
 
-impl std::error::Error for StorageIdError {}
+impl core::error::Error for StorageIdError {}
 
 #[cfg(test)]
 mod tests {

@@ -1,3 +1,5 @@
+use alloc::format;
+use alloc::string::String;
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch. The core never reads a clock: callers pass the

@@ -1,0 +1,22 @@
+//! Prints freshly generated keys of every kind as JSON, for the browser package's tests,
+//! which must check real keys from this crate rather than hand-written ones.
+
+use aero2_keys::{ApiKey, ApplicationId, Environment, KeyKind, SystemRandom};
+
+fn main() {
+    let mut rng = SystemRandom;
+    let live_app = ApplicationId::generate(&mut rng).expect("CSPRNG");
+    let test_app = ApplicationId::generate(&mut rng).expect("CSPRNG");
+    let mut key = |kind, environment, app| {
+        ApiKey::generate(kind, environment, app, &mut rng)
+            .expect("CSPRNG")
+            .expose_secret()
+            .to_owned()
+    };
+    let publishable_live = key(KeyKind::Publishable, Environment::Live, live_app);
+    let publishable_test = key(KeyKind::Publishable, Environment::Test, test_app);
+    let secret_live = key(KeyKind::Secret, Environment::Live, live_app);
+    println!(
+        "{{\"live_application_id\":\"{live_app}\",\"test_application_id\":\"{test_app}\",\"publishable_live\":\"{publishable_live}\",\"publishable_test\":\"{publishable_test}\",\"secret_live\":\"{secret_live}\"}}"
+    );
+}

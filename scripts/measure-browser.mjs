@@ -1,0 +1,61 @@
+// Measures the browser package: its gzipped size, and parsing 100,000 publishable keys in
+// headless Chromium with the wasm package against a plain-JavaScript parser of the same
+// format, in the same page and run. Prints a JSON report.
+//   node scripts/measure-browser.mjs [--keys N] [--rounds R]
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { installPackedPackage, launchChromium, mintKeys, root, serveStatic } from "../tests/browser/helpers.mjs";
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const keyCount = arg("--keys", 100_000);
+const rounds = arg("--rounds", 7);
+
+const { installed } = installPackedPackage();
+const shipped = ["index.js", "aero2_keys_wasm.js"];
+const gzipBytes = shipped.reduce((sum, f) => sum + gzipSync(readFileSync(join(installed, f)), { level: 9 }).length, 0);
+
+const served = await serveStatic({ "/pkg/": installed, "/": join(root, "tests/browser") });
+const browser = await launchChromium();
+try {
+  const page = await browser.newPage();
+  await page.goto(`${served.base}/page.html`);
+  await page.waitForFunction(() => document.getElementById("status").textContent === "ready");
+  const appBody = mintKeys().live_application_id.slice(4);
+  const result = await page.evaluate(({ appBody, keyCount, rounds }) => {
+    const { parsePublishableKey, parsePublishableKeyJs, makePublishableKeys } = window.aero2;
+    const keys = makePublishableKeys(appBody, 1000);
+    const run = (parse) => {
+      const start = performance.now();
+      let sink = 0;
+      for (let i = 0; i < keyCount; i++) sink += parse(keys[i % keys.length]).applicationId.length;
+      const ms = performance.now() - start;
+      if (sink === 0) throw new Error("nothing parsed");
+      return ms;
+    };
+    run(parsePublishableKey); run(parsePublishableKeyJs); // warm up both
+    const wasm = [], js = [];
+    for (let r = 0; r < rounds; r++) { wasm.push(run(parsePublishableKey)); js.push(run(parsePublishableKeyJs)); }
+    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    return { wasm_ms: median(wasm), js_ms: median(js), wasm_all: wasm, js_all: js };
+  }, { appBody, keyCount, rounds });
+  const round2 = (x) => Math.round(x * 100) / 100;
+  console.log(JSON.stringify({
+    package_gzip_bytes: gzipBytes,
+    keys: keyCount,
+    rounds,
+    wasm_median_ms: round2(result.wasm_ms),
+    js_median_ms: round2(result.js_ms),
+    wasm_ns_per_key: round2((result.wasm_ms * 1e6) / keyCount),
+    js_ns_per_key: round2((result.js_ms * 1e6) / keyCount),
+    wasm_over_js_time_ratio: round2(result.wasm_ms / result.js_ms),
+    wasm_spread_ms: [round2(Math.min(...result.wasm_all)), round2(Math.max(...result.wasm_all))],
+    js_spread_ms: [round2(Math.min(...result.js_all)), round2(Math.max(...result.js_all))],
+  }, null, 2));
+} finally {
+  await browser.close();
+  served.server.close();
+}
