@@ -21,3 +21,9 @@ if [ -n "${AERO2_WORKER_FEATURES:-}" ]; then
 fi
 echo "==> Building the worker (worker-build ${args[*]})" >&2
 worker-build "${args[@]}"
+# worker-build keeps the wasm name section (about 170 KB) for readable stack traces; the
+# deployed bundle drops it to stay small. Panics are bugs, and tests catch them by code.
+cp build/index_bg.wasm "$root/target/worker-with-names.wasm"  # for twiggy when profiling size
+"$WASM_OPT_BIN" --strip-debug --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
+  --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling \
+  build/index_bg.wasm -o build/index_bg.wasm
