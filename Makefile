@@ -1,5 +1,5 @@
 # The two commands: `make dev` runs the product locally, `make test` runs every check.
-.PHONY: dev test setup build
+.PHONY: dev test setup build bench
 
 dev:
 	@bash scripts/dev.sh
@@ -12,3 +12,7 @@ setup:
 
 build: setup
 	@bash scripts/build-worker.sh
+
+# The benchmark suite (several minutes); writes BENCHMARKS.md.
+bench: setup
+	@node scripts/bench.mjs

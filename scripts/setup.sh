@@ -43,18 +43,22 @@ else
   npm ci --no-audit --no-fund
 fi
 
-# Debian's Chromium drives the browser tests (playwright-core cannot download a browser here).
+# From Debian: Chromium drives the browser tests (playwright-core cannot download a browser
+# here) and wrk generates the benchmark's load.
 CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
-if [ -x "$CHROMIUM_PATH" ]; then
-  step "Chromium: present ($CHROMIUM_PATH)"
+missing=()
+[ -x "$CHROMIUM_PATH" ] || missing+=(chromium)
+have wrk || missing+=(wrk)
+if [ ${#missing[@]} -eq 0 ]; then
+  step "Debian packages (chromium, wrk): present"
 elif command -v apt-get >/dev/null 2>&1; then
-  step "Installing Debian's chromium for the browser tests (a minute or two)"
+  step "Installing Debian packages: ${missing[*]} (a minute or two)"
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-  echo "Chromium is missing at $CHROMIUM_PATH and apt-get is unavailable; set CHROMIUM_PATH." >&2
+  echo "Missing ${missing[*]} and apt-get is unavailable (set CHROMIUM_PATH for Chromium)." >&2
   exit 1
 fi
 

@@ -41,6 +41,9 @@ bash scripts/build-worker.sh
 step "End-to-end tests: the worker in workerd through wrangler, with local KV and Durable Objects"
 AERO2_SKIP_BUILD=1 cargo test -p aero2-e2e -- --test-threads 4 2>&1 | tee -a "$results"
 
-# One closing line over every cargo test run above.
+step "Benchmark smoke run: every part of make bench, for a second each, with its checks"
+node scripts/bench.mjs --smoke
+
+# One closing line over every test run above.
 awk '/^test result:/ { passed += $4; failed += $6 }
      /^# pass / { passed += $3 } /^# fail / { failed += $3 } END { printf "all tests: %d passed, %d failed\n", passed, failed }' "$results"

@@ -29,6 +29,8 @@ pub async fn route(
     let segments: Vec<&str> = url.path().trim_start_matches('/').split('/').collect();
     let method = req.method();
     match segments.as_slice() {
+        #[cfg(feature = "instrumentation")]
+        ["__instrumentation"] => Ok(crate::instrumentation::report()),
         ["openapi.json"] => {
             expect(&method, &[Method::Get])?;
             Ok(Response::from_bytes(OPENAPI.as_bytes().to_vec())?.with_headers(json_headers()?))
@@ -37,11 +39,11 @@ pub async fn route(
             let header = req.headers().get("Authorization").ok().flatten();
             let key = key_from_authorization(header.as_deref())?;
             let actor = Actor::Key {
-                storage_id: key.storage_id(),
+                storage_id: key.storage_id,
                 from_browser: from_browser(&req),
             };
             let rest = &segments[1..];
-            manage(&mut req, &url, env, key.application_id(), actor, rest).await
+            manage(&mut req, &url, env, key.application_id, actor, rest).await
         }
         ["v1", "applications"] => {
             authenticate_operator(&req, env)?;

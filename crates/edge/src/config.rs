@@ -33,8 +33,21 @@ fn var(env: &Env, name: &str) -> Option<String> {
         .filter(|v| !v.trim().is_empty())
 }
 
+thread_local! {
+    /// Vars are fixed for an isolate's lifetime, so they are read once per isolate rather
+    /// than on every request.
+    static CACHED: std::cell::OnceCell<std::rc::Rc<Config>> = const { std::cell::OnceCell::new() };
+}
+
 impl Config {
-    pub fn from_env(env: &Env) -> Self {
+    pub fn cached(env: &Env) -> std::rc::Rc<Config> {
+        CACHED.with(|cell| {
+            cell.get_or_init(|| std::rc::Rc::new(Config::from_env(env)))
+                .clone()
+        })
+    }
+
+    fn from_env(env: &Env) -> Self {
         let mode = |name| match var(env, name).as_deref().map(str::trim) {
             Some("edge") => ValidationMode::Edge,
             _ => ValidationMode::Strict,

@@ -4,9 +4,10 @@
 use aero2_keys::gate::{
     authorize, is_browser_request, key_from_authorization, EdgeRecord, Rejection,
 };
-use aero2_keys::{ApiKey, UnixMillis};
+use aero2_keys::{KeyIdentity, UnixMillis};
 use worker::{
-    Context, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response, Url,
+    web_sys, Context, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response,
+    Url,
 };
 
 use crate::config::{Config, ValidationMode, KV_BINDING};
@@ -31,15 +32,15 @@ pub async fn gate(
     let from_browser = from_browser(&req);
     let now = UnixMillis(worker::Date::now().as_millis());
 
-    let validated = match config.mode(key.kind()) {
+    let validated = match config.mode(key.kind) {
         ValidationMode::Strict => {
             let command = RingCommand::Validate {
-                storage_id: key.storage_id(),
-                kind: key.kind(),
+                storage_id: key.storage_id,
+                kind: key.kind,
                 from_browser,
                 client: ClientInfo::of(&req),
             };
-            let answer = to_key_ring(env, key.application_id(), &command).await?;
+            let answer = to_key_ring(env, key.application_id, &command).await?;
             match read_answer::<Validated>(answer).await? {
                 Ok(validated) => validated,
                 // The key ring's refusal is already the public error response.
@@ -47,12 +48,20 @@ pub async fn gate(
             }
         }
         ValidationMode::Edge => {
-            let record: Option<EdgeRecord> = env
+            #[cfg(feature = "instrumentation")]
+            crate::instrumentation::kv_read();
+            // Read as text and parse in Rust: one string crosses the JavaScript boundary,
+            // rather than one call per field of a JavaScript object.
+            let text = env
                 .kv(KV_BINDING)?
-                .get(&key.storage_id().to_hex())
-                .json()
-                .await?;
-            let record = record.ok_or(Rejection::UnknownKey)?;
+                .get(&key.storage_id.to_hex())
+                .text()
+                .await?
+                .ok_or(Rejection::UnknownKey)?;
+            let record: EdgeRecord = serde_json::from_str(&text).map_err(|_| {
+                worker::console_error!("undecodable KV record for a key");
+                ApiError::unavailable()
+            })?;
             record.check(&key, now)?;
             usage::count(ctx, env, record.application_id, record.key_id, now);
             if from_browser && record.kind == aero2_keys::KeyKind::Secret {
@@ -77,12 +86,7 @@ pub async fn gate(
             }
         }
     };
-    authorize(
-        key.kind(),
-        url.path(),
-        &config.frontend_routes,
-        from_browser,
-    )?;
+    authorize(key.kind, url.path(), &config.frontend_routes, from_browser)?;
     proxy(req, &url, config, &key, &validated).await
 }
 
@@ -91,6 +95,7 @@ pub fn from_browser(req: &Request) -> bool {
     is_browser_request(
         header("Origin").as_deref(),
         header("Sec-Fetch-Mode").as_deref(),
+        header("Sec-Fetch-Site").as_deref(),
     )
 }
 
@@ -98,7 +103,7 @@ async fn proxy(
     req: Request,
     url: &Url,
     config: &Config,
-    key: &ApiKey,
+    key: &KeyIdentity,
     validated: &Validated,
 ) -> ApiResult<Response> {
     if config.origin_url.is_empty() {
@@ -113,15 +118,21 @@ async fn proxy(
         target.push('?');
         target.push_str(query);
     }
-    let headers = Headers::new();
-    for (name, value) in req.headers().entries() {
-        if name == "authorization" || name == "host" || name.starts_with(FORWARDED_PREFIX) {
-            continue;
-        }
-        headers.append(&name, &value)?;
+    // Copy the headers inside JavaScript, then remove what the origin must not get; only
+    // header names cross into wasm.
+    let headers =
+        Headers(web_sys::Headers::new_with_headers(&req.headers().0).map_err(worker::Error::from)?);
+    let drop: Vec<String> = headers
+        .keys()
+        .filter(|name| {
+            name == "authorization" || name == "host" || name.starts_with(FORWARDED_PREFIX)
+        })
+        .collect();
+    for name in drop {
+        headers.delete(&name)?;
     }
-    headers.set("X-Aero2-Application-Id", &key.application_id().to_string())?;
-    headers.set("X-Aero2-Environment", key.environment().as_str())?;
+    headers.set("X-Aero2-Application-Id", &key.application_id.to_string())?;
+    headers.set("X-Aero2-Environment", key.environment.as_str())?;
     headers.set("X-Aero2-Key-Id", &validated.key_id.to_string())?;
     headers.set("X-Aero2-Key-Kind", validated.kind.as_str())?;
 

@@ -6,6 +6,8 @@ mod body;
 mod config;
 mod error;
 mod gate;
+#[cfg(feature = "instrumentation")]
+mod instrumentation;
 mod key_ring;
 mod protocol;
 mod registry;
@@ -19,7 +21,7 @@ use worker::{event, Context, Env, Request, Response, Result};
 
 #[event(fetch)]
 pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    let config = config::Config::from_env(&env);
+    let config = config::Config::cached(&env);
     Ok(api::route(req, &env, &ctx, &config)
         .await
         .unwrap_or_else(error::ApiError::into_response))

@@ -150,6 +150,8 @@ pub async fn to_key_ring(
     application: ApplicationId,
     command: &RingCommand,
 ) -> ApiResult<Response> {
+    #[cfg(feature = "instrumentation")]
+    crate::instrumentation::durable_object_call();
     send(env, KEY_RING_BINDING, &application.to_string(), command).await
 }
 

@@ -5,10 +5,31 @@ use crate::random::{RandomError, RandomSource};
 
 pub const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
+/// Each byte's digit value, or `INVALID`: one table lookup both validates and decodes,
+/// which keeps parsing a key well under the cost of hashing it.
+const INVALID: u8 = 0xff;
+const DIGITS: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < ALPHABET.len() {
+        table[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
 /// True for the 62 bytes of the alphabet.
 #[inline]
 pub const fn is_base62(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric()
+    DIGITS[byte as usize] != INVALID
+}
+
+/// Reads base62 digits, most significant first. `None` if any byte is not base62.
+pub fn decode(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |value, &byte| {
+        let digit = DIGITS[byte as usize];
+        (digit != INVALID).then(|| value.wrapping_mul(62).wrapping_add(u64::from(digit)))
+    })
 }
 
 /// Writes `value` as exactly `out.len()` base62 digits, most significant first, padded
@@ -52,6 +73,17 @@ mod tests {
         for byte in 0..=255u8 {
             assert_eq!(is_base62(byte), ALPHABET.contains(&byte), "byte {byte}");
         }
+    }
+
+    #[test]
+    fn decode_inverts_encode() {
+        let mut out = [0u8; 6];
+        for value in [0u64, 1, 61, 62, 3_843, u64::from(u32::MAX)] {
+            encode_fixed(value, &mut out);
+            assert_eq!(decode(&out), Some(value));
+        }
+        assert_eq!(decode(b"12-4"), None);
+        assert_eq!(decode(b""), Some(0));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::format::{ApiKey, ApplicationId, KeyId, KeyKind, ParseError};
+use crate::format::{identify, ApplicationId, KeyId, KeyIdentity, KeyKind, ParseError};
 use crate::lifecycle::{KeyRecord, KeyStatus, RevocationReason};
 use crate::time::UnixMillis;
 
@@ -90,9 +90,9 @@ impl fmt::Display for Rejection {
     }
 }
 
-/// Extracts the key from an `Authorization` header value. The scheme is matched without
-/// regard to case, as HTTP requires.
-pub fn key_from_authorization(header: Option<&str>) -> Result<ApiKey, Rejection> {
+/// Extracts and identifies the key in an `Authorization` header value, without copying
+/// it. The scheme is matched without regard to case, as HTTP requires.
+pub fn key_from_authorization(header: Option<&str>) -> Result<KeyIdentity, Rejection> {
     let header = match header.map(str::trim) {
         None | Some("") => return Err(Rejection::MissingKey),
         Some(value) => value,
@@ -101,13 +101,22 @@ pub fn key_from_authorization(header: Option<&str>) -> Result<ApiKey, Rejection>
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(Rejection::NotBearer);
     }
-    ApiKey::parse(credentials.trim_start()).map_err(Rejection::Malformed)
+    identify(credentials.trim_start()).map_err(Rejection::Malformed)
 }
 
-/// Browsers add `Origin` to cross-origin and most state-changing requests, and
-/// `Sec-Fetch-Mode` to every request; server-side HTTP clients send neither.
-pub fn is_browser_request(origin: Option<&str>, sec_fetch_mode: Option<&str>) -> bool {
-    origin.is_some() || sec_fetch_mode.is_some_and(|mode| !mode.is_empty())
+/// Whether a request came from a browser.
+///
+/// Browsers add `Origin` to cross-origin and state-changing requests, and the pair
+/// `Sec-Fetch-Mode` and `Sec-Fetch-Site` to every request. `Sec-Fetch-Mode` alone is not
+/// enough: Node.js's built-in `fetch` sends `Sec-Fetch-Mode: cors` from servers, but
+/// never `Sec-Fetch-Site`, and a server must not be refused for using it.
+pub fn is_browser_request(
+    origin: Option<&str>,
+    sec_fetch_mode: Option<&str>,
+    sec_fetch_site: Option<&str>,
+) -> bool {
+    let present = |value: Option<&str>| value.is_some_and(|v| !v.is_empty());
+    origin.is_some() || (present(sec_fetch_mode) && present(sec_fetch_site))
 }
 
 /// The routes on which a publishable key is accepted.
@@ -208,9 +217,9 @@ impl EdgeRecord {
     }
 
     /// Checks a KV record against the key that was presented and the time.
-    pub fn check(&self, key: &ApiKey, now: UnixMillis) -> Result<(), Rejection> {
+    pub fn check(&self, key: &KeyIdentity, now: UnixMillis) -> Result<(), Rejection> {
         // A record that disagrees with the key's own prefix cannot belong to it.
-        if self.application_id != key.application_id() || self.kind != key.kind() {
+        if self.application_id != key.application_id || self.kind != key.kind {
             return Err(Rejection::UnknownKey);
         }
         check_status(&self.status, now)
@@ -220,7 +229,7 @@ impl EdgeRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::Environment;
+    use crate::format::{ApiKey, Environment};
     use crate::random::SystemRandom;
     use alloc::format;
 
@@ -233,9 +242,11 @@ mod tests {
     fn authorization_header_forms() {
         let k = key(KeyKind::Secret);
         let good = format!("Bearer {}", k.expose_secret());
-        assert_eq!(key_from_authorization(Some(&good)).unwrap(), k);
+        let identity = identify(k.expose_secret()).unwrap();
+        assert_eq!(identity.storage_id, k.storage_id());
+        assert_eq!(key_from_authorization(Some(&good)).unwrap(), identity);
         let lower = format!("bearer   {}", k.expose_secret());
-        assert_eq!(key_from_authorization(Some(&lower)).unwrap(), k);
+        assert_eq!(key_from_authorization(Some(&lower)).unwrap(), identity);
         assert_eq!(
             key_from_authorization(None).unwrap_err(),
             Rejection::MissingKey
@@ -306,11 +317,18 @@ mod tests {
 
     #[test]
     fn browser_detection() {
-        assert!(is_browser_request(Some("https://app.example"), None));
-        assert!(is_browser_request(None, Some("cors")));
-        assert!(is_browser_request(None, Some("navigate")));
-        assert!(!is_browser_request(None, None));
-        assert!(!is_browser_request(None, Some("")));
+        assert!(is_browser_request(Some("https://app.example"), None, None));
+        assert!(is_browser_request(None, Some("cors"), Some("same-origin")));
+        assert!(is_browser_request(None, Some("navigate"), Some("none")));
+        assert!(is_browser_request(
+            Some("null"),
+            Some("cors"),
+            Some("cross-site")
+        ));
+        assert!(!is_browser_request(None, None, None));
+        // Node.js fetch on a server: Sec-Fetch-Mode without Sec-Fetch-Site.
+        assert!(!is_browser_request(None, Some("cors"), None));
+        assert!(!is_browser_request(None, Some(""), Some("")));
     }
 
     #[test]
@@ -345,8 +363,9 @@ mod tests {
         let json = serde_json::to_string(&record).unwrap();
         assert!(!json.contains(&k.expose_secret()[24..]));
         assert_eq!(serde_json::from_str::<EdgeRecord>(&json).unwrap(), record);
-        assert_eq!(record.check(&k, UnixMillis(0)), Ok(()));
-        let other = key(KeyKind::Publishable);
+        let identity = identify(k.expose_secret()).unwrap();
+        assert_eq!(record.check(&identity, UnixMillis(0)), Ok(()));
+        let other = identify(key(KeyKind::Publishable).expose_secret()).unwrap();
         assert_eq!(
             record.check(&other, UnixMillis(0)),
             Err(Rejection::UnknownKey)

@@ -23,8 +23,8 @@ mod storage;
 mod time;
 
 pub use format::{
-    parse, ApiKey, ApplicationId, Environment, IdError, KeyId, KeyKind, ParseError, ParsedKey,
-    APPLICATION_ID_LEN, CHECKSUM_LEN, KEY_PATTERN, PREFIX_LEN,
+    identify, parse, ApiKey, ApplicationId, Environment, IdError, KeyId, KeyIdentity, KeyKind,
+    ParseError, ParsedKey, APPLICATION_ID_LEN, CHECKSUM_LEN, KEY_PATTERN, PREFIX_LEN,
 };
 pub use lifecycle::{
     GracePeriod, KeyRecord, KeyRing, KeyStatus, LifecycleError, RevocationReason, Rotation,

@@ -232,6 +232,7 @@ fn a_secret_key_from_a_browser_is_refused_and_audited() {
         &[
             ("Authorization", &bearer(&app.secret.value)),
             ("Sec-Fetch-Mode", "cors"),
+            ("Sec-Fetch-Site", "same-origin"),
         ],
         None,
     );

@@ -1,0 +1,88 @@
+// The benchmark's baseline: the same gating as the Rust worker's edge mode, written in
+// plain JavaScript as a team would write it instead. Same key format and checksum, same
+// KV schema (SHA-256 hex -> {application_id, key_id, kind, status, expires_at}), SHA-256
+// through WebCrypto, same capability rules and the same origin proxying.
+const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const CRC_TABLE = new Uint32Array(256).map((_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+const LENGTHS = { pk: 46, sk: 62 };
+const BASE62 = /^[0-9A-Za-z]+$/;
+
+function checksum(text, end) {
+  let crc = 0xffffffff;
+  for (let i = 0; i < end; i++) crc = CRC_TABLE[(crc ^ text.charCodeAt(i)) & 0xff] ^ (crc >>> 8);
+  let value = (crc ^ 0xffffffff) >>> 0;
+  let out = "";
+  for (let i = 0; i < 6; i++) {
+    out = ALPHABET[value % 62] + out;
+    value = Math.floor(value / 62);
+  }
+  return out;
+}
+
+function error(status, code, message) {
+  const headers = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
+  if (status === 401) headers["www-authenticate"] = `Bearer realm="aero2", error="invalid_token"`;
+  return new Response(JSON.stringify({ error: { code, message } }), { status, headers });
+}
+
+function parseKey(header) {
+  if (!header || !header.trim()) return { error: error(401, "missing_key", "send an API key") };
+  const match = /^bearer\s+(\S+)$/i.exec(header.trim());
+  if (!match) return { error: error(401, "malformed_key", "use Authorization: Bearer <key>") };
+  const key = match[1];
+  const prefix = key.slice(0, 8);
+  const kind = prefix === "pk_live_" || prefix === "pk_test_" ? "pk" : prefix === "sk_live_" || prefix === "sk_test_" ? "sk" : null;
+  if (!kind || key.length !== LENGTHS[kind] || !BASE62.test(key.slice(8))) {
+    return { error: error(401, "malformed_key", "not an API key") };
+  }
+  if (checksum(key, key.length - 6) !== key.slice(-6)) return { error: error(401, "bad_checksum", "checksum mismatch") };
+  return { key, kind: kind === "pk" ? "publishable" : "secret", applicationId: "app_" + key.slice(8, 24), environment: prefix.slice(3, 7) };
+}
+
+async function sha256Hex(text) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  let hex = "";
+  for (const byte of digest) hex += byte.toString(16).padStart(2, "0");
+  return hex;
+}
+
+function isFrontendRoute(path, routes) {
+  return routes.split(",").map((r) => r.trim()).some((route) =>
+    route.endsWith("/*") ? path === route.slice(0, -2) || path.startsWith(route.slice(0, -1)) : path === route);
+}
+
+export default {
+  async fetch(request, env) {
+    const parsed = parseKey(request.headers.get("authorization"));
+    if (parsed.error) return parsed.error;
+    const record = await env.KEYS.get(await sha256Hex(parsed.key), "json");
+    if (!record || record.application_id !== parsed.applicationId || record.kind !== parsed.kind) {
+      return error(401, "unknown_key", "this API key does not exist");
+    }
+    if (record.status === "revoked") return error(401, record.reason === "grace_expired" ? "expired_key" : "revoked_key", "revoked");
+    if (record.status === "expiring" && Date.now() >= record.expires_at) return error(401, "expired_key", "expired");
+    const url = new URL(request.url);
+    const fromBrowser = request.headers.has("origin") || (!!request.headers.get("sec-fetch-mode") && !!request.headers.get("sec-fetch-site"));
+    if (parsed.kind === "secret" && fromBrowser) return error(403, "secret_key_in_browser", "secret key sent from a browser");
+    if (parsed.kind === "publishable" && !isFrontendRoute(url.pathname, env.FRONTEND_ROUTES || "/v1/client/*")) {
+      return error(403, "publishable_key_not_allowed", "this route requires a secret key");
+    }
+    const headers = new Headers();
+    for (const [name, value] of request.headers) {
+      if (name === "authorization" || name === "host" || name.startsWith("x-aero2-")) continue;
+      headers.append(name, value);
+    }
+    headers.set("x-aero2-application-id", record.application_id);
+    headers.set("x-aero2-environment", parsed.environment);
+    headers.set("x-aero2-key-id", record.key_id);
+    headers.set("x-aero2-key-kind", record.kind);
+    const hasBody = request.method !== "GET" && request.method !== "HEAD";
+    return fetch(env.ORIGIN_URL + url.pathname + url.search, {
+      method: request.method, headers, body: hasBody ? request.body : undefined, redirect: "manual",
+    });
+  },
+};

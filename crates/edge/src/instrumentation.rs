@@ -1,0 +1,31 @@
+//! Counters for the benchmarks, compiled only with the `instrumentation` feature: how many
+//! KV reads and Durable Object calls the gate makes, counted rather than assumed.
+//! `GET /__instrumentation` returns them; the release bundle has neither.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::json;
+use worker::Response;
+
+use crate::error::json_response;
+
+static KV_READS: AtomicU64 = AtomicU64::new(0);
+static DURABLE_OBJECT_CALLS: AtomicU64 = AtomicU64::new(0);
+
+pub fn kv_read() {
+    KV_READS.fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn durable_object_call() {
+    DURABLE_OBJECT_CALLS.fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn report() -> Response {
+    json_response(
+        200,
+        &json!({
+            "kv_reads": KV_READS.load(Ordering::Relaxed),
+            "durable_object_calls": DURABLE_OBJECT_CALLS.load(Ordering::Relaxed),
+        }),
+    )
+}

@@ -1,0 +1,394 @@
+// `make bench`: the benchmark suite. Every figure comes from this run of the committed
+// code, and comparisons are made within the run, as ratios, because these machines are
+// shared and noisy. Load goes to 127.0.0.1 only and every load run is bounded in time.
+//
+//   node scripts/bench.mjs            full run, writes BENCHMARKS.md
+//   node scripts/bench.mjs --smoke    a few seconds per part, writes target/bench/, and
+//                                     fails if any part is broken (run by `make test`)
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { cpus, totalmem, tmpdir } from "node:os";
+import { createServer } from "node:net";
+import http from "node:http";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const smoke = process.argv.includes("--smoke");
+const settings = smoke
+  ? { duration: 1, rounds: 1, connections: 8, managementOps: 5, rotationSeconds: 1, countRequests: 20 }
+  : { duration: 10, rounds: 3, connections: 16, managementOps: 50, rotationSeconds: 10, countRequests: 200 };
+const env = { ...process.env, PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false" };
+const ADMIN_TOKEN = "bench-operator-token-0123456789";
+const step = (text) => console.log(`==> ${text}`);
+const failures = [];
+const check = (ok, message) => { if (!ok) failures.push(message); };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN; };
+const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { cwd: root, env, ...opts });
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function startProcess(cmd, args, log, extraEnv = {}) {
+  const out = join(logDir, log);
+  const child = spawn("bash", ["-c", `exec "$@" > "${out}" 2>&1`, "bash", cmd, ...args], {
+    cwd: root, env: { ...env, ...extraEnv }, detached: true, stdio: "ignore",
+  });
+  return {
+    child,
+    stop: async () => {
+      try { process.kill(-child.pid, "SIGTERM"); } catch {}
+      for (let i = 0; i < 100 && child.exitCode === null && child.signalCode === null; i++) await sleep(50);
+      try { process.kill(-child.pid, "SIGKILL"); } catch {}
+    },
+  };
+}
+
+async function waitFor(url, proc, what) {
+  for (let i = 0; i < 600; i++) {
+    if (proc.child.exitCode !== null) throw new Error(`${what} exited; see ${logDir}`);
+    try { if ((await fetch(url)).status < 500) return; } catch {}
+    await sleep(100);
+  }
+  throw new Error(`${what} did not start; see ${logDir}`);
+}
+
+/** wrangler dev for one worker on the shared local state. */
+async function startWorker(name, { config, script, vars = {} }) {
+  const port = await freePort();
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()),
+    "--persist-to", stateDir, "--log-level", "warn", "-c", config];
+  if (script) args.push(script);
+  for (const [k, v] of Object.entries({ ORIGIN_URL: originUrl, ...vars })) args.push("--var", `${k}:${v}`);
+  const proc = startProcess(join(root, "node_modules/.bin/wrangler"), args, `${name}.log`, { AERO2_SKIP_BUILD: "1" });
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(`${base}/`, proc, name);
+  return { base, stop: proc.stop };
+}
+
+function wrk(url, key, seconds = settings.duration) {
+  const out = run("wrk", ["-t2", `-c${settings.connections}`, `-d${seconds}s`, "--latency", "-H", `Authorization: Bearer ${key}`, url],
+    { stdio: ["ignore", "pipe", "pipe"] }).toString();
+  const unit = (v, u) => Number(v) * ({ us: 0.001, ms: 1, s: 1000 }[u] ?? NaN);
+  const pct = (p) => { const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, "m").exec(out); return m ? unit(m[1], m[2]) : NaN; };
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const errors = /Socket errors: (.*)/.exec(out)?.[1] ?? "";
+  return { rps, p50: pct(50), p99: pct(99), total, non2xx, errors };
+}
+
+/** A request as a server would send it. (Node's fetch adds Sec-Fetch-Mode; http does not.) */
+function send(base, method, path, token, body) {
+  const payload = body ? JSON.stringify(body) : undefined;
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.request(base + path, {
+      method, agent: keepAlive,
+      headers: { authorization: `Bearer ${token}`, ...(payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {}) },
+    }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => { text += chunk; });
+      res.on("end", () => {
+        let json = null;
+        try { json = JSON.parse(text); } catch {}
+        resolve({ status: res.statusCode, json, ms: performance.now() - started });
+      });
+    });
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 16 });
+const api = send;
+
+function gz(path) { return gzipSync(readFileSync(path), { level: 9 }).length; }
+
+// ---------------------------------------------------------------------------------------
+
+const report = { smoke, settings, started_at: new Date().toISOString() };
+const logDir = join(root, "target/bench", smoke ? "smoke" : "full");
+rmSync(logDir, { recursive: true, force: true });
+mkdirSync(logDir, { recursive: true });
+const stateDir = mkdtempSync(join(tmpdir(), "aero2-bench-state-"));
+
+step("Building the release worker, the instrumented worker and the browser package");
+run("bash", ["scripts/build-worker.sh"], { stdio: ["ignore", "ignore", "inherit"] });
+run("bash", ["scripts/build-worker.sh"], { env: { ...env, AERO2_WORKER_FEATURES: "instrumentation" }, stdio: ["ignore", "ignore", "inherit"] });
+run("node", ["scripts/build-browser.mjs"], { stdio: ["ignore", "ignore", "inherit"] });
+
+step("1. Core cost, native (criterion): full validation against a bare SHA-256");
+const criterionArgs = smoke ? ["--warm-up-time", "0.2", "--measurement-time", "0.5", "--sample-size", "10"] : ["--warm-up-time", "2", "--measurement-time", "5"];
+run("cargo", ["bench", "-p", "aero2-keys", "--bench", "validation", "--", ...criterionArgs], { stdio: ["ignore", "ignore", "inherit"] });
+const estimate = (name) => {
+  const e = JSON.parse(readFileSync(join(root, "target/criterion/validation", name, "new/estimates.json"), "utf8"));
+  return { median_ns: round(e.median.point_estimate), ci95_ns: [round(e.median.confidence_interval.lower_bound), round(e.median.confidence_interval.upper_bound)] };
+};
+report.core = {
+  bare_sha256: estimate("bare_sha256"),
+  full_validation: estimate("full_validation"),
+  parse_only: estimate("parse_only"),
+  reject_bad_checksum: estimate("reject_bad_checksum"),
+};
+report.core.validation_over_sha256 = round(report.core.full_validation.median_ns / report.core.bare_sha256.median_ns);
+check(report.core.validation_over_sha256 > 0, "core ratio missing");
+
+step("Starting the origin");
+const originPort = await freePort();
+const originUrl = `http://127.0.0.1:${originPort}`;
+const origin = startProcess("node", ["scripts/origin.mjs", String(originPort)], "origin.log");
+await waitFor(originUrl, origin, "origin");
+
+const workers = {
+  rust: { config: "wrangler.toml" },
+  rustInstrumented: { config: "wrangler.toml", script: "crates/edge/build-instrumentation/index.js" },
+  baseline: { config: "bench/baseline-js/wrangler.toml" },
+  passthrough: { config: "bench/passthrough/wrangler.toml" },
+};
+const edgeVars = { SECRET_KEY_VALIDATION: "edge", PUBLISHABLE_KEY_VALIDATION: "edge", ADMIN_TOKEN };
+const strictVars = { SECRET_KEY_VALIDATION: "strict", PUBLISHABLE_KEY_VALIDATION: "strict", ADMIN_TOKEN };
+
+try {
+  step("Seeding an application through the worker's API");
+  let w = await startWorker("seed", { ...workers.rust, vars: edgeVars });
+  const app = (await api(w.base, "POST", "/v1/applications", ADMIN_TOKEN, { name: "Bench", environment: "production" })).json;
+  const secret = app.keys.find((k) => k.kind === "secret").value;
+  const publishable = app.keys.find((k) => k.kind === "publishable").value;
+  const malformed = "sk_live_" + "x".repeat(20);
+  const badChecksum = secret.slice(0, 30) + (secret[30] === "A" ? "B" : "A") + secret.slice(31);
+  const unknownKey = run("cargo", ["run", "-q", "-p", "aero2-keys", "--example", "mint_keys"]).toString();
+  const unknown = JSON.parse(unknownKey).secret_live;
+  await w.stop();
+  const path = "/v1/users";
+
+  step(`2/3. Gating in workerd: ${settings.rounds} round(s) of ${settings.duration} s per case, ${settings.connections} connections`);
+  const cases = {
+    a_edge: { worker: "rust", vars: edgeVars, key: secret },
+    a_strict: { worker: "rust", vars: strictVars, key: secret },
+    b_baseline_js: { worker: "baseline", key: secret },
+    c_passthrough: { worker: "passthrough", key: secret },
+    reject_malformed: { worker: "rust", vars: edgeVars, key: malformed, expect: 401 },
+    reject_bad_checksum: { worker: "rust", vars: edgeVars, key: badChecksum, expect: 401 },
+  };
+  const samples = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+  for (let r = 0; r < settings.rounds; r++) {
+    // Rotate the order each round so no case always runs first or last.
+    const names = Object.keys(cases);
+    const order = names.slice(r % names.length).concat(names.slice(0, r % names.length));
+    for (const name of order) {
+      const c = cases[name];
+      w = await startWorker(name, { ...workers[c.worker], vars: c.vars });
+      wrk(`${w.base}${path}`, c.key, 1); // warm-up
+      const result = wrk(`${w.base}${path}`, c.key);
+      await w.stop();
+      samples[name].push(result);
+      console.log(`    ${name}: ${round(result.rps, 0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms`);
+      check(result.total > 0, `${name}: no requests completed`);
+      if (c.expect) check(result.non2xx === result.total, `${name}: expected every response to be ${c.expect}`);
+      else check(result.non2xx === 0, `${name}: ${result.non2xx} non-2xx responses`);
+    }
+  }
+  const summary = (name) => {
+    const s = samples[name];
+    return {
+      rps: round(median(s.map((x) => x.rps)), 0), rps_spread: [round(Math.min(...s.map((x) => x.rps)), 0), round(Math.max(...s.map((x) => x.rps)), 0)],
+      p50_ms: round(median(s.map((x) => x.p50))), p99_ms: round(median(s.map((x) => x.p99))),
+      p99_spread_ms: [round(Math.min(...s.map((x) => x.p99))), round(Math.max(...s.map((x) => x.p99)))],
+      requests: s.reduce((a, x) => a + x.total, 0),
+    };
+  };
+  report.gating = Object.fromEntries(Object.keys(cases).map((k) => [k, summary(k)]));
+  const g = report.gating;
+  report.ratios = {
+    edge_over_baseline_js: round(g.a_edge.rps / g.b_baseline_js.rps),
+    edge_over_passthrough: round(g.a_edge.rps / g.c_passthrough.rps),
+    strict_over_passthrough: round(g.a_strict.rps / g.c_passthrough.rps),
+    edge_p99_added_over_passthrough_ms: round(g.a_edge.p99_ms - g.c_passthrough.p99_ms),
+    strict_p99_added_over_passthrough_ms: round(g.a_strict.p99_ms - g.c_passthrough.p99_ms),
+    malformed_over_valid: round(g.reject_malformed.rps / g.a_edge.rps),
+    bad_checksum_over_valid: round(g.reject_bad_checksum.rps / g.a_edge.rps),
+  };
+
+  step("4. KV reads and Durable Object calls per request, counted by the instrumented build");
+  report.counts = {};
+  for (const [mode, vars] of [["edge", edgeVars], ["strict", strictVars]]) {
+    w = await startWorker(`count-${mode}`, { ...workers.rustInstrumented, vars });
+    const counters = async () => (await fetch(`${w.base}/__instrumentation`)).json();
+    for (const [name, key] of [["valid", secret], ["repeated", secret], ["unknown", unknown], ["malformed", malformed], ["bad_checksum", badChecksum]]) {
+      const before = await counters();
+      for (let i = 0; i < settings.countRequests; i++) await send(w.base, "GET", path, key);
+      const after = await counters();
+      report.counts[`${mode}_${name}`] = {
+        kv_reads_per_request: round((after.kv_reads - before.kv_reads) / settings.countRequests),
+        durable_object_calls_per_request: round((after.durable_object_calls - before.durable_object_calls) / settings.countRequests),
+      };
+    }
+    await w.stop();
+  }
+  const c = report.counts;
+  check(c.edge_valid.kv_reads_per_request === 1 && c.edge_valid.durable_object_calls_per_request === 0, "edge mode: a valid key must cost exactly one KV read");
+  check(c.edge_malformed.kv_reads_per_request === 0 && c.edge_bad_checksum.kv_reads_per_request === 0, "malformed keys must cost no KV read");
+  check(c.strict_valid.kv_reads_per_request === 0 && c.strict_valid.durable_object_calls_per_request === 1, "strict mode: one Durable Object call, no KV read");
+
+  step("6. Management: latency of create, revoke and rotate, and rotations per second on one key ring");
+  w = await startWorker("management", { ...workers.rust, vars: strictVars });
+  const latencies = { create: [], revoke: [], rotate: [] };
+  for (let i = 0; i < settings.managementOps; i++) {
+    const created = await api(w.base, "POST", "/v1/keys", secret, { kind: "publishable", label: `bench ${i}` });
+    latencies.create.push(created.ms);
+    if (created.status !== 201) { check(false, `create failed: ${JSON.stringify(created.json)}`); break; }
+    const rotated = await api(w.base, "POST", `/v1/keys/${created.json.key.id}/rotate`, secret, { grace_period_seconds: 0 });
+    latencies.rotate.push(rotated.ms);
+    const revoked = await api(w.base, "POST", `/v1/keys/${rotated.json.key.id}/revoke`, secret);
+    latencies.revoke.push(revoked.ms);
+    check(created.status === 201 && rotated.status === 200 && revoked.status === 200, `management round ${i} failed: ${JSON.stringify([created.json, rotated.json, revoked.json])}`);
+  }
+  const clients = 8;
+  const chains = [];
+  for (let i = 0; i < clients; i++) chains.push((await api(w.base, "POST", "/v1/keys", secret, { kind: "publishable", label: `chain ${i}` })).json.key.id);
+  let rotations = 0;
+  const deadline = performance.now() + settings.rotationSeconds * 1000;
+  const started = performance.now();
+  await Promise.all(chains.map(async (id) => {
+    let current = id;
+    while (performance.now() < deadline) {
+      const r = await api(w.base, "POST", `/v1/keys/${current}/rotate`, secret, { grace_period_seconds: 0 });
+      if (r.status !== 200) { check(false, `rotation failed: ${JSON.stringify(r.json)}`); return; }
+      current = r.json.key.id;
+      rotations++;
+    }
+  }));
+  const elapsed = (performance.now() - started) / 1000;
+  await w.stop();
+  const lat = (xs) => ({ p50_ms: round(median(xs)), max_ms: round(Math.max(...xs)) });
+  report.management = {
+    create: lat(latencies.create), rotate: lat(latencies.rotate), revoke: lat(latencies.revoke),
+    rotations_per_second: round(rotations / elapsed, 1), rotation_clients: clients,
+  };
+  check(rotations > 0, "no rotations completed");
+} finally {
+  await origin.stop();
+  rmSync(stateDir, { recursive: true, force: true });
+}
+
+step("5. Sizes, gzipped");
+const browserFiles = ["index.js", "aero2_keys_wasm.js"].map((f) => join(root, "crates/browser/pkg", f));
+report.sizes = {
+  worker_wasm_plus_js_gzip: gz(join(root, "crates/edge/build/index_bg.wasm")) + gz(join(root, "crates/edge/build/index.js")),
+  worker_wasm_gzip: gz(join(root, "crates/edge/build/index_bg.wasm")),
+  browser_package_gzip: browserFiles.reduce((s, f) => s + gz(f), 0),
+  baseline_js_worker_gzip: gz(join(root, "bench/baseline-js/worker.js")),
+};
+
+const version = (cmd, args) => { try { return run(cmd, args).toString().trim().split("\n")[0]; } catch { return "unknown"; } };
+report.machine = {
+  cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, memory_gib: round(totalmem() / 2 ** 30, 1),
+  rustc: version("rustc", ["--version"]), node: process.version,
+  wrangler: JSON.parse(readFileSync(join(root, "node_modules/wrangler/package.json"), "utf8")).version,
+  workerd: JSON.parse(readFileSync(join(root, "node_modules/workerd/package.json"), "utf8")).version,
+  wrk: version("wrk", ["--version"]).split(" [")[0],
+};
+report.finished_at = new Date().toISOString();
+writeFileSync(join(logDir, "report.json"), JSON.stringify(report, null, 2) + "\n");
+if (!smoke) writeFileSync(join(root, "BENCHMARKS.md"), renderMarkdown(report));
+step(`Report: ${join(logDir, "report.json")}${smoke ? "" : " and BENCHMARKS.md"}`);
+if (failures.length) {
+  console.error(`bench: ${failures.length} check(s) failed:\n  ${failures.join("\n  ")}`);
+  process.exit(1);
+}
+console.log(`bench${smoke ? " smoke" : ""}: every part ran and every check held`);
+
+function renderMarkdown(r) {
+  const g = r.gating, x = r.ratios, m = r.management, s = r.sizes, c = r.core;
+  const verdict = (ok) => (ok ? "met" : "**missed**");
+  const row = (name, label) => `| ${label} | ${g[name].rps} (${g[name].rps_spread.join("–")}) | ${g[name].p50_ms} | ${g[name].p99_ms} (${g[name].p99_spread_ms.join("–")}) | ${g[name].requests} |`;
+  const count = (k) => `${r.counts[k].kv_reads_per_request} | ${r.counts[k].durable_object_calls_per_request}`;
+  return `# Benchmarks
+
+Generated by \`make bench\` (\`node scripts/bench.mjs\`) on ${r.finished_at.slice(0, 10)}. Every figure is from
+that one run of the committed code. The machine is shared and noisy, so the comparisons
+that matter are the ratios within the run. Medians over ${r.settings.rounds} rounds; the spread is
+min–max over rounds.
+
+Machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memory_gib} GiB. ${r.machine.rustc}; Node ${r.machine.node};
+wrangler ${r.machine.wrangler} with workerd ${r.machine.workerd}; ${r.machine.wrk}.
+
+## 1. Core cost, native (criterion)
+
+| | median | 95% CI |
+|---|---|---|
+| bare SHA-256 of the key (the floor) | ${c.bare_sha256.median_ns} ns | ${c.bare_sha256.ci95_ns.join("–")} ns |
+| full validation: parse, checksum, storage id | ${c.full_validation.median_ns} ns | ${c.full_validation.ci95_ns.join("–")} ns |
+| parse and checksum only | ${c.parse_only.median_ns} ns | ${c.parse_only.ci95_ns.join("–")} ns |
+| rejecting a bad checksum | ${c.reject_bad_checksum.median_ns} ns | ${c.reject_bad_checksum.ci95_ns.join("–")} ns |
+
+Full validation / bare SHA-256: **${c.validation_over_sha256}×** (target ≤ 1.5×: ${verdict(c.validation_over_sha256 <= 1.5)}).
+
+## 2. Gating at the edge, in workerd
+
+\`wrk -t2 -c${r.settings.connections} -d${r.settings.duration}s\` on 127.0.0.1 against \`wrangler dev\`, one worker at a time, a secret key on
+\`GET /v1/users\`, proxied to the same local origin (a Node.js echo server).
+
+| worker | requests/s (spread) | p50 ms | p99 ms (spread) | requests |
+|---|---|---|---|---|
+${row("a_edge", "(a) this worker, edge mode (KV)")}
+${row("a_strict", "(a) this worker, strict mode (Durable Object)")}
+${row("b_baseline_js", "(b) the same gating in plain JavaScript")}
+${row("c_passthrough", "(c) pass-through, no validation")}
+
+| ratio | value | target |
+|---|---|---|
+| a/b, edge mode | ${x.edge_over_baseline_js} | ≥ 1.0: ${verdict(x.edge_over_baseline_js >= 1.0)} |
+| a/c, edge mode | ${x.edge_over_passthrough} | ≥ 0.85: ${verdict(x.edge_over_passthrough >= 0.85)} |
+| a/c, strict mode | ${x.strict_over_passthrough} | (no target) |
+| p99 added over (c), edge mode | ${x.edge_p99_added_over_passthrough_ms} ms | ≤ 1 ms: ${verdict(x.edge_p99_added_over_passthrough_ms <= 1)} |
+| p99 added over (c), strict mode | ${x.strict_p99_added_over_passthrough_ms} ms | (no target) |
+
+## 3. Rejection
+
+| key | requests/s | p99 ms | / valid-key rate | target |
+|---|---|---|---|---|
+| malformed | ${g.reject_malformed.rps} | ${g.reject_malformed.p99_ms} | ${x.malformed_over_valid}× | ≥ 2×: ${verdict(x.malformed_over_valid >= 2)} |
+| bad checksum | ${g.reject_bad_checksum.rps} | ${g.reject_bad_checksum.p99_ms} | ${x.bad_checksum_over_valid}× | ≥ 2×: ${verdict(x.bad_checksum_over_valid >= 2)} |
+
+## 4. KV reads and Durable Object calls per request
+
+Counted by the instrumented build (\`--features instrumentation\`), ${r.settings.countRequests} requests per row.
+
+| key | edge mode: KV reads | edge: DO calls | strict mode: KV reads | strict: DO calls |
+|---|---|---|---|---|
+| valid | ${count("edge_valid")} | ${count("strict_valid")} |
+| the same valid key again | ${count("edge_repeated")} | ${count("strict_repeated")} |
+| unknown (well-formed) | ${count("edge_unknown")} | ${count("strict_unknown")} |
+| malformed | ${count("edge_malformed")} | ${count("strict_malformed")} |
+| bad checksum | ${count("edge_bad_checksum")} | ${count("strict_bad_checksum")} |
+
+## 5. Size (gzip -9)
+
+| artifact | bytes | target |
+|---|---|---|
+| worker: wasm + JavaScript | ${s.worker_wasm_plus_js_gzip} | ≤ 150 KB (153,600): ${verdict(s.worker_wasm_plus_js_gzip <= 153600)} |
+| browser package: JavaScript + wasm | ${s.browser_package_gzip} | ≤ 10 KB (10,240): ${verdict(s.browser_package_gzip <= 10240)} |
+| JavaScript baseline worker, for comparison | ${s.baseline_js_worker_gzip} | |
+
+## 6. Management (strict mode, one application's Durable Object)
+
+| operation | p50 ms | max ms |
+|---|---|---|
+| create | ${m.create.p50_ms} | ${m.create.max_ms} |
+| rotate | ${m.rotate.p50_ms} | ${m.rotate.max_ms} |
+| revoke | ${m.revoke.p50_ms} | ${m.revoke.max_ms} |
+
+Sustained rotations on one key ring with ${m.rotation_clients} concurrent clients: **${m.rotations_per_second} per second**.
+`;
+}
