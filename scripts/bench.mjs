@@ -290,7 +290,11 @@ report.sizes = {
   baseline_js_worker_gzip: gz(join(root, "bench/baseline-js/worker.js")),
 };
 
-const version = (cmd, args) => { try { return run(cmd, args).toString().trim().split("\n")[0]; } catch { return "unknown"; } };
+// wrk prints its version and exits 1, so the output is read whatever the exit status.
+const version = (cmd, args) => {
+  try { return run(cmd, args, { stdio: ["ignore", "pipe", "pipe"] }).toString().trim().split("\n")[0]; }
+  catch (error) { return (error.stdout?.toString() || error.stderr?.toString() || "unknown").trim().split("\n")[0]; }
+};
 report.machine = {
   cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, memory_gib: round(totalmem() / 2 ** 30, 1),
   rustc: version("rustc", ["--version"]), node: process.version,
