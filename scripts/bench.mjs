@@ -5,11 +5,11 @@
 //   node scripts/bench.mjs            full run, writes BENCHMARKS.md
 //   node scripts/bench.mjs --smoke    a few seconds per part, writes target/bench/, and
 //                                     fails if any part is broken (run by `make test`)
-import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, tmpdir } from "node:os";
-import { createServer } from "node:net";
 import http from "node:http";
+import { startOrigin, startWrangler } from "../tests/support/processes.mjs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -24,55 +24,13 @@ const ADMIN_TOKEN = "bench-operator-token-0123456789";
 const step = (text) => console.log(`==> ${text}`);
 const failures = [];
 const check = (ok, message) => { if (!ok) failures.push(message); };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN; };
 const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { cwd: root, env, ...opts });
 
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function startProcess(cmd, args, log, extraEnv = {}) {
-  const out = join(logDir, log);
-  const child = spawn("bash", ["-c", `exec "$@" > "${out}" 2>&1`, "bash", cmd, ...args], {
-    cwd: root, env: { ...env, ...extraEnv }, detached: true, stdio: "ignore",
-  });
-  return {
-    child,
-    stop: async () => {
-      try { process.kill(-child.pid, "SIGTERM"); } catch {}
-      for (let i = 0; i < 100 && child.exitCode === null && child.signalCode === null; i++) await sleep(50);
-      try { process.kill(-child.pid, "SIGKILL"); } catch {}
-    },
-  };
-}
-
-async function waitFor(url, proc, what) {
-  for (let i = 0; i < 600; i++) {
-    if (proc.child.exitCode !== null) throw new Error(`${what} exited; see ${logDir}`);
-    try { if ((await fetch(url)).status < 500) return; } catch {}
-    await sleep(100);
-  }
-  throw new Error(`${what} did not start; see ${logDir}`);
-}
-
 /** wrangler dev for one worker on the shared local state. */
-async function startWorker(name, { config, script, vars = {} }) {
-  const port = await freePort();
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()),
-    "--persist-to", stateDir, "--log-level", "warn", "-c", config];
-  if (script) args.push(script);
-  for (const [k, v] of Object.entries({ ORIGIN_URL: originUrl, ...vars })) args.push("--var", `${k}:${v}`);
-  const proc = startProcess(join(root, "node_modules/.bin/wrangler"), args, `${name}.log`, { AERO2_SKIP_BUILD: "1" });
-  const base = `http://127.0.0.1:${port}`;
-  await waitFor(`${base}/`, proc, name);
-  return { base, stop: proc.stop };
+function startWorker(name, { config, script, vars = {} }) {
+  return startWrangler(root, env, { name, config, script, stateDir, logDir, vars: { ORIGIN_URL: originUrl, ...vars } });
 }
 
 function wrk(url, key, seconds = settings.duration) {
@@ -144,10 +102,8 @@ report.core.validation_over_sha256 = round(report.core.full_validation.median_ns
 check(report.core.validation_over_sha256 > 0, "core ratio missing");
 
 step("Starting the origin");
-const originPort = await freePort();
-const originUrl = `http://127.0.0.1:${originPort}`;
-const origin = startProcess("node", ["scripts/origin.mjs", String(originPort)], "origin.log");
-await waitFor(originUrl, origin, "origin");
+const origin = await startOrigin(root, env, logDir);
+const originUrl = origin.url;
 
 const workers = {
   rust: { config: "wrangler.toml" },

@@ -37,3 +37,11 @@ cp "$out_dir/index_bg.wasm" "$root/target/worker-with-names.wasm"
 "$WASM_OPT_BIN" --strip-debug --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling \
   "$out_dir/index_bg.wasm" -o "$out_dir/index_bg.wasm"
+
+# The dashboard imports the browser package from its own assets (no CDN).
+if [ -z "$features" ]; then
+  node "$root/scripts/build-browser.mjs" >/dev/null
+  vendor="$root/www/dashboard/vendor/aero2-keys"
+  rm -rf "$vendor" && mkdir -p "$vendor"
+  cp "$root/crates/browser/pkg/index.js" "$root/crates/browser/pkg/aero2_keys_wasm.js" "$vendor/"
+fi

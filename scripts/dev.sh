@@ -59,6 +59,7 @@ cat <<MSG
 
   Aero2 Keys is running locally.
 
+  Dashboard:            http://127.0.0.1:$PORT/dashboard/   (sign in with ADMIN_TOKEN from .dev.vars)
   Worker (gate + API):  http://127.0.0.1:$PORT
   OpenAPI document:     http://127.0.0.1:$PORT/openapi.json
   Demo origin:          http://127.0.0.1:$ORIGIN_PORT

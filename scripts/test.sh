@@ -41,6 +41,9 @@ bash scripts/build-worker.sh
 step "End-to-end tests: the worker in workerd through wrangler, with local KV and Durable Objects"
 AERO2_SKIP_BUILD=1 cargo test -p aero2-e2e -- --test-threads 4 2>&1 | tee -a "$results"
 
+step "Dashboard: headless Chromium against wrangler dev (screenshots in tests/artifacts)"
+node --test tests/dashboard/ 2>&1 | tee -a "$results"
+
 step "Benchmark smoke run: every part of make bench, for a second each, with its checks"
 node scripts/bench.mjs --smoke
 

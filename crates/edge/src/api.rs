@@ -5,8 +5,6 @@
 use aero2_keys::gate::key_from_authorization;
 use aero2_keys::{ApplicationId, Environment, KeyId, KeyKind, SystemRandom, UnixMillis};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use worker::{Context, Env, Method, Request, Response, Url};
 
 use crate::body::{read_json, read_optional_json};
@@ -16,6 +14,7 @@ use crate::gate::{self, from_browser};
 use crate::protocol::{
     to_key_ring, to_registry, Actor, ApplicationInfo, ClientInfo, RegistryCommand, RingCommand,
 };
+use crate::session;
 
 const OPENAPI: &str = include_str!("openapi.json");
 
@@ -44,6 +43,11 @@ pub async fn route(
             };
             let rest = &segments[1..];
             manage(&mut req, &url, env, key.application_id, actor, rest).await
+        }
+        ["v1", "dashboard", "session"] => session::handle(&mut req, admin_token(env)).await,
+        ["v1", "leaks", "github"] => {
+            expect(&method, &[Method::Post])?;
+            crate::leaks::github_report(req, env).await
         }
         ["v1", "applications"] => {
             authenticate_operator(&req, env)?;
@@ -227,8 +231,8 @@ async fn manage(
     to_key_ring(env, application, &command).await
 }
 
-/// Compares the bearer token with `ADMIN_TOKEN` in constant time. Both are hashed first
-/// so that neither the content nor the length of the real token leaks through timing.
+/// The operator is either a client sending `Authorization: Bearer <ADMIN_TOKEN>`, or the
+/// dashboard with a session cookie (and, to change anything, its CSRF token).
 fn authenticate_operator(req: &Request, env: &Env) -> ApiResult<()> {
     let Some(expected) = admin_token(env) else {
         return Err(ApiError::new(
@@ -237,28 +241,35 @@ fn authenticate_operator(req: &Request, env: &Env) -> ApiResult<()> {
             "set the ADMIN_TOKEN secret (at least 16 characters) to use the operator API",
         ));
     };
-    let header = req
-        .headers()
-        .get("Authorization")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    let given = header
-        .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .unwrap_or_default();
-    let matches: bool = Sha256::digest(given.as_bytes())
-        .ct_eq(&Sha256::digest(expected.as_bytes()))
-        .into();
-    if given.is_empty() || !matches {
+    let header = req.headers().get("Authorization").ok().flatten();
+    if let Some(header) = header.filter(|h| !h.trim().is_empty()) {
+        let given = header
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .unwrap_or_default();
+        if session::token_matches(given, &expected) {
+            return Ok(());
+        }
         return Err(ApiError::new(
             401,
             "invalid_admin_token",
             "the operator API requires Authorization: Bearer <ADMIN_TOKEN>",
         ));
     }
-    Ok(())
+    match session::from_request(req, &expected) {
+        Some(session) if session::allows(req, &session) => Ok(()),
+        Some(_) => Err(ApiError::new(
+            403,
+            "csrf_check_failed",
+            "send the session's CSRF token in X-CSRF-Token, from this origin",
+        )),
+        None => Err(ApiError::new(
+            401,
+            "invalid_admin_token",
+            "the operator API requires Authorization: Bearer <ADMIN_TOKEN> or a dashboard session",
+        )),
+    }
 }
 
 #[derive(Deserialize)]

@@ -12,7 +12,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// Reads a JSON body. An empty body is `None`, for endpoints whose body is optional.
 pub async fn read_optional_json<T: DeserializeOwned>(req: &mut Request) -> ApiResult<Option<T>> {
-    let bytes = read_capped(req).await?;
+    let bytes = read_body(req, MAX_BODY_BYTES).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -70,14 +70,23 @@ fn describe_json_error(err: &serde_json::Error) -> String {
     }
 }
 
-async fn read_capped(req: &mut Request) -> ApiResult<Vec<u8>> {
+/// Reads a whole body of at most `max_bytes`, refusing larger ones with a 413 before
+/// reading them when they declare their length, and as soon as they pass it otherwise.
+pub async fn read_body(req: &mut Request, max_bytes: usize) -> ApiResult<Vec<u8>> {
+    let too_large = || {
+        ApiError::new(
+            413,
+            "payload_too_large",
+            format!("request bodies are limited to {max_bytes} bytes"),
+        )
+    };
     let declared = req
         .headers()
         .get("Content-Length")
         .ok()
         .flatten()
         .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+    if declared.is_some_and(|len| len > max_bytes as u64) {
         return Err(too_large());
     }
     let mut body = Vec::new();
@@ -89,18 +98,10 @@ async fn read_capped(req: &mut Request) -> ApiResult<Vec<u8>> {
         let chunk = chunk.map_err(|_| {
             ApiError::bad_request("invalid_request", "the request body could not be read")
         })?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
+        if body.len() + chunk.len() > max_bytes {
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-fn too_large() -> ApiError {
-    ApiError::new(
-        413,
-        "payload_too_large",
-        format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
-    )
 }

@@ -26,7 +26,7 @@ use worker::{
 
 use crate::config::{default_grace_period, KV_BINDING};
 use crate::error::{json_response, ApiError, ApiResult};
-use crate::protocol::{Actor, ApplicationInfo, ClientInfo, RingCommand, Validated};
+use crate::protocol::{Actor, ApplicationInfo, ClientInfo, LeakOutcome, RingCommand, Validated};
 use crate::views::{ApplicationView, CreatedKey, KeyView};
 
 /// Revoked keys stay in KV as tombstones for this long, so the edge can say "revoked" or
@@ -261,6 +261,11 @@ impl KeyRingObject {
                 self.schedule(now).await?;
                 Ok(json_response(202, &json!({})))
             }
+            RingCommand::ReportLeak {
+                storage_id,
+                url,
+                source,
+            } => self.report_leak(&storage_id, &url, &source, now).await,
             RingCommand::RecordBrowserExposure { key_id, client } => {
                 self.ensure_loaded()?;
                 self.record_exposure(key_id, &client, now)?;
@@ -899,6 +904,64 @@ impl KeyRingObject {
             200,
             &json!({ "entries": entries, "next_cursor": next_cursor }),
         ))
+    }
+
+    /// A secret scanner found a key in public. A secret key is revoked at once, even the
+    /// application's last one: a leaked key is worse than a locked-out application.
+    async fn report_leak(
+        &self,
+        storage_id: &StorageId,
+        url: &str,
+        source: &str,
+        now: UnixMillis,
+    ) -> ApiResult<Response> {
+        match self.ensure_loaded() {
+            Ok(()) => {}
+            Err(err) if err.code == "application_not_found" => {
+                return Ok(json_response(200, &LeakOutcome::Unknown))
+            }
+            Err(err) => return Err(err),
+        }
+        let detail = json!({ "url": url, "source": source });
+        let scanner = ClientInfo::default();
+        let outcome = self.mutate(|loaded| {
+            let Some(record) = loaded.ring.find_by_storage_id(storage_id).cloned() else {
+                return Ok(LeakOutcome::Unknown);
+            };
+            let already_revoked = matches!(record.status, aero2_keys::KeyStatus::Revoked { .. });
+            if record.kind == KeyKind::Publishable || already_revoked {
+                self.audit(
+                    now,
+                    "key.leak_reported",
+                    Some(record.id),
+                    "secret_scanning",
+                    &scanner,
+                    detail.clone(),
+                )?;
+                return Ok(if already_revoked {
+                    LeakOutcome::AlreadyRevoked
+                } else {
+                    LeakOutcome::Publishable
+                });
+            }
+            let revoked = loaded
+                .ring
+                .revoke(record.id, now, RevocationReason::Leaked)?;
+            self.persist(loaded, &revoked)?;
+            self.audit(
+                now,
+                "key.leaked",
+                Some(record.id),
+                "secret_scanning",
+                &scanner,
+                detail.clone(),
+            )?;
+            Ok(LeakOutcome::Revoked)
+        })?;
+        if outcome == LeakOutcome::Revoked {
+            self.after_change(now).await?;
+        }
+        Ok(json_response(200, &outcome))
     }
 
     async fn run_alarm(&self, now: UnixMillis) -> ApiResult<()> {

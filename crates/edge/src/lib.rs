@@ -9,8 +9,10 @@ mod gate;
 #[cfg(feature = "instrumentation")]
 mod instrumentation;
 mod key_ring;
+mod leaks;
 mod protocol;
 mod registry;
+mod session;
 mod usage;
 mod views;
 

@@ -114,6 +114,24 @@ pub enum RingCommand {
     RecordUsage { counts: Vec<UsageCount> },
     /// A secret key refused at the edge because a browser sent it (`edge` mode).
     RecordBrowserExposure { key_id: KeyId, client: ClientInfo },
+    /// A key a secret scanner found in public, with where it was found.
+    ReportLeak {
+        storage_id: StorageId,
+        url: String,
+        source: String,
+    },
+}
+
+/// What the key ring did with a reported key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeakOutcome {
+    /// A secret key, revoked now.
+    Revoked,
+    AlreadyRevoked,
+    /// Publishable keys are public by design; the report is recorded, nothing revoked.
+    Publishable,
+    Unknown,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

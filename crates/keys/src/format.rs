@@ -40,6 +40,10 @@ const SECRET_RANDOM_LEN: usize = 32;
 pub const KEY_PATTERN: &str =
     r"\b(?:pk_(?:live|test)_[0-9A-Za-z]{38}|sk_(?:live|test)_[0-9A-Za-z]{54})\b";
 
+/// Secret keys only: the pattern to register with secret scanners, since publishable keys
+/// are public by design.
+pub const SECRET_KEY_PATTERN: &str = r"\bsk_(?:live|test)_[0-9A-Za-z]{54}\b";
+
 /// Publishable keys identify an application in client code; secret keys authenticate
 /// servers and have full API access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -19,12 +19,14 @@ mod format;
 pub mod gate;
 mod lifecycle;
 mod random;
+pub mod signature;
 mod storage;
 mod time;
 
 pub use format::{
     identify, parse, ApiKey, ApplicationId, Environment, IdError, KeyId, KeyIdentity, KeyKind,
     ParseError, ParsedKey, APPLICATION_ID_LEN, CHECKSUM_LEN, KEY_PATTERN, PREFIX_LEN,
+    SECRET_KEY_PATTERN,
 };
 pub use lifecycle::{
     GracePeriod, KeyRecord, KeyRing, KeyStatus, LifecycleError, RevocationReason, Rotation,

@@ -2,7 +2,7 @@ mod common;
 
 use aero2_keys::{
     parse, ApiKey, ApplicationId, Environment, KeyId, KeyKind, ParseError, RandomError, StorageId,
-    SystemRandom, KEY_PATTERN,
+    SystemRandom, KEY_PATTERN, SECRET_KEY_PATTERN,
 };
 use common::{BrokenRandom, SeededRandom};
 
@@ -206,12 +206,23 @@ fn the_pattern_matches_exactly_the_keys() {
 }
 
 #[test]
-fn the_readme_documents_the_pattern() {
+fn the_readme_documents_the_patterns() {
     let readme = include_str!("../../../README.md");
-    assert!(
-        readme.contains(KEY_PATTERN),
-        "README.md must show the key pattern {KEY_PATTERN}"
-    );
+    for pattern in [KEY_PATTERN, SECRET_KEY_PATTERN] {
+        assert!(
+            readme.contains(pattern),
+            "README.md must show the pattern {pattern}"
+        );
+    }
+}
+
+#[test]
+fn the_secret_pattern_matches_secret_keys_only() {
+    let pattern = regex::Regex::new(SECRET_KEY_PATTERN).unwrap();
+    for environment in [Environment::Live, Environment::Test] {
+        assert!(pattern.is_match(new_key(KeyKind::Secret, environment).expose_secret()));
+        assert!(!pattern.is_match(new_key(KeyKind::Publishable, environment).expose_secret()));
+    }
 }
 
 #[test]

@@ -1,0 +1,220 @@
+//! `POST /v1/leaks/github`: GitHub secret-scanning partner reports. GitHub finds Aero2
+//! keys in public code and posts them here, signed; every secret key reported is revoked
+//! before the response returns.
+
+use aero2_keys::signature::der_ecdsa_p256_to_fixed;
+use aero2_keys::{identify, KeyKind, StorageId};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use worker::{js_sys, Env, Request, Response};
+
+use crate::body::read_body;
+use crate::config::KV_BINDING;
+use crate::error::{json_response, ApiError, ApiResult};
+use crate::protocol::{read_answer, to_key_ring, LeakOutcome, RingCommand};
+
+/// Reports are small; GitHub batches at most a few hundred matches.
+const MAX_REPORT_BYTES: usize = 256 * 1024;
+const MAX_TOKENS: usize = 1000;
+/// A processed report's answer is kept this long, so a replay changes nothing.
+const REPLAY_WINDOW_SECONDS: u64 = 30 * 24 * 60 * 60;
+
+#[derive(Deserialize)]
+struct ReportedToken {
+    token: String,
+    #[serde(rename = "type", default)]
+    token_type: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    source: String,
+}
+
+/// GitHub's feedback format.
+#[derive(Serialize)]
+struct TokenFeedback {
+    token_hash: String,
+    token_type: String,
+    label: &'static str,
+}
+
+/// A public key from GitHub's secret-scanning metadata, as configured in
+/// `GITHUB_SECRET_SCANNING_KEYS` (a JSON array, the format GitHub publishes).
+#[derive(Deserialize)]
+struct PublicKey {
+    key_identifier: String,
+    key: String,
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(401, "invalid_signature", message)
+}
+
+pub async fn github_report(mut req: Request, env: &Env) -> ApiResult<Response> {
+    let header = |name| req.headers().get(name).ok().flatten();
+    let (Some(key_identifier), Some(signature)) = (
+        header("Github-Public-Key-Identifier"),
+        header("Github-Public-Key-Signature"),
+    ) else {
+        return Err(unauthorized("the report must be signed by GitHub"));
+    };
+    let body = read_body(&mut req, MAX_REPORT_BYTES).await?;
+
+    let public_key = configured_keys(env)
+        .into_iter()
+        .find(|key| key.key_identifier == key_identifier)
+        .ok_or_else(|| unauthorized("the signing key is not one this service trusts"))?;
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(signature.trim())
+        .ok()
+        .and_then(|der| der_ecdsa_p256_to_fixed(&der).ok())
+        .ok_or_else(|| unauthorized("the signature is malformed"))?;
+    let spki = pem_to_der(&public_key.key).ok_or_else(|| {
+        worker::console_error!("GITHUB_SECRET_SCANNING_KEYS holds a key that is not PEM");
+        ApiError::unavailable()
+    })?;
+    if !verify_p256(&spki, &signature, &body).await? {
+        return Err(unauthorized("the signature does not match the report"));
+    }
+
+    // A signed report is processed once; a replay gets the first answer and changes nothing.
+    let report_id = format!(
+        "leak-report:{}",
+        StorageId::of_key_text(&hex(&signature)).to_hex()
+    );
+    let kv = env.kv(KV_BINDING)?;
+    if let Some(previous) = kv.get(&report_id).text().await? {
+        let feedback: serde_json::Value =
+            serde_json::from_str(&previous).map_err(|_| ApiError::unavailable())?;
+        return Ok(json_response(200, &feedback));
+    }
+
+    let tokens: Vec<ReportedToken> = serde_json::from_slice(&body).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_request",
+            "the report must be a JSON array of {token, type, url, source}",
+        )
+    })?;
+    if tokens.len() > MAX_TOKENS {
+        return Err(ApiError::new(
+            413,
+            "payload_too_large",
+            format!("at most {MAX_TOKENS} tokens per report"),
+        ));
+    }
+    let mut feedback = Vec::with_capacity(tokens.len());
+    for reported in tokens {
+        feedback.push(handle_token(env, reported).await?);
+    }
+    kv.put(
+        &report_id,
+        serde_json::to_string(&feedback).map_err(|_| ApiError::unavailable())?,
+    )?
+    .expiration_ttl(REPLAY_WINDOW_SECONDS)
+    .execute()
+    .await?;
+    Ok(json_response(200, &feedback))
+}
+
+async fn handle_token(env: &Env, reported: ReportedToken) -> ApiResult<TokenFeedback> {
+    let token_hash = StorageId::of_key_text(&reported.token).to_hex();
+    let token_type = truncate(reported.token_type, 64);
+    let feedback = |label| TokenFeedback {
+        token_hash: token_hash.clone(),
+        token_type: token_type.clone(),
+        label,
+    };
+    let Ok(identity) = identify(&reported.token) else {
+        return Ok(feedback("false_positive"));
+    };
+    let command = RingCommand::ReportLeak {
+        storage_id: identity.storage_id,
+        url: truncate(reported.url, 2048),
+        source: truncate(reported.source, 64),
+    };
+    let answer = to_key_ring(env, identity.application_id, &command).await?;
+    let outcome = match read_answer::<LeakOutcome>(answer).await? {
+        Ok(outcome) => outcome,
+        Err(_) => LeakOutcome::Unknown,
+    };
+    Ok(feedback(match (identity.kind, outcome) {
+        // Publishable keys are public by design: found in public, they are not a leak.
+        (KeyKind::Publishable, _) | (_, LeakOutcome::Unknown) => "false_positive",
+        (KeyKind::Secret, _) => "true_positive",
+    }))
+}
+
+fn truncate(mut text: String, max_chars: usize) -> String {
+    if let Some((index, _)) = text.char_indices().nth(max_chars) {
+        text.truncate(index);
+    }
+    text
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn configured_keys(env: &Env) -> Vec<PublicKey> {
+    let json = env
+        .secret("GITHUB_SECRET_SCANNING_KEYS")
+        .map(|s| s.to_string())
+        .or_else(|_| {
+            env.var("GITHUB_SECRET_SCANNING_KEYS")
+                .map(|v| v.to_string())
+        })
+        .unwrap_or_default();
+    serde_json::from_str(&json).unwrap_or_default()
+}
+
+/// The DER inside `-----BEGIN PUBLIC KEY-----` armour.
+fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
+    let body: String = pem
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("-----"))
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}
+
+/// ECDSA P-256 with SHA-256, verified by the runtime's WebCrypto.
+async fn verify_p256(spki_der: &[u8], signature: &[u8; 64], message: &[u8]) -> ApiResult<bool> {
+    let failed = |err: wasm_bindgen::JsValue| {
+        worker::console_error!("WebCrypto failed: {:?}", err.as_string());
+        ApiError::unavailable()
+    };
+    let subtle = js_sys::global()
+        .unchecked_into::<web_sys::WorkerGlobalScope>()
+        .crypto()
+        .map_err(failed)?
+        .subtle();
+    let algorithm = web_sys::EcKeyImportParams::new("ECDSA");
+    algorithm.set_named_curve("P-256");
+    let key_data = js_sys::Uint8Array::from(spki_der);
+    let import = subtle
+        .import_key_with_object(
+            "spki",
+            &key_data,
+            &algorithm,
+            false,
+            &js_sys::Array::of1(&"verify".into()),
+        )
+        .map_err(failed)?;
+    // A key that does not import is a configuration error, reported as a failed check.
+    let Ok(key) = JsFuture::from(import).await else {
+        worker::console_error!("a GITHUB_SECRET_SCANNING_KEYS entry is not a P-256 public key");
+        return Ok(false);
+    };
+    let params = web_sys::EcdsaParams::new_with_str("ECDSA", "SHA-256");
+    let verified = subtle
+        .verify_with_object_and_u8_array_and_u8_array(
+            &params,
+            &key.unchecked_into(),
+            signature,
+            message,
+        )
+        .map_err(failed)?;
+    Ok(JsFuture::from(verified).await.map_err(failed)?.as_bool() == Some(true))
+}

@@ -1,0 +1,161 @@
+//! Dashboard sessions for the operator.
+//!
+//! Signing in exchanges `ADMIN_TOKEN` for an HttpOnly, Secure, SameSite=Strict cookie, so
+//! the token itself never stays in the page. The cookie is stateless:
+//! `<expires_ms>.<csrf>.<mac>`, where the MAC is HMAC-SHA256 under a key derived from
+//! `ADMIN_TOKEN` (changing the token signs every session out). State-changing requests
+//! must also send the session's CSRF token in `X-CSRF-Token`, and a same-origin `Origin`.
+
+use aero2_keys::{RandomSource, SystemRandom, UnixMillis};
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use worker::{Method, Request, Response};
+
+use crate::error::{json_response, ApiError, ApiResult};
+
+pub const COOKIE: &str = "aero2_session";
+const LIFETIME_MS: u64 = 8 * 60 * 60 * 1000;
+
+pub struct Session {
+    pub csrf: String,
+    pub expires_at: UnixMillis,
+}
+
+fn mac(admin_token: &str, expires: u64, csrf: &str) -> [u8; 32] {
+    let key = Sha256::new()
+        .chain_update(b"aero2 dashboard session v1\0")
+        .chain_update(admin_token.as_bytes())
+        .finalize();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
+    mac.update(format!("{expires}.{csrf}").as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn now() -> UnixMillis {
+    UnixMillis(worker::Date::now().as_millis())
+}
+
+/// Compares the given token with `ADMIN_TOKEN` in constant time. Both are hashed first
+/// so that neither the content nor the length of the real token leaks through timing.
+pub fn token_matches(given: &str, expected: &str) -> bool {
+    let equal: bool = Sha256::digest(given.as_bytes())
+        .ct_eq(&Sha256::digest(expected.as_bytes()))
+        .into();
+    !given.is_empty() && equal
+}
+
+/// The session in the request's cookie, if it is genuine and unexpired.
+pub fn from_request(req: &Request, admin_token: &str) -> Option<Session> {
+    let cookies = req.headers().get("Cookie").ok().flatten()?;
+    let value = cookies
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)?
+        .1;
+    let mut parts = value.splitn(3, '.');
+    let expires: u64 = parts.next()?.parse().ok()?;
+    let csrf = parts.next()?;
+    let given_mac = parts.next()?;
+    let expected = hex(&mac(admin_token, expires, csrf));
+    let genuine: bool = given_mac.as_bytes().ct_eq(expected.as_bytes()).into();
+    (genuine && now().0 < expires).then(|| Session {
+        csrf: csrf.to_owned(),
+        expires_at: UnixMillis(expires),
+    })
+}
+
+/// Whether a cookie-authenticated request may change state: it carries the session's
+/// CSRF token and, when the browser says where it comes from, comes from this origin.
+pub fn allows(req: &Request, session: &Session) -> bool {
+    if matches!(req.method(), Method::Get | Method::Head) {
+        return true;
+    }
+    let header = |name| req.headers().get(name).ok().flatten();
+    let csrf_ok: bool = header("X-CSRF-Token")
+        .is_some_and(|token| bool::from(token.as_bytes().ct_eq(session.csrf.as_bytes())));
+    let same_origin = match (header("Origin"), req.url()) {
+        (Some(origin), Ok(url)) => origin == url.origin().ascii_serialization(),
+        (None, _) => true,
+        (Some(_), Err(_)) => false,
+    };
+    csrf_ok && same_origin
+}
+
+fn cookie(value: &str, max_age_seconds: u64) -> String {
+    format!(
+        "{COOKIE}={value}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age_seconds}"
+    )
+}
+
+fn session_body(session: &Session) -> serde_json::Value {
+    json!({ "signed_in": true, "csrf": session.csrf, "expires_at": session.expires_at.to_rfc3339() })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    token: String,
+}
+
+/// `/v1/dashboard/session`: POST signs in, GET says who is signed in, DELETE signs out.
+pub async fn handle(req: &mut Request, admin_token: Option<String>) -> ApiResult<Response> {
+    let Some(admin_token) = admin_token else {
+        return Err(ApiError::new(
+            403,
+            "operator_api_disabled",
+            "set the ADMIN_TOKEN secret (at least 16 characters) to use the dashboard",
+        ));
+    };
+    match req.method() {
+        Method::Post => {
+            let body: SignIn = crate::body::read_json(req).await?;
+            if !token_matches(body.token.trim(), &admin_token) {
+                return Err(ApiError::new(
+                    401,
+                    "invalid_admin_token",
+                    "that is not the operator token",
+                ));
+            }
+            let mut csrf_bytes = [0u8; 16];
+            SystemRandom
+                .fill_bytes(&mut csrf_bytes)
+                .map_err(|_| ApiError::unavailable())?;
+            let session = Session {
+                csrf: hex(&csrf_bytes),
+                expires_at: UnixMillis(now().0 + LIFETIME_MS),
+            };
+            let value = format!(
+                "{}.{}.{}",
+                session.expires_at.0,
+                session.csrf,
+                hex(&mac(&admin_token, session.expires_at.0, &session.csrf))
+            );
+            let mut response = json_response(200, &session_body(&session));
+            response
+                .headers_mut()
+                .set("Set-Cookie", &cookie(&value, LIFETIME_MS / 1000))?;
+            Ok(response)
+        }
+        Method::Get => match from_request(req, &admin_token) {
+            Some(session) => Ok(json_response(200, &session_body(&session))),
+            None => Err(ApiError::new(
+                401,
+                "not_signed_in",
+                "sign in with the operator token",
+            )),
+        },
+        Method::Delete => {
+            let mut response = json_response(200, &json!({ "signed_in": false }));
+            response.headers_mut().set("Set-Cookie", &cookie("", 0))?;
+            Ok(response)
+        }
+        _ => Err(ApiError::method_not_allowed("GET, POST, DELETE")),
+    }
+}

@@ -1,0 +1,167 @@
+//! GitHub secret-scanning reports: signed with a test P-256 key configured in the worker,
+//! as GitHub signs them. Only a genuine report revokes anything, and it revokes before
+//! the response returns.
+
+use aero2_e2e::*;
+use aero2_keys::{RandomSource, StorageId, SystemRandom};
+use base64::Engine;
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{Signature, SigningKey};
+use p256::pkcs8::{EncodePublicKey, LineEnding};
+use serde_json::{json, Value};
+
+const KEY_ID: &str = "90a421169f0a406205f1563a953312f0be898d3c7b6c06b681aa86a874555f4a";
+
+fn signing_key() -> SigningKey {
+    loop {
+        let mut bytes = [0u8; 32];
+        SystemRandom.fill_bytes(&mut bytes).unwrap();
+        if let Ok(key) = SigningKey::from_slice(&bytes) {
+            return key;
+        }
+    }
+}
+
+fn sign(key: &SigningKey, body: &str) -> String {
+    let signature: Signature = key.sign(body.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(signature.to_der().as_bytes())
+}
+
+fn report(w: &Worker, key_id: &str, signature: &str, body: &str) -> Reply {
+    request(
+        "POST",
+        &w.url("/v1/leaks/github"),
+        &[
+            ("Content-Type", "application/json"),
+            ("Github-Public-Key-Identifier", key_id),
+            ("Github-Public-Key-Signature", signature),
+        ],
+        Some(body),
+    )
+}
+
+#[test]
+fn signed_reports_revoke_leaked_secret_keys_and_nothing_else_does() {
+    let github = signing_key();
+    let pem = github
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    let keys = json!([{ "key_identifier": KEY_ID, "key": pem, "is_current": true }]).to_string();
+    let w = Worker::start(
+        "leaks",
+        Options {
+            vars: vec![("GITHUB_SECRET_SCANNING_KEYS", keys)],
+            ..Options::default()
+        },
+    );
+    let app = w.create_application("Leaky", "production");
+    let extra = w.post(
+        "/v1/keys",
+        &app.secret.value,
+        Some(&json!({"kind": "secret", "label": "ci"})),
+    );
+    let extra_value = extra.json["key"]["value"].as_str().unwrap().to_string();
+    let leaked_url = "https://github.com/someone/repo/blob/main/.env";
+    let body = json!([
+        {"token": app.secret.value, "type": "aero2_secret_key", "url": leaked_url, "source": "content"},
+        {"token": app.publishable.value, "type": "aero2_secret_key", "url": leaked_url, "source": "content"},
+        {"token": "sk_live_notarealkeyatall", "type": "aero2_secret_key", "url": leaked_url, "source": "content"},
+    ])
+    .to_string();
+    let still_works = || assert_eq!(w.get("/v1/users", &app.secret.value).status, 200);
+
+    // Nothing without a valid signature from a configured key.
+    let forged = sign(&signing_key(), &body);
+    assert_eq!(
+        report(&w, KEY_ID, &forged, &body).code(),
+        "invalid_signature"
+    );
+    still_works();
+    let tampered = body.replace(leaked_url, "https://example.com");
+    assert_eq!(
+        report(&w, KEY_ID, &sign(&github, &body), &tampered).status,
+        401
+    );
+    still_works();
+    assert_eq!(
+        report(&w, "unknown-identifier", &sign(&github, &body), &body).status,
+        401
+    );
+    assert_eq!(
+        report(&w, KEY_ID, "bm90IGEgc2lnbmF0dXJl", &body).status,
+        401
+    );
+    let unsigned = request(
+        "POST",
+        &w.url("/v1/leaks/github"),
+        &[("Content-Type", "application/json")],
+        Some(&body),
+    );
+    assert_eq!(
+        (unsigned.status, unsigned.code()),
+        (401, "invalid_signature")
+    );
+    still_works();
+
+    // A genuine report: the secret key is revoked before the response returns.
+    let signature = sign(&github, &body);
+    let reply = report(&w, KEY_ID, &signature, &body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let refused = w.get("/v1/users", &app.secret.value);
+    assert_eq!((refused.status, refused.code()), (401, "revoked_key"));
+    let feedback = reply.json.as_array().unwrap();
+    let hash = |token: &str| StorageId::of_key_text(token).to_hex();
+    assert_eq!(
+        feedback[0],
+        json!({"token_hash": hash(&app.secret.value), "token_type": "aero2_secret_key", "label": "true_positive"})
+    );
+    assert_eq!(
+        feedback[1]["label"], "false_positive",
+        "publishable keys are public by design"
+    );
+    assert_eq!(feedback[2]["label"], "false_positive");
+    assert_eq!(feedback[2]["token_hash"], hash("sk_live_notarealkeyatall"));
+    assert!(!reply.body.contains(&app.secret.value));
+    // The publishable key was reported but not revoked.
+    assert_eq!(w.get("/v1/client/x", &app.publishable.value).status, 200);
+
+    let audit = w.get("/v1/audit_log?event=key.leaked", &extra_value);
+    let entries = audit.json["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{}", audit.body);
+    assert_eq!(entries[0]["key_id"], app.secret.id.as_str());
+    assert_eq!(entries[0]["detail"]["url"], leaked_url);
+    assert_eq!(entries[0]["detail"]["source"], "content");
+    let listed = w.get("/v1/keys?include_revoked=true", &extra_value);
+    let leaked: Vec<&Value> = listed.json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["revocation_reason"] == "leaked")
+        .collect();
+    assert_eq!(leaked.len(), 1);
+    let reported = w.get("/v1/audit_log?event=key.leak_reported", &extra_value);
+    assert_eq!(
+        reported.json["entries"][0]["key_id"],
+        app.publishable.id.as_str()
+    );
+
+    // A replay gets the same answer and changes nothing.
+    let replay = report(&w, KEY_ID, &signature, &body);
+    assert_eq!(replay.status, 200);
+    assert_eq!(replay.json, reply.json);
+    let audit = w.get("/v1/audit_log?event=key.leaked", &extra_value);
+    assert_eq!(audit.json["entries"].as_array().unwrap().len(), 1);
+
+    // Even the application's last active secret key goes when it leaks.
+    let last = json!([{"token": extra_value, "type": "aero2_secret_key", "url": leaked_url, "source": "commit"}]).to_string();
+    let reply = report(&w, KEY_ID, &sign(&github, &last), &last);
+    assert_eq!(reply.json[0]["label"], "true_positive");
+    assert_eq!(w.get("/v1/users", &extra_value).code(), "revoked_key");
+    let operator = w.get(&format!("/v1/applications/{}/keys", app.id), ADMIN_TOKEN);
+    assert!(operator.json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|k| k["kind"] != "secret"));
+}
