@@ -35,11 +35,17 @@ step "Browser package: build, then test in Node (packed and installed) and in he
 node scripts/build-browser.mjs
 node --test tests/browser/ 2>&1 | tee -a "$results"
 
-step "Building the worker"
+step "Building the worker, and its fault-injection test build"
 bash scripts/build-worker.sh
+AERO2_WORKER_FEATURES=fault-injection bash scripts/build-worker.sh
 
 step "End-to-end tests: the worker in workerd through wrangler, with local KV and Durable Objects"
 AERO2_SKIP_BUILD=1 cargo test -p aero2-e2e -- --test-threads 4 2>&1 | tee -a "$results"
+
+step "wrangler deploy --dry-run: the bundle and wrangler.toml are deployable"
+AERO2_SKIP_BUILD=1 npx wrangler deploy --dry-run --outdir target/deploy-dry-run > target/deploy-dry-run.log 2>&1 \
+  || { cat target/deploy-dry-run.log; exit 1; }
+tail -n 1 target/deploy-dry-run.log
 
 step "Dashboard: headless Chromium against wrangler dev (screenshots in tests/artifacts)"
 node --test tests/dashboard/ 2>&1 | tee -a "$results"

@@ -3,8 +3,8 @@
 //! other path goes to the gate.
 
 use aero2_keys::gate::key_from_authorization;
-use aero2_keys::{ApplicationId, Environment, KeyId, KeyKind, SystemRandom, UnixMillis};
-use serde::Deserialize;
+use aero2_keys::requests::{CreateApplicationRequest, CreateKeyRequest, RotateRequest};
+use aero2_keys::{ApplicationId, KeyId, SystemRandom, UnixMillis};
 use worker::{Context, Env, Method, Request, Response, Url};
 
 use crate::body::{read_json, read_optional_json};
@@ -44,6 +44,26 @@ pub async fn route(
             let rest = &segments[1..];
             manage(&mut req, &url, env, key.application_id, actor, rest).await
         }
+        #[cfg(feature = "fault-injection")]
+        ["__faults", "applications", application, "kv"] => {
+            authenticate_operator(&req, env)?;
+            let application = ApplicationId::parse(application).map_err(|_| {
+                ApiError::new(404, "application_not_found", "no application has this id")
+            })?;
+            #[derive(serde::Deserialize)]
+            struct Fault {
+                fail_for_ms: u64,
+            }
+            let fault: Fault = read_json(&mut req).await?;
+            to_key_ring(
+                env,
+                application,
+                &RingCommand::InjectKvFailure {
+                    fail_for_ms: fault.fail_for_ms,
+                },
+            )
+            .await
+        }
         ["v1", "dashboard", "session"] => session::handle(&mut req, admin_token(env)).await,
         ["v1", "leaks", "github"] => {
             expect(&method, &[Method::Post])?;
@@ -82,19 +102,6 @@ fn expect(method: &Method, allowed: &[Method]) -> ApiResult<()> {
     Err(ApiError::method_not_allowed(&names.join(", ")))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateKeyBody {
-    kind: KeyKind,
-    label: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RotateBody {
-    grace_period_seconds: Option<u64>,
-}
-
 fn parse_key_id(text: &str) -> ApiResult<KeyId> {
     KeyId::parse(text).map_err(|_| {
         ApiError::new(
@@ -131,12 +138,12 @@ async fn manage(
                 include_revoked: query_value(url, "include_revoked").as_deref() == Some("true"),
             },
             Method::Post => {
-                let body: CreateKeyBody = read_json(req).await?;
+                let body: CreateKeyRequest = read_json(req).await?;
                 RingCommand::CreateKey {
                     actor,
                     client,
                     kind: body.kind,
-                    label: body.label.unwrap_or_else(|| "default".to_owned()),
+                    label: body.label().to_owned(),
                 }
             }
             _ => return Err(ApiError::method_not_allowed("GET, POST")),
@@ -154,7 +161,7 @@ async fn manage(
                 }
                 "rotate" => {
                     expect(&method, &[Method::Post])?;
-                    let body: Option<RotateBody> = read_optional_json(req).await?;
+                    let body: Option<RotateRequest> = read_optional_json(req).await?;
                     RingCommand::RotateKey {
                         actor,
                         client,
@@ -272,36 +279,15 @@ fn authenticate_operator(req: &Request, env: &Env) -> ApiResult<()> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateApplicationBody {
-    name: String,
-    environment: String,
-}
-
 async fn create_application(req: &mut Request, env: &Env) -> ApiResult<Response> {
-    let body: CreateApplicationBody = read_json(req).await?;
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_name",
-            "name must have 1 to 100 characters and no control characters",
-        ));
-    }
-    let environment = match body.environment.as_str() {
-        "production" => Environment::Live,
-        "development" => Environment::Test,
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_environment",
-                "environment must be \"production\" or \"development\"",
-            ))
-        }
-    };
+    let body: CreateApplicationRequest = read_json(req).await?;
+    let new = body
+        .validate()
+        .map_err(|err| ApiError::bad_request(err.code(), err.to_string()))?;
     let application = ApplicationInfo {
         id: ApplicationId::generate(&mut SystemRandom).map_err(|_| ApiError::unavailable())?,
-        name: name.to_owned(),
-        environment,
+        name: new.name,
+        environment: new.environment,
         created_at: UnixMillis(worker::Date::now().as_millis()),
     };
     let client = ClientInfo::of(req);

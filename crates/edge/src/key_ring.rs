@@ -74,6 +74,9 @@ pub struct KeyRingObject {
     /// KV writes are flushed by one task at a time, in outbox order, so an older state of
     /// a key can never overwrite a newer one in KV.
     kv_flush: Mutex<()>,
+    /// Test builds only: KV writes fail until this time.
+    #[cfg(feature = "fault-injection")]
+    kv_fail_until: Cell<u64>,
 }
 
 fn now() -> UnixMillis {
@@ -150,6 +153,8 @@ impl DurableObject for KeyRingObject {
             usage_pending_since: Cell::new(None),
             alarm_at: Cell::new(None),
             kv_flush: Mutex::new(()),
+            #[cfg(feature = "fault-injection")]
+            kv_fail_until: Cell::new(0),
         }
     }
 
@@ -260,6 +265,14 @@ impl KeyRingObject {
                 }
                 self.schedule(now).await?;
                 Ok(json_response(202, &json!({})))
+            }
+            #[cfg(feature = "fault-injection")]
+            RingCommand::InjectKvFailure { fail_for_ms } => {
+                self.kv_fail_until.set(now.0 + fail_for_ms);
+                Ok(json_response(
+                    200,
+                    &json!({ "kv_writes_fail_until": now.0 + fail_for_ms }),
+                ))
             }
             RingCommand::ReportLeak {
                 storage_id,
@@ -442,6 +455,10 @@ impl KeyRingObject {
         kv: &worker::kv::KvStore,
         row: &OutboxRow,
     ) -> std::result::Result<(), String> {
+        #[cfg(feature = "fault-injection")]
+        if now().0 < self.kv_fail_until.get() {
+            return Err("injected KV write failure".into());
+        }
         let put = kv
             .put(&row.storage_id, row.value.as_str())
             .map_err(|e| e.to_string())?;

@@ -114,6 +114,9 @@ pub enum RingCommand {
     RecordUsage { counts: Vec<UsageCount> },
     /// A secret key refused at the edge because a browser sent it (`edge` mode).
     RecordBrowserExposure { key_id: KeyId, client: ClientInfo },
+    /// Test builds only: make this key ring's KV writes fail for a while.
+    #[cfg(feature = "fault-injection")]
+    InjectKvFailure { fail_for_ms: u64 },
     /// A key a secret scanner found in public, with where it was found.
     ReportLeak {
         storage_id: StorageId,

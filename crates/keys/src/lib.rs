@@ -19,6 +19,7 @@ mod format;
 pub mod gate;
 mod lifecycle;
 mod random;
+pub mod requests;
 pub mod signature;
 mod storage;
 mod time;

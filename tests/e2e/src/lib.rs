@@ -114,6 +114,8 @@ pub struct Options {
     pub vars: Vec<(&'static str, String)>,
     /// Extra environment for wrangler (and so for the build command).
     pub env: Vec<(&'static str, String)>,
+    /// Another bundle's entry point, e.g. `crates/edge/build-fault-injection/index.js`.
+    pub script: Option<String>,
 }
 
 pub struct Worker {
@@ -171,6 +173,9 @@ impl Worker {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        if let Some(script) = &self.options.script {
+            args.push(script.clone());
+        }
         let mut vars = vec![
             (
                 "ORIGIN_URL",
@@ -213,6 +218,11 @@ impl Worker {
             std::thread::sleep(Duration::from_millis(200));
         }
         self.wrangler = Some(wrangler);
+    }
+
+    /// Replaces the `--var` overrides used by the next start.
+    pub fn set_vars(&mut self, vars: Vec<(&'static str, String)>) {
+        self.options.vars = vars;
     }
 
     /// Stops wrangler (TERM: clean, KILL: crash) and starts it again on the same state.

@@ -1,0 +1,44 @@
+//! The management API's JSON bodies: decoding and validating arbitrary input never
+//! panics, and error messages never hold the input.
+#![no_main]
+
+use aero2_keys::requests::{CreateApplicationRequest, CreateKeyRequest, RotateRequest};
+use aero2_keys::{GracePeriod, KeyRing, ApplicationId, Environment, UnixMillis};
+use libfuzzer_sys::fuzz_target;
+
+struct Counter(u64);
+impl aero2_keys::RandomSource for Counter {
+    fn fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), aero2_keys::RandomError> {
+        for byte in dest {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1);
+            *byte = (self.0 >> 33) as u8;
+        }
+        Ok(())
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(request) = serde_json::from_slice::<CreateKeyRequest>(data) {
+        let mut rng = Counter(1);
+        let app = ApplicationId::generate(&mut rng).unwrap();
+        let mut ring = KeyRing::new(app, Environment::Test);
+        match ring.create(request.kind, request.label(), UnixMillis(0), &mut rng) {
+            Ok((key, record)) => {
+                assert_eq!(record.label, request.label().trim());
+                assert_eq!(key.kind(), request.kind);
+            }
+            Err(err) => assert!(!err.to_string().contains(request.label())),
+        }
+    }
+    if let Ok(request) = serde_json::from_slice::<RotateRequest>(data) {
+        if let Some(seconds) = request.grace_period_seconds {
+            assert_eq!(GracePeriod::from_seconds(seconds).is_ok(), seconds <= 604_800);
+        }
+    }
+    if let Ok(request) = serde_json::from_slice::<CreateApplicationRequest>(data) {
+        if let Err(err) = request.validate() {
+            let message = err.to_string();
+            assert!(request.name.trim().is_empty() || !message.contains(request.name.trim()));
+        }
+    }
+});

@@ -1,0 +1,406 @@
+//! Races and soak: concurrent creates, rotations and revocations on one application while
+//! other clients validate keys through the gate, then a check of every invariant:
+//!
+//! - no revoked or expired key is accepted after its revoke call returned or its
+//!   `expires_at`, and no key is refused while it is certainly active;
+//! - no 5xx;
+//! - every rotation made exactly one new key;
+//! - the audit log holds exactly one entry per successful operation;
+//! - KV agrees with the Durable Object once the outbox has drained (checked by restarting
+//!   the worker in edge mode, which reads KV alone).
+//!
+//! `race` runs 10 seconds in the test command; `soak` runs 20 seconds, or
+//! `AERO2_SOAK_SECONDS` with `make soak`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aero2_e2e::*;
+use serde_json::{json, Value};
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// `2026-11-27T08:19:58.123Z` to milliseconds since the epoch.
+fn parse_time(text: &str) -> u64 {
+    let n = |range: std::ops::Range<usize>| text[range].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    (days * 86_400_000 + n(11..13) * 3_600_000 + n(14..16) * 60_000 + n(17..19) * 1000 + n(20..23))
+        as u64
+}
+
+/// What the test knows of a key. A key enters the ledger only after the call that made
+/// it returned, so validators never use a key before it exists.
+#[derive(Clone, Default)]
+struct Facts {
+    id: String,
+    revoke_started_ms: Option<u64>,
+    revoke_returned_ms: Option<u64>,
+    expires_at_ms: Option<u64>,
+    busy: bool,
+}
+
+#[derive(Default)]
+struct Totals {
+    requests: AtomicU64,
+    accepted: AtomicU64,
+    refused: AtomicU64,
+    server_errors: AtomicU64,
+    false_accepts: AtomicU64,
+    false_rejects: AtomicU64,
+    creates: AtomicU64,
+    rotations: AtomicU64,
+    revocations: AtomicU64,
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+fn run(name: &str, seconds: u64) {
+    let mut w = Worker::start(name, Options::default());
+    let app = w.create_application("Chaos", "production");
+    let admin = app.secret.value.clone();
+    let ledger: Mutex<HashMap<String, Facts>> = Mutex::new(HashMap::new());
+    ledger.lock().unwrap().insert(
+        app.publishable.value.clone(),
+        Facts {
+            id: app.publishable.id.clone(),
+            ..Facts::default()
+        },
+    );
+    let totals = Totals::default();
+    let violations = Mutex::new(Vec::<String>::new());
+    let stop = AtomicBool::new(false);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+
+    let pick = |rng: &mut Rng, usable: &dyn Fn(&Facts) -> bool| -> Option<(String, Facts)> {
+        let book = ledger.lock().unwrap();
+        let candidates: Vec<_> = book.iter().filter(|(_, f)| usable(f)).collect();
+        candidates
+            .get(rng.below(candidates.len()))
+            .map(|(k, f)| ((*k).clone(), (*f).clone()))
+    };
+
+    std::thread::scope(|scope| {
+        let w = &w;
+        let admin = admin.as_str();
+        // Creators.
+        scope.spawn(|| {
+            let mut rng = Rng(now_ms() | 1);
+            while Instant::now() < deadline {
+                let kind = if rng.below(2) == 0 {
+                    "publishable"
+                } else {
+                    "secret"
+                };
+                let reply = w.post(
+                    "/v1/keys",
+                    admin,
+                    Some(&json!({"kind": kind, "label": "chaos"})),
+                );
+                if reply.status == 201 {
+                    totals.creates.fetch_add(1, Ordering::Relaxed);
+                    let value = reply.json["key"]["value"].as_str().unwrap().to_string();
+                    let id = reply.json["key"]["id"].as_str().unwrap().to_string();
+                    ledger.lock().unwrap().insert(
+                        value,
+                        Facts {
+                            id,
+                            ..Facts::default()
+                        },
+                    );
+                } else if reply.status >= 500 {
+                    totals.server_errors.fetch_add(1, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(150));
+            }
+        });
+        // Rotators and revokers: one operation per key at a time (`busy`), as a client would.
+        for role in ["rotate", "revoke", "rotate"] {
+            let (ledger, totals, pick) = (&ledger, &totals, &pick);
+            scope.spawn(move || {
+                let mut rng = Rng(now_ms().wrapping_mul(31) | 1);
+                while Instant::now() < deadline {
+                    let usable = |f: &Facts| {
+                        !f.busy && f.revoke_started_ms.is_none() && f.expires_at_ms.is_none()
+                    };
+                    let Some((value, facts)) = pick(&mut rng, &usable) else {
+                        std::thread::sleep(Duration::from_millis(50));
+                        continue;
+                    };
+                    ledger.lock().unwrap().get_mut(&value).unwrap().busy = true;
+                    if role == "rotate" {
+                        let grace = 1 + rng.below(3) as u64;
+                        let reply = w.post(
+                            &format!("/v1/keys/{}/rotate", facts.id),
+                            admin,
+                            Some(&json!({"grace_period_seconds": grace})),
+                        );
+                        let mut book = ledger.lock().unwrap();
+                        if reply.status == 200 {
+                            totals.rotations.fetch_add(1, Ordering::Relaxed);
+                            let expires = reply.json["previous_key"]["expires_at"]
+                                .as_str()
+                                .map(parse_time);
+                            book.get_mut(&value).unwrap().expires_at_ms = expires;
+                            let new_value =
+                                reply.json["key"]["value"].as_str().unwrap().to_string();
+                            let new_id = reply.json["key"]["id"].as_str().unwrap().to_string();
+                            book.insert(
+                                new_value,
+                                Facts {
+                                    id: new_id,
+                                    ..Facts::default()
+                                },
+                            );
+                        } else if reply.status >= 500 {
+                            totals.server_errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        book.get_mut(&value).unwrap().busy = false;
+                    } else {
+                        ledger
+                            .lock()
+                            .unwrap()
+                            .get_mut(&value)
+                            .unwrap()
+                            .revoke_started_ms = Some(now_ms());
+                        let reply = w.post(&format!("/v1/keys/{}/revoke", facts.id), admin, None);
+                        let mut book = ledger.lock().unwrap();
+                        let entry = book.get_mut(&value).unwrap();
+                        entry.busy = false;
+                        if reply.status == 200 {
+                            totals.revocations.fetch_add(1, Ordering::Relaxed);
+                            entry.revoke_returned_ms = Some(now_ms());
+                        } else {
+                            if reply.status >= 500 {
+                                totals.server_errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                            entry.revoke_started_ms = None;
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+        }
+        // Validators.
+        for seed in 0..3u64 {
+            let (ledger, totals, violations, stop) = (&ledger, &totals, &violations, &stop);
+            scope.spawn(move || {
+                let mut rng = Rng((now_ms() + seed * 7919) | 1);
+                while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+                    // Three times in four, a key that should still work; otherwise any key.
+                    let want_live = rng.below(4) != 0;
+                    let candidates: Vec<String> = {
+                        let book = ledger.lock().unwrap();
+                        let live: Vec<String> = book
+                            .iter()
+                            .filter(|(_, f)| {
+                                f.revoke_started_ms.is_none() && f.expires_at_ms.is_none()
+                            })
+                            .map(|(k, _)| k.clone())
+                            .collect();
+                        if want_live && !live.is_empty() {
+                            live
+                        } else {
+                            book.keys().cloned().collect()
+                        }
+                    };
+                    let value = candidates[rng.below(candidates.len())].clone();
+                    let start = now_ms();
+                    let reply = w.get("/v1/client/chaos", &value);
+                    let end = now_ms();
+                    totals.requests.fetch_add(1, Ordering::Relaxed);
+                    if reply.body.contains(&value) {
+                        violations
+                            .lock()
+                            .unwrap()
+                            .push("a gated response echoed the key".into());
+                    }
+                    let facts = ledger.lock().unwrap().get(&value).cloned().unwrap();
+                    match reply.status {
+                        200 => {
+                            totals.accepted.fetch_add(1, Ordering::Relaxed);
+                            let revoked_before =
+                                facts.revoke_returned_ms.is_some_and(|t| t <= start);
+                            let expired_before = facts.expires_at_ms.is_some_and(|t| t <= start);
+                            if revoked_before || expired_before {
+                                totals.false_accepts.fetch_add(1, Ordering::Relaxed);
+                                violations.lock().unwrap().push(format!(
+                                    "accepted {} at {start}: {:?} {:?}",
+                                    facts.id, facts.revoke_returned_ms, facts.expires_at_ms
+                                ));
+                            }
+                        }
+                        401 => {
+                            totals.refused.fetch_add(1, Ordering::Relaxed);
+                            let revoke_pending = facts.revoke_started_ms.is_some_and(|t| t <= end);
+                            let may_have_expired = facts.expires_at_ms.is_some_and(|t| t <= end);
+                            if !revoke_pending && !may_have_expired {
+                                totals.false_rejects.fetch_add(1, Ordering::Relaxed);
+                                violations.lock().unwrap().push(format!(
+                                    "refused active {} ({}) at {start}",
+                                    facts.id,
+                                    reply.code()
+                                ));
+                            }
+                        }
+                        status => {
+                            if status >= 500 {
+                                totals.server_errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                            violations.lock().unwrap().push(format!(
+                                "unexpected {status} for {}: {}",
+                                facts.id, reply.body
+                            ));
+                        }
+                    }
+                }
+            });
+        }
+    });
+
+    let t = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    println!(
+        "{name}: {seconds} s, {} gated requests ({} accepted, {} refused), {} creates, {} rotations, {} revocations, {} 5xx, {} false accepts, {} false rejects",
+        t(&totals.requests), t(&totals.accepted), t(&totals.refused), t(&totals.creates), t(&totals.rotations), t(&totals.revocations),
+        t(&totals.server_errors), t(&totals.false_accepts), t(&totals.false_rejects)
+    );
+    let violations = violations.into_inner().unwrap();
+    assert!(
+        violations.is_empty(),
+        "{} violations:\n{}",
+        violations.len(),
+        violations.join("\n")
+    );
+    assert_eq!(t(&totals.server_errors), 0);
+    assert!(t(&totals.requests) > 0 && t(&totals.rotations) > 0 && t(&totals.revocations) > 0);
+
+    // Every rotation made exactly one new key; nothing else appeared.
+    let listed = w.get("/v1/keys?include_revoked=true", &admin);
+    let keys = listed.json["keys"].as_array().unwrap().clone();
+    assert_eq!(
+        keys.len() as u64,
+        2 + t(&totals.creates) + t(&totals.rotations)
+    );
+    let mut successors: HashMap<&str, usize> = HashMap::new();
+    for key in &keys {
+        if let Some(from) = key["rotated_from"].as_str() {
+            *successors.entry(from).or_default() += 1;
+        }
+    }
+    assert_eq!(successors.len() as u64, t(&totals.rotations));
+    assert!(successors.values().all(|&n| n == 1));
+
+    // Exactly one audit entry per successful operation.
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    let mut cursor = String::new();
+    loop {
+        let page = w.get(&format!("/v1/audit_log?limit=100{cursor}"), &admin);
+        for entry in page.json["entries"].as_array().unwrap() {
+            *counts
+                .entry(entry["event"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+        match page.json["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        counts.get("key.created").copied().unwrap_or(0),
+        2 + t(&totals.creates)
+    );
+    assert_eq!(
+        counts.get("key.rotated").copied().unwrap_or(0),
+        t(&totals.rotations)
+    );
+    assert_eq!(
+        counts.get("key.revoked").copied().unwrap_or(0),
+        t(&totals.revocations)
+    );
+
+    // KV agrees with the Durable Object: restart in edge mode (KV only) and compare.
+    std::thread::sleep(Duration::from_secs(4)); // let every short grace period end
+    let statuses: Vec<(String, Value)> = {
+        let book = ledger.lock().unwrap();
+        let by_id: HashMap<&str, &Value> = keys
+            .iter()
+            .map(|k| (k["id"].as_str().unwrap(), k))
+            .collect();
+        book.iter()
+            .map(|(value, f)| (value.clone(), by_id[f.id.as_str()]["status"].clone()))
+            .collect()
+    };
+    w.set_vars(vec![
+        ("SECRET_KEY_VALIDATION", "edge".into()),
+        ("PUBLISHABLE_KEY_VALIDATION", "edge".into()),
+    ]);
+    w.restart("TERM");
+    let relisted = w.get("/v1/keys?include_revoked=true", &admin);
+    let now_status: HashMap<String, String> = relisted.json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["id"].as_str().unwrap().to_string(),
+                k["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut disagreements = Vec::new();
+    for (value, _) in statuses {
+        let id = ledger.lock().unwrap()[&value].id.clone();
+        let expected_valid = now_status[&id] == "active";
+        let reply = w.get("/v1/client/agree", &value);
+        if (reply.status == 200) != expected_valid {
+            disagreements.push(format!(
+                "{id}: listed {} but the edge answered {} {}",
+                now_status[&id],
+                reply.status,
+                reply.code()
+            ));
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "KV and the Durable Object disagree:\n{}",
+        disagreements.join("\n")
+    );
+    stop.store(true, Ordering::Relaxed);
+}
+
+#[test]
+fn race_concurrent_management_while_validating() {
+    run("race", 10);
+}
+
+#[test]
+fn soak_mixed_traffic_with_rotations_and_revocations() {
+    let seconds = std::env::var("AERO2_SOAK_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    run("soak", seconds);
+}

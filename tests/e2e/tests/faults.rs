@@ -1,0 +1,190 @@
+//! Faults: KV writes that fail for a while, and wrangler dev killed with SIGKILL in the
+//! middle of rotations. Nothing is lost: the outbox brings KV up to date once it can, and
+//! pending grace-period expiries still fire after a crash.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aero2_e2e::*;
+use serde_json::{json, Value};
+
+fn poll(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn failed_kv_writes_are_retried_until_kv_is_correct() {
+    let w = Worker::start(
+        "faults-kv",
+        Options {
+            script: Some("crates/edge/build-fault-injection/index.js".into()),
+            // Publishable keys read KV alone, so KV's state is visible at the gate.
+            vars: vec![("PUBLISHABLE_KEY_VALIDATION", "edge".into())],
+            ..Options::default()
+        },
+    );
+    let app = w.create_application("Faulty", "production");
+    let pk = app.publishable.value.clone();
+    assert_eq!(w.get("/v1/client/x", &pk).status, 200);
+
+    let injected = w.post(
+        &format!("/__faults/applications/{}/kv", app.id),
+        ADMIN_TOKEN,
+        Some(&json!({"fail_for_ms": 3000})),
+    );
+    assert_eq!(injected.status, 200, "{}", injected.body);
+    let faults_end = Instant::now() + Duration::from_millis(3000);
+
+    // The revocation succeeds at the source of truth even though KV is failing...
+    let revoked = w.post(
+        &format!("/v1/keys/{}/revoke", app.publishable.id),
+        &app.secret.value,
+        None,
+    );
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    // ...and a key created meanwhile works at once where the Durable Object decides.
+    let created = w.post(
+        "/v1/keys",
+        &app.secret.value,
+        Some(&json!({"kind": "secret", "label": "during outage"})),
+    );
+    let new_secret = created.json["key"]["value"].as_str().unwrap().to_string();
+    assert_eq!(
+        w.get("/v1/users", &new_secret).status,
+        200,
+        "strict mode does not depend on KV"
+    );
+    // KV has not caught up yet: edge mode still sees the old state (its documented trade-off).
+    let stale = w.get("/v1/client/x", &pk);
+    assert_eq!(
+        stale.status, 200,
+        "KV should still be stale while writes fail: {}",
+        stale.body
+    );
+
+    // Once KV accepts writes again, the outbox retries from the alarm and the revocation lands.
+    poll(
+        "the revocation to reach KV",
+        Duration::from_secs(30),
+        || w.get("/v1/client/x", &pk).code() == "revoked_key",
+    );
+    assert!(
+        Instant::now() >= faults_end,
+        "KV changed while it was failing"
+    );
+    let audit = w.get("/v1/audit_log?event=key.revoked", &app.secret.value);
+    assert_eq!(audit.json["entries"].as_array().unwrap().len(), 1);
+    assert!(
+        w.logs().contains("queued for retry"),
+        "the failed writes were logged and retried"
+    );
+}
+
+#[test]
+fn a_sigkill_during_rotations_leaves_consistent_state_and_expiries_still_fire() {
+    let mut w = Worker::start("faults-kill", Options::default());
+    let app = w.create_application("Crashy", "production");
+    let admin = app.secret.value.clone();
+    let mut chains: Vec<String> = (0..4)
+        .map(|i| {
+            w.post(
+                "/v1/keys",
+                &admin,
+                Some(&json!({"kind": "publishable", "label": format!("chain {i}")})),
+            )
+            .json["key"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+
+    // Rotate in a loop from another thread and kill wrangler while it runs.
+    let base = w.base.clone();
+    let rotations = std::thread::spawn(move || {
+        let mut done = 0;
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            for id in chains.iter_mut() {
+                let body = json!({"grace_period_seconds": 6}).to_string();
+                let Ok(reply) = try_request(
+                    "POST",
+                    &format!("{base}/v1/keys/{id}/rotate"),
+                    &[
+                        ("Authorization", &bearer(&admin)),
+                        ("Content-Type", "application/json"),
+                    ],
+                    Some(&body),
+                ) else {
+                    return done; // the worker is gone
+                };
+                if reply.status == 200 {
+                    *id = reply.json["key"]["id"].as_str().unwrap().to_string();
+                    done += 1;
+                }
+            }
+        }
+        done
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    w.restart("KILL");
+    let completed = rotations.join().unwrap();
+    assert!(completed > 0, "no rotation finished before the kill");
+
+    // Consistent: every rotated key has exactly one successor, and every key in its grace
+    // period has one.
+    let admin = app.secret.value.clone();
+    let listed = w.get("/v1/keys?include_revoked=true", &admin);
+    let keys: Vec<Value> = listed.json["keys"].as_array().unwrap().clone();
+    let mut successors: HashMap<&str, usize> = HashMap::new();
+    for key in &keys {
+        if let Some(from) = key["rotated_from"].as_str() {
+            *successors.entry(from).or_default() += 1;
+        }
+    }
+    assert!(
+        successors.values().all(|&n| n == 1),
+        "a rotation produced more than one key"
+    );
+    let expiring: Vec<&Value> = keys.iter().filter(|k| k["status"] == "expiring").collect();
+    for key in &keys {
+        if key["status"] == "expiring" {
+            assert!(
+                successors.contains_key(key["id"].as_str().unwrap()),
+                "an expiring key without a successor"
+            );
+        }
+    }
+    assert!(
+        !expiring.is_empty(),
+        "some keys should still be in their grace period after the restart"
+    );
+
+    // The alarms set before the kill still fire: every expiring key expires on time.
+    poll(
+        "the grace-period expiries after the crash",
+        Duration::from_secs(30),
+        || {
+            let log = w.get("/v1/audit_log?event=key.expired&limit=100", &admin);
+            let expired: Vec<&str> = log.json["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|e| e["key_id"].as_str())
+                .collect();
+            expiring
+                .iter()
+                .all(|k| expired.contains(&k["id"].as_str().unwrap()))
+        },
+    );
+    let relisted = w.get("/v1/keys?include_revoked=true", &admin);
+    assert!(relisted.json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|k| k["status"] != "expiring"));
+}
