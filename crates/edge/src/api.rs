@@ -2,10 +2,10 @@
 //! key's application), the operator API (`ADMIN_TOKEN`) and the OpenAPI document. Every
 //! other path goes to the gate.
 
-use aero2_keys::gate::key_from_authorization;
+use aero2_keys::gate::{key_from_authorization, RequestTarget};
 use aero2_keys::requests::{CreateApplicationRequest, CreateKeyRequest, RotateRequest};
 use aero2_keys::{ApplicationId, KeyId, SystemRandom, UnixMillis};
-use worker::{Context, Env, Method, Request, Response, Url};
+use worker::{Context, Env, Method, Request, Response};
 
 use crate::body::{read_json, read_optional_json};
 use crate::config::{admin_token, Config};
@@ -24,8 +24,9 @@ pub async fn route(
     ctx: &Context,
     config: &Config,
 ) -> ApiResult<Response> {
-    let url = req.url()?;
-    let segments: Vec<&str> = url.path().trim_start_matches('/').split('/').collect();
+    let url = req.inner().url();
+    let target = RequestTarget::split(&url);
+    let segments: Vec<&str> = target.path.trim_start_matches('/').split('/').collect();
     let method = req.method();
     match segments.as_slice() {
         #[cfg(feature = "instrumentation")]
@@ -42,7 +43,7 @@ pub async fn route(
                 from_browser: from_browser(&req),
             };
             let rest = &segments[1..];
-            manage(&mut req, &url, env, key.application_id, actor, rest).await
+            manage(&mut req, target.query, env, key.application_id, actor, rest).await
         }
         #[cfg(feature = "fault-injection")]
         ["__faults", "applications", application, "kv"] => {
@@ -82,9 +83,17 @@ pub async fn route(
             let application = ApplicationId::parse(application).map_err(|_| {
                 ApiError::new(404, "application_not_found", "no application has this id")
             })?;
-            manage(&mut req, &url, env, application, Actor::Operator, rest).await
+            manage(
+                &mut req,
+                target.query,
+                env,
+                application,
+                Actor::Operator,
+                rest,
+            )
+            .await
         }
-        _ => gate::gate(req, url, env, ctx, config).await,
+        _ => gate::gate(req, &target, env, ctx, config).await,
     }
 }
 
@@ -112,8 +121,8 @@ fn parse_key_id(text: &str) -> ApiResult<KeyId> {
     })
 }
 
-fn query_value(url: &Url, name: &str) -> Option<String> {
-    url.query_pairs()
+fn query_value(query: Option<&str>, name: &str) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.into_owned())
 }
@@ -122,7 +131,7 @@ fn query_value(url: &Url, name: &str) -> Option<String> {
 /// after `/v1/applications/{id}` (operator): `keys`, `keys/{id}/revoke`, `audit_log`, ….
 async fn manage(
     req: &mut Request,
-    url: &Url,
+    query: Option<&str>,
     env: &Env,
     application: ApplicationId,
     actor: Actor,
@@ -135,7 +144,7 @@ async fn manage(
             Method::Get => RingCommand::ListKeys {
                 actor,
                 client,
-                include_revoked: query_value(url, "include_revoked").as_deref() == Some("true"),
+                include_revoked: query_value(query, "include_revoked").as_deref() == Some("true"),
             },
             Method::Post => {
                 let body: CreateKeyRequest = read_json(req).await?;
@@ -182,7 +191,7 @@ async fn manage(
         }
         ["audit_log"] => {
             expect(&method, &[Method::Get])?;
-            let cursor = query_value(url, "cursor")
+            let cursor = query_value(query, "cursor")
                 .map(|c| {
                     c.parse::<u64>().map_err(|_| {
                         ApiError::bad_request(
@@ -192,7 +201,7 @@ async fn manage(
                     })
                 })
                 .transpose()?;
-            let limit = match query_value(url, "limit") {
+            let limit = match query_value(query, "limit") {
                 None => 50,
                 Some(limit) => limit
                     .parse::<u32>()
@@ -202,7 +211,7 @@ async fn manage(
                         ApiError::bad_request("invalid_limit", "limit must be between 1 and 100")
                     })?,
             };
-            let key_id = query_value(url, "key_id")
+            let key_id = query_value(query, "key_id")
                 .map(|id| {
                     KeyId::parse(&id).map_err(|_| {
                         ApiError::bad_request(
@@ -212,7 +221,7 @@ async fn manage(
                     })
                 })
                 .transpose()?;
-            let event = query_value(url, "event");
+            let event = query_value(query, "event");
             if event.as_deref().is_some_and(|e| {
                 e.len() > 64
                     || !e

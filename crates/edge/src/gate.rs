@@ -2,12 +2,11 @@
 //! API key, authorised for its route, and proxied to the origin without the key.
 
 use aero2_keys::gate::{
-    authorize, is_browser_request, key_from_authorization, EdgeRecord, Rejection,
+    authorize, is_browser_request, key_from_authorization, EdgeRecord, Rejection, RequestTarget,
 };
 use aero2_keys::{KeyIdentity, UnixMillis};
 use worker::{
     web_sys, Context, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response,
-    Url,
 };
 
 use crate::config::{Config, ValidationMode, KV_BINDING};
@@ -21,7 +20,7 @@ const FORWARDED_PREFIX: &str = "x-aero2-";
 
 pub async fn gate(
     req: Request,
-    url: Url,
+    target: &RequestTarget<'_>,
     env: &Env,
     ctx: &Context,
     config: &Config,
@@ -86,8 +85,8 @@ pub async fn gate(
             }
         }
     };
-    authorize(key.kind, url.path(), &config.frontend_routes, from_browser)?;
-    proxy(req, &url, config, &key, &validated).await
+    authorize(key.kind, target.path, &config.frontend_routes, from_browser)?;
+    proxy(req, target, config, &key, &validated).await
 }
 
 pub fn from_browser(req: &Request) -> bool {
@@ -101,7 +100,7 @@ pub fn from_browser(req: &Request) -> bool {
 
 async fn proxy(
     req: Request,
-    url: &Url,
+    target: &RequestTarget<'_>,
     config: &Config,
     key: &KeyIdentity,
     validated: &Validated,
@@ -113,10 +112,10 @@ async fn proxy(
             "ORIGIN_URL is not set",
         ));
     }
-    let mut target = format!("{}{}", config.origin_url, url.path());
-    if let Some(query) = url.query() {
-        target.push('?');
-        target.push_str(query);
+    let mut destination = format!("{}{}", config.origin_url, target.path);
+    if let Some(query) = target.query {
+        destination.push('?');
+        destination.push_str(query);
     }
     // Copy the headers inside JavaScript, then remove what the origin must not get; only
     // header names cross into wasm.
@@ -146,7 +145,7 @@ async fn proxy(
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual)
         .with_body(body);
-    let outbound = Request::new_with_init(&target, &init)?;
+    let outbound = Request::new_with_init(&destination, &init)?;
     Fetch::Request(outbound).send().await.map_err(|err| {
         worker::console_error!("origin request failed: {err}");
         ApiError::new(

@@ -6,6 +6,7 @@
 //! `ADMIN_TOKEN` (changing the token signs every session out). State-changing requests
 //! must also send the session's CSRF token in `X-CSRF-Token`, and a same-origin `Origin`.
 
+use aero2_keys::gate::RequestTarget;
 use aero2_keys::{RandomSource, SystemRandom, UnixMillis};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -80,11 +81,9 @@ pub fn allows(req: &Request, session: &Session) -> bool {
     let header = |name| req.headers().get(name).ok().flatten();
     let csrf_ok: bool = header("X-CSRF-Token")
         .is_some_and(|token| bool::from(token.as_bytes().ct_eq(session.csrf.as_bytes())));
-    let same_origin = match (header("Origin"), req.url()) {
-        (Some(origin), Ok(url)) => origin == url.origin().ascii_serialization(),
-        (None, _) => true,
-        (Some(_), Err(_)) => false,
-    };
+    let url = req.inner().url();
+    let same_origin =
+        header("Origin").is_none_or(|origin| origin == RequestTarget::split(&url).origin);
     csrf_ok && same_origin
 }
 

@@ -119,6 +119,38 @@ pub fn is_browser_request(
     origin.is_some() || (present(sec_fetch_mode) && present(sec_fetch_site))
 }
 
+/// An absolute request URL split into origin, path and query, without a URL parser.
+///
+/// The Workers runtime hands the worker a normalised absolute URL (dot segments resolved,
+/// no fragment), so splitting is enough; a full parser such as the `url` crate, with its
+/// IDNA tables, would add tens of kilobytes to the bundle for nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestTarget<'a> {
+    pub origin: &'a str,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+}
+
+impl<'a> RequestTarget<'a> {
+    pub fn split(url: &'a str) -> Self {
+        let authority_start = url.find("://").map_or(0, |i| i + 3);
+        let path_start = url[authority_start..]
+            .find(['/', '?', '#'])
+            .map_or(url.len(), |i| authority_start + i);
+        let (origin, rest) = url.split_at(path_start);
+        let rest = rest.split('#').next().unwrap_or_default();
+        let (path, query) = match rest.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (rest, None),
+        };
+        RequestTarget {
+            origin,
+            path: if path.is_empty() { "/" } else { path },
+            query,
+        }
+    }
+}
+
 /// The routes on which a publishable key is accepted.
 ///
 /// A comma-separated list of paths; one ending in `/*` matches everything below it (and
@@ -270,6 +302,23 @@ mod tests {
                 .code(),
             "malformed_key"
         );
+    }
+
+    #[test]
+    fn request_targets_split() {
+        let t = RequestTarget::split("https://api.example.com:8443/v1/keys/key_x/rotate?a=1&b=2");
+        assert_eq!(t.origin, "https://api.example.com:8443");
+        assert_eq!(t.path, "/v1/keys/key_x/rotate");
+        assert_eq!(t.query, Some("a=1&b=2"));
+        let t = RequestTarget::split("http://127.0.0.1:8787");
+        assert_eq!(
+            (t.origin, t.path, t.query),
+            ("http://127.0.0.1:8787", "/", None)
+        );
+        let t = RequestTarget::split("http://h/?x#frag");
+        assert_eq!((t.path, t.query), ("/", Some("x")));
+        let t = RequestTarget::split("http://h/a%2Fb?");
+        assert_eq!((t.path, t.query), ("/a%2Fb", Some("")));
     }
 
     #[test]
