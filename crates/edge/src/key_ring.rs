@@ -340,6 +340,16 @@ impl KeyRingObject {
         Ok(())
     }
 
+    /// Loads the ring; `false` when this Durable Object holds no application (a key or
+    /// report for an application that was never created), other failures are errors.
+    fn application_exists(&self) -> ApiResult<bool> {
+        match self.ensure_loaded() {
+            Ok(()) => Ok(true),
+            Err(err) if err.code == "application_not_found" => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
     /// Runs a synchronous change against the loaded ring. If storage fails part-way, the
     /// in-memory copy is dropped and reloaded from SQLite on the next request, so memory
     /// never claims more than storage holds.
@@ -593,14 +603,11 @@ impl KeyRingObject {
         client: &ClientInfo,
         now: UnixMillis,
     ) -> ApiResult<Response> {
-        let validated = match self.check_key(storage_id, Some(kind), now) {
-            Ok(validated) => validated,
-            // An application that does not exist has no keys: the key is unknown.
-            Err(err) if err.code == "application_not_found" => {
-                return Err(Rejection::UnknownKey.into())
-            }
-            Err(err) => return Err(err),
-        };
+        // An application that does not exist has no keys: the key is unknown.
+        if !self.application_exists()? {
+            return Err(Rejection::UnknownKey.into());
+        }
+        let validated = self.check_key(storage_id, Some(kind), now)?;
         self.count_usage(validated.key_id, 1, now);
         if validated.kind == KeyKind::Secret && from_browser {
             self.record_exposure(validated.key_id, client, now)?;
@@ -672,7 +679,7 @@ impl KeyRingObject {
         client: &ClientInfo,
         now: UnixMillis,
     ) -> ApiResult<Response> {
-        if self.ensure_loaded().is_ok() {
+        if self.application_exists()? {
             return Err(ApiError::new(
                 409,
                 "application_exists",
@@ -932,12 +939,8 @@ impl KeyRingObject {
         source: &str,
         now: UnixMillis,
     ) -> ApiResult<Response> {
-        match self.ensure_loaded() {
-            Ok(()) => {}
-            Err(err) if err.code == "application_not_found" => {
-                return Ok(json_response(200, &LeakOutcome::Unknown))
-            }
-            Err(err) => return Err(err),
+        if !self.application_exists()? {
+            return Ok(json_response(200, &LeakOutcome::Unknown));
         }
         let detail = json!({ "url": url, "source": source });
         let scanner = ClientInfo::default();
@@ -982,10 +985,8 @@ impl KeyRingObject {
     }
 
     async fn run_alarm(&self, now: UnixMillis) -> ApiResult<()> {
-        match self.ensure_loaded() {
-            Ok(()) => {}
-            Err(err) if err.code == "application_not_found" => return Ok(()),
-            Err(err) => return Err(err),
+        if !self.application_exists()? {
+            return Ok(());
         }
         self.mutate(|loaded| {
             for record in loaded.ring.expire_due(now) {

@@ -3,9 +3,10 @@
 //! before the response returns.
 
 use aero2_keys::signature::der_ecdsa_p256_to_fixed;
-use aero2_keys::{identify, KeyKind, StorageId};
+use aero2_keys::{encode_hex, identify, KeyKind, StorageId};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::{js_sys, Env, Request, Response};
@@ -13,7 +14,7 @@ use worker::{js_sys, Env, Request, Response};
 use crate::body::read_body;
 use crate::config::KV_BINDING;
 use crate::error::{json_response, ApiError, ApiResult};
-use crate::protocol::{read_answer, to_key_ring, LeakOutcome, RingCommand};
+use crate::protocol::{read_answer, to_key_ring, truncate, LeakOutcome, RingCommand};
 
 /// Reports are small; GitHub batches at most a few hundred matches.
 const MAX_REPORT_BYTES: usize = 256 * 1024;
@@ -79,11 +80,9 @@ pub async fn github_report(mut req: Request, env: &Env) -> ApiResult<Response> {
         return Err(unauthorized("the signature does not match the report"));
     }
 
-    // A signed report is processed once; a replay gets the first answer and changes nothing.
-    let report_id = format!(
-        "leak-report:{}",
-        StorageId::of_key_text(&hex(&signature)).to_hex()
-    );
+    // A report is processed once: the same body again (a replay, even with a re-encoded
+    // signature) gets the first answer and changes nothing.
+    let report_id = format!("leak-report:{}", encode_hex(&Sha256::digest(&body)));
     let kv = env.kv(KV_BINDING)?;
     if let Some(previous) = kv.get(&report_id).text().await? {
         let feedback: serde_json::Value =
@@ -144,17 +143,6 @@ async fn handle_token(env: &Env, reported: ReportedToken) -> ApiResult<TokenFeed
         (KeyKind::Publishable, _) | (_, LeakOutcome::Unknown) => "false_positive",
         (KeyKind::Secret, _) => "true_positive",
     }))
-}
-
-fn truncate(mut text: String, max_chars: usize) -> String {
-    if let Some((index, _)) = text.char_indices().nth(max_chars) {
-        text.truncate(index);
-    }
-    text
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn configured_keys(env: &Env) -> Vec<PublicKey> {

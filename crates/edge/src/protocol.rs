@@ -27,7 +27,9 @@ impl ClientInfo {
     }
 }
 
-fn truncate(mut text: String, max_chars: usize) -> String {
+/// Cuts client-supplied text (user agents, reported URLs) to at most `max_chars`
+/// characters before it is stored.
+pub fn truncate(mut text: String, max_chars: usize) -> String {
     if let Some((index, _)) = text.char_indices().nth(max_chars) {
         text.truncate(index);
     }

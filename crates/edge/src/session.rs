@@ -7,7 +7,7 @@
 //! must also send the session's CSRF token in `X-CSRF-Token`, and a same-origin `Origin`.
 
 use aero2_keys::gate::RequestTarget;
-use aero2_keys::{RandomSource, SystemRandom, UnixMillis};
+use aero2_keys::{encode_hex, RandomSource, SystemRandom, UnixMillis};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::json;
@@ -35,10 +35,6 @@ fn mac(admin_token: &str, expires: u64, csrf: &str) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn now() -> UnixMillis {
     UnixMillis(worker::Date::now().as_millis())
 }
@@ -64,7 +60,7 @@ pub fn from_request(req: &Request, admin_token: &str) -> Option<Session> {
     let expires: u64 = parts.next()?.parse().ok()?;
     let csrf = parts.next()?;
     let given_mac = parts.next()?;
-    let expected = hex(&mac(admin_token, expires, csrf));
+    let expected = encode_hex(&mac(admin_token, expires, csrf));
     let genuine: bool = given_mac.as_bytes().ct_eq(expected.as_bytes()).into();
     (genuine && now().0 < expires).then(|| Session {
         csrf: csrf.to_owned(),
@@ -127,14 +123,14 @@ pub async fn handle(req: &mut Request, admin_token: Option<String>) -> ApiResult
                 .fill_bytes(&mut csrf_bytes)
                 .map_err(|_| ApiError::unavailable())?;
             let session = Session {
-                csrf: hex(&csrf_bytes),
+                csrf: encode_hex(&csrf_bytes),
                 expires_at: UnixMillis(now().0 + LIFETIME_MS),
             };
             let value = format!(
                 "{}.{}.{}",
                 session.expires_at.0,
                 session.csrf,
-                hex(&mac(&admin_token, session.expires_at.0, &session.csrf))
+                encode_hex(&mac(&admin_token, session.expires_at.0, &session.csrf))
             );
             let mut response = json_response(200, &session_body(&session));
             response

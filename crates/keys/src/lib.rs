@@ -33,5 +33,5 @@ pub use lifecycle::{
     GracePeriod, KeyRecord, KeyRing, KeyStatus, LifecycleError, RevocationReason, Rotation,
 };
 pub use random::{RandomError, RandomSource, SystemRandom};
-pub use storage::{StorageId, StorageIdError};
+pub use storage::{encode_hex, StorageId, StorageIdError};
 pub use time::UnixMillis;

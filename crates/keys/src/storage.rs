@@ -28,13 +28,7 @@ impl StorageId {
 
     /// Lowercase hex, 64 characters: the Workers KV key of the record.
     pub fn to_hex(&self) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = String::with_capacity(64);
-        for byte in self.0 {
-            out.push(HEX[(byte >> 4) as usize] as char);
-            out.push(HEX[(byte & 0xf) as usize] as char);
-        }
-        out
+        encode_hex(&self.0)
     }
 
     pub fn from_hex(text: &str) -> Result<Self, StorageIdError> {
@@ -48,6 +42,17 @@ impl StorageId {
         }
         Ok(StorageId(out))
     }
+}
+
+/// Lowercase hexadecimal, two characters a byte.
+pub fn encode_hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(HEX[(byte >> 4) as usize] as char);
+        out.push(HEX[(byte & 0xf) as usize] as char);
+    }
+    out
 }
 
 fn hex_value(digit: u8) -> Result<u8, StorageIdError> {

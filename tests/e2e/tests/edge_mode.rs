@@ -79,14 +79,10 @@ fn edge_mode_validates_from_kv_and_honours_the_configured_grace_period() {
         None,
     );
     assert_eq!(reply.code(), "secret_key_in_browser");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while w
-        .get("/v1/audit_log?event=key.secret_in_browser", &new_secret)
-        .json["entries"]
-        .as_array()
-        .is_none_or(|e| e.is_empty())
-    {
-        assert!(Instant::now() < deadline, "exposure not audited");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until("the exposure audit entry", Duration::from_secs(10), || {
+        let log = w.get("/v1/audit_log?event=key.secret_in_browser", &new_secret);
+        log.json["entries"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty())
+    });
 }

@@ -8,14 +8,6 @@ use std::time::{Duration, Instant};
 use aero2_e2e::*;
 use serde_json::{json, Value};
 
-fn poll(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn failed_kv_writes_are_retried_until_kv_is_correct() {
     let w = Worker::start(
@@ -67,7 +59,7 @@ fn failed_kv_writes_are_retried_until_kv_is_correct() {
     );
 
     // Once KV accepts writes again, the outbox retries from the alarm and the revocation lands.
-    poll(
+    wait_until(
         "the revocation to reach KV",
         Duration::from_secs(30),
         || w.get("/v1/client/x", &pk).code() == "revoked_key",
@@ -165,7 +157,7 @@ fn a_sigkill_during_rotations_leaves_consistent_state_and_expiries_still_fire() 
     );
 
     // The alarms set before the kill still fire: every expiring key expires on time.
-    poll(
+    wait_until(
         "the grace-period expiries after the crash",
         Duration::from_secs(30),
         || {

@@ -161,23 +161,15 @@ fn rotation_keeps_the_old_key_for_the_grace_period_only() {
     assert_eq!(w.get("/v1/data", &new_value).status, 200);
 
     // The alarm records the expiry in the audit log.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let log = w.get(
-            &format!("/v1/audit_log?event=key.expired&key_id={}", old.id),
-            &new_value,
-        );
-        if log.json["entries"].as_array().is_some_and(|e| e.len() == 1) {
-            assert_eq!(log.json["entries"][0]["actor"], "system");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no key.expired entry: {}",
-            log.body
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    let expiry_log = format!("/v1/audit_log?event=key.expired&key_id={}", old.id);
+    wait_until("the key.expired entry", Duration::from_secs(20), || {
+        let log = w.get(&expiry_log, &new_value);
+        log.json["entries"].as_array().is_some_and(|e| e.len() == 1)
+    });
+    assert_eq!(
+        w.get(&expiry_log, &new_value).json["entries"][0]["actor"],
+        "system"
+    );
     let listed = w.get("/v1/keys?include_revoked=true", &new_value);
     let old_view = listed.json["keys"]
         .as_array()
