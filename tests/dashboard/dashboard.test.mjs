@@ -5,7 +5,6 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync, sign } from "node:crypto";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import http from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { launchChromium, root } from "../browser/helpers.mjs";
@@ -45,10 +44,13 @@ function gate(path, key, headers = {}) {
 
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
-  const logDir = mkdtempSync(join(tmpdir(), "aero2-dashboard-logs-"));
+  // Under target/ so that scripts/scan-secrets.mjs checks this run's state and logs too.
+  const runDir = join(root, "target/dashboard");
+  mkdirSync(runDir, { recursive: true });
+  const logDir = mkdtempSync(join(runDir, "logs-"));
   origin = await startOrigin(root, env, logDir);
   worker = await startWrangler(root, env, {
-    name: "dashboard", config: "wrangler.toml", stateDir: mkdtempSync(join(tmpdir(), "aero2-dashboard-state-")), logDir,
+    name: "dashboard", config: "wrangler.toml", stateDir: mkdtempSync(join(runDir, "state-")), logDir,
     vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN, GITHUB_SECRET_SCANNING_KEYS: SCANNER_KEYS },
   });
   browser = await launchChromium();

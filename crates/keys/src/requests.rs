@@ -131,4 +131,17 @@ mod tests {
             Err(RequestError::InvalidEnvironment)
         );
     }
+
+    #[test]
+    fn error_messages_are_fixed_whatever_the_input() {
+        // Found by cargo-fuzz (request_bodies): `["s  ",""]`, whose one-letter name appears
+        // in the fixed sentence by chance. Messages never quote their input.
+        let from_json: CreateApplicationRequest = serde_json::from_str(r#"["s  ",""]"#).unwrap();
+        let err = from_json.validate().unwrap_err();
+        assert_eq!(err, RequestError::InvalidEnvironment);
+        assert_eq!(
+            alloc::string::ToString::to_string(&err),
+            "environment must be \"production\" or \"development\""
+        );
+    }
 }
