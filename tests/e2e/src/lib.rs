@@ -456,8 +456,11 @@ pub fn files_below(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
+/// Whether `needle` occurs in `haystack` (binary files included), with std's substring
+/// search rather than a byte-by-byte window comparison.
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+    !needle.is_empty()
+        && String::from_utf8_lossy(haystack).contains(String::from_utf8_lossy(needle).as_ref())
 }
 
 /// Polls `done` every 200 ms until it holds, failing the test after `timeout`.

@@ -389,6 +389,41 @@ fn run(name: &str, seconds: u64) {
         disagreements.join("\n")
     );
     stop.store(true, Ordering::Relaxed);
+
+    // Secrets at rest and in logs: no key created in this run appears in the persisted
+    // state (KV, Durable Object storage), in any log or in a listing, whole or as its
+    // random part.
+    let values: Vec<String> = ledger
+        .lock()
+        .unwrap()
+        .keys()
+        .cloned()
+        .chain([admin.clone()])
+        .collect();
+    let files: Vec<(std::path::PathBuf, String)> = files_below(&w.state_dir)
+        .into_iter()
+        .map(|(path, bytes)| (path, String::from_utf8_lossy(&bytes).into_owned()))
+        .collect();
+    let logs = w.logs();
+    assert!(!files.is_empty());
+    for value in &values {
+        let random_part = &value[24..value.len() - 6];
+        for (path, text) in &files {
+            assert!(
+                !text.contains(random_part),
+                "{} holds a key",
+                path.display()
+            );
+        }
+        assert!(!logs.contains(random_part), "a log holds a key");
+        assert!(!listed.body.contains(value.as_str()) && !relisted.body.contains(value.as_str()));
+    }
+    println!(
+        "{name}: scanned {} files and {} bytes of logs for {} keys: none found",
+        files.len(),
+        logs.len(),
+        values.len()
+    );
 }
 
 #[test]
