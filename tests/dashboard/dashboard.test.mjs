@@ -31,6 +31,11 @@ function post(path, headers, body) {
   });
 }
 
+/** Waits until the keys table shows `n` rows: the table fills in after the page's fetches. */
+async function keyRows(page, n) {
+  await page.waitForFunction((count) => document.querySelectorAll("#keys-table tbody tr").length === count, n, { timeout: 10_000 });
+}
+
 /** A request as a server sends it, with no browser headers. */
 function gate(path, key, headers = {}) {
   return new Promise((resolve, reject) => {
@@ -108,7 +113,7 @@ test("an operator manages keys end to end in the dashboard", async () => {
   assert.ok(publishable && secret, `keys revealed: ${firstKeys.length}`);
   await reveal.getByRole("button", { name: "Done" }).click();
   await page.getByRole("heading", { name: "Shop" }).waitFor();
-  assert.equal(await page.locator("#keys-table tbody tr").count(), 2);
+  await keyRows(page, 2);
   assert.equal((await gate("/v1/users", secret)).status, 200);
 
   // Create a secret key, with the copy button.
@@ -122,7 +127,7 @@ test("an operator manages keys end to end in the dashboard", async () => {
   await reveal.getByRole("button", { name: "Copy" }).click();
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), billing);
   await reveal.getByRole("button", { name: "Done" }).click();
-  assert.equal(await page.locator("#keys-table tbody tr").count(), 3);
+  await keyRows(page, 3);
   assert.equal((await gate("/v1/users", billing)).status, 200);
   assert.ok(!(await page.content()).includes(billing), "the value is gone from the page once the dialog closes");
 
@@ -157,6 +162,7 @@ test("an operator manages keys end to end in the dashboard", async () => {
   assert.equal((await gate("/v1/client/session", rotated)).status, 200);
 
   // The audit log shows every action, and filters by event.
+  await page.waitForFunction(() => document.querySelector("#audit-table").textContent.includes("key.rotated"), null, { timeout: 10_000 });
   const auditText = await page.locator("#audit-table").textContent();
   for (const event of ["application.created", "key.created", "key.revoked", "key.rotated"]) assert.ok(auditText.includes(event), `audit shows ${event}`);
   await page.getByLabel("Event").selectOption("key.revoked");
