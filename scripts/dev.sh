@@ -23,16 +23,23 @@ if ! grep -q '^ADMIN_TOKEN=' .dev.vars 2>/dev/null; then
 fi
 ADMIN_TOKEN="$(sed -n 's/^ADMIN_TOKEN=//p' .dev.vars | head -n 1)"
 
+for port in "$PORT" "$ORIGIN_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "Port $port on 127.0.0.1 is already in use (another make dev?). Stop it, or set PORT / ORIGIN_PORT." >&2
+    exit 1
+  fi
+done
+
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
 
+mkdir -p .wrangler
 step "Starting the demo origin on http://127.0.0.1:$ORIGIN_PORT"
 setsid node scripts/origin.mjs "$ORIGIN_PORT" > .wrangler/origin.log 2>&1 &
 pids+=($!)
 
 step "Starting wrangler dev on http://127.0.0.1:$PORT (log: .wrangler/dev.log)"
-mkdir -p .wrangler
 AERO2_SKIP_BUILD=1 setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" \
   --persist-to "$STATE_DIR" --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" \
   > .wrangler/dev.log 2>&1 &
@@ -46,9 +53,14 @@ done
 if [ ! -s "$DEMO_FILE" ]; then
   step "Seeding a demo application"
   umask 077
-  curl -fsS -X POST "http://127.0.0.1:$PORT/v1/applications" \
+  if ! curl -fsS -X POST "http://127.0.0.1:$PORT/v1/applications" \
     -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
-    -d '{"name":"Demo application","environment":"development"}' > "$DEMO_FILE"
+    -d '{"name":"Demo application","environment":"development"}' > "$DEMO_FILE.tmp"; then
+    rm -f "$DEMO_FILE.tmp"
+    echo "Could not create the demo application; see .wrangler/dev.log" >&2
+    exit 1
+  fi
+  mv "$DEMO_FILE.tmp" "$DEMO_FILE"
 fi
 read -r APP_ID PK SK < <(node -e '
   const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
