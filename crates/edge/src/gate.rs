@@ -37,7 +37,12 @@ pub async fn gate(
                 storage_id: key.storage_id,
                 kind: key.kind,
                 from_browser,
-                client: ClientInfo::of(&req),
+                // Who sent it only matters for the audit entry of a browser exposure.
+                client: if from_browser {
+                    ClientInfo::of(&req)
+                } else {
+                    ClientInfo::default()
+                },
             };
             let answer = to_key_ring(env, key.application_id, &command).await?;
             match read_answer::<Validated>(answer).await? {

@@ -260,10 +260,14 @@ impl KeyRingObject {
             }
             RingCommand::RecordUsage { counts } => {
                 self.ensure_loaded()?;
+                let mut starts_batch = false;
                 for count in counts {
-                    self.count_usage(count.key_id, count.requests, count.last_used_at);
+                    starts_batch |=
+                        self.count_usage(count.key_id, count.requests, count.last_used_at);
                 }
-                self.schedule(now).await?;
+                if starts_batch {
+                    self.schedule(now).await?;
+                }
                 Ok(json_response(202, &json!({})))
             }
             #[cfg(feature = "fault-injection")]
@@ -557,7 +561,7 @@ impl KeyRingObject {
             } => (storage_id, *from_browser),
         };
         let validated = self.check_key(storage_id, None, now)?;
-        self.count_usage(validated.key_id, 1, now);
+        self.record_usage(validated.key_id, now).await?;
         if validated.kind != KeyKind::Secret {
             return Err(ApiError::new(
                 403,
@@ -567,10 +571,8 @@ impl KeyRingObject {
         }
         if from_browser {
             self.record_exposure(validated.key_id, client, now)?;
-            self.schedule(now).await?;
             return Err(Rejection::SecretKeyInBrowser.into());
         }
-        self.schedule(now).await?;
         Ok(validated.key_id.to_string())
     }
 
@@ -608,11 +610,10 @@ impl KeyRingObject {
             return Err(Rejection::UnknownKey.into());
         }
         let validated = self.check_key(storage_id, Some(kind), now)?;
-        self.count_usage(validated.key_id, 1, now);
+        self.record_usage(validated.key_id, now).await?;
         if validated.kind == KeyKind::Secret && from_browser {
             self.record_exposure(validated.key_id, client, now)?;
         }
-        self.schedule(now).await?;
         Ok(json_response(200, &validated))
     }
 
@@ -634,7 +635,18 @@ impl KeyRingObject {
 
     // ----- usage -------------------------------------------------------------------------
 
-    fn count_usage(&self, key_id: KeyId, requests: u32, at: UnixMillis) {
+    /// Counts a request with a key, and makes sure an alarm will write the counts out.
+    /// The alarm is only set when a new batch starts, which keeps storage reads off the
+    /// path of every validated request.
+    async fn record_usage(&self, key_id: KeyId, now: UnixMillis) -> ApiResult<()> {
+        if self.count_usage(key_id, 1, now) {
+            self.schedule(now).await?;
+        }
+        Ok(())
+    }
+
+    /// Adds to the in-memory counts; returns whether this started a new batch.
+    fn count_usage(&self, key_id: KeyId, requests: u32, at: UnixMillis) -> bool {
         let hour = at.0 / HOUR_MS;
         let mut usage = self.usage.borrow_mut();
         let entry = usage.entry((key_id, hour)).or_insert((0, at));
@@ -644,9 +656,11 @@ impl KeyRingObject {
             let last = loaded.last_used.entry(key_id).or_insert(at);
             *last = (*last).max(at);
         }
-        if self.usage_pending_since.get().is_none() {
+        let starts_batch = self.usage_pending_since.get().is_none();
+        if starts_batch {
             self.usage_pending_since.set(Some(at));
         }
+        starts_batch
     }
 
     fn flush_usage(&self, now: UnixMillis) -> ApiResult<()> {
