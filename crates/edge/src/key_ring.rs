@@ -381,7 +381,7 @@ impl KeyRingObject {
     fn enqueue_kv(&self, loaded: &Loaded, record: &KeyRecord) -> ApiResult<()> {
         let edge = EdgeRecord::of(loaded.application.id, record);
         let json = serde_json::to_string(&edge).map_err(|_| ApiError::unavailable())?;
-        let tombstone = matches!(record.status, aero2_keys::KeyStatus::Revoked { .. });
+        let tombstone = record.status.is_revoked();
         self.sql.exec(
             "INSERT INTO outbox (storage_id, value, tombstone, version) VALUES (?, ?, ?, 1)
              ON CONFLICT (storage_id) DO UPDATE SET value = excluded.value,
@@ -754,7 +754,7 @@ impl KeyRingObject {
             .keys()
             .iter()
             .rev()
-            .filter(|record| include_revoked || record.status.name() != "revoked")
+            .filter(|record| include_revoked || !record.status.is_revoked())
             .map(|record| KeyView::of(record, loaded.last_used.get(&record.id).copied()))
             .collect();
         Ok(json_response(200, &json!({ "keys": keys })))
@@ -962,7 +962,7 @@ impl KeyRingObject {
             let Some(record) = loaded.ring.find_by_storage_id(storage_id).cloned() else {
                 return Ok(LeakOutcome::Unknown);
             };
-            let already_revoked = matches!(record.status, aero2_keys::KeyStatus::Revoked { .. });
+            let already_revoked = record.status.is_revoked();
             if record.kind == KeyKind::Publishable || already_revoked {
                 self.audit(
                     now,

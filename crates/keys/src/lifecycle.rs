@@ -102,6 +102,10 @@ pub enum KeyStatus {
 }
 
 impl KeyStatus {
+    pub const fn is_revoked(&self) -> bool {
+        matches!(self, KeyStatus::Revoked { .. })
+    }
+
     /// `active`, `expiring` or `revoked`, as the API reports it.
     pub const fn name(&self) -> &'static str {
         match self {
@@ -165,7 +169,7 @@ impl KeyRecord {
         now: UnixMillis,
         reason: RevocationReason,
     ) -> Result<(), LifecycleError> {
-        if matches!(self.status, KeyStatus::Revoked { .. }) {
+        if self.status.is_revoked() {
             return Err(LifecycleError::AlreadyRevoked);
         }
         self.status = KeyStatus::Revoked {
@@ -291,6 +295,14 @@ impl From<RandomError> for LifecycleError {
     }
 }
 
+/// Text a person names something with (a key's label, an application's name): trimmed,
+/// 1 to `max_chars` characters, no control characters. `None` otherwise.
+pub(crate) fn clean_text(text: &str, max_chars: usize) -> Option<&str> {
+    let text = text.trim();
+    let chars = text.chars().count();
+    (chars > 0 && chars <= max_chars && !text.chars().any(char::is_control)).then_some(text)
+}
+
 /// The outcome of a rotation: the new key (its value is shown once) and both records as
 /// they now stand.
 #[derive(Debug)]
@@ -356,17 +368,14 @@ impl KeyRing {
     fn live_keys(&self) -> usize {
         self.keys
             .iter()
-            .filter(|record| !matches!(record.status, KeyStatus::Revoked { .. }))
+            .filter(|record| !record.status.is_revoked())
             .count()
     }
 
     fn normalize_label(label: &str) -> Result<String, LifecycleError> {
-        let label = label.trim();
-        let chars = label.chars().count();
-        if chars == 0 || chars > Self::MAX_LABEL_CHARS || label.chars().any(char::is_control) {
-            return Err(LifecycleError::InvalidLabel);
-        }
-        Ok(label.to_owned())
+        clean_text(label, Self::MAX_LABEL_CHARS)
+            .map(str::to_owned)
+            .ok_or(LifecycleError::InvalidLabel)
     }
 
     fn new_key(
@@ -408,7 +417,7 @@ impl KeyRing {
     ) -> Result<KeyRecord, LifecycleError> {
         let index = self.index_of(id)?;
         let record = &self.keys[index];
-        if matches!(record.status, KeyStatus::Revoked { .. }) {
+        if record.status.is_revoked() {
             return Err(LifecycleError::AlreadyRevoked);
         }
         let is_last_active_secret = record.kind == KeyKind::Secret

@@ -8,6 +8,7 @@ use core::fmt;
 use serde::Deserialize;
 
 use crate::format::{Environment, KeyKind};
+use crate::lifecycle::clean_text;
 
 /// `POST /v1/keys`
 #[derive(Debug, Deserialize)]
@@ -77,10 +78,7 @@ impl fmt::Display for RequestError {
 impl CreateApplicationRequest {
     /// Production applications get live keys, development ones test keys.
     pub fn validate(&self) -> Result<NewApplication, RequestError> {
-        let name = self.name.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(RequestError::InvalidName);
-        }
+        let name = clean_text(&self.name, 100).ok_or(RequestError::InvalidName)?;
         let environment = match self.environment.as_str() {
             "production" => Environment::Live,
             "development" => Environment::Test,
