@@ -2,7 +2,7 @@
 //! accepts re-encodes to the same bytes (strict DER has one encoding per value).
 #![no_main]
 
-use aero2_keys::signature::der_ecdsa_p256_to_fixed;
+use aero2_keys::der::der_ecdsa_p256_to_fixed;
 use libfuzzer_sys::fuzz_target;
 
 fn encode_integer(value: &[u8]) -> Vec<u8> {

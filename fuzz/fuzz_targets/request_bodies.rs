@@ -2,7 +2,7 @@
 //! panics, and error messages never hold the input.
 #![no_main]
 
-use aero2_keys::requests::{CreateApplicationRequest, CreateKeyRequest, RequestError, RotateRequest};
+use aero2_keys::http::bodies::{CreateApplicationRequest, CreateKeyRequest, RequestError, RotateRequest};
 use aero2_keys::{ApplicationId, Environment, GracePeriod, KeyRing, LifecycleError, UnixMillis};
 use libfuzzer_sys::fuzz_target;
 
@@ -42,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(request) = serde_json::from_slice::<CreateApplicationRequest>(data) {
         // Errors are fixed sentences: no input reaches them. (An earlier, looser check
         // that the message did not contain the name failed on one-letter names; that
-        // input is now a regression test in crates/keys/src/requests.rs.)
+        // input is now a regression test in crates/keys/src/http/bodies.rs.)
         if let Err(err) = request.validate() {
             let fixed = [RequestError::InvalidName.to_string(), RequestError::InvalidEnvironment.to_string()];
             assert!(fixed.contains(&err.to_string()));

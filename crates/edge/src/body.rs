@@ -5,7 +5,9 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use worker::Request;
 
-use crate::error::{ApiError, ApiResult};
+use aero2_keys::http::ErrorCode;
+
+use crate::errors::{ApiError, ApiResult};
 
 /// Larger than any valid management request by two orders of magnitude.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -29,21 +31,17 @@ pub async fn read_optional_json<T: DeserializeOwned>(req: &mut Request) -> ApiRe
         })
         .is_some_and(|mime| mime == "application/json");
     if !is_json {
-        return Err(ApiError::new(
-            415,
-            "unsupported_media_type",
-            "send the body as JSON with Content-Type: application/json",
-        ));
+        return Err(ErrorCode::UnsupportedMediaType.into());
     }
     serde_json::from_slice(&bytes)
         .map(Some)
-        .map_err(|err| ApiError::bad_request("invalid_request", describe_json_error(&err)))
+        .map_err(|err| ApiError::with_detail(ErrorCode::InvalidRequest, describe_json_error(&err)))
 }
 
 pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
-    read_optional_json(req)
-        .await?
-        .ok_or_else(|| ApiError::bad_request("invalid_request", "this endpoint needs a JSON body"))
+    read_optional_json(req).await?.ok_or_else(|| {
+        ApiError::with_detail(ErrorCode::InvalidRequest, "this endpoint needs a JSON body")
+    })
 }
 
 /// serde_json's own messages can quote input (an unknown variant or field is echoed),
@@ -74,9 +72,8 @@ fn describe_json_error(err: &serde_json::Error) -> String {
 /// reading them when they declare their length, and as soon as they pass it otherwise.
 pub async fn read_body(req: &mut Request, max_bytes: usize) -> ApiResult<Vec<u8>> {
     let too_large = || {
-        ApiError::new(
-            413,
-            "payload_too_large",
+        ApiError::with_detail(
+            ErrorCode::PayloadTooLarge,
             format!("request bodies are limited to {max_bytes} bytes"),
         )
     };
@@ -96,7 +93,10 @@ pub async fn read_body(req: &mut Request, max_bytes: usize) -> ApiResult<Vec<u8>
     };
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| {
-            ApiError::bad_request("invalid_request", "the request body could not be read")
+            ApiError::with_detail(
+                ErrorCode::InvalidRequest,
+                "the request body could not be read",
+            )
         })?;
         if body.len() + chunk.len() > max_bytes {
             return Err(too_large());

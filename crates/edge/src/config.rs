@@ -1,8 +1,17 @@
-//! Settings from `wrangler.toml` `[vars]` and secrets, with safe defaults.
+//! Every setting the worker reads: `wrangler.toml` `[vars]` and secrets, with safe
+//! defaults. Nothing else in the worker calls `env.var` or `env.secret`.
+
+use std::cell::OnceCell;
+use std::rc::Rc;
 
 use aero2_keys::gate::FrontendRoutes;
 use aero2_keys::{GracePeriod, KeyKind};
 use worker::Env;
+
+/// The bindings, by name.
+pub const KV_BINDING: &str = "KEYS";
+pub const KEY_RING_BINDING: &str = "KEY_RING";
+pub const REGISTRY_BINDING: &str = "REGISTRY";
 
 /// How a key kind is validated at the gate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,52 +25,65 @@ pub enum ValidationMode {
 }
 
 pub struct Config {
+    /// Where gated requests go, without a trailing slash; empty when unset.
     pub origin_url: String,
     pub frontend_routes: FrontendRoutes,
     pub secret_mode: ValidationMode,
     pub publishable_mode: ValidationMode,
-}
-
-pub const KV_BINDING: &str = "KEYS";
-pub const KEY_RING_BINDING: &str = "KEY_RING";
-pub const REGISTRY_BINDING: &str = "REGISTRY";
-
-fn var(env: &Env, name: &str) -> Option<String> {
-    env.var(name)
-        .ok()
-        .map(|v| v.to_string())
-        .filter(|v| !v.trim().is_empty())
+    /// The grace period of a rotation that names none.
+    pub default_grace_period: GracePeriod,
+    /// The operator token; `None` when unset or shorter than 16 characters.
+    pub admin_token: Option<String>,
+    /// GitHub's secret-scanning public keys, as the JSON GitHub publishes.
+    pub github_secret_scanning_keys: String,
 }
 
 thread_local! {
-    /// Vars are fixed for an isolate's lifetime, so they are read once per isolate rather
-    /// than on every request.
-    static CACHED: std::cell::OnceCell<std::rc::Rc<Config>> = const { std::cell::OnceCell::new() };
+    /// Vars and secrets are fixed for an isolate's lifetime, so they are read once per
+    /// isolate rather than on every request.
+    static CACHED: OnceCell<Rc<Config>> = const { OnceCell::new() };
+}
+
+/// A var or secret, trimmed; `None` when unset or blank.
+fn setting(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
 }
 
 impl Config {
-    pub fn cached(env: &Env) -> std::rc::Rc<Config> {
-        CACHED.with(|cell| {
-            cell.get_or_init(|| std::rc::Rc::new(Config::from_env(env)))
-                .clone()
-        })
+    pub fn cached(env: &Env) -> Rc<Config> {
+        CACHED.with(|cell| cell.get_or_init(|| Rc::new(Config::from_env(env))).clone())
     }
 
     fn from_env(env: &Env) -> Self {
-        let mode = |name| match var(env, name).as_deref().map(str::trim) {
+        let mode = |name| match setting(env, name).as_deref() {
             Some("edge") => ValidationMode::Edge,
             _ => ValidationMode::Strict,
         };
         Config {
-            origin_url: var(env, "ORIGIN_URL")
+            origin_url: setting(env, "ORIGIN_URL")
                 .unwrap_or_default()
                 .trim_end_matches('/')
                 .to_owned(),
-            frontend_routes: var(env, "FRONTEND_ROUTES")
+            frontend_routes: setting(env, "FRONTEND_ROUTES")
                 .map(|routes| FrontendRoutes::parse(&routes))
                 .unwrap_or_default(),
             secret_mode: mode("SECRET_KEY_VALIDATION"),
             publishable_mode: mode("PUBLISHABLE_KEY_VALIDATION"),
+            // Out-of-range values fall back to the 24-hour default.
+            default_grace_period: setting(env, "DEFAULT_GRACE_PERIOD_SECONDS")
+                .and_then(|v| v.parse::<u64>().ok())
+                .and_then(|seconds| GracePeriod::from_seconds(seconds).ok())
+                .unwrap_or_default(),
+            // Tokens shorter than 16 characters are treated as unset, so a careless value
+            // cannot open the operator API.
+            admin_token: setting(env, "ADMIN_TOKEN").filter(|token| token.len() >= 16),
+            github_secret_scanning_keys: setting(env, "GITHUB_SECRET_SCANNING_KEYS")
+                .unwrap_or_else(|| "[]".to_owned()),
         }
     }
 
@@ -71,23 +93,4 @@ impl Config {
             KeyKind::Publishable => self.publishable_mode,
         }
     }
-}
-
-/// The grace period used when a rotation does not name one. Tests shorten it through
-/// configuration; out-of-range values fall back to the 24-hour default.
-pub fn default_grace_period(env: &Env) -> GracePeriod {
-    var(env, "DEFAULT_GRACE_PERIOD_SECONDS")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .and_then(|seconds| GracePeriod::from_seconds(seconds).ok())
-        .unwrap_or_default()
-}
-
-/// The operator token, from a wrangler secret (`.dev.vars` locally). Tokens shorter than
-/// 16 characters are treated as unset, so a careless value cannot open the operator API.
-pub fn admin_token(env: &Env) -> Option<String> {
-    env.secret("ADMIN_TOKEN")
-        .ok()
-        .map(|s| s.to_string())
-        .or_else(|| var(env, "ADMIN_TOKEN"))
-        .filter(|token| token.len() >= 16)
 }

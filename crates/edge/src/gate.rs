@@ -1,22 +1,27 @@
-//! The gate: every request that is not for the worker's own API is authenticated by its
-//! API key, authorised for its route, and proxied to the origin without the key.
+//! The gate: where a key is validated. Every request that is not for the worker's own API
+//! is authenticated by its API key, authorised for its route, and proxied to the origin
+//! without the key (`proxy.rs`).
+//!
+//! The decisions are the core's ([`admit`], then [`authorize`]). In `strict` mode the
+//! application's key ring makes them against its authoritative record (`key_ring`'s
+//! `validate`); in `edge` mode this file makes them against the Workers KV record.
 
 use aero2_keys::gate::{
-    authorize, is_browser_request, key_from_authorization, EdgeRecord, Rejection, RequestTarget,
+    admit, authorize, is_browser_request, key_from_authorization, Rejection, RequestTarget,
 };
-use aero2_keys::{KeyIdentity, UnixMillis};
-use worker::{
-    web_sys, Context, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response,
-};
+use aero2_keys::http::ErrorCode;
+use worker::{Context, Env, Request, Response};
 
-use crate::config::{Config, ValidationMode, KV_BINDING};
-use crate::error::{ApiError, ApiResult};
+use crate::clock::now;
+use crate::config::{Config, ValidationMode};
+use crate::errors::ApiResult;
 use crate::protocol::{read_answer, to_key_ring, ClientInfo, RingCommand, Validated};
-use crate::usage;
+use crate::router::allow;
+use crate::{kv, proxy, usage};
 
-/// Headers the gate sets for the origin. Any a client sends itself are dropped, so the
-/// origin can trust them.
-const FORWARDED_PREFIX: &str = "x-aero2-";
+/// Methods that are gated and forwarded. Others (`TRACE`, `CONNECT`, …) are refused: a
+/// `TRACE` would echo the request, headers and all, back through the origin.
+const GATED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 
 pub async fn gate(
     req: Request,
@@ -25,64 +30,54 @@ pub async fn gate(
     ctx: &Context,
     config: &Config,
 ) -> ApiResult<Response> {
+    allow(&req.method(), GATED_METHODS)?;
     let header = req.headers().get("Authorization").ok().flatten();
     // Malformed keys and bad checksums stop here, before any storage read.
     let key = key_from_authorization(header.as_deref())?;
     let from_browser = from_browser(&req);
-    let now = UnixMillis(worker::Date::now().as_millis());
+    let now = now();
+    // Who sent it only matters for the audit entry of a browser exposure.
+    let client = || {
+        if from_browser {
+            ClientInfo::of(&req)
+        } else {
+            ClientInfo::default()
+        }
+    };
 
     let validated = match config.mode(key.kind) {
         ValidationMode::Strict => {
             let command = RingCommand::Validate {
-                storage_id: key.storage_id,
-                kind: key.kind,
+                key,
+                path: target.path.to_owned(),
                 from_browser,
-                // Who sent it only matters for the audit entry of a browser exposure.
-                client: if from_browser {
-                    ClientInfo::of(&req)
-                } else {
-                    ClientInfo::default()
-                },
+                client: client(),
             };
-            let answer = to_key_ring(env, key.application_id, &command).await?;
-            match read_answer::<Validated>(answer).await? {
-                Ok(validated) => validated,
-                // The key ring's refusal is already the public error response.
-                Err(refusal) => return Ok(refusal),
-            }
+            read_answer::<Validated>(to_key_ring(env, key.application_id, &command).await?).await?
         }
         ValidationMode::Edge => {
-            #[cfg(feature = "instrumentation")]
-            crate::instrumentation::kv_read();
-            // Read as text and parse in Rust: one string crosses the JavaScript boundary,
-            // rather than one call per field of a JavaScript object.
-            let text = env
-                .kv(KV_BINDING)?
-                .get(&key.storage_id.to_hex())
-                .text()
+            let record = kv::edge_record(env, &key.storage_id)
                 .await?
                 .ok_or(Rejection::UnknownKey)?;
-            let record: EdgeRecord = serde_json::from_str(&text).map_err(|_| {
-                worker::console_error!("undecodable KV record for a key");
-                ApiError::unavailable()
-            })?;
-            record.check(&key, now)?;
+            admit(record.view(), &key, now)?;
             usage::count(ctx, env, record.application_id, record.key_id, now);
-            if from_browser && record.kind == aero2_keys::KeyKind::Secret {
-                let (env, application, key_id, client) = (
-                    env.clone(),
-                    record.application_id,
-                    record.key_id,
-                    ClientInfo::of(&req),
-                );
-                ctx.wait_until(async move {
-                    let _ = to_key_ring(
-                        &env,
-                        application,
-                        &RingCommand::RecordBrowserExposure { key_id, client },
-                    )
-                    .await;
-                });
+            if let Err(rejection) = authorize(
+                record.kind,
+                target.path,
+                &config.frontend_routes,
+                from_browser,
+            ) {
+                if rejection == Rejection::SecretKeyInBrowser {
+                    let command = RingCommand::RecordBrowserExposure {
+                        key_id: record.key_id,
+                        client: client(),
+                    };
+                    let (env, application) = (env.clone(), record.application_id);
+                    ctx.wait_until(async move {
+                        let _ = to_key_ring(&env, application, &command).await;
+                    });
+                }
+                return Err(rejection.into());
             }
             Validated {
                 key_id: record.key_id,
@@ -90,10 +85,13 @@ pub async fn gate(
             }
         }
     };
-    authorize(key.kind, target.path, &config.frontend_routes, from_browser)?;
-    proxy(req, target, config, &key, &validated).await
+    if config.origin_url.is_empty() {
+        return Err(ErrorCode::OriginNotConfigured.into());
+    }
+    proxy::forward(req, target, config, &key, &validated).await
 }
 
+/// Whether the request came from a browser, by its headers ([`is_browser_request`]).
 pub fn from_browser(req: &Request) -> bool {
     let header = |name| req.headers().get(name).ok().flatten();
     is_browser_request(
@@ -101,62 +99,4 @@ pub fn from_browser(req: &Request) -> bool {
         header("Sec-Fetch-Mode").as_deref(),
         header("Sec-Fetch-Site").as_deref(),
     )
-}
-
-async fn proxy(
-    req: Request,
-    target: &RequestTarget<'_>,
-    config: &Config,
-    key: &KeyIdentity,
-    validated: &Validated,
-) -> ApiResult<Response> {
-    if config.origin_url.is_empty() {
-        return Err(ApiError::new(
-            502,
-            "origin_not_configured",
-            "ORIGIN_URL is not set",
-        ));
-    }
-    let mut destination = format!("{}{}", config.origin_url, target.path);
-    if let Some(query) = target.query {
-        destination.push('?');
-        destination.push_str(query);
-    }
-    // Copy the headers inside JavaScript, then remove what the origin must not get; only
-    // header names cross into wasm.
-    let headers =
-        Headers(web_sys::Headers::new_with_headers(&req.headers().0).map_err(worker::Error::from)?);
-    let drop: Vec<String> = headers
-        .keys()
-        .filter(|name| {
-            name == "authorization" || name == "host" || name.starts_with(FORWARDED_PREFIX)
-        })
-        .collect();
-    for name in drop {
-        headers.delete(&name)?;
-    }
-    headers.set("X-Aero2-Application-Id", &key.application_id.to_string())?;
-    headers.set("X-Aero2-Environment", key.environment.as_str())?;
-    headers.set("X-Aero2-Key-Id", &validated.key_id.to_string())?;
-    headers.set("X-Aero2-Key-Kind", validated.kind.as_str())?;
-
-    let method = req.method();
-    let body = match method {
-        Method::Get | Method::Head => None,
-        _ => req.inner().body().map(Into::into),
-    };
-    let mut init = RequestInit::new();
-    init.with_method(method)
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual)
-        .with_body(body);
-    let outbound = Request::new_with_init(&destination, &init)?;
-    Fetch::Request(outbound).send().await.map_err(|err| {
-        worker::console_error!("origin request failed: {err}");
-        ApiError::new(
-            502,
-            "origin_unreachable",
-            "the origin server could not be reached",
-        )
-    })
 }

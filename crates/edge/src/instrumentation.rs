@@ -4,10 +4,10 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use serde_json::json;
+use serde::Serialize;
 use worker::Response;
 
-use crate::error::json_response;
+use crate::views::json_response;
 
 static KV_READS: AtomicU64 = AtomicU64::new(0);
 static DURABLE_OBJECT_CALLS: AtomicU64 = AtomicU64::new(0);
@@ -20,12 +20,18 @@ pub fn durable_object_call() {
     DURABLE_OBJECT_CALLS.fetch_add(1, Ordering::Relaxed);
 }
 
+#[derive(Serialize)]
+struct Counters {
+    kv_reads: u64,
+    durable_object_calls: u64,
+}
+
 pub fn report() -> Response {
     json_response(
         200,
-        &json!({
-            "kv_reads": KV_READS.load(Ordering::Relaxed),
-            "durable_object_calls": DURABLE_OBJECT_CALLS.load(Ordering::Relaxed),
-        }),
+        &Counters {
+            kv_reads: KV_READS.load(Ordering::Relaxed),
+            durable_object_calls: DURABLE_OBJECT_CALLS.load(Ordering::Relaxed),
+        },
     )
 }

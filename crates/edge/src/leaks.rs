@@ -2,7 +2,7 @@
 //! keys in public code and posts them here, signed; every secret key reported is revoked
 //! before the response returns.
 
-use aero2_keys::signature::der_ecdsa_p256_to_fixed;
+use aero2_keys::der::der_ecdsa_p256_to_fixed;
 use aero2_keys::{encode_hex, identify, KeyKind, StorageId};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -11,16 +11,18 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::{js_sys, Env, Request, Response};
 
+use aero2_keys::http::ErrorCode;
+
 use crate::body::read_body;
-use crate::config::KV_BINDING;
-use crate::error::{json_response, ApiError, ApiResult};
+use crate::config::Config;
+use crate::errors::{ApiError, ApiResult};
+use crate::kv;
 use crate::protocol::{read_answer, to_key_ring, truncate, LeakOutcome, RingCommand};
+use crate::views::json_response;
 
 /// Reports are small; GitHub batches at most a few hundred matches.
 const MAX_REPORT_BYTES: usize = 256 * 1024;
 const MAX_TOKENS: usize = 1000;
-/// A processed report's answer is kept this long, so a replay changes nothing.
-const REPLAY_WINDOW_SECONDS: u64 = 30 * 24 * 60 * 60;
 
 #[derive(Deserialize)]
 struct ReportedToken {
@@ -50,10 +52,10 @@ struct PublicKey {
 }
 
 fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(401, "invalid_signature", message)
+    ApiError::with_detail(ErrorCode::InvalidSignature, message)
 }
 
-pub async fn github_report(mut req: Request, env: &Env) -> ApiResult<Response> {
+pub async fn github_report(mut req: Request, env: &Env, config: &Config) -> ApiResult<Response> {
     let header = |name| req.headers().get(name).ok().flatten();
     let (Some(key_identifier), Some(signature)) = (
         header("Github-Public-Key-Identifier"),
@@ -63,7 +65,7 @@ pub async fn github_report(mut req: Request, env: &Env) -> ApiResult<Response> {
     };
     let body = read_body(&mut req, MAX_REPORT_BYTES).await?;
 
-    let public_key = configured_keys(env)
+    let public_key = configured_keys(config)
         .into_iter()
         .find(|key| key.key_identifier == key_identifier)
         .ok_or_else(|| unauthorized("the signing key is not one this service trusts"))?;
@@ -74,7 +76,7 @@ pub async fn github_report(mut req: Request, env: &Env) -> ApiResult<Response> {
         .ok_or_else(|| unauthorized("the signature is malformed"))?;
     let spki = pem_to_der(&public_key.key).ok_or_else(|| {
         worker::console_error!("GITHUB_SECRET_SCANNING_KEYS holds a key that is not PEM");
-        ApiError::unavailable()
+        ApiError::from(ErrorCode::TemporarilyUnavailable)
     })?;
     if !verify_p256(&spki, &signature, &body).await? {
         return Err(unauthorized("the signature does not match the report"));
@@ -82,24 +84,22 @@ pub async fn github_report(mut req: Request, env: &Env) -> ApiResult<Response> {
 
     // A report is processed once: the same body again (a replay, even with a re-encoded
     // signature) gets the first answer and changes nothing.
-    let report_id = format!("leak-report:{}", encode_hex(&Sha256::digest(&body)));
-    let kv = env.kv(KV_BINDING)?;
-    if let Some(previous) = kv.get(&report_id).text().await? {
+    let report_id = encode_hex(&Sha256::digest(&body));
+    if let Some(previous) = kv::leak_report_answer(env, &report_id).await? {
         let feedback: serde_json::Value =
-            serde_json::from_str(&previous).map_err(|_| ApiError::unavailable())?;
+            serde_json::from_str(&previous).map_err(|_| ErrorCode::TemporarilyUnavailable)?;
         return Ok(json_response(200, &feedback));
     }
 
     let tokens: Vec<ReportedToken> = serde_json::from_slice(&body).map_err(|_| {
-        ApiError::bad_request(
-            "invalid_request",
+        ApiError::with_detail(
+            ErrorCode::InvalidRequest,
             "the report must be a JSON array of {token, type, url, source}",
         )
     })?;
     if tokens.len() > MAX_TOKENS {
-        return Err(ApiError::new(
-            413,
-            "payload_too_large",
+        return Err(ApiError::with_detail(
+            ErrorCode::PayloadTooLarge,
             format!("at most {MAX_TOKENS} tokens per report"),
         ));
     }
@@ -107,13 +107,8 @@ pub async fn github_report(mut req: Request, env: &Env) -> ApiResult<Response> {
     for reported in tokens {
         feedback.push(handle_token(env, reported).await?);
     }
-    kv.put(
-        &report_id,
-        serde_json::to_string(&feedback).map_err(|_| ApiError::unavailable())?,
-    )?
-    .expiration_ttl(REPLAY_WINDOW_SECONDS)
-    .execute()
-    .await?;
+    let answer = serde_json::to_string(&feedback).map_err(|_| ErrorCode::TemporarilyUnavailable)?;
+    kv::remember_leak_report(env, &report_id, answer).await?;
     Ok(json_response(200, &feedback))
 }
 
@@ -134,10 +129,9 @@ async fn handle_token(env: &Env, reported: ReportedToken) -> ApiResult<TokenFeed
         source: truncate(reported.source, 64),
     };
     let answer = to_key_ring(env, identity.application_id, &command).await?;
-    let outcome = match read_answer::<LeakOutcome>(answer).await? {
-        Ok(outcome) => outcome,
-        Err(_) => LeakOutcome::Unknown,
-    };
+    let outcome = read_answer::<LeakOutcome>(answer)
+        .await
+        .unwrap_or(LeakOutcome::Unknown);
     Ok(feedback(match (identity.kind, outcome) {
         // Publishable keys are public by design: found in public, they are not a leak.
         (KeyKind::Publishable, _) | (_, LeakOutcome::Unknown) => "false_positive",
@@ -145,16 +139,8 @@ async fn handle_token(env: &Env, reported: ReportedToken) -> ApiResult<TokenFeed
     }))
 }
 
-fn configured_keys(env: &Env) -> Vec<PublicKey> {
-    let json = env
-        .secret("GITHUB_SECRET_SCANNING_KEYS")
-        .map(|s| s.to_string())
-        .or_else(|_| {
-            env.var("GITHUB_SECRET_SCANNING_KEYS")
-                .map(|v| v.to_string())
-        })
-        .unwrap_or_default();
-    serde_json::from_str(&json).unwrap_or_default()
+fn configured_keys(config: &Config) -> Vec<PublicKey> {
+    serde_json::from_str(&config.github_secret_scanning_keys).unwrap_or_default()
 }
 
 /// The DER inside `-----BEGIN PUBLIC KEY-----` armour.
@@ -171,7 +157,7 @@ fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
 async fn verify_p256(spki_der: &[u8], signature: &[u8; 64], message: &[u8]) -> ApiResult<bool> {
     let failed = |err: wasm_bindgen::JsValue| {
         worker::console_error!("WebCrypto failed: {:?}", err.as_string());
-        ApiError::unavailable()
+        ApiError::from(ErrorCode::TemporarilyUnavailable)
     };
     let subtle = js_sys::global()
         .unchecked_into::<web_sys::WorkerGlobalScope>()

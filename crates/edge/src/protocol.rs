@@ -1,12 +1,14 @@
 //! The messages the worker sends to Durable Objects. Keys cross this boundary only as
 //! storage ids (hashes), never as values.
 
-use aero2_keys::{ApplicationId, Environment, KeyId, KeyKind, StorageId, UnixMillis};
+use aero2_keys::http::ErrorCode;
+use aero2_keys::usage::UsageCount;
+use aero2_keys::{ApplicationId, Environment, KeyId, KeyIdentity, KeyKind, StorageId, UnixMillis};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use worker::{Env, Method, Request, RequestInit, Response};
 
 use crate::config::{KEY_RING_BINDING, REGISTRY_BINDING};
-use crate::error::{ApiError, ApiResult};
+use crate::errors::{ApiError, ApiResult};
 
 /// Who is calling, as far as the audit log is concerned.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -36,16 +38,17 @@ pub fn truncate(mut text: String, max_chars: usize) -> String {
     text
 }
 
-/// The caller of a management operation.
+/// The caller of a management operation, as the worker saw it. The key ring decides what
+/// it may do (`aero2_keys::rights`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Actor {
     /// A request authenticated by one of the application's own keys.
     Key {
-        storage_id: StorageId,
+        key: KeyIdentity,
         from_browser: bool,
     },
-    /// The operator, authenticated by `ADMIN_TOKEN`.
+    /// The operator, authenticated by `ADMIN_TOKEN` or a dashboard session.
     Operator,
 }
 
@@ -57,60 +60,27 @@ pub struct ApplicationInfo {
     pub created_at: UnixMillis,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct UsageCount {
-    pub key_id: KeyId,
-    pub requests: u32,
-    pub last_used_at: UnixMillis,
-}
-
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(tag = "command", rename_all = "snake_case")]
 pub enum RingCommand {
     Init {
         application: ApplicationInfo,
         client: ClientInfo,
     },
+    /// Strict-mode validation of a gated request.
     Validate {
-        storage_id: StorageId,
-        kind: KeyKind,
+        key: KeyIdentity,
+        path: String,
         from_browser: bool,
         client: ClientInfo,
     },
-    ListKeys {
+    /// Every management operation travels in this one variant: the key ring
+    /// authenticates `actor` once, before it looks at `op`, so no operation can be
+    /// reached without that check.
+    Manage {
         actor: Actor,
         client: ClientInfo,
-        include_revoked: bool,
-    },
-    CreateKey {
-        actor: Actor,
-        client: ClientInfo,
-        kind: KeyKind,
-        label: String,
-    },
-    RevokeKey {
-        actor: Actor,
-        client: ClientInfo,
-        key_id: KeyId,
-    },
-    RotateKey {
-        actor: Actor,
-        client: ClientInfo,
-        key_id: KeyId,
-        grace_period_seconds: Option<u64>,
-    },
-    KeyUsage {
-        actor: Actor,
-        client: ClientInfo,
-        key_id: KeyId,
-    },
-    AuditLog {
-        actor: Actor,
-        client: ClientInfo,
-        cursor: Option<u64>,
-        limit: u32,
-        key_id: Option<KeyId>,
-        event: Option<String>,
+        op: ManageOp,
     },
     /// Usage counted at the edge in `edge` mode, sent in batches after the response.
     RecordUsage { counts: Vec<UsageCount> },
@@ -124,6 +94,35 @@ pub enum RingCommand {
         storage_id: StorageId,
         url: String,
         source: String,
+    },
+}
+
+/// The management operations, once the caller is known.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "snake_case")]
+pub enum ManageOp {
+    ListKeys {
+        include_revoked: bool,
+    },
+    CreateKey {
+        kind: KeyKind,
+        label: String,
+    },
+    RevokeKey {
+        key_id: KeyId,
+    },
+    RotateKey {
+        key_id: KeyId,
+        grace_period_seconds: Option<u64>,
+    },
+    KeyUsage {
+        key_id: KeyId,
+    },
+    AuditLog {
+        cursor: Option<u64>,
+        limit: u32,
+        key_id: Option<KeyId>,
+        event: Option<String>,
     },
 }
 
@@ -146,7 +145,7 @@ pub enum RegistryCommand {
     List,
 }
 
-/// What the key ring answers to `Validate` when the key authenticates.
+/// What the key ring answers to `Validate` when the key may be used.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Validated {
     pub key_id: KeyId,
@@ -160,7 +159,7 @@ async fn send<T: Serialize>(
     command: &T,
 ) -> ApiResult<Response> {
     let stub = env.durable_object(binding)?.get_by_name(name)?;
-    let body = serde_json::to_string(command).map_err(|_| ApiError::unavailable())?;
+    let body = serde_json::to_string(command).map_err(|_| ErrorCode::TemporarilyUnavailable)?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_body(Some(body.into()));
     let req = Request::new_with_init("https://durable-object.internal/", &init)?;
@@ -183,12 +182,10 @@ pub async fn to_registry(env: &Env, command: &RegistryCommand) -> ApiResult<Resp
 }
 
 /// Reads a Durable Object's JSON answer, turning its error responses back into errors.
-pub async fn read_answer<T: DeserializeOwned>(
-    mut response: Response,
-) -> ApiResult<Result<T, Response>> {
+pub async fn read_answer<T: DeserializeOwned>(mut response: Response) -> ApiResult<T> {
+    let body = response.bytes().await?;
     if !(200..300).contains(&response.status_code()) {
-        return Ok(Err(response));
+        return Err(ApiError::from_wire(&body));
     }
-    let value = response.json::<T>().await?;
-    Ok(Ok(value))
+    serde_json::from_slice(&body).map_err(|_| ErrorCode::TemporarilyUnavailable.into())
 }

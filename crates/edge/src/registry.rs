@@ -1,16 +1,16 @@
 //! `ApplicationRegistry`: a single Durable Object listing every application, for the
 //! operator API. Key data lives in each application's own key ring, not here.
 
+use aero2_keys::http::ErrorCode;
 use serde::Deserialize;
-use serde_json::json;
 use worker::{
     console_error, durable_object, DurableObject, Env, Request, Response, Result, SqlStorage,
     SqlStorageValue, State,
 };
 
-use crate::error::{json_response, ApiError, ApiResult};
+use crate::errors::{ApiError, ApiResult};
 use crate::protocol::{ApplicationInfo, RegistryCommand};
-use crate::views::ApplicationView;
+use crate::views::{json_response, ApplicationList, ApplicationView, Empty};
 
 #[durable_object]
 pub struct ApplicationRegistry {
@@ -37,8 +37,8 @@ impl DurableObject for ApplicationRegistry {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let response = match req.json::<RegistryCommand>().await {
             Ok(command) => self.handle(command),
-            Err(_) => Err(ApiError::bad_request(
-                "invalid_request",
+            Err(_) => Err(ApiError::with_detail(
+                ErrorCode::InvalidRequest,
                 "unreadable command",
             )),
         };
@@ -50,8 +50,8 @@ impl ApplicationRegistry {
     fn handle(&self, command: RegistryCommand) -> ApiResult<Response> {
         match command {
             RegistryCommand::Register { application } => {
-                let info =
-                    serde_json::to_string(&application).map_err(|_| ApiError::unavailable())?;
+                let info = serde_json::to_string(&application)
+                    .map_err(|_| ErrorCode::TemporarilyUnavailable)?;
                 self.sql.exec(
                     "INSERT INTO applications (id, info) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
                     vec![
@@ -59,7 +59,7 @@ impl ApplicationRegistry {
                         SqlStorageValue::String(info),
                     ],
                 )?;
-                Ok(json_response(201, &json!({})))
+                Ok(json_response(201, &Empty {}))
             }
             RegistryCommand::List => {
                 let rows: Vec<InfoRow> = self
@@ -70,8 +70,8 @@ impl ApplicationRegistry {
                     .iter()
                     .filter_map(|row| serde_json::from_str(&row.info).ok())
                     .collect();
-                let views: Vec<_> = applications.iter().map(ApplicationView::of).collect();
-                Ok(json_response(200, &json!({ "applications": views })))
+                let applications = applications.iter().map(ApplicationView::of).collect();
+                Ok(json_response(200, &ApplicationList { applications }))
             }
         }
     }

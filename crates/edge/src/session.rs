@@ -7,15 +7,19 @@
 //! must also send the session's CSRF token in `X-CSRF-Token`, and a same-origin `Origin`.
 
 use aero2_keys::gate::RequestTarget;
+use aero2_keys::http::ErrorCode;
 use aero2_keys::{encode_hex, RandomSource, SystemRandom, UnixMillis};
 use hmac::{Hmac, Mac};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use worker::{Method, Request, Response};
 
-use crate::error::{json_response, ApiError, ApiResult};
+use crate::clock::now;
+use crate::config::Config;
+use crate::errors::{ApiError, ApiResult};
+use crate::router::allow;
+use crate::views::json_response;
 
 pub const COOKIE: &str = "aero2_session";
 const LIFETIME_MS: u64 = 8 * 60 * 60 * 1000;
@@ -33,10 +37,6 @@ fn mac(admin_token: &str, expires: u64, csrf: &str) -> [u8; 32] {
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
     mac.update(format!("{expires}.{csrf}").as_bytes());
     mac.finalize().into_bytes().into()
-}
-
-fn now() -> UnixMillis {
-    UnixMillis(worker::Date::now().as_millis())
 }
 
 /// Compares the given token with `ADMIN_TOKEN` in constant time. Both are hashed first
@@ -89,8 +89,22 @@ fn cookie(value: &str, max_age_seconds: u64) -> String {
     )
 }
 
-fn session_body(session: &Session) -> serde_json::Value {
-    json!({ "signed_in": true, "csrf": session.csrf, "expires_at": session.expires_at.to_rfc3339() })
+/// `GET /v1/dashboard/session` and its siblings.
+#[derive(Serialize)]
+struct SessionView<'a> {
+    signed_in: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<String>,
+}
+
+fn session_body(session: &Session) -> SessionView<'_> {
+    SessionView {
+        signed_in: true,
+        csrf: Some(&session.csrf),
+        expires_at: Some(session.expires_at.to_rfc3339()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -100,28 +114,24 @@ struct SignIn {
 }
 
 /// `/v1/dashboard/session`: POST signs in, GET says who is signed in, DELETE signs out.
-pub async fn handle(req: &mut Request, admin_token: Option<String>) -> ApiResult<Response> {
-    let Some(admin_token) = admin_token else {
-        return Err(ApiError::new(
-            403,
-            "operator_api_disabled",
-            "set the ADMIN_TOKEN secret (at least 16 characters) to use the dashboard",
-        ));
+pub async fn handle(req: &mut Request, config: &Config) -> ApiResult<Response> {
+    allow(&req.method(), "GET, POST, DELETE")?;
+    let Some(admin_token) = config.admin_token.as_deref() else {
+        return Err(ErrorCode::OperatorApiDisabled.into());
     };
     match req.method() {
         Method::Post => {
             let body: SignIn = crate::body::read_json(req).await?;
-            if !token_matches(body.token.trim(), &admin_token) {
-                return Err(ApiError::new(
-                    401,
-                    "invalid_admin_token",
+            if !token_matches(body.token.trim(), admin_token) {
+                return Err(ApiError::with_detail(
+                    ErrorCode::InvalidAdminToken,
                     "that is not the operator token",
                 ));
             }
             let mut csrf_bytes = [0u8; 16];
             SystemRandom
                 .fill_bytes(&mut csrf_bytes)
-                .map_err(|_| ApiError::unavailable())?;
+                .map_err(|_| ErrorCode::RandomUnavailable)?;
             let session = Session {
                 csrf: encode_hex(&csrf_bytes),
                 expires_at: UnixMillis(now().0 + LIFETIME_MS),
@@ -130,7 +140,7 @@ pub async fn handle(req: &mut Request, admin_token: Option<String>) -> ApiResult
                 "{}.{}.{}",
                 session.expires_at.0,
                 session.csrf,
-                encode_hex(&mac(&admin_token, session.expires_at.0, &session.csrf))
+                encode_hex(&mac(admin_token, session.expires_at.0, &session.csrf))
             );
             let mut response = json_response(200, &session_body(&session));
             response
@@ -138,19 +148,19 @@ pub async fn handle(req: &mut Request, admin_token: Option<String>) -> ApiResult
                 .set("Set-Cookie", &cookie(&value, LIFETIME_MS / 1000))?;
             Ok(response)
         }
-        Method::Get => match from_request(req, &admin_token) {
+        Method::Get => match from_request(req, admin_token) {
             Some(session) => Ok(json_response(200, &session_body(&session))),
-            None => Err(ApiError::new(
-                401,
-                "not_signed_in",
-                "sign in with the operator token",
-            )),
+            None => Err(ErrorCode::NotSignedIn.into()),
         },
-        Method::Delete => {
-            let mut response = json_response(200, &json!({ "signed_in": false }));
+        _ => {
+            let signed_out = SessionView {
+                signed_in: false,
+                csrf: None,
+                expires_at: None,
+            };
+            let mut response = json_response(200, &signed_out);
             response.headers_mut().set("Set-Cookie", &cookie("", 0))?;
             Ok(response)
         }
-        _ => Err(ApiError::method_not_allowed("GET, POST, DELETE")),
     }
 }

@@ -1,7 +1,10 @@
-//! The public JSON shapes of the management API. Times are RFC 3339 strings in UTC.
+//! The public JSON shapes of the API, and how a JSON response is built. Times are RFC 3339
+//! strings in UTC.
 
+use aero2_keys::usage::HOUR_MS;
 use aero2_keys::{KeyId, KeyKind, KeyRecord, KeyStatus, RevocationReason, UnixMillis};
 use serde::Serialize;
+use worker::{Headers, Response};
 
 use crate::protocol::ApplicationInfo;
 
@@ -53,6 +56,31 @@ pub struct CreatedKey<'a> {
     pub value: &'a str,
 }
 
+/// `GET /v1/keys`
+#[derive(Serialize)]
+pub struct KeyList<'a> {
+    pub keys: Vec<KeyView<'a>>,
+}
+
+/// `POST /v1/keys/{id}/revoke`
+#[derive(Serialize)]
+pub struct KeyResponse<'a> {
+    pub key: KeyView<'a>,
+}
+
+/// `POST /v1/keys`
+#[derive(Serialize)]
+pub struct CreatedKeyResponse<'a> {
+    pub key: CreatedKey<'a>,
+}
+
+/// `POST /v1/keys/{id}/rotate`
+#[derive(Serialize)]
+pub struct RotationResponse<'a> {
+    pub key: CreatedKey<'a>,
+    pub previous_key: KeyView<'a>,
+}
+
 #[derive(Serialize)]
 pub struct ApplicationView<'a> {
     pub id: String,
@@ -73,4 +101,104 @@ impl<'a> ApplicationView<'a> {
             created_at: app.created_at.to_rfc3339(),
         }
     }
+}
+
+/// `POST /v1/applications`: the application and its first keys, shown once.
+#[derive(Serialize)]
+pub struct CreatedApplication<'a> {
+    pub application: ApplicationView<'a>,
+    pub keys: [CreatedKey<'a>; 2],
+}
+
+/// `GET /v1/applications`
+#[derive(Serialize)]
+pub struct ApplicationList<'a> {
+    pub applications: Vec<ApplicationView<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct HourUsage {
+    pub hour_start: String,
+    pub requests: u64,
+}
+
+impl HourUsage {
+    pub fn of(hour: u64, requests: u64) -> Self {
+        HourUsage {
+            hour_start: UnixMillis(hour * HOUR_MS).to_rfc3339(),
+            requests,
+        }
+    }
+}
+
+/// `GET /v1/keys/{id}/usage`
+#[derive(Serialize)]
+pub struct KeyUsage {
+    pub key_id: KeyId,
+    pub hours: Vec<HourUsage>,
+}
+
+#[derive(Serialize)]
+pub struct AuditEntryView {
+    pub id: String,
+    pub at: String,
+    pub event: String,
+    pub key_id: Option<String>,
+    pub actor: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+/// `GET /v1/audit_log`
+#[derive(Serialize)]
+pub struct AuditLog {
+    pub entries: Vec<AuditEntryView>,
+    pub next_cursor: Option<String>,
+}
+
+/// An empty object, for answers with nothing to say.
+#[derive(Serialize)]
+pub struct Empty {}
+
+/// A JSON response that no cache or proxy may keep: some carry a key's value once.
+pub fn json_response<T: Serialize>(status: u16, value: &T) -> Response {
+    json_response_with(status, value, Headers::new())
+}
+
+pub fn json_response_with<T: Serialize>(status: u16, value: &T, headers: Headers) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    let _ = headers.set("Content-Type", "application/json; charset=utf-8");
+    let _ = headers.set("Cache-Control", "no-store");
+    let _ = headers.set("X-Content-Type-Options", "nosniff");
+    Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(body)
+}
+
+/// The `detail` of an audit entry, by event. Never a key's value.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum AuditDetail<'a> {
+    /// `application.created`
+    Application { name: &'a str },
+    /// `key.created`, `key.revoked`
+    Key { kind: KeyKind, label: &'a str },
+    /// `key.rotated`
+    Rotation {
+        new_key_id: KeyId,
+        grace_period_seconds: u64,
+        expires_at: Option<String>,
+    },
+    /// `key.expired`
+    Expiry {
+        reason: &'static str,
+        kind: KeyKind,
+        label: &'a str,
+    },
+    /// `key.leaked`, `key.leak_reported`
+    Leak { url: &'a str, source: &'a str },
+    /// `key.secret_in_browser`
+    Exposure { message: &'static str },
 }

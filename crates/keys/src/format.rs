@@ -394,7 +394,7 @@ pub fn parse(input: &str) -> Result<ParsedKey, ParseError> {
 ///
 /// Made without copying the key: the secret stays in the caller's buffer, and only its
 /// hash is kept. This is what the edge needs for every request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyIdentity {
     pub kind: KeyKind,
     pub environment: Environment,

@@ -10,11 +10,12 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::format::{identify, ApplicationId, KeyId, KeyIdentity, KeyKind, ParseError};
+use crate::http::ErrorCode;
 use crate::lifecycle::{KeyRecord, KeyStatus, RevocationReason};
 use crate::time::UnixMillis;
 
-/// Why the gate refused a request. Each has a stable code and an HTTP status; none holds
-/// any part of the key.
+/// Why the gate refused a request. Each maps to one public [`ErrorCode`]; none holds any
+/// part of the key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rejection {
     MissingKey,
@@ -29,63 +30,38 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    pub const fn code(&self) -> &'static str {
+    pub const fn error_code(&self) -> ErrorCode {
         match self {
-            Rejection::MissingKey => "missing_key",
-            Rejection::NotBearer => "malformed_key",
-            Rejection::Malformed(err) => err.code(),
-            Rejection::UnknownKey => "unknown_key",
-            Rejection::RevokedKey => "revoked_key",
-            Rejection::ExpiredKey => "expired_key",
-            Rejection::PublishableKeyNotAllowed => "publishable_key_not_allowed",
-            Rejection::SecretKeyInBrowser => "secret_key_in_browser",
+            Rejection::MissingKey => ErrorCode::MissingKey,
+            Rejection::NotBearer => ErrorCode::MalformedKey,
+            Rejection::Malformed(ParseError::BadChecksum) => ErrorCode::BadChecksum,
+            Rejection::Malformed(_) => ErrorCode::MalformedKey,
+            Rejection::UnknownKey => ErrorCode::UnknownKey,
+            Rejection::RevokedKey => ErrorCode::RevokedKey,
+            Rejection::ExpiredKey => ErrorCode::ExpiredKey,
+            Rejection::PublishableKeyNotAllowed => ErrorCode::PublishableKeyNotAllowed,
+            Rejection::SecretKeyInBrowser => ErrorCode::SecretKeyInBrowser,
         }
     }
+}
 
-    /// 401 when the key does not authenticate, 403 when it does but may not be used here.
-    pub const fn http_status(&self) -> u16 {
-        match self {
-            Rejection::PublishableKeyNotAllowed | Rejection::SecretKeyInBrowser => 403,
-            _ => 401,
-        }
-    }
-
-    /// Maps a stable code back to its rejection, for answers relayed between the worker
-    /// and a Durable Object.
-    pub fn from_code(code: &str) -> Option<Self> {
-        Some(match code {
-            "missing_key" => Rejection::MissingKey,
-            "unknown_key" => Rejection::UnknownKey,
-            "revoked_key" => Rejection::RevokedKey,
-            "expired_key" => Rejection::ExpiredKey,
-            "publishable_key_not_allowed" => Rejection::PublishableKeyNotAllowed,
-            "secret_key_in_browser" => Rejection::SecretKeyInBrowser,
-            _ => return None,
-        })
+impl Rejection {
+    /// Whether the key itself was good (it exists and is usable) and only its use here was
+    /// refused. Such a request still counts as a use of the key.
+    pub const fn key_authenticated(&self) -> bool {
+        matches!(
+            self,
+            Rejection::PublishableKeyNotAllowed | Rejection::SecretKeyInBrowser
+        )
     }
 }
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Rejection::MissingKey => {
-                f.write_str("send an API key in the header Authorization: Bearer <key>")
-            }
-            Rejection::NotBearer => {
-                f.write_str("the Authorization header must have the form: Bearer <key>")
-            }
+            // The parser says exactly what is wrong (a position, a length), never the key.
             Rejection::Malformed(err) => fmt::Display::fmt(err, f),
-            Rejection::UnknownKey => f.write_str("this API key does not exist"),
-            Rejection::RevokedKey => f.write_str("this API key has been revoked"),
-            Rejection::ExpiredKey => f.write_str(
-                "this API key was rotated and its grace period has ended; use its replacement",
-            ),
-            Rejection::PublishableKeyNotAllowed => f.write_str(
-                "publishable keys only work on frontend routes; this route requires a secret key",
-            ),
-            Rejection::SecretKeyInBrowser => f.write_str(
-                "a secret key was sent from a browser; secret keys must never be used in client code. Revoke and rotate this key",
-            ),
+            other => f.write_str(other.error_code().message()),
         }
     }
 }
@@ -196,6 +172,16 @@ impl Default for FrontendRoutes {
     }
 }
 
+/// The one rule about secret keys and browsers: a secret key a browser sent is refused
+/// (and its owner warned), wherever it is used, because it is probably in client code.
+pub fn refuse_secret_key_from_browser(kind: KeyKind, from_browser: bool) -> Result<(), Rejection> {
+    if kind == KeyKind::Secret && from_browser {
+        Err(Rejection::SecretKeyInBrowser)
+    } else {
+        Ok(())
+    }
+}
+
 /// Whether a key that authenticated may be used on this route from this client.
 pub fn authorize(
     kind: KeyKind,
@@ -203,8 +189,8 @@ pub fn authorize(
     routes: &FrontendRoutes,
     from_browser: bool,
 ) -> Result<(), Rejection> {
+    refuse_secret_key_from_browser(kind, from_browser)?;
     match kind {
-        KeyKind::Secret if from_browser => Err(Rejection::SecretKeyInBrowser),
         KeyKind::Secret => Ok(()),
         KeyKind::Publishable if routes.matches(path) => Ok(()),
         KeyKind::Publishable => Err(Rejection::PublishableKeyNotAllowed),
@@ -225,6 +211,37 @@ pub fn check_status(status: &KeyStatus, now: UnixMillis) -> Result<(), Rejection
         } => Err(Rejection::ExpiredKey),
         KeyStatus::Revoked { .. } => Err(Rejection::RevokedKey),
     }
+}
+
+/// What a stored record says about a key, borrowed from wherever it is kept: a Workers KV
+/// record at the edge, or the key ring's own record in its Durable Object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordView<'a> {
+    pub application_id: ApplicationId,
+    pub key_id: KeyId,
+    pub kind: KeyKind,
+    pub status: &'a KeyStatus,
+}
+
+impl KeyRecord {
+    pub fn view(&self, application_id: ApplicationId) -> RecordView<'_> {
+        RecordView {
+            application_id,
+            key_id: self.id,
+            kind: self.kind,
+            status: &self.status,
+        }
+    }
+}
+
+/// The one answer to "is this record this key's, and is the key usable now?", asked by
+/// the edge (of a KV record) and by the key ring (of its own record) alike.
+pub fn admit(record: RecordView<'_>, key: &KeyIdentity, now: UnixMillis) -> Result<(), Rejection> {
+    // A record that disagrees with the key's own prefix cannot belong to it.
+    if record.application_id != key.application_id || record.kind != key.kind {
+        return Err(Rejection::UnknownKey);
+    }
+    check_status(record.status, now)
 }
 
 /// The value kept in Workers KV under a key's storage id: just what the edge needs to
@@ -248,13 +265,13 @@ impl EdgeRecord {
         }
     }
 
-    /// Checks a KV record against the key that was presented and the time.
-    pub fn check(&self, key: &KeyIdentity, now: UnixMillis) -> Result<(), Rejection> {
-        // A record that disagrees with the key's own prefix cannot belong to it.
-        if self.application_id != key.application_id || self.kind != key.kind {
-            return Err(Rejection::UnknownKey);
+    pub fn view(&self) -> RecordView<'_> {
+        RecordView {
+            application_id: self.application_id,
+            key_id: self.key_id,
+            kind: self.kind,
+            status: &self.status,
         }
-        check_status(&self.status, now)
     }
 }
 
@@ -299,8 +316,8 @@ mod tests {
         assert_eq!(
             key_from_authorization(Some("Bearer nope"))
                 .unwrap_err()
-                .code(),
-            "malformed_key"
+                .error_code(),
+            ErrorCode::MalformedKey
         );
     }
 
@@ -360,8 +377,16 @@ mod tests {
             authorize(KeyKind::Publishable, "/v1/users", &routes, false),
             Err(Rejection::PublishableKeyNotAllowed)
         );
-        assert_eq!(Rejection::SecretKeyInBrowser.http_status(), 403);
-        assert_eq!(Rejection::UnknownKey.http_status(), 401);
+        assert_eq!(Rejection::SecretKeyInBrowser.error_code().status(), 403);
+        assert!(Rejection::SecretKeyInBrowser.key_authenticated());
+        assert!(Rejection::PublishableKeyNotAllowed.key_authenticated());
+        assert!(!Rejection::ExpiredKey.key_authenticated());
+        assert!(!Rejection::UnknownKey.key_authenticated());
+        assert_eq!(Rejection::UnknownKey.error_code().status(), 401);
+        assert_eq!(
+            Rejection::Malformed(ParseError::BadChecksum).error_code(),
+            ErrorCode::BadChecksum
+        );
     }
 
     #[test]
@@ -413,19 +438,46 @@ mod tests {
         assert!(!json.contains(&k.expose_secret()[24..]));
         assert_eq!(serde_json::from_str::<EdgeRecord>(&json).unwrap(), record);
         let identity = identify(k.expose_secret()).unwrap();
-        assert_eq!(record.check(&identity, UnixMillis(0)), Ok(()));
+        assert_eq!(admit(record.view(), &identity, UnixMillis(0)), Ok(()));
+        // Another kind, or another application, cannot own this record.
         let other = identify(key(KeyKind::Publishable).expose_secret()).unwrap();
         assert_eq!(
-            record.check(&other, UnixMillis(0)),
+            admit(record.view(), &other, UnixMillis(0)),
             Err(Rejection::UnknownKey)
         );
-        for code in [
-            "unknown_key",
-            "revoked_key",
-            "expired_key",
-            "secret_key_in_browser",
-        ] {
-            assert_eq!(Rejection::from_code(code).unwrap().code(), code);
+        let elsewhere = EdgeRecord {
+            application_id: ApplicationId::parse("app_CCCCCCCCCCCCCCCC").unwrap(),
+            ..record.clone()
+        };
+        assert_eq!(
+            admit(elsewhere.view(), &identity, UnixMillis(0)),
+            Err(Rejection::UnknownKey)
+        );
+    }
+
+    #[test]
+    fn admit_applies_the_status_rules_to_both_kinds_of_record() {
+        let k = key(KeyKind::Publishable);
+        let identity = identify(k.expose_secret()).unwrap();
+        let expires_at = UnixMillis(5_000);
+        let mut ring = crate::KeyRing::new(k.application_id(), Environment::Test);
+        let (_, record) = ring
+            .create(
+                KeyKind::Publishable,
+                "web",
+                UnixMillis(0),
+                &mut SystemRandom,
+            )
+            .unwrap();
+        let mut record = record;
+        record.storage_id = identity.storage_id;
+        record.status = KeyStatus::Expiring { expires_at };
+        let edge = EdgeRecord::of(k.application_id(), &record);
+        for now in [0, 4_999, 5_000, 9_000] {
+            let from_ring = admit(record.view(k.application_id()), &identity, UnixMillis(now));
+            let from_edge = admit(edge.view(), &identity, UnixMillis(now));
+            assert_eq!(from_ring, from_edge, "at {now}");
+            assert_eq!(from_ring.is_ok(), now < 5_000, "at {now}");
         }
     }
 }

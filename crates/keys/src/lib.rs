@@ -4,6 +4,18 @@
 //! and randomness through a [`RandomSource`], so the same code runs natively in tests, in
 //! the Cloudflare Worker and in the browser package without reading a clock or doing I/O.
 //!
+//! What it holds:
+//! - the key format: [`parse`], [`identify`], [`ApiKey`], ids, the checksum and base62;
+//! - storage ids (SHA-256) compared in constant time: [`StorageId`];
+//! - the key lifecycle state machine: [`KeyRing`], [`KeyRecord`], [`KeyStatus`];
+//! - the decisions of the gate ([`gate`]: is this key usable, on this route, from this
+//!   client) and of the management API ([`rights`]: may this caller manage keys);
+//! - the timers, outbox and usage batching a key ring runs on ([`timers`], [`outbox`],
+//!   [`usage`]), as state machines driven by `now`;
+//! - the HTTP-facing rules ([`http`]): the error-code catalogue, request bodies, query
+//!   strings;
+//! - a strict DER decoder for ECDSA signatures of secret-scanning reports ([`der`]).
+//!
 //! `no_std` (with `alloc`): nothing here needs an operating system, and the browser
 //! package links it without std's panic and formatting machinery.
 
@@ -15,14 +27,18 @@ extern crate std;
 
 pub mod base62;
 mod checksum;
+pub mod der;
 mod format;
 pub mod gate;
+pub mod http;
 mod lifecycle;
+pub mod outbox;
 mod random;
-pub mod requests;
-pub mod signature;
+pub mod rights;
 mod storage;
 mod time;
+pub mod timers;
+pub mod usage;
 
 pub use format::{
     identify, parse, ApiKey, ApplicationId, Environment, IdError, KeyId, KeyIdentity, KeyKind,

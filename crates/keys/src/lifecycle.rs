@@ -20,6 +20,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::format::{ApiKey, ApplicationId, Environment, KeyId, KeyKind};
+use crate::http::ErrorCode;
 use crate::random::{RandomError, RandomSource};
 use crate::storage::StorageId;
 use crate::time::UnixMillis;
@@ -146,15 +147,6 @@ impl KeyRecord {
         }
     }
 
-    /// Whether a request made at `now` with this key may be accepted.
-    pub fn is_valid_at(&self, now: UnixMillis) -> bool {
-        match self.status {
-            KeyStatus::Active => true,
-            KeyStatus::Expiring { expires_at } => now < expires_at,
-            KeyStatus::Revoked { .. } => false,
-        }
-    }
-
     /// The instant this key stops (or stopped) being valid, if that is known.
     pub fn expires_at(&self) -> Option<UnixMillis> {
         match self.status {
@@ -237,53 +229,25 @@ pub enum LifecycleError {
 }
 
 impl LifecycleError {
-    /// A stable, machine-readable code for API responses.
-    pub const fn code(&self) -> &'static str {
+    /// The public error code this refusal is answered with.
+    pub const fn error_code(&self) -> ErrorCode {
         match self {
-            LifecycleError::KeyNotFound => "key_not_found",
-            LifecycleError::AlreadyRevoked => "key_already_revoked",
-            LifecycleError::AlreadyRotating => "key_already_rotating",
-            LifecycleError::RotateRevoked => "key_revoked",
-            LifecycleError::LastActiveSecretKey => "last_active_secret_key",
-            LifecycleError::GracePeriodOutOfRange { .. } => "invalid_grace_period",
-            LifecycleError::InvalidLabel => "invalid_label",
-            LifecycleError::TooManyKeys => "too_many_keys",
-            LifecycleError::Random(_) => "random_unavailable",
+            LifecycleError::KeyNotFound => ErrorCode::KeyNotFound,
+            LifecycleError::AlreadyRevoked => ErrorCode::KeyAlreadyRevoked,
+            LifecycleError::AlreadyRotating => ErrorCode::KeyAlreadyRotating,
+            LifecycleError::RotateRevoked => ErrorCode::KeyRevoked,
+            LifecycleError::LastActiveSecretKey => ErrorCode::LastActiveSecretKey,
+            LifecycleError::GracePeriodOutOfRange { .. } => ErrorCode::InvalidGracePeriod,
+            LifecycleError::InvalidLabel => ErrorCode::InvalidLabel,
+            LifecycleError::TooManyKeys => ErrorCode::TooManyKeys,
+            LifecycleError::Random(_) => ErrorCode::RandomUnavailable,
         }
     }
 }
 
 impl fmt::Display for LifecycleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LifecycleError::KeyNotFound => f.write_str("no key with this id in this application"),
-            LifecycleError::AlreadyRevoked => f.write_str("the key is already revoked"),
-            LifecycleError::AlreadyRotating => f.write_str(
-                "the key is already in a rotation grace period; rotate its replacement instead",
-            ),
-            LifecycleError::RotateRevoked => {
-                f.write_str("a revoked key cannot be rotated; create a new key instead")
-            }
-            LifecycleError::LastActiveSecretKey => f.write_str(
-                "this is the application's last active secret key; rotate it instead of revoking it, so the application is not locked out",
-            ),
-            LifecycleError::GracePeriodOutOfRange { seconds } => write!(
-                f,
-                "grace_period_seconds must be between 0 and {} (7 days), got {seconds}",
-                GracePeriod::MAX_SECONDS
-            ),
-            LifecycleError::InvalidLabel => write!(
-                f,
-                "a label has 1 to {} characters and no control characters",
-                KeyRing::MAX_LABEL_CHARS
-            ),
-            LifecycleError::TooManyKeys => write!(
-                f,
-                "an application can have at most {} keys that are not revoked",
-                KeyRing::MAX_LIVE_KEYS
-            ),
-            LifecycleError::Random(err) => fmt::Display::fmt(err, f),
-        }
+        f.write_str(self.error_code().message())
     }
 }
 

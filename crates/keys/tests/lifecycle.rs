@@ -4,7 +4,7 @@ use aero2_keys::{
     ApplicationId, Environment, GracePeriod, KeyKind, KeyRing, KeyStatus, LifecycleError,
     RevocationReason, UnixMillis,
 };
-use common::{BrokenRandom, SeededRandom};
+use common::{usable, BrokenRandom, SeededRandom};
 
 const T0: UnixMillis = UnixMillis(1_700_000_000_000);
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
@@ -31,7 +31,7 @@ fn create_makes_an_active_key_that_stores_no_plaintext() {
     assert_eq!(record.storage_id, key.storage_id());
     assert_eq!(record.hint, key.hint());
     assert_eq!(key.application_id(), ring.application_id);
-    assert!(record.is_valid_at(T0));
+    assert!(usable(&record, T0));
     let json = serde_json::to_string(&ring).unwrap();
     assert!(!json.contains(key.expose_secret()));
     assert!(!json.contains(&key.expose_secret()[24..56]));
@@ -83,7 +83,7 @@ fn revoke_takes_effect_at_once_and_only_once() {
             reason: RevocationReason::Revoked
         }
     );
-    assert!(!revoked.is_valid_at(at(5)));
+    assert!(!usable(&revoked, at(5)));
     assert_eq!(ring.get(second.id).unwrap(), &revoked);
     assert_eq!(
         ring.revoke(second.id, at(6), RevocationReason::Revoked),
@@ -129,7 +129,7 @@ fn the_last_active_secret_key_cannot_be_revoked_unless_leaked() {
     let leaked = ring
         .revoke(rotation.new_record.id, at(4), RevocationReason::Leaked)
         .unwrap();
-    assert!(!leaked.is_valid_at(at(4)));
+    assert!(!usable(&leaked, at(4)));
 }
 
 #[test]
@@ -156,10 +156,10 @@ fn rotate_keeps_the_old_key_for_the_grace_period() {
 
     // The exact boundary: valid one millisecond before, invalid at the instant.
     let old = ring.get(old.id).unwrap().clone();
-    assert!(old.is_valid_at(at(10)));
-    assert!(old.is_valid_at(UnixMillis(expires_at.0 - 1)));
-    assert!(!old.is_valid_at(expires_at));
-    assert!(!old.is_valid_at(UnixMillis(expires_at.0 + 1)));
+    assert!(usable(&old, at(10)));
+    assert!(usable(&old, UnixMillis(expires_at.0 - 1)));
+    assert!(!usable(&old, expires_at));
+    assert!(!usable(&old, UnixMillis(expires_at.0 + 1)));
 
     // Expiry before the instant changes nothing; at it, the key is revoked as of then.
     assert!(ring.expire_due(UnixMillis(expires_at.0 - 1)).is_empty());
@@ -175,7 +175,7 @@ fn rotate_keeps_the_old_key_for_the_grace_period() {
     );
     assert!(ring.expire_due(late).is_empty());
     assert_eq!(ring.next_expiry(), None);
-    assert!(ring.get(rotation.new_record.id).unwrap().is_valid_at(late));
+    assert!(usable(ring.get(rotation.new_record.id).unwrap(), late));
 }
 
 #[test]
@@ -190,7 +190,7 @@ fn expire_exactly_at_the_boundary() {
     let mut record = ring.get(old.id).unwrap().clone();
     assert!(!record.expire(UnixMillis(boundary.0 - 1)));
     assert!(record.expire(boundary));
-    assert!(!record.is_valid_at(boundary));
+    assert!(!usable(&record, boundary));
 }
 
 #[test]
@@ -209,7 +209,7 @@ fn rotate_with_zero_grace_revokes_at_once() {
             reason: RevocationReason::Rotated
         }
     );
-    assert!(!rotation.old_record.is_valid_at(at(1)));
+    assert!(!usable(&rotation.old_record, at(1)));
     assert_eq!(ring.next_expiry(), None);
 }
 

@@ -4,7 +4,7 @@ use aero2_keys::{
     parse, ApiKey, ApplicationId, Environment, GracePeriod, KeyKind, KeyRing, KeyStatus,
     RevocationReason, UnixMillis,
 };
-use common::SeededRandom;
+use common::{usable, SeededRandom};
 use proptest::prelude::*;
 use std::collections::HashSet;
 
@@ -108,13 +108,13 @@ proptest! {
                 Operation::Revoke(i, leaked) => if let Some(id) = pick(i) {
                     let reason = if leaked { RevocationReason::Leaked } else { RevocationReason::Revoked };
                     if ring.revoke(id, now, reason).is_ok() {
-                        prop_assert!(!ring.get(id).unwrap().is_valid_at(now));
+                        prop_assert!(!usable(ring.get(id).unwrap(), now));
                     }
                 },
                 Operation::Rotate(i, grace) => if let Some(id) = pick(i) {
                     if let Ok(rotation) = ring.rotate(id, now, GracePeriod::from_seconds(grace).unwrap(), &mut rng) {
-                        prop_assert!(rotation.new_record.is_valid_at(now));
-                        prop_assert_eq!(rotation.old_record.is_valid_at(now), grace > 0);
+                        prop_assert!(usable(&rotation.new_record, now));
+                        prop_assert_eq!(usable(&rotation.old_record, now), grace > 0);
                     }
                 },
                 Operation::Expire => { ring.expire_due(now); }
@@ -126,10 +126,10 @@ proptest! {
                 }
                 if revoked.contains(&record.id) {
                     prop_assert!(matches!(record.status, KeyStatus::Revoked { .. }), "a revoked key came back");
-                    prop_assert!(!record.is_valid_at(now));
+                    prop_assert!(!usable(record, now));
                 }
                 if let Some(expires_at) = record.expires_at() {
-                    prop_assert_eq!(record.is_valid_at(now), now < expires_at);
+                    prop_assert_eq!(usable(record, now), now < expires_at);
                 }
             }
         }

@@ -26,3 +26,9 @@ impl RandomSource for BrokenRandom {
         Err(RandomError)
     }
 }
+
+/// Whether the gate accepts a key with this record at `now`: the same check the edge and
+/// the key ring make (`aero2_keys::gate::check_status`).
+pub fn usable(record: &aero2_keys::KeyRecord, now: aero2_keys::UnixMillis) -> bool {
+    aero2_keys::gate::check_status(&record.status, now).is_ok()
+}

@@ -1,5 +1,8 @@
 //! The management API's request bodies and their validation. They live in the core so the
 //! worker and the fuzz targets decode and check them with the same code.
+//!
+//! Numbers follow JSON Schema rather than Rust: `3600.0` is an integer (its value is whole),
+//! so it is accepted wherever `3600` is.
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
@@ -8,6 +11,7 @@ use core::fmt;
 use serde::Deserialize;
 
 use crate::format::{Environment, KeyKind};
+use crate::http::errors::ErrorCode;
 use crate::lifecycle::clean_text;
 
 /// `POST /v1/keys`
@@ -29,7 +33,50 @@ impl CreateKeyRequest {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RotateRequest {
+    #[serde(default, deserialize_with = "whole_number")]
     pub grace_period_seconds: Option<u64>,
+}
+
+/// A non-negative whole number written as `7` or `7.0`, as JSON Schema's `integer` allows.
+/// Fractions, negatives, values past 2^53 (where a double is no longer exact) and
+/// anything that is not a number are refused.
+fn whole_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    struct WholeNumber;
+    impl<'de> serde::de::Visitor<'de> for WholeNumber {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a non-negative whole number")
+        }
+        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Self::Value, E> {
+            Ok(Some(value))
+        }
+        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Self::Value, E> {
+            u64::try_from(value)
+                .map(Some)
+                .map_err(|_| E::custom("a non-negative whole number"))
+        }
+        fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Self::Value, E> {
+            const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+            let whole = value as u64;
+            if (0.0..=EXACT).contains(&value) && whole as f64 == value {
+                Ok(Some(whole))
+            } else {
+                Err(E::custom("a non-negative whole number"))
+            }
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    deserializer.deserialize_option(WholeNumber)
 }
 
 /// `POST /v1/applications`
@@ -54,24 +101,17 @@ pub enum RequestError {
 }
 
 impl RequestError {
-    pub const fn code(&self) -> &'static str {
+    pub const fn error_code(&self) -> ErrorCode {
         match self {
-            RequestError::InvalidName => "invalid_name",
-            RequestError::InvalidEnvironment => "invalid_environment",
+            RequestError::InvalidName => ErrorCode::InvalidName,
+            RequestError::InvalidEnvironment => ErrorCode::InvalidEnvironment,
         }
     }
 }
 
 impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RequestError::InvalidName => {
-                "name must have 1 to 100 characters and no control characters"
-            }
-            RequestError::InvalidEnvironment => {
-                "environment must be \"production\" or \"development\""
-            }
-        })
+        f.write_str(self.error_code().message())
     }
 }
 
@@ -128,6 +168,32 @@ mod tests {
             app("x", "staging").validate(),
             Err(RequestError::InvalidEnvironment)
         );
+    }
+
+    #[test]
+    fn grace_periods_are_whole_numbers_in_any_json_spelling() {
+        let grace = |json: &str| {
+            serde_json::from_str::<RotateRequest>(json).map(|r| r.grace_period_seconds)
+        };
+        assert_eq!(grace("{}").unwrap(), None);
+        assert_eq!(grace(r#"{"grace_period_seconds":null}"#).unwrap(), None);
+        assert_eq!(
+            grace(r#"{"grace_period_seconds":3600}"#).unwrap(),
+            Some(3600)
+        );
+        // Found by schemathesis: JSON Schema counts 73047.0 as an integer.
+        assert_eq!(
+            grace(r#"{"grace_period_seconds":73047.0}"#).unwrap(),
+            Some(73047)
+        );
+        assert_eq!(
+            grace(r#"{"grace_period_seconds":7.3e4}"#).unwrap(),
+            Some(73000)
+        );
+        for refused in ["0.5", "-1", "-1.0", "1e300", "\"60\"", "true", "[]"] {
+            let json = alloc::format!(r#"{{"grace_period_seconds":{refused}}}"#);
+            assert!(grace(&json).is_err(), "{refused} was accepted");
+        }
     }
 
     #[test]

@@ -1,0 +1,138 @@
+//! The worker's errors: a public [`ErrorCode`] (status and default message come from the
+//! core's catalogue) with, at most, a more precise sentence. Rendered as
+//! `{"error":{"code","message"}}`.
+
+use aero2_keys::gate::Rejection;
+use aero2_keys::http::ErrorCode;
+use aero2_keys::LifecycleError;
+use serde::{Deserialize, Serialize};
+use worker::{console_error, Headers, Response};
+
+use crate::views::json_response_with;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    /// Replaces the code's default message when there is something more precise to say.
+    /// It never quotes a key.
+    detail: Option<String>,
+    /// For 405: the methods the endpoint accepts, for the `Allow` header.
+    allow: Option<&'static str>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn with_detail(code: ErrorCode, detail: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            detail: Some(detail.into()),
+            allow: None,
+        }
+    }
+
+    /// 405, naming the methods that are accepted (RFC 9110 requires `Allow`).
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        ApiError {
+            code: ErrorCode::MethodNotAllowed,
+            detail: Some(format!("this endpoint accepts {allow}")),
+            allow: Some(allow),
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        self.detail.as_deref().unwrap_or(self.code.message())
+    }
+
+    /// Decodes an error a Durable Object answered with (the same JSON shape).
+    pub fn from_wire(body: &[u8]) -> Self {
+        serde_json::from_slice::<ErrorBody>(body)
+            .map(|body| ApiError::with_detail(body.error.code, body.error.message))
+            .unwrap_or_else(|_| {
+                console_error!("a Durable Object answered with an undecodable error");
+                ErrorCode::TemporarilyUnavailable.into()
+            })
+    }
+
+    pub fn into_response(self) -> Response {
+        let headers = Headers::new();
+        match self.code.status() {
+            401 => {
+                let _ = headers.set(
+                    "WWW-Authenticate",
+                    &format!(
+                        "Bearer realm=\"aero2\", error=\"invalid_token\", error_description=\"{}\"",
+                        self.code
+                    ),
+                );
+            }
+            405 => {
+                let _ = headers.set("Allow", self.allow.unwrap_or("GET"));
+            }
+            _ => {}
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message().to_owned(),
+            },
+        };
+        json_response_with(self.code.status(), &body, headers)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ErrorDetail {
+    code: ErrorCode,
+    message: String,
+}
+
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
+        ApiError {
+            code,
+            detail: None,
+            allow: None,
+        }
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> Self {
+        match rejection {
+            // Says what exactly is wrong with the key (a position, a length), never the key.
+            Rejection::Malformed(err) => {
+                ApiError::with_detail(rejection.error_code(), err.message())
+            }
+            _ => rejection.error_code().into(),
+        }
+    }
+}
+
+impl From<LifecycleError> for ApiError {
+    fn from(err: LifecycleError) -> Self {
+        err.error_code().into()
+    }
+}
+
+/// Failures of the platform (storage, bindings, subrequests). The detail is logged for
+/// operators; the client gets a retryable 503. Worker errors never carry key material:
+/// keys are only ever handled as [`aero2_keys::ApiKey`], whose formatting is redacted.
+impl From<worker::Error> for ApiError {
+    fn from(err: worker::Error) -> Self {
+        console_error!("platform error: {err}");
+        ErrorCode::TemporarilyUnavailable.into()
+    }
+}
+
+impl From<worker::kv::KvError> for ApiError {
+    fn from(err: worker::kv::KvError) -> Self {
+        console_error!("kv error: {err}");
+        ErrorCode::TemporarilyUnavailable.into()
+    }
+}

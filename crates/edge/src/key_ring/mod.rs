@@ -1,0 +1,331 @@
+//! `KeyRingObject`: one Durable Object per application, the source of truth for its keys.
+//!
+//! It serialises every create, revoke and rotate for its application, keeps the key records
+//! and the audit log in its SQLite storage (`store.rs`, `audit.rs`, `usage.rs`), mirrors
+//! each key's state into Workers KV through an outbox (`outbox.rs`), and revokes rotated
+//! keys from its alarm when their grace period ends.
+//!
+//! Who may do what is decided once, in `auth.rs`, before any management operation
+//! (`ops.rs`) runs: the operations take the [`auth::Caller`] that only authentication
+//! makes.
+//!
+//! Invariant: the in-memory ring is only changed in synchronous sections that also write
+//! SQLite, so no other request can observe a half-applied operation. Awaits (KV writes,
+//! alarms) happen after those sections.
+
+mod audit;
+mod auth;
+mod ops;
+mod outbox;
+mod store;
+mod usage;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use aero2_keys::gate::{admit, authorize, Rejection};
+use aero2_keys::http::ErrorCode;
+use aero2_keys::outbox::Outbox;
+use aero2_keys::timers::{Alarm, Timer, TimerTable};
+use aero2_keys::usage::UsageBatcher;
+use aero2_keys::{KeyId, KeyIdentity, KeyRing, UnixMillis};
+use futures_util::lock::Mutex;
+use worker::{
+    console_error, durable_object, DurableObject, Env, Request, Response, Result, ScheduledTime,
+    State,
+};
+
+use crate::clock::now;
+use crate::config::Config;
+use crate::errors::{ApiError, ApiResult};
+use crate::protocol::{ApplicationInfo, ClientInfo, RingCommand, Validated};
+use crate::views::{json_response, Empty};
+use outbox::{KvOutbox, KV_BACKOFF};
+use store::Store;
+
+/// Usage counts are written to SQLite at most this long after the request.
+const USAGE_FLUSH_MS: u64 = 5_000;
+
+/// What the key ring keeps in memory once loaded.
+struct Loaded {
+    application: ApplicationInfo,
+    ring: KeyRing,
+    last_used: HashMap<KeyId, UnixMillis>,
+    outbox: KvOutbox,
+}
+
+#[durable_object]
+pub struct KeyRingObject {
+    state: State,
+    env: Env,
+    store: Store,
+    loaded: RefCell<Option<Loaded>>,
+    /// Requests per key and hour not yet written to SQLite.
+    usage: RefCell<UsageBatcher>,
+    alarm: Cell<Alarm>,
+    /// KV writes are sent by one task at a time, so the newest state of a key is always
+    /// the last one written.
+    kv_flush: Mutex<()>,
+    /// Test builds only: KV writes fail until this time.
+    #[cfg(feature = "fault-injection")]
+    kv_fail_until: Cell<u64>,
+}
+
+impl DurableObject for KeyRingObject {
+    fn new(state: State, env: Env) -> Self {
+        // No storage is touched here: see store.rs.
+        let store = Store::new(state.storage().sql());
+        KeyRingObject {
+            state,
+            env,
+            store,
+            loaded: RefCell::new(None),
+            usage: RefCell::new(UsageBatcher::new(USAGE_FLUSH_MS, u32::MAX)),
+            alarm: Cell::new(Alarm::default()),
+            kv_flush: Mutex::new(()),
+            #[cfg(feature = "fault-injection")]
+            kv_fail_until: Cell::new(0),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let Ok(command) = req.json::<RingCommand>().await else {
+            return Ok(
+                ApiError::with_detail(ErrorCode::InvalidRequest, "unreadable command")
+                    .into_response(),
+            );
+        };
+        Ok(self
+            .handle(command, now())
+            .await
+            .unwrap_or_else(ApiError::into_response))
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        let now = now();
+        // The alarm that fired is gone; forget it so that rescheduling sets a new one.
+        let mut alarm = self.alarm.get();
+        alarm.fired();
+        self.alarm.set(alarm);
+        if let Err(err) = self.run_alarm(now).await {
+            console_error!("key ring alarm failed ({}); it will be retried", err.code);
+            return Err(worker::Error::RustError("alarm failed".into()));
+        }
+        Response::empty()
+    }
+}
+
+impl KeyRingObject {
+    async fn handle(&self, command: RingCommand, now: UnixMillis) -> ApiResult<Response> {
+        match command {
+            RingCommand::Init {
+                application,
+                client,
+            } => self.init(application, &client, now).await,
+            RingCommand::Validate {
+                key,
+                path,
+                from_browser,
+                client,
+            } => {
+                let validated = self
+                    .validate(&key, &path, from_browser, &client, now)
+                    .await?;
+                Ok(json_response(200, &validated))
+            }
+            RingCommand::Manage { actor, client, op } => {
+                let caller = self.authenticate(&actor, &client, now).await?;
+                self.manage(&caller, &client, op, now).await
+            }
+            RingCommand::RecordUsage { counts } => {
+                self.ensure_loaded()?;
+                let application = self.application_id()?;
+                let mut started = false;
+                for count in counts {
+                    started |= self.count_usage(
+                        application,
+                        count.key_id,
+                        count.requests,
+                        count.last_used_at,
+                    );
+                }
+                if started {
+                    self.schedule(now).await?;
+                }
+                Ok(json_response(202, &Empty {}))
+            }
+            RingCommand::RecordBrowserExposure { key_id, client } => {
+                self.ensure_loaded()?;
+                self.record_exposure(key_id, &client, now)?;
+                Ok(json_response(202, &Empty {}))
+            }
+            RingCommand::ReportLeak {
+                storage_id,
+                url,
+                source,
+            } => self.report_leak(&storage_id, &url, &source, now).await,
+            #[cfg(feature = "fault-injection")]
+            RingCommand::InjectKvFailure { fail_for_ms } => {
+                self.kv_fail_until.set(now.0 + fail_for_ms);
+                Ok(json_response(200, &Empty {}))
+            }
+        }
+    }
+
+    // ----- loading ------------------------------------------------------------------------
+
+    /// Loads the ring from storage if it is not in memory. An application that was never
+    /// created is `application_not_found`.
+    fn ensure_loaded(&self) -> ApiResult<()> {
+        if self.loaded.borrow().is_some() {
+            return Ok(());
+        }
+        let stored = self
+            .store
+            .load()?
+            .ok_or(ApiError::from(ErrorCode::ApplicationNotFound))?;
+        let ring = KeyRing::from_records(
+            stored.application.id,
+            stored.application.environment,
+            stored.records,
+        );
+        *self.loaded.borrow_mut() = Some(Loaded {
+            application: stored.application,
+            ring,
+            last_used: stored.last_used.into_iter().collect(),
+            outbox: Outbox::from_entries(KV_BACKOFF, stored.outbox),
+        });
+        Ok(())
+    }
+
+    /// Whether this Durable Object holds an application (loading it if so).
+    fn application_exists(&self) -> ApiResult<bool> {
+        match self.ensure_loaded() {
+            Ok(()) => Ok(true),
+            Err(err) if err.code == ErrorCode::ApplicationNotFound => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn application_id(&self) -> ApiResult<aero2_keys::ApplicationId> {
+        self.loaded
+            .borrow()
+            .as_ref()
+            .map(|loaded| loaded.application.id)
+            .ok_or_else(|| ErrorCode::TemporarilyUnavailable.into())
+    }
+
+    /// Runs a synchronous change against the loaded ring. If storage fails part-way, the
+    /// in-memory copy is dropped and reloaded from SQLite on the next request, so memory
+    /// never claims more than storage holds.
+    fn mutate<T>(&self, change: impl FnOnce(&mut Loaded) -> ApiResult<T>) -> ApiResult<T> {
+        self.ensure_loaded()?;
+        let mut guard = self.loaded.borrow_mut();
+        let loaded = guard
+            .as_mut()
+            .ok_or(ApiError::from(ErrorCode::TemporarilyUnavailable))?;
+        let result = change(loaded);
+        if matches!(&result, Err(err) if err.code.status() >= 500) {
+            *guard = None;
+        }
+        result
+    }
+
+    // ----- the gate, strict mode ----------------------------------------------------------
+
+    /// Strict-mode validation: the gate's own decisions ([`admit`], then [`authorize`]),
+    /// made against the authoritative record in memory.
+    async fn validate(
+        &self,
+        key: &KeyIdentity,
+        path: &str,
+        from_browser: bool,
+        client: &ClientInfo,
+        now: UnixMillis,
+    ) -> ApiResult<Validated> {
+        // An application that does not exist has no keys: the key is unknown.
+        if !self.application_exists()? {
+            return Err(Rejection::UnknownKey.into());
+        }
+        let validated = {
+            let guard = self.loaded.borrow();
+            let loaded = guard
+                .as_ref()
+                .ok_or(ApiError::from(ErrorCode::TemporarilyUnavailable))?;
+            let record = loaded
+                .ring
+                .find_by_storage_id(&key.storage_id)
+                .ok_or(Rejection::UnknownKey)?;
+            admit(record.view(loaded.application.id), key, now)?;
+            Validated {
+                key_id: record.id,
+                kind: record.kind,
+            }
+        };
+        self.record_usage(validated.key_id, now).await?;
+        let config = Config::cached(&self.env);
+        if let Err(rejection) =
+            authorize(validated.kind, path, &config.frontend_routes, from_browser)
+        {
+            if rejection == Rejection::SecretKeyInBrowser {
+                self.record_exposure(validated.key_id, client, now)?;
+            }
+            return Err(rejection.into());
+        }
+        Ok(validated)
+    }
+
+    // ----- the alarm ----------------------------------------------------------------------
+
+    /// Every deadline the key ring has, from the state it is in.
+    fn timers(&self) -> TimerTable {
+        let mut table = TimerTable::default();
+        if let Some(loaded) = self.loaded.borrow().as_ref() {
+            table.set(Timer::GraceExpiry, loaded.ring.next_expiry());
+            table.set(Timer::OutboxRetry, loaded.outbox.next_attempt());
+        }
+        table.set(Timer::UsageFlush, self.usage.borrow().deadline());
+        table
+    }
+
+    /// Sets the alarm for the earliest deadline, unless it is already set no later.
+    async fn schedule(&self, _now: UnixMillis) -> ApiResult<()> {
+        let mut alarm = self.alarm.get();
+        let Some(when) = alarm.arm(self.timers().next()) else {
+            return Ok(());
+        };
+        self.alarm.set(alarm);
+        let at = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(when.0 as f64));
+        if let Err(err) = self.state.storage().set_alarm(ScheduledTime::new(at)).await {
+            let mut alarm = self.alarm.get();
+            alarm.failed();
+            self.alarm.set(alarm);
+            return Err(err.into());
+        }
+        Ok(())
+    }
+
+    /// Persisted changes go to KV, then the alarm is set for whatever remains. KV
+    /// failures do not fail the operation: the outbox keeps the change and the alarm
+    /// retries it.
+    async fn after_change(&self, now: UnixMillis) -> ApiResult<()> {
+        self.flush_kv().await?;
+        self.schedule(now).await
+    }
+
+    async fn run_alarm(&self, now: UnixMillis) -> ApiResult<()> {
+        if !self.application_exists()? {
+            return Ok(());
+        }
+        let due: Vec<Timer> = self.timers().due(now).collect();
+        for timer in due {
+            match timer {
+                Timer::GraceExpiry => self.expire_due(now)?,
+                Timer::UsageFlush => self.flush_usage(now)?,
+                // Sent below, with whatever the expiries queued.
+                Timer::OutboxRetry => {}
+            }
+        }
+        self.after_change(now).await
+    }
+}

@@ -1,0 +1,269 @@
+//! The key ring's SQLite storage: a versioned schema with its migrations, and the rows of
+//! the application, its key records and its KV outbox. (Usage and audit rows are in
+//! `usage.rs` and `audit.rs`.)
+//!
+//! Nothing is written until the application is created: opening a store, and asking
+//! whether it holds an application, only read. So a key of an application that was never
+//! created cannot make a Durable Object grow storage.
+
+use aero2_keys::http::ErrorCode;
+use aero2_keys::outbox::Entry;
+use aero2_keys::{KeyId, KeyRecord, UnixMillis};
+use serde::Deserialize;
+use worker::{console_error, SqlStorage, SqlStorageValue};
+
+use super::outbox::OutboxValue;
+use crate::errors::{ApiError, ApiResult};
+use crate::protocol::ApplicationInfo;
+
+/// `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first build.
+    "CREATE TABLE IF NOT EXISTS application (id TEXT PRIMARY KEY, info TEXT NOT NULL);
+     CREATE TABLE IF NOT EXISTS keys (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, record TEXT NOT NULL);
+     CREATE TABLE IF NOT EXISTS audit (
+       seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, event TEXT NOT NULL,
+       key_id TEXT, actor TEXT NOT NULL, ip TEXT, user_agent TEXT, detail TEXT NOT NULL);
+     CREATE INDEX IF NOT EXISTS audit_by_key ON audit (key_id, seq);
+     CREATE TABLE IF NOT EXISTS outbox (
+       storage_id TEXT PRIMARY KEY, value TEXT NOT NULL, tombstone INTEGER NOT NULL,
+       version INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
+     CREATE TABLE IF NOT EXISTS usage (
+       key_id TEXT NOT NULL, hour INTEGER NOT NULL, requests INTEGER NOT NULL,
+       last_used_at INTEGER NOT NULL, PRIMARY KEY (key_id, hour));",
+    // 2: a schema version, and the outbox's retry time and sending order kept with each
+    // entry (before, the order was the rowid and the retry time was not stored).
+    "CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+     ALTER TABLE outbox ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE outbox ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+     UPDATE outbox SET seq = rowid;",
+];
+
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+pub fn int(value: u64) -> SqlStorageValue {
+    SqlStorageValue::Integer(value as i64)
+}
+
+pub fn text(value: impl Into<String>) -> SqlStorageValue {
+    SqlStorageValue::String(value.into())
+}
+
+pub fn opt_text(value: Option<impl Into<String>>) -> SqlStorageValue {
+    value.map_or(SqlStorageValue::Null, text)
+}
+
+pub fn corrupt(what: &str) -> ApiError {
+    console_error!("stored {what} could not be decoded");
+    ErrorCode::TemporarilyUnavailable.into()
+}
+
+#[derive(Deserialize)]
+struct TextRow {
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct NumberRow {
+    value: u64,
+}
+
+#[derive(Deserialize)]
+struct LastUsedRow {
+    key_id: String,
+    last_used_at: u64,
+}
+
+#[derive(Deserialize)]
+struct OutboxRow {
+    storage_id: String,
+    value: String,
+    tombstone: u32,
+    version: u64,
+    attempts: u32,
+    not_before: u64,
+    seq: u64,
+}
+
+/// Everything the key ring keeps in memory, as stored.
+pub struct Stored {
+    pub application: ApplicationInfo,
+    pub records: Vec<KeyRecord>,
+    pub last_used: Vec<(KeyId, UnixMillis)>,
+    pub outbox: Vec<Entry<String, OutboxValue>>,
+}
+
+pub struct Store {
+    pub sql: SqlStorage,
+}
+
+impl Store {
+    pub fn new(sql: SqlStorage) -> Self {
+        Store { sql }
+    }
+
+    fn table_exists(&self, name: &str) -> ApiResult<bool> {
+        let rows: Vec<TextRow> = self
+            .sql
+            .exec(
+                "SELECT name AS value FROM sqlite_master WHERE type = 'table' AND name = ?",
+                vec![text(name)],
+            )?
+            .to_array()?;
+        Ok(!rows.is_empty())
+    }
+
+    /// The schema version on disk: 0 for an empty store, 1 for the first build's schema
+    /// (which had no version table).
+    fn version(&self) -> ApiResult<usize> {
+        if !self.table_exists("application")? {
+            return Ok(0);
+        }
+        if !self.table_exists("meta")? {
+            return Ok(1);
+        }
+        let rows: Vec<NumberRow> = self
+            .sql
+            .exec("SELECT value FROM meta WHERE name = 'schema_version'", None)?
+            .to_array()?;
+        Ok(rows.first().map_or(1, |row| row.value as usize))
+    }
+
+    /// Brings the schema to [`SCHEMA_VERSION`]. Only called for an application that
+    /// exists or is being created.
+    pub fn migrate(&self) -> ApiResult<()> {
+        let from = self.version()?;
+        if from > SCHEMA_VERSION {
+            console_error!("key ring schema {from} is newer than this build's {SCHEMA_VERSION}");
+            return Err(ErrorCode::TemporarilyUnavailable.into());
+        }
+        if from == SCHEMA_VERSION {
+            return Ok(());
+        }
+        for migration in &MIGRATIONS[from..] {
+            self.sql.exec(migration, None)?;
+        }
+        self.sql.exec(
+            "INSERT INTO meta (name, value) VALUES ('schema_version', ?)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            vec![int(SCHEMA_VERSION as u64)],
+        )?;
+        Ok(())
+    }
+
+    /// Reads everything, migrating first; `None` when no application was ever created here.
+    pub fn load(&self) -> ApiResult<Option<Stored>> {
+        if self.version()? == 0 {
+            return Ok(None);
+        }
+        self.migrate()?;
+        let info: Vec<TextRow> = self
+            .sql
+            .exec("SELECT info AS value FROM application LIMIT 1", None)?
+            .to_array()?;
+        let Some(info) = info.into_iter().next() else {
+            return Ok(None);
+        };
+        let application: ApplicationInfo =
+            serde_json::from_str(&info.value).map_err(|_| corrupt("application"))?;
+        let rows: Vec<TextRow> = self
+            .sql
+            .exec("SELECT record AS value FROM keys ORDER BY seq", None)?
+            .to_array()?;
+        let records = rows
+            .iter()
+            .map(|row| serde_json::from_str::<KeyRecord>(&row.value))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| corrupt("key record"))?;
+        let last_used_rows: Vec<LastUsedRow> = self
+            .sql
+            .exec(
+                "SELECT key_id, MAX(last_used_at) AS last_used_at FROM usage GROUP BY key_id",
+                None,
+            )?
+            .to_array()?;
+        let last_used = last_used_rows
+            .into_iter()
+            .filter_map(|row| {
+                Some((
+                    KeyId::parse(&row.key_id).ok()?,
+                    UnixMillis(row.last_used_at),
+                ))
+            })
+            .collect();
+        let outbox_rows: Vec<OutboxRow> = self
+            .sql
+            .exec(
+                "SELECT storage_id, value, tombstone, version, attempts, not_before, seq FROM outbox",
+                None,
+            )?
+            .to_array()?;
+        let outbox = outbox_rows
+            .into_iter()
+            .map(|row| Entry {
+                key: row.storage_id,
+                value: OutboxValue {
+                    json: row.value,
+                    tombstone: row.tombstone != 0,
+                },
+                version: row.version,
+                attempts: row.attempts,
+                not_before: UnixMillis(row.not_before),
+                seq: row.seq,
+            })
+            .collect();
+        Ok(Some(Stored {
+            application,
+            records,
+            last_used,
+            outbox,
+        }))
+    }
+
+    pub fn insert_application(&self, application: &ApplicationInfo) -> ApiResult<()> {
+        let info =
+            serde_json::to_string(application).map_err(|_| ErrorCode::TemporarilyUnavailable)?;
+        self.sql.exec(
+            "INSERT INTO application (id, info) VALUES (?, ?)",
+            vec![text(application.id.to_string()), text(info)],
+        )?;
+        Ok(())
+    }
+
+    pub fn save_record(&self, record: &KeyRecord) -> ApiResult<()> {
+        let json = serde_json::to_string(record).map_err(|_| ErrorCode::TemporarilyUnavailable)?;
+        self.sql.exec(
+            "INSERT INTO keys (id, record) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record",
+            vec![text(record.id.to_string()), text(json)],
+        )?;
+        Ok(())
+    }
+
+    pub fn save_outbox_entry(&self, entry: &Entry<String, OutboxValue>) -> ApiResult<()> {
+        self.sql.exec(
+            "INSERT INTO outbox (storage_id, value, tombstone, version, attempts, not_before, seq)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (storage_id) DO UPDATE SET value = excluded.value,
+               tombstone = excluded.tombstone, version = excluded.version,
+               attempts = excluded.attempts, not_before = excluded.not_before",
+            vec![
+                text(entry.key.clone()),
+                text(entry.value.json.clone()),
+                int(u64::from(entry.value.tombstone)),
+                int(entry.version),
+                int(u64::from(entry.attempts)),
+                int(entry.not_before.0),
+                int(entry.seq),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete_outbox_entry(&self, storage_id: &str, version: u64) -> ApiResult<()> {
+        self.sql.exec(
+            "DELETE FROM outbox WHERE storage_id = ? AND version = ?",
+            vec![text(storage_id), int(version)],
+        )?;
+        Ok(())
+    }
+}

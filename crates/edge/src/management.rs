@@ -1,0 +1,131 @@
+//! The management API over HTTP: each request becomes one [`ManageOp`], sent with its
+//! caller to the application's key ring, which authenticates the caller once before it
+//! runs the operation.
+//!
+//! The same operations are reached with a secret key (`/v1/keys…`, `/v1/audit_log`, for
+//! the key's own application) and by the operator (`/v1/applications/{id}/keys…`).
+
+use aero2_keys::gate::key_from_authorization;
+use aero2_keys::http::bodies::{CreateKeyRequest, RotateRequest};
+use aero2_keys::http::query::Query;
+use aero2_keys::http::ErrorCode;
+use aero2_keys::{ApplicationId, KeyId};
+use worker::{Env, Method, Request, Response};
+
+use crate::body::{read_json, read_optional_json};
+use crate::errors::{ApiError, ApiResult};
+use crate::gate::from_browser;
+use crate::protocol::{to_key_ring, Actor, ClientInfo, ManageOp, RingCommand};
+use crate::router::allow;
+
+/// `/v1/keys…` and `/v1/audit_log` with one of the application's own keys. `rest` is the
+/// path after `/v1`.
+pub async fn with_key(
+    req: &mut Request,
+    rest: &[&str],
+    query: Option<&str>,
+    env: &Env,
+) -> ApiResult<Response> {
+    let header = req.headers().get("Authorization").ok().flatten();
+    let key = key_from_authorization(header.as_deref())?;
+    let actor = Actor::Key {
+        key,
+        from_browser: from_browser(req),
+    };
+    let client = ClientInfo::of(req);
+    let op = operation(req, rest, query).await?;
+    send(env, key.application_id, actor, client, op).await
+}
+
+pub async fn send(
+    env: &Env,
+    application: ApplicationId,
+    actor: Actor,
+    client: ClientInfo,
+    op: ManageOp,
+) -> ApiResult<Response> {
+    to_key_ring(env, application, &RingCommand::Manage { actor, client, op }).await
+}
+
+/// The operation a request asks for. `rest` is the path after `/v1` (secret key) or after
+/// `/v1/applications/{id}` (operator): `keys`, `keys/{id}/revoke`, `audit_log`, ….
+pub async fn operation(
+    req: &mut Request,
+    rest: &[&str],
+    query: Option<&str>,
+) -> ApiResult<ManageOp> {
+    let method = req.method();
+    let query = Query::parse(query)?;
+    match rest {
+        ["keys"] => {
+            allow(&method, "GET, POST")?;
+            if method == Method::Get {
+                return Ok(ManageOp::ListKeys {
+                    include_revoked: query.boolean("include_revoked", false)?,
+                });
+            }
+            let body: CreateKeyRequest = read_json(req).await?;
+            Ok(ManageOp::CreateKey {
+                kind: body.kind,
+                label: body.label().to_owned(),
+            })
+        }
+        ["keys", id, action] => {
+            let key_id = parse_key_id(id)?;
+            match *action {
+                "revoke" => {
+                    allow(&method, "POST")?;
+                    Ok(ManageOp::RevokeKey { key_id })
+                }
+                "rotate" => {
+                    allow(&method, "POST")?;
+                    let body: Option<RotateRequest> = read_optional_json(req).await?;
+                    Ok(ManageOp::RotateKey {
+                        key_id,
+                        grace_period_seconds: body.and_then(|b| b.grace_period_seconds),
+                    })
+                }
+                "usage" => {
+                    allow(&method, "GET")?;
+                    Ok(ManageOp::KeyUsage { key_id })
+                }
+                _ => Err(ErrorCode::NotFound.into()),
+            }
+        }
+        ["audit_log"] => {
+            allow(&method, "GET")?;
+            audit_query(&query)
+        }
+        _ => Err(ErrorCode::NotFound.into()),
+    }
+}
+
+fn parse_key_id(text: &str) -> ApiResult<KeyId> {
+    KeyId::parse(text).map_err(|_| ErrorCode::KeyNotFound.into())
+}
+
+fn audit_query(query: &Query) -> ApiResult<ManageOp> {
+    let cursor = query.number("cursor", 0..=i64::MAX as u64, ErrorCode::InvalidCursor)?;
+    let limit = query
+        .number("limit", 1..=100, ErrorCode::InvalidLimit)?
+        .unwrap_or(50) as u32;
+    let key_id = query
+        .get("key_id")
+        .map(|id| KeyId::parse(id).map_err(|_| ApiError::from(ErrorCode::InvalidKeyId)))
+        .transpose()?;
+    let event = query.get("event").map(str::to_owned);
+    if event.as_deref().is_some_and(|e| {
+        e.len() > 64
+            || !e
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_')
+    }) {
+        return Err(ErrorCode::InvalidEvent.into());
+    }
+    Ok(ManageOp::AuditLog {
+        cursor,
+        limit,
+        key_id,
+        event,
+    })
+}

@@ -1,0 +1,62 @@
+//! Which code answers a request. The worker's own endpoints are the management API
+//! (secret-key authenticated, scoped to the key's application: `management.rs`), the
+//! operator API (`operator.rs`), the dashboard session, the secret-scanning endpoint and
+//! the OpenAPI document. Every other path goes to the gate (`gate.rs`).
+
+use aero2_keys::gate::RequestTarget;
+use worker::{Context, Env, Method, Request, Response};
+
+use crate::config::Config;
+use crate::errors::{ApiError, ApiResult};
+use crate::{gate, leaks, management, operator, session};
+
+const OPENAPI: &str = include_str!("openapi.json");
+
+pub async fn route(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    config: &Config,
+) -> ApiResult<Response> {
+    let url = req.inner().url();
+    let target = RequestTarget::split(&url);
+    let segments: Vec<&str> = target.path.trim_start_matches('/').split('/').collect();
+    let method = req.method();
+    match segments.as_slice() {
+        #[cfg(feature = "instrumentation")]
+        ["__instrumentation"] => Ok(crate::instrumentation::report()),
+        ["openapi.json"] => {
+            allow(&method, "GET")?;
+            let headers = worker::Headers::new();
+            headers.set("Content-Type", "application/json; charset=utf-8")?;
+            Ok(Response::from_bytes(OPENAPI.as_bytes().to_vec())?.with_headers(headers))
+        }
+        ["v1", "keys", ..] | ["v1", "audit_log"] => {
+            management::with_key(&mut req, &segments[1..], target.query, env).await
+        }
+        #[cfg(feature = "fault-injection")]
+        ["__faults", "applications", application, "kv"] => {
+            operator::inject_kv_failure(&mut req, application, env, config).await
+        }
+        ["v1", "dashboard", "session"] => session::handle(&mut req, config).await,
+        ["v1", "leaks", "github"] => {
+            allow(&method, "POST")?;
+            leaks::github_report(req, env, config).await
+        }
+        ["v1", "applications"] => operator::applications(&mut req, env, config).await,
+        ["v1", "applications", application, rest @ ..] if !rest.is_empty() => {
+            operator::manage(&mut req, application, rest, target.query, env, config).await
+        }
+        _ => gate::gate(req, &target, env, ctx, config).await,
+    }
+}
+
+/// Refuses a method the endpoint does not accept, with a 405 whose `Allow` header is
+/// `allowed` (`"GET, POST"`): one string is both the rule and the header.
+pub fn allow(method: &Method, allowed: &'static str) -> ApiResult<()> {
+    if allowed.split(", ").any(|name| name == method.as_ref()) {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed(allowed))
+    }
+}

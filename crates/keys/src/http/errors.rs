@@ -1,0 +1,168 @@
+//! Every error code the public API can answer with, its HTTP status and its message.
+//!
+//! One table: the enum, the list of all codes, and the one `match` that gives each code's
+//! status and message are all generated from it, so a code cannot exist without a status,
+//! and `/openapi.json` is checked against [`ErrorCode::ALL`] by a test. Nothing outside
+//! this module turns a code string back into a decision except [`ErrorCode::from_code`],
+//! which decodes a Durable Object's answer into this enum.
+
+use core::fmt;
+
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $variant:ident => $status:literal, $code:literal, $message:literal; )*) => {
+        /// A stable, machine-readable error code of the public API.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order of the table.
+            pub const ALL: &'static [ErrorCode] = &[$( ErrorCode::$variant, )*];
+
+            /// The code's HTTP status, its wire name and its default message.
+            const fn describe(self) -> (u16, &'static str, &'static str) {
+                match self {
+                    $( ErrorCode::$variant => ($status, $code, $message), )*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // --- authentication at the gate and the management API ---
+    MissingKey => 401, "missing_key", "send an API key in the header Authorization: Bearer <key>";
+    MalformedKey => 401, "malformed_key", "the Authorization header must have the form Bearer <key>, with a well-formed Aero2 key";
+    BadChecksum => 401, "bad_checksum", "the API key's checksum does not match: it was mistyped, truncated or altered";
+    UnknownKey => 401, "unknown_key", "this API key does not exist";
+    RevokedKey => 401, "revoked_key", "this API key has been revoked";
+    ExpiredKey => 401, "expired_key", "this API key was rotated and its grace period has ended; use its replacement";
+    PublishableKeyNotAllowed => 403, "publishable_key_not_allowed", "publishable keys only work on frontend routes; this route requires a secret key";
+    SecretKeyInBrowser => 403, "secret_key_in_browser", "a secret key was sent from a browser; secret keys must never be used in client code. Revoke and rotate this key";
+    // --- key lifecycle ---
+    KeyNotFound => 404, "key_not_found", "no key with this id in this application";
+    KeyAlreadyRevoked => 409, "key_already_revoked", "the key is already revoked";
+    KeyAlreadyRotating => 409, "key_already_rotating", "the key is already in a rotation grace period; rotate its replacement instead";
+    KeyRevoked => 409, "key_revoked", "a revoked key cannot be rotated; create a new key instead";
+    LastActiveSecretKey => 409, "last_active_secret_key", "this is the application's last active secret key; rotate it instead of revoking it, so the application is not locked out";
+    InvalidGracePeriod => 400, "invalid_grace_period", "grace_period_seconds must be a whole number between 0 and 604800 (7 days)";
+    InvalidLabel => 400, "invalid_label", "a label has 1 to 100 characters and no control characters";
+    TooManyKeys => 409, "too_many_keys", "an application can have at most 100 keys that are not revoked";
+    RandomUnavailable => 503, "random_unavailable", "the system random number generator is unavailable; retry shortly";
+    // --- applications and the operator ---
+    InvalidName => 400, "invalid_name", "name must have 1 to 100 characters and no control characters";
+    InvalidEnvironment => 400, "invalid_environment", "environment must be \"production\" or \"development\"";
+    ApplicationNotFound => 404, "application_not_found", "no application has this id";
+    ApplicationExists => 409, "application_exists", "this application already exists";
+    OperatorApiDisabled => 403, "operator_api_disabled", "set the ADMIN_TOKEN secret (at least 16 characters) to use the operator API and the dashboard";
+    InvalidAdminToken => 401, "invalid_admin_token", "the operator API requires Authorization: Bearer <ADMIN_TOKEN> or a dashboard session";
+    CsrfCheckFailed => 403, "csrf_check_failed", "send the session's CSRF token in X-CSRF-Token, from this origin";
+    NotSignedIn => 401, "not_signed_in", "sign in with the operator token";
+    // --- requests ---
+    InvalidRequest => 400, "invalid_request", "the request body does not match this endpoint's schema; see /openapi.json";
+    InvalidParameter => 400, "invalid_parameter", "a query parameter is repeated or does not have the type /openapi.json gives it";
+    InvalidCursor => 400, "invalid_cursor", "cursor must be a value returned as next_cursor";
+    InvalidLimit => 400, "invalid_limit", "limit must be a whole number between 1 and 100";
+    InvalidKeyId => 400, "invalid_key_id", "key_id must be a key id such as key_…";
+    InvalidEvent => 400, "invalid_event", "event must be an event name such as key.revoked";
+    UnsupportedMediaType => 415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json";
+    PayloadTooLarge => 413, "payload_too_large", "the request body is larger than this endpoint accepts";
+    NotFound => 404, "not_found", "no such endpoint";
+    MethodNotAllowed => 405, "method_not_allowed", "this endpoint does not accept this method; the Allow header lists those it does";
+    // --- secret scanning ---
+    InvalidSignature => 401, "invalid_signature", "the report must be signed by GitHub with a key this service trusts";
+    // --- the platform and the origin ---
+    TemporarilyUnavailable => 503, "temporarily_unavailable", "the service could not complete the request; retry shortly";
+    OriginNotConfigured => 502, "origin_not_configured", "ORIGIN_URL is not set";
+    OriginUnreachable => 502, "origin_unreachable", "the origin server could not be reached";
+}
+
+impl ErrorCode {
+    /// The HTTP status this code is answered with.
+    pub const fn status(self) -> u16 {
+        self.describe().0
+    }
+
+    /// The stable wire name, e.g. `revoked_key`.
+    pub const fn as_str(self) -> &'static str {
+        self.describe().1
+    }
+
+    /// A sentence for people. It never quotes the request.
+    pub const fn message(self) -> &'static str {
+        self.describe().2
+    }
+
+    /// Decodes a wire name, for answers relayed from a Durable Object to the worker.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|known| known.as_str() == code)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <alloc::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        ErrorCode::from_code(&text).ok_or_else(|| serde::de::Error::custom("unknown error code"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+    use alloc::collections::BTreeSet;
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_round_trip() {
+        let mut seen = BTreeSet::new();
+        for &code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "{code} is listed twice");
+            assert!(code
+                .as_str()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_'));
+            assert_eq!(ErrorCode::from_code(code.as_str()), Some(code));
+            assert!((400..600).contains(&code.status()));
+            assert!(!code.message().is_empty());
+        }
+        assert_eq!(ErrorCode::from_code("no_such_code"), None);
+    }
+
+    /// The OpenAPI document lists exactly the codes of this enum, no more and no fewer.
+    #[test]
+    fn the_openapi_document_lists_exactly_these_codes() {
+        let document: serde_json::Value =
+            serde_json::from_str(include_str!("../../../edge/src/openapi.json")).unwrap();
+        let listed: BTreeSet<String> = document["components"]["schemas"]["ErrorCode"]["enum"]
+            .as_array()
+            .expect("components.schemas.ErrorCode.enum")
+            .iter()
+            .map(|code| String::from(code.as_str().unwrap()))
+            .collect();
+        let ours: BTreeSet<String> = ErrorCode::ALL.iter().map(|c| c.as_str().into()).collect();
+        let missing: Vec<_> = ours.difference(&listed).collect();
+        let unknown: Vec<_> = listed.difference(&ours).collect();
+        assert!(missing.is_empty(), "not in /openapi.json: {missing:?}");
+        assert!(
+            unknown.is_empty(),
+            "in /openapi.json but not ErrorCode: {unknown:?}"
+        );
+    }
+}
