@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the worker bundle with worker-build, using only the tools that scripts/setup.sh
-# installed from crates.io and npm: worker-build would otherwise try to download
-# wasm-bindgen and wasm-opt.
+# Builds the worker bundle with worker-build, and (for the release build) the browser
+# package, which it copies into the dashboard's assets (www/dashboard/vendor). Only the
+# tools scripts/setup.sh installed from crates.io and npm are used: worker-build would
+# otherwise try to download wasm-bindgen and wasm-opt.
 #
 #   AERO2_SKIP_BUILD=1      reuse the existing bundle (tests start wrangler many times)
 #   AERO2_WORKER_FEATURES   cargo features, e.g. "instrumentation" for the benchmark. Such a

@@ -40,9 +40,8 @@ setsid node scripts/origin.mjs "$ORIGIN_PORT" > .wrangler/origin.log 2>&1 &
 pids+=($!)
 
 step "Starting wrangler dev on http://127.0.0.1:$PORT (log: .wrangler/dev.log)"
-AERO2_SKIP_BUILD=1 setsid npx wrangler dev --ip 127.0.0.1 --port "$PORT" \
-  --persist-to "$STATE_DIR" --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" \
-  > .wrangler/dev.log 2>&1 &
+setsid node scripts/support/wrangler-dev.mjs --port "$PORT" --state "$STATE_DIR" \
+  --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" > .wrangler/dev.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 120); do
   curl -fsS "http://127.0.0.1:$PORT/openapi.json" >/dev/null 2>&1 && break

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { installPackedPackage, launchChromium, mintKeys, root, serveStatic } from "../tests/browser/helpers.mjs";
+import { installPackedPackage, launchChromium, mintKeys, root, serveStatic } from "./support/browser.mjs";
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(name);

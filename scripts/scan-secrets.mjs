@@ -2,11 +2,19 @@
 // persisted local state (KV, Durable Object storage) and every log must hold none.
 // Hints such as "sk_live_…Qx9a" do not match; a key's value, anywhere, does.
 //   node scripts/scan-secrets.mjs DIR...
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-// The key pattern from the README and crates/keys (KEY_PATTERN).
-const KEY = /(?<![0-9A-Za-z_])(?:pk_(?:live|test)_[0-9A-Za-z]{38}|sk_(?:live|test)_[0-9A-Za-z]{54})(?![0-9A-Za-z_])/g;
+// The key pattern is the core's KEY_PATTERN, printed by its example, never a copy. Its
+// `\b` means the same in JavaScript (an ASCII word boundary): every key character is
+// [0-9A-Za-z_].
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const pattern = execFileSync("cargo", ["run", "-q", "-p", "aero2-keys", "--example", "key_pattern"], {
+  cwd: root, env: { ...process.env, PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}` },
+}).toString().trim();
+const KEY = new RegExp(pattern, "g");
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 let files = 0, bytes = 0;
 const found = [];

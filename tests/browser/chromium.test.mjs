@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { installPackedPackage, launchChromium, mintKeys, root, serveStatic } from "./helpers.mjs";
+import { installPackedPackage, launchChromium, mintKeys, root, serveStatic } from "../../scripts/support/browser.mjs";
 
 const keys = mintKeys();
 let browser, server, page;

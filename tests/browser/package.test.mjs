@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { test } from "node:test";
-import { installPackedPackage, mintKeys } from "./helpers.mjs";
+import { installPackedPackage, mintKeys } from "../../scripts/support/browser.mjs";
 
 const keys = mintKeys();
 const { project, installed } = installPackedPackage();

@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { installPackedPackage, launchChromium, mintKeys, root, serveStatic } from "./helpers.mjs";
+import { installPackedPackage, launchChromium, mintKeys, root, serveStatic } from "../../scripts/support/browser.mjs";
 
 test("a Vite build of an app that imports @aero2/keys works in Chromium", async () => {
   const keys = mintKeys();

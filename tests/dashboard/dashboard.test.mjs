@@ -7,8 +7,8 @@ import { mkdirSync, mkdtempSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { launchChromium, root } from "../browser/helpers.mjs";
-import { startOrigin, startWrangler } from "../support/processes.mjs";
+import { launchChromium, root } from "../../scripts/support/browser.mjs";
+import { startOrigin, startWrangler } from "../../scripts/support/processes.mjs";
 
 const ADMIN_TOKEN = "dashboard-test-operator-token-42";
 // A stand-in for GitHub's secret-scanning signing key.

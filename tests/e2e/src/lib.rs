@@ -157,23 +157,17 @@ impl Worker {
 
     fn launch(&mut self) {
         let port = free_port();
-        let mut args: Vec<String> = [
-            "dev",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--inspector-port",
-            &free_port().to_string(),
-            "--persist-to",
-            self.state_dir.to_str().expect("utf-8 path"),
-            "--log-level",
-            "info",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut args: Vec<String> = vec![
+            "scripts/support/wrangler-dev.mjs".into(),
+            "--port".into(),
+            port.to_string(),
+            "--state".into(),
+            self.state_dir.to_str().expect("utf-8 path").into(),
+            "--log-level".into(),
+            "info".into(),
+        ];
         if let Some(script) = &self.options.script {
+            args.push("--script".into());
             args.push(script.clone());
         }
         let mut vars = vec![
@@ -188,14 +182,10 @@ impl Worker {
             args.push("--var".into());
             args.push(format!("{name}:{value}"));
         }
-        let mut envs = vec![
-            ("WRANGLER_SEND_METRICS", "false".to_string()),
-            ("AERO2_SKIP_BUILD", "1".to_string()),
-        ];
-        envs.extend(self.options.env.iter().cloned());
+        let envs = self.options.env.clone();
         self.starts += 1;
         let log = self.log_dir.join(format!("wrangler-{}.log", self.starts));
-        let mut wrangler = Supervised::spawn("node_modules/.bin/wrangler", &args, &envs, &log);
+        let mut wrangler = Supervised::spawn("node", &args, &envs, &log);
         self.base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {

@@ -1,20 +1,12 @@
 // Starting and stopping local servers for the Node-driven tests and the benchmark:
-// wrangler dev (workerd with local KV and Durable Objects) and the demo origin. Each runs
+// wrangler dev (through the one launcher, wrangler-dev.mjs) and the demo origin. Each runs
 // in its own process group, so stopping it also stops the workerd processes it spawned.
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort, wranglerEnv } from "./wrangler-dev.mjs";
 
+export { freePort };
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-export function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Runs a command with its output in `logFile`, in a process group of its own. */
 export function startProcess(root, env, cmd, args, logFile) {
@@ -45,23 +37,22 @@ export async function waitForHttp(url, proc, what) {
 }
 
 /** The demo origin on a free port. */
-export async function startOrigin(root, env, logDir) {
+export async function startOrigin(root, env, logDir, args = []) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc = startProcess(root, env, "node", ["scripts/origin.mjs", String(port)], join(logDir, "origin.log"));
+  const proc = startProcess(root, env, "node", ["scripts/origin.mjs", String(port), ...args], join(logDir, "origin.log"));
   await waitForHttp(url, proc, "the origin");
   return { url, stop: proc.stop };
 }
 
 /** `wrangler dev` for one worker config on `stateDir`, with `--var` overrides. */
-export async function startWrangler(root, env, { name, config, script, stateDir, vars = {}, logDir }) {
+export async function startWrangler(root, env, { name, config, script, stateDir, vars = {}, logDir, logLevel = "warn" }) {
   const port = await freePort();
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()),
-    "--persist-to", stateDir, "--log-level", "warn", "-c", config];
-  if (script) args.push(script);
+  const args = ["scripts/support/wrangler-dev.mjs", "--port", String(port), "--state", stateDir,
+    "--log-level", logLevel, "--config", config];
+  if (script) args.push("--script", script);
   for (const [key, value] of Object.entries(vars)) args.push("--var", `${key}:${value}`);
-  const proc = startProcess(root, { ...env, AERO2_SKIP_BUILD: "1", WRANGLER_SEND_METRICS: "false" },
-    join(root, "node_modules/.bin/wrangler"), args, join(logDir, `${name}.log`));
+  const proc = startProcess(root, wranglerEnv(env), "node", args, join(logDir, `${name}.log`));
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/openapi.json`, proc, `wrangler dev (${name})`);
   return { base, stop: proc.stop };
