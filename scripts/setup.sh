@@ -43,6 +43,19 @@ else
   npm ci --no-audit --no-fund
 fi
 
+# From PyPI, into a virtual environment of the project's own: schemathesis checks the
+# worker against /openapi.json in the end-to-end suite.
+SCHEMATHESIS_VERSION=4.32.5
+venv="target/tools/python"
+if [ -x "$venv/bin/schemathesis" ] && [ "$("$venv/bin/schemathesis" --version 2>/dev/null)" = "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+  step "schemathesis $SCHEMATHESIS_VERSION: present"
+else
+  step "Installing schemathesis $SCHEMATHESIS_VERSION from PyPI (under a minute)"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
 # From Debian: Chromium drives the browser tests (playwright-core cannot download a browser
 # here) and wrk generates the benchmark's load.
 CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"

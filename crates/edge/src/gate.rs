@@ -16,7 +16,7 @@ use crate::clock::now;
 use crate::config::{Config, ValidationMode};
 use crate::errors::ApiResult;
 use crate::protocol::{read_answer, to_key_ring, ClientInfo, RingCommand, Validated};
-use crate::router::allow;
+use crate::router::{allow, method};
 use crate::{kv, proxy, usage};
 
 /// Methods that are gated and forwarded. Others (`TRACE`, `CONNECT`, …) are refused: a
@@ -30,7 +30,7 @@ pub async fn gate(
     ctx: &Context,
     config: &Config,
 ) -> ApiResult<Response> {
-    allow(&req.method(), GATED_METHODS)?;
+    allow(&method(&req), GATED_METHODS)?;
     let header = req.headers().get("Authorization").ok().flatten();
     // Malformed keys and bad checksums stop here, before any storage read.
     let key = key_from_authorization(header.as_deref())?;

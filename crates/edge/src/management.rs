@@ -10,13 +10,13 @@ use aero2_keys::http::bodies::{CreateKeyRequest, RotateRequest};
 use aero2_keys::http::query::Query;
 use aero2_keys::http::ErrorCode;
 use aero2_keys::{ApplicationId, KeyId};
-use worker::{Env, Method, Request, Response};
+use worker::{Env, Request, Response};
 
 use crate::body::{read_json, read_optional_json};
 use crate::errors::{ApiError, ApiResult};
 use crate::gate::from_browser;
 use crate::protocol::{to_key_ring, Actor, ClientInfo, ManageOp, RingCommand};
-use crate::router::allow;
+use crate::router::{allow, method};
 
 /// `/v1/keys…` and `/v1/audit_log` with one of the application's own keys. `rest` is the
 /// path after `/v1`.
@@ -54,12 +54,12 @@ pub async fn operation(
     rest: &[&str],
     query: Option<&str>,
 ) -> ApiResult<ManageOp> {
-    let method = req.method();
+    let method = method(req);
     let query = Query::parse(query)?;
     match rest {
         ["keys"] => {
             allow(&method, "GET, POST")?;
-            if method == Method::Get {
+            if method == "GET" {
                 return Ok(ManageOp::ListKeys {
                     include_revoked: query.boolean("include_revoked", false)?,
                 });
@@ -105,7 +105,12 @@ fn parse_key_id(text: &str) -> ApiResult<KeyId> {
 }
 
 fn audit_query(query: &Query) -> ApiResult<ManageOp> {
-    let cursor = query.number("cursor", 0..=i64::MAX as u64, ErrorCode::InvalidCursor)?;
+    // At most 18 digits, as /openapi.json says: every audit entry id fits.
+    let cursor = query.number(
+        "cursor",
+        0..=999_999_999_999_999_999,
+        ErrorCode::InvalidCursor,
+    )?;
     let limit = query
         .number("limit", 1..=100, ErrorCode::InvalidLimit)?
         .unwrap_or(50) as u32;

@@ -5,7 +5,7 @@
 use aero2_keys::http::bodies::CreateApplicationRequest;
 use aero2_keys::http::ErrorCode;
 use aero2_keys::{ApplicationId, SystemRandom};
-use worker::{Env, Method, Request, Response};
+use worker::{Env, Request, Response};
 
 use crate::body::read_json;
 use crate::clock::now;
@@ -15,14 +15,15 @@ use crate::management::{operation, send};
 use crate::protocol::{
     to_key_ring, to_registry, Actor, ApplicationInfo, ClientInfo, RegistryCommand, RingCommand,
 };
-use crate::router::allow;
+use crate::router::{allow, method};
 use crate::session;
 
 /// `/v1/applications`: list (GET) or create (POST).
 pub async fn applications(req: &mut Request, env: &Env, config: &Config) -> ApiResult<Response> {
     authenticate(req, config)?;
-    allow(&req.method(), "GET, POST")?;
-    if req.method() == Method::Get {
+    let method = method(req);
+    allow(&method, "GET, POST")?;
+    if method == "GET" {
         return to_registry(env, &RegistryCommand::List).await;
     }
     create_application(req, env).await

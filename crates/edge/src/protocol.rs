@@ -181,6 +181,16 @@ pub async fn to_registry(env: &Env, command: &RegistryCommand) -> ApiResult<Resp
     send(env, REGISTRY_BINDING, "registry", command).await
 }
 
+/// Reads a command in a Durable Object. Parsed by serde_json from the text, not by
+/// `Request::json` (JavaScript's `JSON.parse` then a conversion): that is one string across
+/// the JavaScript boundary instead of one call per field, and integers above 2^53 (audit
+/// cursors) keep their value.
+pub async fn read_command<T: DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
+    let text = req.text().await?;
+    serde_json::from_str(&text)
+        .map_err(|_| ApiError::with_detail(ErrorCode::InvalidRequest, "unreadable command"))
+}
+
 /// Reads a Durable Object's JSON answer, turning its error responses back into errors.
 pub async fn read_answer<T: DeserializeOwned>(mut response: Response) -> ApiResult<T> {
     let body = response.bytes().await?;

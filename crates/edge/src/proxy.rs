@@ -44,7 +44,8 @@ pub async fn forward(
     headers.set("X-Aero2-Key-Id", &validated.key_id.to_string())?;
     headers.set("X-Aero2-Key-Kind", validated.kind.as_str())?;
 
-    let method = req.method();
+    // Only the gated methods get here, and `worker::Method` knows each of them.
+    let method = Method::from(crate::router::method(&req));
     let body = match method {
         Method::Get | Method::Head => None,
         _ => req.inner().body().map(Into::into),

@@ -35,7 +35,7 @@ impl DurableObject for ApplicationRegistry {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let response = match req.json::<RegistryCommand>().await {
+        let response = match crate::protocol::read_command::<RegistryCommand>(&mut req).await {
             Ok(command) => self.handle(command),
             Err(_) => Err(ApiError::with_detail(
                 ErrorCode::InvalidRequest,

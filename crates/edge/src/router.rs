@@ -4,7 +4,7 @@
 //! the OpenAPI document. Every other path goes to the gate (`gate.rs`).
 
 use aero2_keys::gate::RequestTarget;
-use worker::{Context, Env, Method, Request, Response};
+use worker::{Context, Env, Request, Response};
 
 use crate::config::Config;
 use crate::errors::{ApiError, ApiResult};
@@ -21,7 +21,7 @@ pub async fn route(
     let url = req.inner().url();
     let target = RequestTarget::split(&url);
     let segments: Vec<&str> = target.path.trim_start_matches('/').split('/').collect();
-    let method = req.method();
+    let method = method(&req);
     match segments.as_slice() {
         #[cfg(feature = "instrumentation")]
         ["__instrumentation"] => Ok(crate::instrumentation::report()),
@@ -51,10 +51,16 @@ pub async fn route(
     }
 }
 
+/// The request's method exactly as sent. (`worker::Method` turns every method it does not
+/// know, `QUERY` or `PROPFIND`, into `GET`, so it must not be used to decide anything.)
+pub fn method(req: &Request) -> String {
+    req.inner().method()
+}
+
 /// Refuses a method the endpoint does not accept, with a 405 whose `Allow` header is
 /// `allowed` (`"GET, POST"`): one string is both the rule and the header.
-pub fn allow(method: &Method, allowed: &'static str) -> ApiResult<()> {
-    if allowed.split(", ").any(|name| name == method.as_ref()) {
+pub fn allow(method: &str, allowed: &'static str) -> ApiResult<()> {
+    if allowed.split(", ").any(|name| name == method) {
         Ok(())
     } else {
         Err(ApiError::method_not_allowed(allowed))

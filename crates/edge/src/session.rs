@@ -13,12 +13,12 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use worker::{Method, Request, Response};
+use worker::{Request, Response};
 
 use crate::clock::now;
 use crate::config::Config;
 use crate::errors::{ApiError, ApiResult};
-use crate::router::allow;
+use crate::router::{allow, method};
 use crate::views::json_response;
 
 pub const COOKIE: &str = "aero2_session";
@@ -71,7 +71,7 @@ pub fn from_request(req: &Request, admin_token: &str) -> Option<Session> {
 /// Whether a cookie-authenticated request may change state: it carries the session's
 /// CSRF token and, when the browser says where it comes from, comes from this origin.
 pub fn allows(req: &Request, session: &Session) -> bool {
-    if matches!(req.method(), Method::Get | Method::Head) {
+    if matches!(method(req).as_str(), "GET" | "HEAD") {
         return true;
     }
     let header = |name| req.headers().get(name).ok().flatten();
@@ -115,12 +115,13 @@ struct SignIn {
 
 /// `/v1/dashboard/session`: POST signs in, GET says who is signed in, DELETE signs out.
 pub async fn handle(req: &mut Request, config: &Config) -> ApiResult<Response> {
-    allow(&req.method(), "GET, POST, DELETE")?;
+    let method = method(req);
+    allow(&method, "GET, POST, DELETE")?;
     let Some(admin_token) = config.admin_token.as_deref() else {
         return Err(ErrorCode::OperatorApiDisabled.into());
     };
-    match req.method() {
-        Method::Post => {
+    match method.as_str() {
+        "POST" => {
             let body: SignIn = crate::body::read_json(req).await?;
             if !token_matches(body.token.trim(), admin_token) {
                 return Err(ApiError::with_detail(
@@ -148,7 +149,7 @@ pub async fn handle(req: &mut Request, config: &Config) -> ApiResult<Response> {
                 .set("Set-Cookie", &cookie(&value, LIFETIME_MS / 1000))?;
             Ok(response)
         }
-        Method::Get => match from_request(req, admin_token) {
+        "GET" => match from_request(req, admin_token) {
             Some(session) => Ok(json_response(200, &session_body(&session))),
             None => Err(ErrorCode::NotSignedIn.into()),
         },

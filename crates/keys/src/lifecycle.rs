@@ -259,12 +259,14 @@ impl From<RandomError> for LifecycleError {
     }
 }
 
-/// Text a person names something with (a key's label, an application's name): trimmed,
-/// 1 to `max_chars` characters, no control characters. `None` otherwise.
+/// Text a person names something with (a key's label, an application's name): at most
+/// `max_chars` characters as sent, no control characters, and not blank. Returned trimmed.
+/// `None` otherwise. (`/openapi.json` states the same rule as a pattern; the length is
+/// counted before trimming, as JSON Schema's `maxLength` counts it.)
 pub(crate) fn clean_text(text: &str, max_chars: usize) -> Option<&str> {
-    let text = text.trim();
-    let chars = text.chars().count();
-    (chars > 0 && chars <= max_chars && !text.chars().any(char::is_control)).then_some(text)
+    let acceptable = text.chars().count() <= max_chars && !text.chars().any(char::is_control);
+    let trimmed = text.trim();
+    (acceptable && !trimmed.is_empty()).then_some(trimmed)
 }
 
 /// The outcome of a rotation: the new key (its value is shown once) and both records as

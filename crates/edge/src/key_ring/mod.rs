@@ -23,7 +23,7 @@ mod usage;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-use aero2_keys::gate::{admit, authorize, Rejection};
+use aero2_keys::gate::{admit, authorize, RecordView, Rejection};
 use aero2_keys::http::ErrorCode;
 use aero2_keys::outbox::Outbox;
 use aero2_keys::timers::{Alarm, Timer, TimerTable};
@@ -89,7 +89,7 @@ impl DurableObject for KeyRingObject {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let Ok(command) = req.json::<RingCommand>().await else {
+        let Ok(command) = crate::protocol::read_command::<RingCommand>(&mut req).await else {
             return Ok(
                 ApiError::with_detail(ErrorCode::InvalidRequest, "unreadable command")
                     .into_response(),
@@ -243,11 +243,34 @@ impl KeyRingObject {
         client: &ClientInfo,
         now: UnixMillis,
     ) -> ApiResult<Validated> {
-        // An application that does not exist has no keys: the key is unknown.
+        let config = Config::cached(&self.env);
+        self.decide(key, client, now, |record| {
+            admit(record, key, now)?;
+            authorize(record.kind, path, &config.frontend_routes, from_browser)?;
+            Ok(Validated {
+                key_id: record.key_id,
+                kind: record.kind,
+            })
+        })
+        .await
+    }
+
+    /// Makes a decision about a presented key from its record, then keeps the books every
+    /// such decision needs: a key that authenticated counts as used, and a secret key a
+    /// browser sent is recorded as exposed. A key of an application that does not exist is
+    /// answered exactly as an unknown key of one that does: no oracle for which
+    /// applications exist.
+    async fn decide<T>(
+        &self,
+        key: &KeyIdentity,
+        client: &ClientInfo,
+        now: UnixMillis,
+        decide: impl FnOnce(RecordView<'_>) -> Result<T, Rejection>,
+    ) -> ApiResult<T> {
         if !self.application_exists()? {
             return Err(Rejection::UnknownKey.into());
         }
-        let validated = {
+        let (key_id, decision) = {
             let guard = self.loaded.borrow();
             let loaded = guard
                 .as_ref()
@@ -256,23 +279,18 @@ impl KeyRingObject {
                 .ring
                 .find_by_storage_id(&key.storage_id)
                 .ok_or(Rejection::UnknownKey)?;
-            admit(record.view(loaded.application.id), key, now)?;
-            Validated {
-                key_id: record.id,
-                kind: record.kind,
-            }
+            (record.id, decide(record.view(loaded.application.id)))
         };
-        self.record_usage(validated.key_id, now).await?;
-        let config = Config::cached(&self.env);
-        if let Err(rejection) =
-            authorize(validated.kind, path, &config.frontend_routes, from_browser)
+        if decision
+            .as_ref()
+            .map_or_else(Rejection::key_authenticated, |_| true)
         {
-            if rejection == Rejection::SecretKeyInBrowser {
-                self.record_exposure(validated.key_id, client, now)?;
-            }
-            return Err(rejection.into());
+            self.record_usage(key_id, now).await?;
         }
-        Ok(validated)
+        if let Err(Rejection::SecretKeyInBrowser) = decision {
+            self.record_exposure(key_id, client, now)?;
+        }
+        decision.map_err(ApiError::from)
     }
 
     // ----- the alarm ----------------------------------------------------------------------
