@@ -145,6 +145,16 @@ mod tests {
         assert_eq!(ErrorCode::from_code("no_such_code"), None);
     }
 
+    /// The README's table of error codes lists every code with its status.
+    #[test]
+    fn the_readme_lists_every_code_with_its_status() {
+        let readme = include_str!("../../../../README.md");
+        for &code in ErrorCode::ALL {
+            let row = alloc::format!("| `{}` | {} |", code.as_str(), code.status());
+            assert!(readme.contains(&row), "README.md lacks the row {row}");
+        }
+    }
+
     /// The OpenAPI document lists exactly the codes of this enum, no more and no fewer.
     #[test]
     fn the_openapi_document_lists_exactly_these_codes() {
