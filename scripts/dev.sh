@@ -22,6 +22,11 @@ if ! grep -q '^ADMIN_TOKEN=' .dev.vars 2>/dev/null; then
   printf 'ADMIN_TOKEN=%s\n' "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >> .dev.vars
 fi
 ADMIN_TOKEN="$(sed -n 's/^ADMIN_TOKEN=//p' .dev.vars | head -n 1)"
+# The key that signs X-Aero2-Assertion for the origin: an Ed25519 private JWK, also a secret.
+if ! grep -q '^ORIGIN_SIGNING_KEY=' .dev.vars; then
+  step "Adding a new ORIGIN_SIGNING_KEY (Ed25519) to .dev.vars"
+  printf "ORIGIN_SIGNING_KEY='%s'\n" "$(node scripts/support/signing-key.mjs)" >> .dev.vars
+fi
 
 for port in "$PORT" "$ORIGIN_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -36,11 +41,12 @@ trap cleanup EXIT INT TERM
 
 mkdir -p .wrangler
 step "Starting the demo origin on http://127.0.0.1:$ORIGIN_PORT"
-setsid node scripts/origin.mjs "$ORIGIN_PORT" > .wrangler/origin.log 2>&1 &
+setsid node scripts/origin.mjs "$ORIGIN_PORT" --jwks "http://127.0.0.1:$PORT/.well-known/jwks.json" \
+  > .wrangler/origin.log 2>&1 &
 pids+=($!)
 
 step "Starting wrangler dev on http://127.0.0.1:$PORT (log: .wrangler/dev.log)"
-setsid node scripts/support/wrangler-dev.mjs --port "$PORT" --state "$STATE_DIR" \
+setsid node scripts/support/wrangler-dev.mjs --port "$PORT" --state "$STATE_DIR" --secrets .dev.vars \
   --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" > .wrangler/dev.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 120); do
@@ -73,7 +79,8 @@ cat <<MSG
   Dashboard:            http://127.0.0.1:$PORT/dashboard/   (sign in with ADMIN_TOKEN from .dev.vars)
   Worker (gate + API):  http://127.0.0.1:$PORT
   OpenAPI document:     http://127.0.0.1:$PORT/openapi.json
-  Demo origin:          http://127.0.0.1:$ORIGIN_PORT
+  Demo origin:          http://127.0.0.1:$ORIGIN_PORT   (verifies X-Aero2-Assertion against the JWKS)
+  Assertion keys:       http://127.0.0.1:$PORT/.well-known/jwks.json
   Demo application:     $APP_ID   (keys saved in .wrangler/demo-application.json)
   Operator token:       in .dev.vars
 

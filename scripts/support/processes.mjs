@@ -2,7 +2,9 @@
 // wrangler dev (through the one launcher, wrangler-dev.mjs) and the demo origin. Each runs
 // in its own process group, so stopping it also stops the workerd processes it spawned.
 import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { newSigningKey } from "./signing-key.mjs";
 import { freePort, wranglerEnv } from "./wrangler-dev.mjs";
 
 export { freePort };
@@ -36,8 +38,11 @@ export async function waitForHttp(url, proc, what) {
   throw new Error(`${what} did not start`);
 }
 
-/** The demo origin on a free port. */
-export async function startOrigin(root, env, logDir, args = []) {
+/**
+ * The demo origin on a free port. `args`: `["--jwks", url]` to verify the gate's
+ * assertions (the gate's port must be known first), or `["--unsigned"]`.
+ */
+export async function startOrigin(root, env, logDir, args = ["--unsigned"]) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const proc = startProcess(root, env, "node", ["scripts/origin.mjs", String(port), ...args], join(logDir, "origin.log"));
@@ -45,15 +50,31 @@ export async function startOrigin(root, env, logDir, args = []) {
   return { url, stop: proc.stop };
 }
 
-/** `wrangler dev` for one worker config on `stateDir`, with `--var` overrides. */
-export async function startWrangler(root, env, { name, config, script, stateDir, vars = {}, logDir, logLevel = "warn" }) {
-  const port = await freePort();
+/** A dotenv file of secrets for wrangler dev. Values are single-quoted: taken literally. */
+export function writeSecrets(path, secrets) {
+  const lines = Object.entries(secrets).map(([name, value]) => {
+    if (/['\n]/.test(value)) throw new Error(`${name} cannot hold a quote or a newline`);
+    return `${name}='${value}'\n`;
+  });
+  writeFileSync(path, lines.join(""), { mode: 0o600 });
+  return path;
+}
+
+/**
+ * `wrangler dev` for one worker config on `stateDir`, with `--var` overrides and secrets.
+ * Unless `secrets` says otherwise, the worker gets a fresh ORIGIN_SIGNING_KEY, returned as
+ * `signingKey` (its public half is what the origin checks against, through the JWKS).
+ */
+export async function startWrangler(root, env, { name, config, script, stateDir, vars = {}, secrets, logDir, logLevel = "warn", port }) {
+  port ??= await freePort();
+  const signingKey = newSigningKey();
+  const secretsFile = writeSecrets(join(logDir, `${name}.secrets.env`), { ORIGIN_SIGNING_KEY: JSON.stringify(signingKey), ...secrets });
   const args = ["scripts/support/wrangler-dev.mjs", "--port", String(port), "--state", stateDir,
-    "--log-level", logLevel, "--config", config];
+    "--log-level", logLevel, "--config", config, "--secrets", secretsFile];
   if (script) args.push("--script", script);
   for (const [key, value] of Object.entries(vars)) args.push("--var", `${key}:${value}`);
   const proc = startProcess(root, wranglerEnv(env), "node", args, join(logDir, `${name}.log`));
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/openapi.json`, proc, `wrangler dev (${name})`);
-  return { base, stop: proc.stop };
+  return { base, port, signingKey, stop: proc.stop };
 }

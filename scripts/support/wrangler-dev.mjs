@@ -5,7 +5,10 @@
 //
 //   node scripts/support/wrangler-dev.mjs --port 8787 --state DIR
 //        [--config wrangler.toml] [--script crates/edge/build-x/index.js]
-//        [--var NAME:VALUE]... [--log-level info] [--inspector-port N]
+//        [--var NAME:VALUE]... [--secrets FILE] [--log-level info] [--inspector-port N]
+//
+// Secrets (ADMIN_TOKEN, ORIGIN_SIGNING_KEY) go in a dotenv file (--secrets), which
+// wrangler shows as hidden, never on the command line where --var would print them.
 //
 // It replaces itself with wrangler (same process group, same output), so stopping the
 // group stops wrangler and workerd too.
@@ -17,10 +20,11 @@ import { fileURLToPath } from "node:url";
 export const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** The arguments of `wrangler dev` for one worker. */
-export function wranglerDevArgs({ port, inspectorPort, stateDir, config = "wrangler.toml", script, vars = {}, logLevel = "info" }) {
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
-    "--persist-to", stateDir, "--log-level", logLevel, "-c", config];
-  if (script) args.push(script);
+export function wranglerDevArgs({ port, inspectorPort, stateDir, config = "wrangler.toml", script, vars = {}, secrets, logLevel = "info" }) {
+  // The script comes first: --env-file takes several values, and would swallow it.
+  const args = ["dev", ...(script ? [script] : []), "--ip", "127.0.0.1", "--port", String(port),
+    "--inspector-port", String(inspectorPort), "--persist-to", stateDir, "--log-level", logLevel, "-c", config];
+  if (secrets) args.push(`--env-file=${secrets}`);
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
   return args;
 }
@@ -51,6 +55,7 @@ function parse(argv) {
       case "--config": options.config = value; break;
       case "--script": options.script = value; break;
       case "--log-level": options.logLevel = value; break;
+      case "--secrets": options.secrets = value; break;
       case "--var": {
         const at = value.indexOf(":");
         if (at < 1) throw new Error(`--var takes NAME:VALUE, got ${value}`);

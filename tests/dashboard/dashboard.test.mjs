@@ -82,7 +82,7 @@ test("an operator manages keys end to end in the dashboard", async () => {
   await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "Applications" }).waitFor();
-  const [cookie] = (await context.cookies()).filter((c) => c.name === "aero2_session");
+  const [cookie] = (await context.cookies()).filter((c) => c.name === "__Host-aero2_session");
   assert.ok(cookie, "session cookie set");
   assert.equal(cookie.httpOnly, true);
   assert.equal(cookie.secure, true);
@@ -94,7 +94,7 @@ test("an operator manages keys end to end in the dashboard", async () => {
   // A state-changing request with the cookie but without the CSRF token is refused.
   const forged = await new Promise((resolve) => {
     const req = http.request(`${worker.base}/v1/applications`, {
-      method: "POST", headers: { cookie: `aero2_session=${cookie.value}`, "content-type": "application/json", origin: worker.base },
+      method: "POST", headers: { cookie: `__Host-aero2_session=${cookie.value}`, "content-type": "application/json", origin: worker.base },
     }, (res) => { let b = ""; res.on("data", (c) => { b += c; }); res.on("end", () => resolve({ status: res.statusCode, body: b })); });
     req.end(JSON.stringify({ name: "forged", environment: "production" }));
   });

@@ -5,13 +5,19 @@ use std::cell::OnceCell;
 use std::rc::Rc;
 
 use aero2_keys::gate::FrontendRoutes;
-use aero2_keys::{GracePeriod, KeyKind};
+use aero2_keys::{Environment, GracePeriod, KeyKind};
 use worker::Env;
+
+use crate::assertion::{previous_public_keys, PublicJwk, SigningKey};
 
 /// The bindings, by name.
 pub const KV_BINDING: &str = "KEYS";
 pub const KEY_RING_BINDING: &str = "KEY_RING";
 pub const REGISTRY_BINDING: &str = "REGISTRY";
+/// Workers Rate Limiting: failed authentications per client address.
+pub const FAILED_AUTH_LIMITER: &str = "FAILED_AUTH_LIMITER";
+/// Workers Rate Limiting: dashboard sign-ins and operator-token attempts per address.
+pub const SIGN_IN_LIMITER: &str = "SIGN_IN_LIMITER";
 
 /// How a key kind is validated at the gate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,12 +42,33 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// GitHub's secret-scanning public keys, as the JSON GitHub publishes.
     pub github_secret_scanning_keys: String,
+    /// Where requests with `test` keys go, when set; otherwise to `origin_url` too.
+    pub test_origin_url: Option<String>,
+    /// The key that signs `X-Aero2-Assertion`; `None` when unset or invalid, and then
+    /// nothing is forwarded.
+    pub signing_key: Option<SigningKey>,
+    /// Public keys still published after a signing-key rotation.
+    pub previous_public_keys: Vec<PublicJwk>,
+    /// The assertion's `iss`; the request's own origin when unset.
+    pub assertion_issuer: Option<String>,
+    /// Audit entries older than this are deleted.
+    pub audit_retention_days: u64,
+    /// Revoked keys leave the key ring (their audit entries stay) after this.
+    pub revoked_key_retention_days: u64,
 }
 
 thread_local! {
     /// Vars and secrets are fixed for an isolate's lifetime, so they are read once per
     /// isolate rather than on every request.
     static CACHED: OnceCell<Rc<Config>> = const { OnceCell::new() };
+}
+
+/// A whole number of days, at least 1; `default` when unset or invalid.
+fn days(env: &Env, name: &str, default: u64) -> u64 {
+    setting(env, name)
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|days| (1..=36_500).contains(days))
+        .unwrap_or(default)
 }
 
 /// A var or secret, trimmed; `None` when unset or blank.
@@ -84,6 +111,28 @@ impl Config {
             admin_token: setting(env, "ADMIN_TOKEN").filter(|token| token.len() >= 16),
             github_secret_scanning_keys: setting(env, "GITHUB_SECRET_SCANNING_KEYS")
                 .unwrap_or_else(|| "[]".to_owned()),
+            test_origin_url: setting(env, "TEST_ORIGIN_URL")
+                .map(|url| url.trim_end_matches('/').to_owned()),
+            signing_key: setting(env, "ORIGIN_SIGNING_KEY").and_then(|jwk| {
+                SigningKey::from_jwk(&jwk)
+                    .map_err(|why| worker::console_error!("ORIGIN_SIGNING_KEY is unusable: {why}"))
+                    .ok()
+            }),
+            previous_public_keys: previous_public_keys(
+                setting(env, "ORIGIN_PREVIOUS_PUBLIC_KEYS").as_deref(),
+            ),
+            assertion_issuer: setting(env, "ASSERTION_ISSUER"),
+            audit_retention_days: days(env, "AUDIT_RETENTION_DAYS", 400),
+            revoked_key_retention_days: days(env, "REVOKED_KEY_RETENTION_DAYS", 30),
+        }
+    }
+
+    /// The origin for a key's environment: `TEST_ORIGIN_URL` keeps test keys off the
+    /// production origin entirely.
+    pub fn origin_for(&self, environment: Environment) -> &str {
+        match (environment, &self.test_origin_url) {
+            (Environment::Test, Some(test_origin)) => test_origin,
+            _ => &self.origin_url,
         }
     }
 

@@ -16,8 +16,8 @@ pub struct ApiError {
     /// Replaces the code's default message when there is something more precise to say.
     /// It never quotes a key.
     detail: Option<String>,
-    /// For 405: the methods the endpoint accepts, for the `Allow` header.
-    allow: Option<&'static str>,
+    /// Headers the answer needs (`Allow` on a 405, `Retry-After` on a 429, …).
+    headers: Vec<(&'static str, String)>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -27,17 +27,27 @@ impl ApiError {
         ApiError {
             code,
             detail: Some(detail.into()),
-            allow: None,
+            headers: Vec::new(),
         }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     /// 405, naming the methods that are accepted (RFC 9110 requires `Allow`).
     pub fn method_not_allowed(allow: &'static str) -> Self {
-        ApiError {
-            code: ErrorCode::MethodNotAllowed,
-            detail: Some(format!("this endpoint accepts {allow}")),
-            allow: Some(allow),
-        }
+        ApiError::with_detail(
+            ErrorCode::MethodNotAllowed,
+            format!("this endpoint accepts {allow}"),
+        )
+        .with_header("Allow", allow)
+    }
+
+    /// A 429 (or 503) that says when to come back.
+    pub fn retry_after(code: ErrorCode, seconds: u64) -> Self {
+        ApiError::from(code).with_header("Retry-After", seconds.to_string())
     }
 
     pub fn message(&self) -> &str {
@@ -56,20 +66,17 @@ impl ApiError {
 
     pub fn into_response(self) -> Response {
         let headers = Headers::new();
-        match self.code.status() {
-            401 => {
-                let _ = headers.set(
-                    "WWW-Authenticate",
-                    &format!(
-                        "Bearer realm=\"aero2\", error=\"invalid_token\", error_description=\"{}\"",
-                        self.code
-                    ),
-                );
-            }
-            405 => {
-                let _ = headers.set("Allow", self.allow.unwrap_or("GET"));
-            }
-            _ => {}
+        if self.code.status() == 401 {
+            let _ = headers.set(
+                "WWW-Authenticate",
+                &format!(
+                    "Bearer realm=\"aero2\", error=\"invalid_token\", error_description=\"{}\"",
+                    self.code
+                ),
+            );
+        }
+        for (name, value) in &self.headers {
+            let _ = headers.set(name, value);
         }
         let body = ErrorBody {
             error: ErrorDetail {
@@ -97,7 +104,7 @@ impl From<ErrorCode> for ApiError {
         ApiError {
             code,
             detail: None,
-            allow: None,
+            headers: Vec::new(),
         }
     }
 }

@@ -3,13 +3,25 @@
 //! | KV key | value | written by |
 //! |---|---|---|
 //! | `hex(sha256(key))` (64 hex digits) | the key's [`EdgeRecord`] | the key ring's outbox |
+//! | `app:<application id>` | that the application exists: `{"environment"}` | the key ring's outbox |
 //! | `leak-report:<hex(sha256(body))>` | the answer to a secret-scanning report | the leak endpoint |
 //!
 //! A plaintext key is never a KV key or value.
+//!
+//! The `app:` records let the edge refuse a key of an application that does not exist
+//! (anyone can mint well-formed keys: the checksum is public) with one KV read and no
+//! Durable Object call. KV is eventually consistent, so a new application's keys can be
+//! refused in other locations until its record propagates: at most KV's propagation
+//! bound (60 seconds), since a miss is never cached here. A hit is cached for the
+//! isolate's lifetime, because an application is never deleted.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
 
 use aero2_keys::gate::EdgeRecord;
 use aero2_keys::http::ErrorCode;
-use aero2_keys::StorageId;
+use aero2_keys::{ApplicationId, Environment, StorageId};
+use serde::Serialize;
 use worker::kv::KvStore;
 use worker::{console_error, Env};
 
@@ -23,6 +35,49 @@ const TOMBSTONE_TTL_SECONDS: u64 = 7 * 24 * 60 * 60;
 /// nothing.
 const LEAK_REPORT_TTL_SECONDS: u64 = 30 * 24 * 60 * 60;
 const LEAK_REPORT_PREFIX: &str = "leak-report:";
+const APPLICATION_PREFIX: &str = "app:";
+/// Applications this isolate has seen exist; cleared when it reaches this size.
+const KNOWN_APPLICATIONS_CAP: usize = 50_000;
+
+thread_local! {
+    static KNOWN_APPLICATIONS: RefCell<HashSet<ApplicationId>> = RefCell::new(HashSet::new());
+}
+
+/// The value of an application's existence record.
+#[derive(Serialize)]
+pub struct ApplicationRecord {
+    pub environment: Environment,
+}
+
+/// The KV key of an application's existence record.
+pub fn application_key(application: ApplicationId) -> String {
+    format!("{APPLICATION_PREFIX}{application}")
+}
+
+/// Whether the application exists: at most one KV read, none once this isolate has seen
+/// it.
+pub async fn application_exists(env: &Env, application: ApplicationId) -> ApiResult<bool> {
+    if KNOWN_APPLICATIONS.with(|known| known.borrow().contains(&application)) {
+        return Ok(true);
+    }
+    #[cfg(feature = "instrumentation")]
+    crate::instrumentation::kv_read();
+    let exists = store(env)?
+        .get(&application_key(application))
+        .text()
+        .await?
+        .is_some();
+    if exists {
+        KNOWN_APPLICATIONS.with(|known| {
+            let mut known = known.borrow_mut();
+            if known.len() >= KNOWN_APPLICATIONS_CAP {
+                known.clear();
+            }
+            known.insert(application);
+        });
+    }
+    Ok(exists)
+}
 
 fn store(env: &Env) -> ApiResult<KvStore> {
     Ok(env.kv(KV_BINDING)?)
@@ -43,18 +98,16 @@ pub async fn edge_record(env: &Env, storage_id: &StorageId) -> ApiResult<Option<
     })
 }
 
-/// Writes a key's edge record (already serialised). A revoked key's record is a tombstone
-/// that expires.
-pub async fn put_edge_record(
+/// Writes one of the key ring's records (already serialised): a key's edge record or an
+/// application's. A revoked key's record is a tombstone that expires.
+pub async fn put_ring_record(
     env: &Env,
-    storage_id_hex: &str,
+    kv_key: &str,
     record_json: &str,
     tombstone: bool,
 ) -> Result<(), String> {
     let store = env.kv(KV_BINDING).map_err(|e| e.to_string())?;
-    let put = store
-        .put(storage_id_hex, record_json)
-        .map_err(|e| e.to_string())?;
+    let put = store.put(kv_key, record_json).map_err(|e| e.to_string())?;
     let put = if tombstone {
         put.expiration_ttl(TOMBSTONE_TTL_SECONDS)
     } else {

@@ -3,7 +3,9 @@
 //! before the response returns.
 
 use aero2_keys::der::der_ecdsa_p256_to_fixed;
-use aero2_keys::{encode_hex, identify, KeyKind, StorageId};
+use std::collections::HashMap;
+
+use aero2_keys::{encode_hex, identify, ApplicationId, KeyKind, StorageId};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -17,11 +19,11 @@ use crate::body::read_body;
 use crate::config::Config;
 use crate::errors::{ApiError, ApiResult};
 use crate::kv;
-use crate::protocol::{read_answer, to_key_ring, truncate, LeakOutcome, RingCommand};
+use crate::protocol::{read_answer, to_key_ring, truncate, LeakOutcome, LeakReport, RingCommand};
 use crate::views::json_response;
 
-/// Reports are small; GitHub batches at most a few hundred matches.
-const MAX_REPORT_BYTES: usize = 256 * 1024;
+/// GitHub batches at most a few hundred matches; 1,000 tokens with long URLs fit.
+const MAX_REPORT_BYTES: usize = 1024 * 1024;
 const MAX_TOKENS: usize = 1000;
 
 #[derive(Deserialize)]
@@ -103,40 +105,53 @@ pub async fn github_report(mut req: Request, env: &Env, config: &Config) -> ApiR
             format!("at most {MAX_TOKENS} tokens per report"),
         ));
     }
-    let mut feedback = Vec::with_capacity(tokens.len());
-    for reported in tokens {
-        feedback.push(handle_token(env, reported).await?);
-    }
+    let feedback = handle_tokens(env, tokens).await?;
     let answer = serde_json::to_string(&feedback).map_err(|_| ErrorCode::TemporarilyUnavailable)?;
     kv::remember_leak_report(env, &report_id, answer).await?;
     Ok(json_response(200, &feedback))
 }
 
-async fn handle_token(env: &Env, reported: ReportedToken) -> ApiResult<TokenFeedback> {
-    let token_hash = StorageId::of_key_text(&reported.token).to_hex();
-    let token_type = truncate(reported.token_type, 64);
-    let feedback = |label| TokenFeedback {
-        token_hash: token_hash.clone(),
-        token_type: token_type.clone(),
-        label,
-    };
-    let Ok(identity) = identify(&reported.token) else {
-        return Ok(feedback("false_positive"));
-    };
-    let command = RingCommand::ReportLeak {
-        storage_id: identity.storage_id,
-        url: truncate(reported.url, 2048),
-        source: truncate(reported.source, 64),
-    };
-    let answer = to_key_ring(env, identity.application_id, &command).await?;
-    let outcome = read_answer::<LeakOutcome>(answer)
-        .await
-        .unwrap_or(LeakOutcome::Unknown);
-    Ok(feedback(match (identity.kind, outcome) {
-        // Publishable keys are public by design: found in public, they are not a leak.
-        (KeyKind::Publishable, _) | (_, LeakOutcome::Unknown) => "false_positive",
-        (KeyKind::Secret, _) => "true_positive",
-    }))
+/// Answers every reported token, in order. Tokens are grouped by the application their
+/// prefix names: one existence check and at most one Durable Object call per application,
+/// so a report of 1,000 tokens stays within the Workers subrequest limit.
+async fn handle_tokens(env: &Env, tokens: Vec<ReportedToken>) -> ApiResult<Vec<TokenFeedback>> {
+    let mut feedback = Vec::with_capacity(tokens.len());
+    // Per application: its reports, and where each answer goes in `feedback`.
+    let mut groups: HashMap<ApplicationId, (Vec<LeakReport>, Vec<usize>)> = HashMap::new();
+    let mut kinds = Vec::with_capacity(tokens.len());
+    for reported in tokens {
+        let identity = identify(&reported.token).ok();
+        feedback.push(TokenFeedback {
+            token_hash: StorageId::of_key_text(&reported.token).to_hex(),
+            token_type: truncate(reported.token_type, 64),
+            label: "false_positive",
+        });
+        kinds.push(identity.map(|identity| identity.kind));
+        let Some(identity) = identity else {
+            continue;
+        };
+        let (reports, positions) = groups.entry(identity.application_id).or_default();
+        reports.push(LeakReport {
+            storage_id: identity.storage_id,
+            url: truncate(reported.url, 2048),
+            source: truncate(reported.source, 64),
+        });
+        positions.push(feedback.len() - 1);
+    }
+    for (application, (reports, positions)) in groups {
+        if !kv::application_exists(env, application).await? {
+            continue;
+        }
+        let answer = to_key_ring(env, application, &RingCommand::ReportLeaks { reports }).await?;
+        let outcomes: Vec<LeakOutcome> = read_answer(answer).await?;
+        for (position, outcome) in positions.into_iter().zip(outcomes) {
+            // Publishable keys are public by design: found in public, they are not a leak.
+            if kinds[position] == Some(KeyKind::Secret) && outcome != LeakOutcome::Unknown {
+                feedback[position].label = "true_positive";
+            }
+        }
+    }
+    Ok(feedback)
 }
 
 fn configured_keys(config: &Config) -> Vec<PublicKey> {

@@ -10,6 +10,7 @@
 //! - `config`: every setting; `clock`: the one clock; `errors`, `views`, `body`: errors,
 //!   JSON shapes and request bodies.
 
+mod assertion;
 mod body;
 mod clock;
 mod config;
@@ -20,12 +21,14 @@ mod instrumentation;
 mod key_ring;
 mod kv;
 mod leaks;
+mod limits;
 mod management;
 mod operator;
 mod protocol;
 mod proxy;
 mod registry;
 mod router;
+mod schema;
 mod session;
 mod usage;
 mod views;

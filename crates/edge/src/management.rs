@@ -5,7 +5,7 @@
 //! The same operations are reached with a secret key (`/v1/keys…`, `/v1/audit_log`, for
 //! the key's own application) and by the operator (`/v1/applications/{id}/keys…`).
 
-use aero2_keys::gate::key_from_authorization;
+use aero2_keys::gate::{key_from_authorization, Rejection};
 use aero2_keys::http::bodies::{CreateKeyRequest, RotateRequest};
 use aero2_keys::http::query::Query;
 use aero2_keys::http::ErrorCode;
@@ -13,10 +13,12 @@ use aero2_keys::{ApplicationId, KeyId};
 use worker::{Env, Request, Response};
 
 use crate::body::{read_json, read_optional_json};
+use crate::clock::now;
 use crate::errors::{ApiError, ApiResult};
 use crate::gate::from_browser;
-use crate::protocol::{to_key_ring, Actor, ClientInfo, ManageOp, RingCommand};
+use crate::protocol::{relay, to_key_ring, Actor, ClientInfo, ManageOp, RingCommand};
 use crate::router::{allow, method};
+use crate::{kv, limits};
 
 /// `/v1/keys…` and `/v1/audit_log` with one of the application's own keys. `rest` is the
 /// path after `/v1`.
@@ -28,15 +30,32 @@ pub async fn with_key(
 ) -> ApiResult<Response> {
     let header = req.headers().get("Authorization").ok().flatten();
     let key = key_from_authorization(header.as_deref())?;
+    let now = now();
+    let address = limits::client_address(req);
+    limits::FAILED_AUTH.refuse_if_blocked(&address, now)?;
     let actor = Actor::Key {
         key,
         from_browser: from_browser(req),
     };
     let client = ClientInfo::of(req);
     let op = operation(req, rest, query).await?;
-    send(env, key.application_id, actor, client, op).await
+    // As at the gate: a key of an application that does not exist is refused here, and
+    // answered exactly as an unknown key of one that does.
+    let answer = if kv::application_exists(env, key.application_id).await? {
+        send(env, key.application_id, actor, client, op).await
+    } else {
+        Err(Rejection::UnknownKey.into())
+    };
+    match answer {
+        Err(err) if err.code.status() == 401 => Err(limits::FAILED_AUTH
+            .count(env, &address, now)
+            .await
+            .unwrap_or(err)),
+        answer => answer,
+    }
 }
 
+/// Sends a management operation to the application's key ring; its answer, or its error.
 pub async fn send(
     env: &Env,
     application: ApplicationId,
@@ -44,7 +63,7 @@ pub async fn send(
     client: ClientInfo,
     op: ManageOp,
 ) -> ApiResult<Response> {
-    to_key_ring(env, application, &RingCommand::Manage { actor, client, op }).await
+    relay(to_key_ring(env, application, &RingCommand::Manage { actor, client, op }).await?).await
 }
 
 /// The operation a request asks for. `rest` is the path after `/v1` (secret key) or after

@@ -13,14 +13,15 @@ use crate::config::Config;
 use crate::errors::{ApiError, ApiResult};
 use crate::management::{operation, send};
 use crate::protocol::{
-    to_key_ring, to_registry, Actor, ApplicationInfo, ClientInfo, RegistryCommand, RingCommand,
+    relay, to_key_ring, to_registry, Actor, ApplicationInfo, ClientInfo, RegistryCommand,
+    RingCommand,
 };
 use crate::router::{allow, method};
-use crate::session;
+use crate::{limits, session};
 
 /// `/v1/applications`: list (GET) or create (POST).
 pub async fn applications(req: &mut Request, env: &Env, config: &Config) -> ApiResult<Response> {
-    authenticate(req, config)?;
+    authenticate(req, env, config).await?;
     let method = method(req);
     allow(&method, "GET, POST")?;
     if method == "GET" {
@@ -38,11 +39,12 @@ pub async fn manage(
     env: &Env,
     config: &Config,
 ) -> ApiResult<Response> {
-    authenticate(req, config)?;
+    authenticate(req, env, config).await?;
     let application = parse_application_id(application)?;
-    let client = ClientInfo::of(req);
     let op = operation(req, rest, query).await?;
-    send(env, application, Actor::Operator, client, op).await
+    // An application's audit log names the operator, never the operator's address or
+    // browser.
+    send(env, application, Actor::Operator, ClientInfo::default(), op).await
 }
 
 fn parse_application_id(text: &str) -> ApiResult<ApplicationId> {
@@ -50,28 +52,37 @@ fn parse_application_id(text: &str) -> ApiResult<ApplicationId> {
 }
 
 /// The operator is either a client sending `Authorization: Bearer <ADMIN_TOKEN>`, or the
-/// dashboard with a session cookie (and, to change anything, its CSRF token).
-pub fn authenticate(req: &Request, config: &Config) -> ApiResult<()> {
+/// dashboard with a session cookie (and, to change anything, its CSRF token). Returns the
+/// session's id when a session was used. Tokens that do not match count against the
+/// address's sign-in limit, and past it are not even compared.
+pub async fn authenticate(req: &Request, env: &Env, config: &Config) -> ApiResult<Option<String>> {
     let Some(expected) = config.admin_token.as_deref() else {
         return Err(ErrorCode::OperatorApiDisabled.into());
     };
     let header = req.headers().get("Authorization").ok().flatten();
     if let Some(header) = header.filter(|h| !h.trim().is_empty()) {
+        let address = limits::client_address(req);
+        let now = now();
+        limits::SIGN_IN.refuse_if_blocked(&address, now)?;
         let given = header
             .split_once(' ')
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .unwrap_or_default();
         if session::token_matches(given, expected) {
-            return Ok(());
+            return Ok(None);
         }
-        return Err(ApiError::with_detail(
+        let refused = ApiError::with_detail(
             ErrorCode::InvalidAdminToken,
             "the operator API requires Authorization: Bearer <ADMIN_TOKEN>",
-        ));
+        );
+        return Err(limits::SIGN_IN
+            .count(env, &address, now)
+            .await
+            .unwrap_or(refused));
     }
-    match session::from_request(req, expected) {
-        Some(session) if session::allows(req, &session) => Ok(()),
+    match session::from_request(req, env).await? {
+        Some(session) if session::allows(req, &session) => Ok(Some(session.id)),
         Some(_) => Err(ErrorCode::CsrfCheckFailed.into()),
         None => Err(ErrorCode::InvalidAdminToken.into()),
     }
@@ -88,14 +99,16 @@ async fn create_application(req: &mut Request, env: &Env) -> ApiResult<Response>
         environment: new.environment,
         created_at: now(),
     };
-    let client = ClientInfo::of(req);
-    let created = to_key_ring(
-        env,
-        application.id,
-        &RingCommand::Init {
-            application: application.clone(),
-            client,
-        },
+    let created = relay(
+        to_key_ring(
+            env,
+            application.id,
+            &RingCommand::Init {
+                application: application.clone(),
+                client: ClientInfo::default(),
+            },
+        )
+        .await?,
     )
     .await?;
     if created.status_code() == 201 {
@@ -108,27 +121,41 @@ async fn create_application(req: &mut Request, env: &Env) -> ApiResult<Response>
     Ok(created)
 }
 
-/// Test builds only: make an application's KV writes fail for a while.
+/// Test builds only: `kv` makes an application's KV writes fail for a while
+/// (`{"fail_for_ms"}`); `retention` runs its daily clean-up as if days had passed
+/// (`{"days_later"}`).
 #[cfg(feature = "fault-injection")]
-pub async fn inject_kv_failure(
+pub async fn inject_fault(
     req: &mut Request,
     application: &str,
+    fault: &str,
     env: &Env,
     config: &Config,
 ) -> ApiResult<Response> {
-    authenticate(req, config)?;
+    authenticate(req, env, config).await?;
     let application = parse_application_id(application)?;
     #[derive(serde::Deserialize)]
     struct Fault {
-        fail_for_ms: u64,
+        fail_for_ms: Option<u64>,
+        days_later: Option<u64>,
     }
-    let fault: Fault = read_json(req).await?;
-    to_key_ring(
-        env,
-        application,
-        &RingCommand::InjectKvFailure {
-            fail_for_ms: fault.fail_for_ms,
-        },
-    )
-    .await
+    let fault_body: Fault = read_json(req).await?;
+    let command = match (fault, fault_body) {
+        (
+            "kv",
+            Fault {
+                fail_for_ms: Some(fail_for_ms),
+                ..
+            },
+        ) => RingCommand::InjectKvFailure { fail_for_ms },
+        (
+            "retention",
+            Fault {
+                days_later: Some(days_later),
+                ..
+            },
+        ) => RingCommand::RunRetention { days_later },
+        _ => return Err(ErrorCode::NotFound.into()),
+    };
+    relay(to_key_ring(env, application, &command).await?).await
 }

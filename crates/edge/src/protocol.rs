@@ -9,6 +9,7 @@ use worker::{Env, Method, Request, RequestInit, Response};
 
 use crate::config::{KEY_RING_BINDING, REGISTRY_BINDING};
 use crate::errors::{ApiError, ApiResult};
+use crate::registry::SessionRecord;
 
 /// Who is calling, as far as the audit log is concerned.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -89,12 +90,19 @@ pub enum RingCommand {
     /// Test builds only: make this key ring's KV writes fail for a while.
     #[cfg(feature = "fault-injection")]
     InjectKvFailure { fail_for_ms: u64 },
-    /// A key a secret scanner found in public, with where it was found.
-    ReportLeak {
-        storage_id: StorageId,
-        url: String,
-        source: String,
-    },
+    /// Test builds only: run the daily clean-up as if it were `days_later` days from now.
+    #[cfg(feature = "fault-injection")]
+    RunRetention { days_later: u64 },
+    /// Keys a secret scanner found in public, all of this application's in one call.
+    ReportLeaks { reports: Vec<LeakReport> },
+}
+
+/// One key a secret scanner found, with where it was found.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LeakReport {
+    pub storage_id: StorageId,
+    pub url: String,
+    pub source: String,
 }
 
 /// The management operations, once the caller is known.
@@ -141,8 +149,23 @@ pub enum LeakOutcome {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum RegistryCommand {
-    Register { application: ApplicationInfo },
+    Register {
+        application: ApplicationInfo,
+    },
     List,
+    /// Dashboard sessions: a token is only ever sent as its SHA-256.
+    CreateSession {
+        token_hash: String,
+        session: SessionRecord,
+    },
+    FindSession {
+        token_hash: String,
+    },
+    ListSessions,
+    EndSession {
+        id: String,
+    },
+    EndAllSessions,
 }
 
 /// What the key ring answers to `Validate` when the key may be used.
@@ -189,6 +212,16 @@ pub async fn read_command<T: DeserializeOwned>(req: &mut Request) -> ApiResult<T
     let text = req.text().await?;
     serde_json::from_str(&text)
         .map_err(|_| ApiError::with_detail(ErrorCode::InvalidRequest, "unreadable command"))
+}
+
+/// Passes a Durable Object's successful answer through as the public response, and turns
+/// an error answer back into an error.
+pub async fn relay(mut response: Response) -> ApiResult<Response> {
+    if response.status_code() < 400 {
+        return Ok(response);
+    }
+    let body = response.bytes().await?;
+    Err(ApiError::from_wire(&body))
 }
 
 /// Reads a Durable Object's JSON answer, turning its error responses back into errors.

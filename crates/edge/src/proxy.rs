@@ -1,51 +1,107 @@
-//! Forwarding a gated request to the origin: without its key, with the identity the gate
-//! established in `X-Aero2-*` headers that a client cannot forge.
+//! Forwarding a gated request to the origin: without its key or the worker's cookies,
+//! with the identity the gate established in `X-Aero2-*` headers that a client cannot
+//! forge, and with `X-Aero2-Assertion`, a signed JWT the origin can verify
+//! (`assertion.rs`). Which client headers pass is the core's rule
+//! ([`aero2_keys::http::forwarding`]).
 
-use aero2_keys::gate::RequestTarget;
+use aero2_keys::http::forwarding::{drop_request_header, forwardable_cookies, AssertionClaims};
 use aero2_keys::http::ErrorCode;
-use aero2_keys::KeyIdentity;
+use aero2_keys::{encode_hex, KeyIdentity, RandomSource, SystemRandom};
 use worker::{web_sys, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response};
 
+use crate::assertion::{self, SigningKey};
+use crate::clock::now;
 use crate::config::Config;
 use crate::errors::ApiResult;
 use crate::protocol::Validated;
 
-/// Headers the gate sets for the origin. Any a client sends itself are dropped, so the
-/// origin can trust them.
-const FORWARDED_PREFIX: &str = "x-aero2-";
+/// What the gate decided about a request, for the origin.
+pub struct Forward<'a> {
+    pub key: &'a KeyIdentity,
+    pub validated: &'a Validated,
+    /// The normalised path (`aero2_keys::http::path`), and the query as sent.
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    /// The gate's own origin, for the assertion's `iss` when `ASSERTION_ISSUER` is unset.
+    pub gate_origin: &'a str,
+}
 
 pub async fn forward(
     req: Request,
-    target: &RequestTarget<'_>,
     config: &Config,
-    key: &KeyIdentity,
-    validated: &Validated,
+    signing_key: &SigningKey,
+    forward: Forward<'_>,
 ) -> ApiResult<Response> {
-    let mut destination = format!("{}{}", config.origin_url, target.path);
-    if let Some(query) = target.query {
-        destination.push('?');
-        destination.push_str(query);
+    let origin = config.origin_for(forward.key.environment);
+    if origin.is_empty() {
+        return Err(ErrorCode::OriginNotConfigured.into());
     }
+    let mut target = String::with_capacity(forward.path.len() + 64);
+    target.push_str(forward.path);
+    if let Some(query) = forward.query {
+        target.push('?');
+        target.push_str(query);
+    }
+    let destination = format!("{origin}{target}");
+    let method_name = crate::router::method(&req);
+
     // Copy the headers inside JavaScript, then remove what the origin must not get; only
     // header names cross into wasm.
+    let client = req.headers();
     let headers =
-        Headers(web_sys::Headers::new_with_headers(&req.headers().0).map_err(worker::Error::from)?);
-    let drop: Vec<String> = headers
+        Headers(web_sys::Headers::new_with_headers(&client.0).map_err(worker::Error::from)?);
+    let connection = client.get("Connection").ok().flatten();
+    let dropped: Vec<String> = headers
         .keys()
-        .filter(|name| {
-            name == "authorization" || name == "host" || name.starts_with(FORWARDED_PREFIX)
-        })
+        .filter(|name| drop_request_header(name, connection.as_deref()))
         .collect();
-    for name in drop {
+    for name in dropped {
         headers.delete(&name)?;
     }
+    if let Some(cookies) = client
+        .get("Cookie")
+        .ok()
+        .flatten()
+        .and_then(|cookie| forwardable_cookies(&cookie))
+    {
+        headers.set("Cookie", &cookies)?;
+    }
+    if let Some(address) = client.get("CF-Connecting-IP").ok().flatten() {
+        headers.set("X-Aero2-Client-Ip", &address)?;
+    }
+    let key = forward.key;
     headers.set("X-Aero2-Application-Id", &key.application_id.to_string())?;
     headers.set("X-Aero2-Environment", key.environment.as_str())?;
-    headers.set("X-Aero2-Key-Id", &validated.key_id.to_string())?;
-    headers.set("X-Aero2-Key-Kind", validated.kind.as_str())?;
+    headers.set("X-Aero2-Key-Id", &forward.validated.key_id.to_string())?;
+    headers.set("X-Aero2-Key-Kind", forward.validated.kind.as_str())?;
+
+    let mut jti = [0u8; 16];
+    SystemRandom
+        .fill_bytes(&mut jti)
+        .map_err(|_| ErrorCode::RandomUnavailable)?;
+    let jti = encode_hex(&jti);
+    let claims = AssertionClaims {
+        issuer: config
+            .assertion_issuer
+            .as_deref()
+            .unwrap_or(forward.gate_origin),
+        audience: origin,
+        key_id: forward.validated.key_id,
+        application_id: key.application_id,
+        environment: key.environment,
+        kind: forward.validated.kind,
+        method: &method_name,
+        target: &target,
+        issued_at: now().0 / 1000,
+        jwt_id: &jti,
+    };
+    headers.set(
+        "X-Aero2-Assertion",
+        &assertion::sign(signing_key, &claims).await?,
+    )?;
 
     // Only the gated methods get here, and `worker::Method` knows each of them.
-    let method = Method::from(crate::router::method(&req));
+    let method = Method::from(method_name);
     let body = match method {
         Method::Get | Method::Head => None,
         _ => req.inner().body().map(Into::into),

@@ -1,13 +1,18 @@
 //! Which code answers a request. The worker's own endpoints are the management API
 //! (secret-key authenticated, scoped to the key's application: `management.rs`), the
 //! operator API (`operator.rs`), the dashboard session, the secret-scanning endpoint and
-//! the OpenAPI document. Every other path goes to the gate (`gate.rs`).
+//! the OpenAPI document, and the public keys that verify the gate's assertions. Every other
+//! path goes to the gate (`gate.rs`).
 
 use aero2_keys::gate::RequestTarget;
+use aero2_keys::http::path::normalize;
+use aero2_keys::http::ErrorCode;
 use worker::{Context, Env, Request, Response};
 
+use crate::assertion::jwks_response;
 use crate::config::Config;
 use crate::errors::{ApiError, ApiResult};
+use crate::gate::Gated;
 use crate::{gate, leaks, management, operator, session};
 
 const OPENAPI: &str = include_str!("openapi.json");
@@ -20,9 +25,23 @@ pub async fn route(
 ) -> ApiResult<Response> {
     let url = req.inner().url();
     let target = RequestTarget::split(&url);
-    let segments: Vec<&str> = target.path.trim_start_matches('/').split('/').collect();
+    // One path for everything below: routing, the route check, the forwarded URL and
+    // the signed assertion.
+    let path = normalize(target.path).map_err(|_| ApiError::from(ErrorCode::InvalidPath))?;
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let method = method(&req);
     match segments.as_slice() {
+        [".well-known", "jwks.json"] => {
+            allow(&method, "GET")?;
+            jwks_response(
+                config
+                    .signing_key
+                    .as_ref()
+                    .map(|key| key.public_jwk())
+                    .as_ref(),
+                &config.previous_public_keys,
+            )
+        }
         #[cfg(feature = "instrumentation")]
         ["__instrumentation"] => Ok(crate::instrumentation::report()),
         ["openapi.json"] => {
@@ -35,10 +54,13 @@ pub async fn route(
             management::with_key(&mut req, &segments[1..], target.query, env).await
         }
         #[cfg(feature = "fault-injection")]
-        ["__faults", "applications", application, "kv"] => {
-            operator::inject_kv_failure(&mut req, application, env, config).await
+        ["__faults", "applications", application, fault] => {
+            operator::inject_fault(&mut req, application, fault, env, config).await
         }
-        ["v1", "dashboard", "session"] => session::handle(&mut req, config).await,
+        ["v1", "dashboard", "session"] => session::handle(&mut req, env, config).await,
+        ["v1", "dashboard", "sessions", rest @ ..] => {
+            session::sessions(&mut req, rest, env, config).await
+        }
         ["v1", "leaks", "github"] => {
             allow(&method, "POST")?;
             leaks::github_report(req, env, config).await
@@ -47,7 +69,14 @@ pub async fn route(
         ["v1", "applications", application, rest @ ..] if !rest.is_empty() => {
             operator::manage(&mut req, application, rest, target.query, env, config).await
         }
-        _ => gate::gate(req, &target, env, ctx, config).await,
+        _ => {
+            let gated = Gated {
+                path: &path,
+                query: target.query,
+                gate_origin: target.origin,
+            };
+            gate::gate(req, gated, env, ctx, config).await
+        }
     }
 }
 

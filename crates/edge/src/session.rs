@@ -1,43 +1,32 @@
-//! Dashboard sessions for the operator.
+//! The operator's dashboard sessions, kept server-side in the registry Durable Object.
 //!
-//! Signing in exchanges `ADMIN_TOKEN` for an HttpOnly, Secure, SameSite=Strict cookie, so
-//! the token itself never stays in the page. The cookie is stateless:
-//! `<expires_ms>.<csrf>.<mac>`, where the MAC is HMAC-SHA256 under a key derived from
-//! `ADMIN_TOKEN` (changing the token signs every session out). State-changing requests
-//! must also send the session's CSRF token in `X-CSRF-Token`, and a same-origin `Origin`.
+//! Signing in exchanges `ADMIN_TOKEN` for a random session token in a `__Host-` cookie
+//! (HttpOnly, Secure, SameSite=Strict, host-only, 8 hours), so the operator token never
+//! stays in the page. The registry stores only the token's SHA-256. Signing out ends the
+//! session there, so a copied cookie stops working at once; the operator can list active
+//! sessions, end one, or sign out everywhere. Changes made with a session also need its
+//! CSRF token in `X-CSRF-Token` and, when the browser sends one, a same-origin `Origin`.
+//! Sign-ins are limited per client address.
 
 use aero2_keys::gate::RequestTarget;
 use aero2_keys::http::ErrorCode;
-use aero2_keys::{encode_hex, RandomSource, SystemRandom, UnixMillis};
-use hmac::{Hmac, Mac};
+use aero2_keys::{encode_hex, RandomSource, SystemRandom};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use worker::{Request, Response};
+use worker::{Env, Request, Response};
 
 use crate::clock::now;
 use crate::config::Config;
 use crate::errors::{ApiError, ApiResult};
+use crate::protocol::{read_answer, relay, to_registry, ClientInfo, RegistryCommand};
+use crate::registry::SessionRecord;
 use crate::router::{allow, method};
 use crate::views::json_response;
+use crate::{limits, operator};
 
-pub const COOKIE: &str = "aero2_session";
+pub const COOKIE: &str = "__Host-aero2_session";
 const LIFETIME_MS: u64 = 8 * 60 * 60 * 1000;
-
-pub struct Session {
-    pub csrf: String,
-    pub expires_at: UnixMillis,
-}
-
-fn mac(admin_token: &str, expires: u64, csrf: &str) -> [u8; 32] {
-    let key = Sha256::new()
-        .chain_update(b"aero2 dashboard session v1\0")
-        .chain_update(admin_token.as_bytes())
-        .finalize();
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
-    mac.update(format!("{expires}.{csrf}").as_bytes());
-    mac.finalize().into_bytes().into()
-}
 
 /// Compares the given token with `ADMIN_TOKEN` in constant time. Both are hashed first
 /// so that neither the content nor the length of the real token leaks through timing.
@@ -48,29 +37,47 @@ pub fn token_matches(given: &str, expected: &str) -> bool {
     !given.is_empty() && equal
 }
 
-/// The session in the request's cookie, if it is genuine and unexpired.
-pub fn from_request(req: &Request, admin_token: &str) -> Option<Session> {
+fn random_hex<const N: usize>() -> ApiResult<String> {
+    let mut bytes = [0u8; N];
+    SystemRandom
+        .fill_bytes(&mut bytes)
+        .map_err(|_| ErrorCode::RandomUnavailable)?;
+    Ok(encode_hex(&bytes))
+}
+
+fn token_hash(token: &str) -> String {
+    encode_hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// The session token in the request's cookie, if any.
+fn cookie_token(req: &Request) -> Option<String> {
     let cookies = req.headers().get("Cookie").ok().flatten()?;
-    let value = cookies
+    cookies
         .split(';')
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)?
-        .1;
-    let mut parts = value.splitn(3, '.');
-    let expires: u64 = parts.next()?.parse().ok()?;
-    let csrf = parts.next()?;
-    let given_mac = parts.next()?;
-    let expected = encode_hex(&mac(admin_token, expires, csrf));
-    let genuine: bool = given_mac.as_bytes().ct_eq(expected.as_bytes()).into();
-    (genuine && now().0 < expires).then(|| Session {
-        csrf: csrf.to_owned(),
-        expires_at: UnixMillis(expires),
-    })
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The request's live session, if it has one.
+pub async fn from_request(req: &Request, env: &Env) -> ApiResult<Option<SessionRecord>> {
+    let Some(token) = cookie_token(req) else {
+        return Ok(None);
+    };
+    let command = RegistryCommand::FindSession {
+        token_hash: token_hash(&token),
+    };
+    match read_answer::<SessionRecord>(to_registry(env, &command).await?).await {
+        Ok(session) => Ok(Some(session)),
+        Err(err) if err.code == ErrorCode::NotSignedIn => Ok(None),
+        Err(err) => Err(err),
+    }
 }
 
 /// Whether a cookie-authenticated request may change state: it carries the session's
 /// CSRF token and, when the browser says where it comes from, comes from this origin.
-pub fn allows(req: &Request, session: &Session) -> bool {
+pub fn allows(req: &Request, session: &SessionRecord) -> bool {
     if matches!(method(req).as_str(), "GET" | "HEAD") {
         return true;
     }
@@ -94,17 +101,29 @@ fn cookie(value: &str, max_age_seconds: u64) -> String {
 struct SessionView<'a> {
     signed_in: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    session_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     csrf: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<String>,
 }
 
-fn session_body(session: &Session) -> SessionView<'_> {
-    SessionView {
-        signed_in: true,
-        csrf: Some(&session.csrf),
-        expires_at: Some(session.expires_at.to_rfc3339()),
+impl<'a> SessionView<'a> {
+    fn of(session: &'a SessionRecord) -> Self {
+        SessionView {
+            signed_in: true,
+            session_id: Some(&session.id),
+            csrf: Some(&session.csrf),
+            expires_at: Some(aero2_keys::UnixMillis(session.expires_at).to_rfc3339()),
+        }
     }
+
+    const SIGNED_OUT: SessionView<'static> = SessionView {
+        signed_in: false,
+        session_id: None,
+        csrf: None,
+        expires_at: None,
+    };
 }
 
 #[derive(Deserialize)]
@@ -113,55 +132,133 @@ struct SignIn {
     token: String,
 }
 
-/// `/v1/dashboard/session`: POST signs in, GET says who is signed in, DELETE signs out.
-pub async fn handle(req: &mut Request, config: &Config) -> ApiResult<Response> {
+/// `/v1/dashboard/session`: POST signs in, GET says who is signed in, DELETE signs this
+/// session out.
+pub async fn handle(req: &mut Request, env: &Env, config: &Config) -> ApiResult<Response> {
     let method = method(req);
     allow(&method, "GET, POST, DELETE")?;
     let Some(admin_token) = config.admin_token.as_deref() else {
         return Err(ErrorCode::OperatorApiDisabled.into());
     };
     match method.as_str() {
-        "POST" => {
-            let body: SignIn = crate::body::read_json(req).await?;
-            if !token_matches(body.token.trim(), admin_token) {
-                return Err(ApiError::with_detail(
-                    ErrorCode::InvalidAdminToken,
-                    "that is not the operator token",
-                ));
-            }
-            let mut csrf_bytes = [0u8; 16];
-            SystemRandom
-                .fill_bytes(&mut csrf_bytes)
-                .map_err(|_| ErrorCode::RandomUnavailable)?;
-            let session = Session {
-                csrf: encode_hex(&csrf_bytes),
-                expires_at: UnixMillis(now().0 + LIFETIME_MS),
-            };
-            let value = format!(
-                "{}.{}.{}",
-                session.expires_at.0,
-                session.csrf,
-                encode_hex(&mac(admin_token, session.expires_at.0, &session.csrf))
-            );
-            let mut response = json_response(200, &session_body(&session));
-            response
-                .headers_mut()
-                .set("Set-Cookie", &cookie(&value, LIFETIME_MS / 1000))?;
-            Ok(response)
-        }
-        "GET" => match from_request(req, admin_token) {
-            Some(session) => Ok(json_response(200, &session_body(&session))),
+        "POST" => sign_in(req, env, admin_token).await,
+        "GET" => match from_request(req, env).await? {
+            Some(session) => Ok(json_response(200, &SessionView::of(&session))),
             None => Err(ErrorCode::NotSignedIn.into()),
         },
         _ => {
-            let signed_out = SessionView {
-                signed_in: false,
-                csrf: None,
-                expires_at: None,
-            };
-            let mut response = json_response(200, &signed_out);
+            if let Some(session) = from_request(req, env).await? {
+                if !allows(req, &session) {
+                    return Err(ErrorCode::CsrfCheckFailed.into());
+                }
+                let command = RegistryCommand::EndSession { id: session.id };
+                relay(to_registry(env, &command).await?).await?;
+            }
+            let mut response = json_response(200, &SessionView::SIGNED_OUT);
             response.headers_mut().set("Set-Cookie", &cookie("", 0))?;
             Ok(response)
         }
+    }
+}
+
+async fn sign_in(req: &mut Request, env: &Env, admin_token: &str) -> ApiResult<Response> {
+    // Every attempt counts, before the token is even read.
+    let address = limits::client_address(req);
+    let now = now();
+    limits::SIGN_IN.refuse_if_blocked(&address, now)?;
+    if let Some(limited) = limits::SIGN_IN.count(env, &address, now).await {
+        return Err(limited);
+    }
+    let body: SignIn = crate::body::read_json(req).await?;
+    if !token_matches(body.token.trim(), admin_token) {
+        return Err(ApiError::with_detail(
+            ErrorCode::InvalidAdminToken,
+            "that is not the operator token",
+        ));
+    }
+    let token = random_hex::<32>()?;
+    let client = ClientInfo::of(req);
+    let now = now.0;
+    let session = SessionRecord {
+        id: format!("ses_{}", random_hex::<8>()?),
+        csrf: random_hex::<16>()?,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + LIFETIME_MS,
+        ip: client.ip,
+        user_agent: client.user_agent,
+    };
+    let command = RegistryCommand::CreateSession {
+        token_hash: token_hash(&token),
+        session,
+    };
+    let session: SessionRecord = read_answer(to_registry(env, &command).await?).await?;
+    let mut response = json_response(200, &SessionView::of(&session));
+    response
+        .headers_mut()
+        .set("Set-Cookie", &cookie(&token, LIFETIME_MS / 1000))?;
+    Ok(response)
+}
+
+#[derive(Serialize)]
+struct SessionListView {
+    sessions: Vec<SessionItemView>,
+}
+
+#[derive(Serialize)]
+struct SessionItemView {
+    id: String,
+    created_at: String,
+    last_seen_at: String,
+    expires_at: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    current: bool,
+}
+
+/// `/v1/dashboard/sessions`: list (GET) or end every session (DELETE);
+/// `/v1/dashboard/sessions/{id}`: end one (DELETE). Operator only.
+pub async fn sessions(
+    req: &mut Request,
+    rest: &[&str],
+    env: &Env,
+    config: &Config,
+) -> ApiResult<Response> {
+    let current = operator::authenticate(req, env, config).await?;
+    let method = method(req);
+    let time = |ms| aero2_keys::UnixMillis(ms).to_rfc3339();
+    match rest {
+        [] => {
+            allow(&method, "GET, DELETE")?;
+            if method == "DELETE" {
+                relay(to_registry(env, &RegistryCommand::EndAllSessions).await?).await?;
+                let mut response = json_response(200, &SessionView::SIGNED_OUT);
+                response.headers_mut().set("Set-Cookie", &cookie("", 0))?;
+                return Ok(response);
+            }
+            let sessions: Vec<SessionRecord> =
+                read_answer(to_registry(env, &RegistryCommand::ListSessions).await?).await?;
+            let sessions = sessions
+                .into_iter()
+                .map(|s| SessionItemView {
+                    current: current.as_deref() == Some(s.id.as_str()),
+                    created_at: time(s.created_at),
+                    last_seen_at: time(s.last_seen_at),
+                    expires_at: time(s.expires_at),
+                    id: s.id,
+                    ip: s.ip,
+                    user_agent: s.user_agent,
+                })
+                .collect();
+            Ok(json_response(200, &SessionListView { sessions }))
+        }
+        [id] => {
+            allow(&method, "DELETE")?;
+            let command = RegistryCommand::EndSession {
+                id: (*id).to_owned(),
+            };
+            relay(to_registry(env, &command).await?).await
+        }
+        _ => Err(ErrorCode::NotFound.into()),
     }
 }

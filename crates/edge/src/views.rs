@@ -199,6 +199,14 @@ pub enum AuditDetail<'a> {
     },
     /// `key.leaked`, `key.leak_reported`
     Leak { url: &'a str, source: &'a str },
-    /// `key.secret_in_browser`
-    Exposure { message: &'static str },
+    /// Events aggregated per key and hour (`key.secret_in_browser`, …): one entry with a
+    /// count, updated in place. The entry's `ip` and `user_agent` are the first client's.
+    Aggregated {
+        message: &'static str,
+        count: u64,
+        first_seen_at: String,
+        last_seen_at: String,
+        last_ip: Option<&'a str>,
+        last_user_agent: Option<&'a str>,
+    },
 }

@@ -27,6 +27,8 @@ pub enum Rejection {
     ExpiredKey,
     PublishableKeyNotAllowed,
     SecretKeyInBrowser,
+    /// A rotated key, still in its grace period, asked to manage keys.
+    KeyInGracePeriod,
 }
 
 impl Rejection {
@@ -41,6 +43,7 @@ impl Rejection {
             Rejection::ExpiredKey => ErrorCode::ExpiredKey,
             Rejection::PublishableKeyNotAllowed => ErrorCode::PublishableKeyNotAllowed,
             Rejection::SecretKeyInBrowser => ErrorCode::SecretKeyInBrowser,
+            Rejection::KeyInGracePeriod => ErrorCode::KeyInGracePeriod,
         }
     }
 }
@@ -51,7 +54,9 @@ impl Rejection {
     pub const fn key_authenticated(&self) -> bool {
         matches!(
             self,
-            Rejection::PublishableKeyNotAllowed | Rejection::SecretKeyInBrowser
+            Rejection::PublishableKeyNotAllowed
+                | Rejection::SecretKeyInBrowser
+                | Rejection::KeyInGracePeriod
         )
     }
 }

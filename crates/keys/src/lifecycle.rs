@@ -441,6 +441,17 @@ impl KeyRing {
             .collect()
     }
 
+    /// Removes keys revoked before `cutoff`, returning them, so that create-and-revoke
+    /// loops cannot grow the ring (and slow validation) without bound. Their audit
+    /// entries are kept elsewhere.
+    pub fn forget_revoked_before(&mut self, cutoff: UnixMillis) -> Vec<KeyRecord> {
+        let (forgotten, kept) = core::mem::take(&mut self.keys).into_iter().partition(|record| {
+            matches!(record.status, KeyStatus::Revoked { revoked_at, .. } if revoked_at < cutoff)
+        });
+        self.keys = kept;
+        forgotten
+    }
+
     /// The earliest pending grace-period end, for scheduling an alarm.
     pub fn next_expiry(&self) -> Option<UnixMillis> {
         self.keys.iter().filter_map(KeyRecord::expires_at).min()

@@ -2,7 +2,7 @@
 //!
 //! A Durable Object has a single alarm, but several things want to wake it: a rotated
 //! key's grace period ending, a failed KV write's retry, buffered usage counts to write
-//! out. Each is a named timer here; the alarm is set for the earliest, and only rewritten
+//! out, the daily clean-up. Each is a named timer here; the alarm is set for the earliest, and only rewritten
 //! when that moves earlier (the quinn-proto `TimerTable` pattern: pure, driven by `now`).
 
 use crate::time::UnixMillis;
@@ -16,10 +16,17 @@ pub enum Timer {
     OutboxRetry,
     /// Usage counts buffered in memory must reach storage by then.
     UsageFlush,
+    /// The daily clean-up: old audit entries, long-revoked keys.
+    Retention,
 }
 
 impl Timer {
-    pub const ALL: [Timer; 3] = [Timer::GraceExpiry, Timer::OutboxRetry, Timer::UsageFlush];
+    pub const ALL: [Timer; 4] = [
+        Timer::GraceExpiry,
+        Timer::OutboxRetry,
+        Timer::UsageFlush,
+        Timer::Retention,
+    ];
 
     const fn index(self) -> usize {
         self as usize

@@ -288,3 +288,27 @@ fn records_serialize_with_a_flat_status() {
     let back: aero2_keys::KeyRecord = serde_json::from_value(value).unwrap();
     assert_eq!(back, rotation.old_record);
 }
+
+#[test]
+fn long_revoked_keys_are_forgotten_and_nothing_else() {
+    let (mut ring, mut rng) = ring();
+    let (_, old) = ring
+        .create(KeyKind::Publishable, "old", at(0), &mut rng)
+        .unwrap();
+    let (_, recent) = ring
+        .create(KeyKind::Publishable, "recent", at(0), &mut rng)
+        .unwrap();
+    let (_, live) = ring
+        .create(KeyKind::Secret, "live", at(0), &mut rng)
+        .unwrap();
+    ring.revoke(old.id, at(10), RevocationReason::Revoked)
+        .unwrap();
+    ring.revoke(recent.id, at(20), RevocationReason::Revoked)
+        .unwrap();
+    // Exactly at the cutoff is kept; strictly before is forgotten.
+    let forgotten = ring.forget_revoked_before(at(20));
+    assert_eq!(forgotten.iter().map(|r| r.id).collect::<Vec<_>>(), [old.id]);
+    let left: Vec<_> = ring.keys().iter().map(|r| r.id).collect();
+    assert_eq!(left, [recent.id, live.id]);
+    assert!(ring.forget_revoked_before(at(20)).is_empty());
+}

@@ -116,16 +116,57 @@ pub struct Options {
     pub env: Vec<(&'static str, String)>,
     /// Another bundle's entry point, e.g. `crates/edge/build-fault-injection/index.js`.
     pub script: Option<String>,
+    /// Start without `ORIGIN_SIGNING_KEY` (by default each worker gets a fresh one).
+    pub without_signing_key: bool,
+    /// Start a second origin and send test keys to it (`TEST_ORIGIN_URL`).
+    pub test_origin: bool,
+}
+
+/// A demo origin (`scripts/origin.mjs`) that verifies the gate's assertions.
+fn start_origin(log: &Path, gate_port: u16) -> (Supervised, u16) {
+    let port = free_port();
+    let origin = Supervised::spawn(
+        "node",
+        &[
+            "scripts/origin.mjs".into(),
+            port.to_string(),
+            "--jwks".into(),
+            format!("http://127.0.0.1:{gate_port}/.well-known/jwks.json"),
+        ],
+        &[],
+        log,
+    );
+    wait_for_port(port, Duration::from_secs(20));
+    (origin, port)
+}
+
+/// A fresh Ed25519 private JWK with a `kid`, from `scripts/support/signing-key.mjs`.
+pub fn new_signing_key() -> String {
+    let output = Command::new("node")
+        .arg("scripts/support/signing-key.mjs")
+        .current_dir(repo_root())
+        .output()
+        .expect("node scripts/support/signing-key.mjs");
+    assert!(output.status.success(), "signing-key.mjs failed");
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
 }
 
 pub struct Worker {
     pub base: String,
+    /// The gate's port, the same across restarts (the origin fetches its JWKS).
+    pub port: u16,
     pub state_dir: PathBuf,
     pub log_dir: PathBuf,
+    /// The private JWK the gate signs with; `None` when started without one.
+    pub signing_key: Option<String>,
+    pub origin_url: String,
+    pub test_origin_url: Option<String>,
     options: Options,
-    origin_port: u16,
     wrangler: Option<Supervised>,
-    _origin: Supervised,
+    _origins: Vec<Supervised>,
     starts: u32,
 }
 
@@ -133,50 +174,64 @@ impl Worker {
     pub fn start(name: &str, options: Options) -> Worker {
         let log_dir = scratch_dir(name);
         let state_dir = log_dir.join("state");
-        let origin_port = free_port();
-        let origin = Supervised::spawn(
-            "node",
-            &["scripts/origin.mjs".into(), origin_port.to_string()],
-            &[],
-            &log_dir.join("origin.log"),
-        );
-        wait_for_port(origin_port, Duration::from_secs(20));
+        let port = free_port();
+        let (origin, origin_port) = start_origin(&log_dir.join("origin.log"), port);
+        let mut origins = vec![origin];
+        let test_origin_url = options.test_origin.then(|| {
+            let (origin, test_port) = start_origin(&log_dir.join("test-origin.log"), port);
+            origins.push(origin);
+            format!("http://127.0.0.1:{test_port}")
+        });
+        let signing_key = (!options.without_signing_key).then(new_signing_key);
         let mut worker = Worker {
-            base: String::new(),
+            base: format!("http://127.0.0.1:{port}"),
+            port,
             state_dir,
             log_dir,
+            signing_key,
+            origin_url: format!("http://127.0.0.1:{origin_port}"),
+            test_origin_url,
             options,
-            origin_port,
             wrangler: None,
-            _origin: origin,
+            _origins: origins,
             starts: 0,
         };
         worker.launch();
         worker
     }
 
+    /// The dotenv file of the worker's secrets, written where wrangler reads it.
+    fn write_secrets(&self) -> PathBuf {
+        let path = self.log_dir.join("secrets.env");
+        let mut text = format!("ADMIN_TOKEN='{ADMIN_TOKEN}'\n");
+        if let Some(key) = &self.signing_key {
+            text.push_str(&format!("ORIGIN_SIGNING_KEY='{key}'\n"));
+        }
+        fs::write(&path, text).expect("secrets file");
+        path
+    }
+
     fn launch(&mut self) {
-        let port = free_port();
+        let secrets = self.write_secrets();
         let mut args: Vec<String> = vec![
             "scripts/support/wrangler-dev.mjs".into(),
             "--port".into(),
-            port.to_string(),
+            self.port.to_string(),
             "--state".into(),
             self.state_dir.to_str().expect("utf-8 path").into(),
             "--log-level".into(),
             "info".into(),
+            "--secrets".into(),
+            secrets.to_str().expect("utf-8 path").into(),
         ];
         if let Some(script) = &self.options.script {
             args.push("--script".into());
             args.push(script.clone());
         }
-        let mut vars = vec![
-            (
-                "ORIGIN_URL",
-                format!("http://127.0.0.1:{}", self.origin_port),
-            ),
-            ("ADMIN_TOKEN", ADMIN_TOKEN.to_string()),
-        ];
+        let mut vars = vec![("ORIGIN_URL", self.origin_url.clone())];
+        if let Some(test_origin) = &self.test_origin_url {
+            vars.push(("TEST_ORIGIN_URL", test_origin.clone()));
+        }
         vars.extend(self.options.vars.iter().cloned());
         for (name, value) in vars {
             args.push("--var".into());
@@ -186,7 +241,6 @@ impl Worker {
         self.starts += 1;
         let log = self.log_dir.join(format!("wrangler-{}.log", self.starts));
         let mut wrangler = Supervised::spawn("node", &args, &envs, &log);
-        self.base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             if let Ok(reply) = try_request("GET", &format!("{}/openapi.json", self.base), &[], None)
@@ -220,6 +274,12 @@ impl Worker {
         if let Some(mut wrangler) = self.wrangler.take() {
             wrangler.stop(signal);
         }
+        // The same port again: the origin fetches the gate's JWKS there.
+        wait_until(
+            "the gate's port to be free",
+            Duration::from_secs(20),
+            || TcpListener::bind(("127.0.0.1", self.port)).is_ok(),
+        );
         self.launch();
     }
 
@@ -460,4 +520,30 @@ pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool)
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// The body of a raw HTTP/1.1 response (from [`raw_request`]), chunked transfer decoded.
+pub fn raw_body(response: &str) -> String {
+    let Some((head, body)) = response.split_once("\r\n\r\n") else {
+        return String::new();
+    };
+    if !head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return body.to_owned();
+    }
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || after.len() < size {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    out
 }

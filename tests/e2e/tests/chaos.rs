@@ -228,7 +228,19 @@ fn run(name: &str, seconds: u64) {
                     };
                     let value = candidates[rng.below(candidates.len())].clone();
                     let start = now_ms();
-                    let reply = w.get("/v1/client/chaos", &value);
+                    // Refusing revoked keys on purpose: each request from its own address,
+                    // so the per-address failure limit (tested in boundaries.rs) stays out
+                    // of this test.
+                    let address = format!("10.9.{}.{}", rng.below(256), rng.below(256));
+                    let reply = request(
+                        "GET",
+                        &w.url("/v1/client/chaos"),
+                        &[
+                            ("Authorization", &bearer(&value)),
+                            ("CF-Connecting-IP", &address),
+                        ],
+                        None,
+                    );
                     let end = now_ms();
                     totals.requests.fetch_add(1, Ordering::Relaxed);
                     if reply.body.contains(&value) {
@@ -370,10 +382,20 @@ fn run(name: &str, seconds: u64) {
         })
         .collect();
     let mut disagreements = Vec::new();
-    for (value, _) in statuses {
+    for (n, (value, _)) in statuses.into_iter().enumerate() {
         let id = ledger.lock().unwrap()[&value].id.clone();
         let expected_valid = now_status[&id] == "active";
-        let reply = w.get("/v1/client/agree", &value);
+        // One address per key: most of these are refused on purpose.
+        let address = format!("10.8.{}.{}", n / 250, n % 250);
+        let reply = request(
+            "GET",
+            &w.url("/v1/client/agree"),
+            &[
+                ("Authorization", &bearer(&value)),
+                ("CF-Connecting-IP", &address),
+            ],
+            None,
+        );
         if (reply.status == 200) != expected_valid {
             disagreements.push(format!(
                 "{id}: listed {} but the edge answered {} {}",

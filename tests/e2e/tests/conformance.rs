@@ -142,6 +142,8 @@ fn schemathesis_finds_no_failure_against_the_openapi_document() {
         .current_dir(&scratch)
         .env("AERO2_SECRET_KEY", &app.secret.value)
         .env("AERO2_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
+        .env("PYTHONPATH", root.join("tests/e2e"))
         .args(["--config-file"])
         .arg(root.join("tests/e2e/schemathesis.toml"))
         .args(["--no-color", "run"])

@@ -319,8 +319,8 @@ fn malformed_input_gets_the_right_4xx_and_never_a_5xx() {
         },
         Case {
             name: "key id with path traversal",
-            status: 404,
-            code: "key_not_found",
+            status: 400,
+            code: "invalid_path",
             reply: send(
                 "POST",
                 "/v1/keys/key_%2e%2e%2f%2e%2e%2fetc/revoke",
@@ -465,8 +465,8 @@ fn malformed_input_gets_the_right_4xx_and_never_a_5xx() {
         },
         Case {
             name: "application id malformed",
-            status: 404,
-            code: "application_not_found",
+            status: 400,
+            code: "invalid_path",
             reply: send(
                 "GET",
                 "/v1/applications/app_%00/keys",

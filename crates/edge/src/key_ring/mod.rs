@@ -52,6 +52,9 @@ struct Loaded {
     ring: KeyRing,
     last_used: HashMap<KeyId, UnixMillis>,
     outbox: KvOutbox,
+    /// When the daily clean-up runs next (kept in storage too, so evictions cannot
+    /// postpone it for ever).
+    retention_next_at: UnixMillis,
 }
 
 #[durable_object]
@@ -159,14 +162,15 @@ impl KeyRingObject {
                 self.record_exposure(key_id, &client, now)?;
                 Ok(json_response(202, &Empty {}))
             }
-            RingCommand::ReportLeak {
-                storage_id,
-                url,
-                source,
-            } => self.report_leak(&storage_id, &url, &source, now).await,
+            RingCommand::ReportLeaks { reports } => self.report_leaks(&reports, now).await,
             #[cfg(feature = "fault-injection")]
             RingCommand::InjectKvFailure { fail_for_ms } => {
                 self.kv_fail_until.set(now.0 + fail_for_ms);
+                Ok(json_response(200, &Empty {}))
+            }
+            #[cfg(feature = "fault-injection")]
+            RingCommand::RunRetention { days_later } => {
+                self.run_retention(aero2_keys::UnixMillis(now.0 + days_later * 86_400_000))?;
                 Ok(json_response(200, &Empty {}))
             }
         }
@@ -194,6 +198,7 @@ impl KeyRingObject {
             ring,
             last_used: stored.last_used.into_iter().collect(),
             outbox: Outbox::from_entries(KV_BACKOFF, stored.outbox),
+            retention_next_at: stored.retention_next_at,
         });
         Ok(())
     }
@@ -301,6 +306,7 @@ impl KeyRingObject {
         if let Some(loaded) = self.loaded.borrow().as_ref() {
             table.set(Timer::GraceExpiry, loaded.ring.next_expiry());
             table.set(Timer::OutboxRetry, loaded.outbox.next_attempt());
+            table.set(Timer::Retention, Some(loaded.retention_next_at));
         }
         table.set(Timer::UsageFlush, self.usage.borrow().deadline());
         table
@@ -340,6 +346,7 @@ impl KeyRingObject {
             match timer {
                 Timer::GraceExpiry => self.expire_due(now)?,
                 Timer::UsageFlush => self.flush_usage(now)?,
+                Timer::Retention => self.run_retention(now)?,
                 // Sent below, with whatever the expiries queued.
                 Timer::OutboxRetry => {}
             }

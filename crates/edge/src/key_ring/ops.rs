@@ -7,8 +7,10 @@ use std::collections::HashMap;
 use aero2_keys::http::ErrorCode;
 use aero2_keys::outbox::Outbox;
 use aero2_keys::{
-    GracePeriod, KeyId, KeyKind, KeyRing, RevocationReason, StorageId, SystemRandom, UnixMillis,
+    GracePeriod, KeyId, KeyKind, KeyRing, RevocationReason, SystemRandom, UnixMillis,
 };
+
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 use worker::Response;
 
 use super::audit::AuditQuery;
@@ -17,7 +19,7 @@ use super::outbox::KV_BACKOFF;
 use super::{KeyRingObject, Loaded};
 use crate::config::Config;
 use crate::errors::ApiResult;
-use crate::protocol::{ApplicationInfo, ClientInfo, LeakOutcome, ManageOp};
+use crate::protocol::{ApplicationInfo, ClientInfo, LeakOutcome, LeakReport, ManageOp};
 use crate::views::{
     json_response, ApplicationView, AuditDetail, CreatedApplication, CreatedKey,
     CreatedKeyResponse, KeyList, KeyResponse, KeyUsage, KeyView, RotationResponse,
@@ -89,11 +91,14 @@ impl KeyRingObject {
         // The first write to this object's storage.
         self.store.migrate()?;
         self.store.insert_application(&application)?;
+        self.store
+            .set_retention_next_at(UnixMillis(now.0 + DAY_MS))?;
         let mut loaded = Loaded {
             application,
             ring,
             last_used: HashMap::new(),
             outbox: Outbox::new(KV_BACKOFF),
+            retention_next_at: UnixMillis(now.0 + DAY_MS),
         };
         let audit = |event, key_id, detail: &AuditDetail<'_>| {
             self.store
@@ -106,6 +111,7 @@ impl KeyRingObject {
                 name: &loaded.application.name,
             },
         )?;
+        self.publish_application(&mut loaded, now)?;
         for record in [&publishable_record, &secret_record] {
             self.persist(&mut loaded, record, now)?;
             audit(
@@ -278,58 +284,96 @@ impl KeyRingObject {
         ))
     }
 
-    /// A secret scanner found a key in public. A secret key is revoked at once, even the
-    /// application's last one: a leaked key is worse than a locked-out application.
-    pub(super) async fn report_leak(
+    /// A secret scanner found keys in public. A secret key is revoked at once, even the
+    /// application's last one: a leaked key is worse than a locked-out application. One
+    /// call carries every reported key of this application.
+    pub(super) async fn report_leaks(
         &self,
-        storage_id: &StorageId,
-        url: &str,
-        source: &str,
+        reports: &[LeakReport],
         now: UnixMillis,
     ) -> ApiResult<Response> {
         if !self.application_exists()? {
-            return Ok(json_response(200, &LeakOutcome::Unknown));
+            let unknown = vec![LeakOutcome::Unknown; reports.len()];
+            return Ok(json_response(200, &unknown));
         }
-        let detail = AuditDetail::Leak { url, source };
         let scanner = ClientInfo::default();
-        let outcome = self.mutate(|loaded| {
-            let Some(record) = loaded.ring.find_by_storage_id(storage_id).cloned() else {
-                return Ok(LeakOutcome::Unknown);
-            };
-            let already_revoked = record.status.is_revoked();
-            if record.kind == KeyKind::Publishable || already_revoked {
-                self.store.insert_audit(
-                    now,
-                    "key.leak_reported",
-                    Some(record.id),
-                    "secret_scanning",
-                    &scanner,
-                    &detail,
-                )?;
-                return Ok(if already_revoked {
-                    LeakOutcome::AlreadyRevoked
-                } else {
-                    LeakOutcome::Publishable
-                });
+        let outcomes = self.mutate(|loaded| {
+            let mut outcomes = Vec::with_capacity(reports.len());
+            for report in reports {
+                outcomes.push(self.report_leak(loaded, report, &scanner, now)?);
             }
-            let revoked = loaded
-                .ring
-                .revoke(record.id, now, RevocationReason::Leaked)?;
-            self.persist(loaded, &revoked, now)?;
-            self.store.insert_audit(
-                now,
-                "key.leaked",
-                Some(record.id),
-                "secret_scanning",
-                &scanner,
-                &detail,
-            )?;
-            Ok(LeakOutcome::Revoked)
+            Ok(outcomes)
         })?;
-        if outcome == LeakOutcome::Revoked {
+        if outcomes.contains(&LeakOutcome::Revoked) {
             self.after_change(now).await?;
         }
-        Ok(json_response(200, &outcome))
+        Ok(json_response(200, &outcomes))
+    }
+
+    fn report_leak(
+        &self,
+        loaded: &mut Loaded,
+        report: &LeakReport,
+        scanner: &ClientInfo,
+        now: UnixMillis,
+    ) -> ApiResult<LeakOutcome> {
+        let detail = AuditDetail::Leak {
+            url: &report.url,
+            source: &report.source,
+        };
+        let Some(record) = loaded.ring.find_by_storage_id(&report.storage_id).cloned() else {
+            return Ok(LeakOutcome::Unknown);
+        };
+        let already_revoked = record.status.is_revoked();
+        if record.kind == KeyKind::Publishable || already_revoked {
+            self.store.insert_audit(
+                now,
+                "key.leak_reported",
+                Some(record.id),
+                "secret_scanning",
+                scanner,
+                &detail,
+            )?;
+            return Ok(if already_revoked {
+                LeakOutcome::AlreadyRevoked
+            } else {
+                LeakOutcome::Publishable
+            });
+        }
+        let revoked = loaded
+            .ring
+            .revoke(record.id, now, RevocationReason::Leaked)?;
+        self.persist(loaded, &revoked, now)?;
+        self.store.insert_audit(
+            now,
+            "key.leaked",
+            Some(record.id),
+            "secret_scanning",
+            scanner,
+            &detail,
+        )?;
+        Ok(LeakOutcome::Revoked)
+    }
+
+    /// The daily clean-up: audit entries past their retention, and keys revoked long
+    /// enough ago leave the ring (their audit entries stay).
+    pub(super) fn run_retention(&self, now: UnixMillis) -> ApiResult<()> {
+        let config = Config::cached(&self.env);
+        let days = |n: u64| n * DAY_MS;
+        self.mutate(|loaded| {
+            let cutoff = UnixMillis(
+                now.0
+                    .saturating_sub(days(config.revoked_key_retention_days)),
+            );
+            for record in loaded.ring.forget_revoked_before(cutoff) {
+                self.store.delete_record(record.id)?;
+                loaded.last_used.remove(&record.id);
+            }
+            let audit_cutoff = UnixMillis(now.0.saturating_sub(days(config.audit_retention_days)));
+            self.store.prune_audit(audit_cutoff, now)?;
+            loaded.retention_next_at = UnixMillis(now.0 + DAY_MS);
+            self.store.set_retention_next_at(loaded.retention_next_at)
+        })
     }
 
     /// Revokes every key whose grace period has ended (the alarm's work).

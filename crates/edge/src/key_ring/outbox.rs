@@ -22,7 +22,7 @@ pub struct OutboxValue {
     pub tombstone: bool,
 }
 
-/// Keyed by the key's storage id in hex (its KV key).
+/// Keyed by the KV key: a key's storage id in hex, or `app:<id>` for the application.
 pub type KvOutbox = Outbox<String, OutboxValue>;
 
 /// 250 ms, doubling, at most a minute between KV retries.
@@ -48,6 +48,26 @@ impl KeyRingObject {
         let entry = loaded
             .outbox
             .enqueue(record.storage_id.to_hex(), value, now);
+        self.store.save_outbox_entry(entry)
+    }
+
+    /// Queues the application's existence record (`app:<id>`), which lets the edge refuse
+    /// keys of applications that do not exist without asking this object.
+    pub(super) fn publish_application(
+        &self,
+        loaded: &mut Loaded,
+        now: UnixMillis,
+    ) -> ApiResult<()> {
+        let record = kv::ApplicationRecord {
+            environment: loaded.application.environment,
+        };
+        let value = OutboxValue {
+            json: serde_json::to_string(&record).map_err(|_| ErrorCode::TemporarilyUnavailable)?,
+            tombstone: false,
+        };
+        let entry = loaded
+            .outbox
+            .enqueue(kv::application_key(loaded.application.id), value, now);
         self.store.save_outbox_entry(entry)
     }
 
@@ -92,11 +112,11 @@ impl KeyRingObject {
         }
     }
 
-    async fn write_kv(&self, storage_id_hex: &str, value: &OutboxValue) -> Result<(), String> {
+    async fn write_kv(&self, kv_key: &str, value: &OutboxValue) -> Result<(), String> {
         #[cfg(feature = "fault-injection")]
         if now().0 < self.kv_fail_until.get() {
             return Err("injected KV write failure".into());
         }
-        kv::put_edge_record(&self.env, storage_id_hex, &value.json, value.tombstone).await
+        kv::put_ring_record(&self.env, kv_key, &value.json, value.tombstone).await
     }
 }

@@ -10,13 +10,19 @@ use aero2_keys::http::ErrorCode;
 use aero2_keys::outbox::Entry;
 use aero2_keys::{KeyId, KeyRecord, UnixMillis};
 use serde::Deserialize;
-use worker::{console_error, SqlStorage, SqlStorageValue};
+use worker::{console_error, SqlStorage};
 
 use super::outbox::OutboxValue;
 use crate::errors::{ApiError, ApiResult};
 use crate::protocol::ApplicationInfo;
+use crate::schema::Schema;
 
-/// `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`.
+/// The key ring's schema; `first_table` is the table the first build created first.
+pub const SCHEMA: Schema = Schema {
+    migrations: MIGRATIONS,
+    first_table: "application",
+};
+
 const MIGRATIONS: &[&str] = &[
     // 1: the first build.
     "CREATE TABLE IF NOT EXISTS application (id TEXT PRIMARY KEY, info TEXT NOT NULL);
@@ -31,27 +37,29 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE IF NOT EXISTS usage (
        key_id TEXT NOT NULL, hour INTEGER NOT NULL, requests INTEGER NOT NULL,
        last_used_at INTEGER NOT NULL, PRIMARY KEY (key_id, hour));",
-    // 2: a schema version, and the outbox's retry time and sending order kept with each
-    // entry (before, the order was the rowid and the retry time was not stored).
-    "CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-     ALTER TABLE outbox ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;
+    // 2: the outbox's retry time and sending order kept with each entry (before, the
+    // order was the rowid and the retry time was not stored).
+    "ALTER TABLE outbox ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE outbox ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
      UPDATE outbox SET seq = rowid;",
+    // 3: applications created before the edge checked that an application exists get
+    // their `app:` KV record queued, so their keys keep working at the gate.
+    "INSERT INTO outbox (storage_id, value, tombstone, version, attempts, not_before, seq)
+       SELECT 'app:' || id, json_object('environment', json_extract(info, '$.environment')),
+              0, 1, 0, 0, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox)
+       FROM application WHERE true -- (SQLite needs a WHERE before an upsert's ON)
+     ON CONFLICT (storage_id) DO NOTHING;",
+    // 4: events aggregated per key and hour (one audit entry, updated with a count), and
+    // when the daily clean-up runs next.
+    "CREATE TABLE aggregates (
+       event TEXT NOT NULL, key_id TEXT NOT NULL, hour INTEGER NOT NULL,
+       audit_seq INTEGER NOT NULL, count INTEGER NOT NULL, first_at INTEGER NOT NULL,
+       PRIMARY KEY (event, key_id, hour));
+     CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+     INSERT INTO meta (name, value) VALUES ('retention_next_at', 0) ON CONFLICT (name) DO NOTHING;",
 ];
 
-pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
-
-pub fn int(value: u64) -> SqlStorageValue {
-    SqlStorageValue::Integer(value as i64)
-}
-
-pub fn text(value: impl Into<String>) -> SqlStorageValue {
-    SqlStorageValue::String(value.into())
-}
-
-pub fn opt_text(value: Option<impl Into<String>>) -> SqlStorageValue {
-    value.map_or(SqlStorageValue::Null, text)
-}
+pub use crate::schema::{int, opt_text, text};
 
 pub fn corrupt(what: &str) -> ApiError {
     console_error!("stored {what} could not be decoded");
@@ -64,7 +72,7 @@ struct TextRow {
 }
 
 #[derive(Deserialize)]
-struct NumberRow {
+struct MetaRow {
     value: u64,
 }
 
@@ -88,6 +96,8 @@ struct OutboxRow {
 /// Everything the key ring keeps in memory, as stored.
 pub struct Stored {
     pub application: ApplicationInfo,
+    /// When the daily clean-up runs next.
+    pub retention_next_at: UnixMillis,
     pub records: Vec<KeyRecord>,
     pub last_used: Vec<(KeyId, UnixMillis)>,
     pub outbox: Vec<Entry<String, OutboxValue>>,
@@ -102,58 +112,15 @@ impl Store {
         Store { sql }
     }
 
-    fn table_exists(&self, name: &str) -> ApiResult<bool> {
-        let rows: Vec<TextRow> = self
-            .sql
-            .exec(
-                "SELECT name AS value FROM sqlite_master WHERE type = 'table' AND name = ?",
-                vec![text(name)],
-            )?
-            .to_array()?;
-        Ok(!rows.is_empty())
-    }
-
-    /// The schema version on disk: 0 for an empty store, 1 for the first build's schema
-    /// (which had no version table).
-    fn version(&self) -> ApiResult<usize> {
-        if !self.table_exists("application")? {
-            return Ok(0);
-        }
-        if !self.table_exists("meta")? {
-            return Ok(1);
-        }
-        let rows: Vec<NumberRow> = self
-            .sql
-            .exec("SELECT value FROM meta WHERE name = 'schema_version'", None)?
-            .to_array()?;
-        Ok(rows.first().map_or(1, |row| row.value as usize))
-    }
-
-    /// Brings the schema to [`SCHEMA_VERSION`]. Only called for an application that
+    /// Brings the schema to the latest version. Only called for an application that
     /// exists or is being created.
     pub fn migrate(&self) -> ApiResult<()> {
-        let from = self.version()?;
-        if from > SCHEMA_VERSION {
-            console_error!("key ring schema {from} is newer than this build's {SCHEMA_VERSION}");
-            return Err(ErrorCode::TemporarilyUnavailable.into());
-        }
-        if from == SCHEMA_VERSION {
-            return Ok(());
-        }
-        for migration in &MIGRATIONS[from..] {
-            self.sql.exec(migration, None)?;
-        }
-        self.sql.exec(
-            "INSERT INTO meta (name, value) VALUES ('schema_version', ?)
-             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            vec![int(SCHEMA_VERSION as u64)],
-        )?;
-        Ok(())
+        SCHEMA.migrate(&self.sql)
     }
 
     /// Reads everything, migrating first; `None` when no application was ever created here.
     pub fn load(&self) -> ApiResult<Option<Stored>> {
-        if self.version()? == 0 {
+        if SCHEMA.version(&self.sql)? == 0 {
             return Ok(None);
         }
         self.migrate()?;
@@ -212,7 +179,15 @@ impl Store {
                 seq: row.seq,
             })
             .collect();
+        let retention: Vec<MetaRow> = self
+            .sql
+            .exec(
+                "SELECT value FROM meta WHERE name = 'retention_next_at'",
+                None,
+            )?
+            .to_array()?;
         Ok(Some(Stored {
+            retention_next_at: UnixMillis(retention.first().map_or(0, |row| row.value)),
             application,
             records,
             last_used,
@@ -255,6 +230,22 @@ impl Store {
                 int(entry.not_before.0),
                 int(entry.seq),
             ],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_retention_next_at(&self, at: UnixMillis) -> ApiResult<()> {
+        self.sql.exec(
+            "UPDATE meta SET value = ? WHERE name = 'retention_next_at'",
+            vec![int(at.0)],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete_record(&self, key_id: aero2_keys::KeyId) -> ApiResult<()> {
+        self.sql.exec(
+            "DELETE FROM keys WHERE id = ?",
+            vec![text(key_id.to_string())],
         )?;
         Ok(())
     }

@@ -38,6 +38,8 @@ error_codes! {
     UnknownKey => 401, "unknown_key", "this API key does not exist";
     RevokedKey => 401, "revoked_key", "this API key has been revoked";
     ExpiredKey => 401, "expired_key", "this API key was rotated and its grace period has ended; use its replacement";
+    KeyInGracePeriod => 403, "key_in_grace_period", "this key was rotated: it still passes the gate until its grace period ends, but it can no longer manage keys. Use the key that replaced it";
+    TooManyFailedAttempts => 429, "too_many_failed_attempts", "too many requests with keys that failed to authenticate came from this address; wait for Retry-After seconds";
     PublishableKeyNotAllowed => 403, "publishable_key_not_allowed", "publishable keys only work on frontend routes; this route requires a secret key";
     SecretKeyInBrowser => 403, "secret_key_in_browser", "a secret key was sent from a browser; secret keys must never be used in client code. Revoke and rotate this key";
     // --- key lifecycle ---
@@ -59,6 +61,8 @@ error_codes! {
     InvalidAdminToken => 401, "invalid_admin_token", "the operator API requires Authorization: Bearer <ADMIN_TOKEN> or a dashboard session";
     CsrfCheckFailed => 403, "csrf_check_failed", "send the session's CSRF token in X-CSRF-Token, from this origin";
     NotSignedIn => 401, "not_signed_in", "sign in with the operator token";
+    TooManySignInAttempts => 429, "too_many_sign_in_attempts", "too many sign-in attempts came from this address; wait for Retry-After seconds";
+    SessionNotFound => 404, "session_not_found", "no active dashboard session has this id";
     // --- requests ---
     InvalidRequest => 400, "invalid_request", "the request body does not match this endpoint's schema; see /openapi.json";
     InvalidParameter => 400, "invalid_parameter", "a query parameter is repeated or does not have the type /openapi.json gives it";
@@ -69,12 +73,14 @@ error_codes! {
     UnsupportedMediaType => 415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json";
     PayloadTooLarge => 413, "payload_too_large", "the request body is larger than this endpoint accepts";
     NotFound => 404, "not_found", "no such endpoint";
+    InvalidPath => 400, "invalid_path", "the path holds an encoded slash, backslash or dot, a semicolon or an empty segment; the gate forwards only paths that every server reads the same way";
     MethodNotAllowed => 405, "method_not_allowed", "this endpoint does not accept this method; the Allow header lists those it does";
     // --- secret scanning ---
     InvalidSignature => 401, "invalid_signature", "the report must be signed by GitHub with a key this service trusts";
     // --- the platform and the origin ---
     TemporarilyUnavailable => 503, "temporarily_unavailable", "the service could not complete the request; retry shortly";
     OriginNotConfigured => 502, "origin_not_configured", "ORIGIN_URL is not set";
+    OriginSigningNotConfigured => 503, "origin_signing_not_configured", "ORIGIN_SIGNING_KEY is not set or not an Ed25519 private JWK, so requests cannot be signed for the origin; none is forwarded unsigned";
     OriginUnreachable => 502, "origin_unreachable", "the origin server could not be reached";
 }
 

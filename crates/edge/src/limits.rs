@@ -1,0 +1,115 @@
+//! Limits per client address, counted by Workers Rate Limiting bindings (per location,
+//! configured in `wrangler.toml`): failed authentications at the gate and the management
+//! API (`FAILED_AUTH_LIMITER`, 100 a minute by default), and operator sign-ins and
+//! operator-token failures (`SIGN_IN_LIMITER`, 10 a minute).
+//!
+//! An address found over a limit is remembered in the isolate for the binding's period,
+//! so its next attempts get 429 before any storage read or token comparison. The address
+//! is the one the platform reports (`CF-Connecting-IP`), never one the client states.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use aero2_keys::http::ErrorCode;
+use aero2_keys::UnixMillis;
+use worker::{Env, Request};
+
+use crate::config::{FAILED_AUTH_LIMITER, SIGN_IN_LIMITER};
+use crate::errors::{ApiError, ApiResult};
+
+/// The bindings' period.
+const PERIOD_SECONDS: u64 = 60;
+/// Addresses remembered as blocked, at most; expired ones are dropped first.
+const BLOCKED_CAP: usize = 10_000;
+
+/// One limit: its binding, its error, and the addresses this isolate knows are over it.
+#[derive(Clone, Copy)]
+pub struct Limit {
+    binding: &'static str,
+    code: ErrorCode,
+    blocked: &'static std::thread::LocalKey<RefCell<HashMap<String, UnixMillis>>>,
+}
+
+thread_local! {
+    static FAILED_AUTH_BLOCKED: RefCell<HashMap<String, UnixMillis>> = RefCell::new(HashMap::new());
+    static SIGN_IN_BLOCKED: RefCell<HashMap<String, UnixMillis>> = RefCell::new(HashMap::new());
+}
+
+/// Keys that fail to authenticate.
+pub const FAILED_AUTH: Limit = Limit {
+    binding: FAILED_AUTH_LIMITER,
+    code: ErrorCode::TooManyFailedAttempts,
+    blocked: &FAILED_AUTH_BLOCKED,
+};
+
+/// Sign-ins, and operator tokens that do not match.
+pub const SIGN_IN: Limit = Limit {
+    binding: SIGN_IN_LIMITER,
+    code: ErrorCode::TooManySignInAttempts,
+    blocked: &SIGN_IN_BLOCKED,
+};
+
+/// The client's address as the platform reports it.
+pub fn client_address(req: &Request) -> String {
+    req.headers()
+        .get("CF-Connecting-IP")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+impl Limit {
+    /// 429 when this address recently went over the limit; nothing else is looked at.
+    pub fn refuse_if_blocked(self, address: &str, now: UnixMillis) -> ApiResult<()> {
+        let until = self
+            .blocked
+            .with(|blocked| blocked.borrow().get(address).copied());
+        match until {
+            Some(until) if now < until => Err(ApiError::retry_after(
+                self.code,
+                (until.0 - now.0).div_ceil(1000).max(1),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts an attempt; returns the 429 to answer with when the address is now over the
+    /// limit (and remembers it).
+    pub async fn count(self, env: &Env, address: &str, now: UnixMillis) -> Option<ApiError> {
+        if within_limit(env, self.binding, address).await {
+            return None;
+        }
+        let until = UnixMillis(now.0 + PERIOD_SECONDS * 1000);
+        self.blocked.with(|blocked| {
+            let mut blocked = blocked.borrow_mut();
+            if blocked.len() >= BLOCKED_CAP {
+                blocked.retain(|_, until| *until > now);
+                if blocked.len() >= BLOCKED_CAP {
+                    blocked.clear();
+                }
+            }
+            blocked.insert(address.to_owned(), until);
+        });
+        Some(ApiError::retry_after(self.code, PERIOD_SECONDS))
+    }
+}
+
+/// Asks a rate-limiting binding. A missing or failing binding limits nothing (and says
+/// so in the log): the limits protect storage and slow guessing, they do not
+/// authenticate.
+async fn within_limit(env: &Env, binding: &str, address: &str) -> bool {
+    let limiter = match env.rate_limiter(binding) {
+        Ok(limiter) => limiter,
+        Err(_) => {
+            worker::console_error!("the rate limiting binding {binding} is missing");
+            return true;
+        }
+    };
+    match limiter.limit(address.to_owned()).await {
+        Ok(outcome) => outcome.success,
+        Err(err) => {
+            worker::console_error!("rate limiting ({binding}) failed: {err}");
+            true
+        }
+    }
+}

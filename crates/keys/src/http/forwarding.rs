@@ -1,0 +1,292 @@
+//! What the gate forwards to the origin: which client headers pass, which cookies, and the
+//! claims of the signed assertion that lets the origin verify the gate.
+//!
+//! The origin trusts `X-Aero2-*` headers only because the gate sets them and drops any a
+//! client sent. Servers read header names loosely (CGI, PHP and nginx with
+//! `underscores_in_headers` turn `X_Aero2_Key_Kind` into the same variable as
+//! `X-Aero2-Key-Kind`), so names are compared that way. The assertion is what lets the
+//! origin refuse requests that did not come through the gate at all.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+use base64::Engine;
+
+use crate::format::{ApplicationId, Environment, KeyId, KeyKind};
+
+/// The prefix of every header the gate sets for the origin.
+pub const GATE_HEADER_PREFIX: &str = "x-aero2-";
+/// The cookies the worker itself sets (the dashboard's session, now and before): never
+/// forwarded.
+pub const WORKER_COOKIES: [&str; 2] = ["__Host-aero2_session", "aero2_session"];
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1), and the proxy credentials that go with them.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Headers that claim to say who the client is. The gate states that itself
+/// (`X-Aero2-Client-Ip`), from the address the platform reports.
+const CLIENT_ADDRESS: [&str; 5] = [
+    "x-real-ip",
+    "true-client-ip",
+    "forwarded",
+    "x-forwarded-for",
+    "cf-connecting-ip",
+];
+
+/// Whether a client's request header must not reach the origin. `connection_tokens` is
+/// the client's `Connection` header, whose listed names are hop-by-hop too.
+pub fn drop_request_header(name: &str, connection_tokens: Option<&str>) -> bool {
+    let name = name.to_ascii_lowercase();
+    let loose = name.replace('_', "-");
+    name == "authorization"
+        || name == "host"
+        || name == "cookie" // forwarded only through `forwardable_cookies`
+        || loose.starts_with(GATE_HEADER_PREFIX)
+        || HOP_BY_HOP.contains(&loose.as_str())
+        || CLIENT_ADDRESS.contains(&loose.as_str())
+        || connection_tokens.is_some_and(|tokens| {
+            tokens
+                .split(',')
+                .any(|token| token.trim().eq_ignore_ascii_case(&name))
+        })
+}
+
+/// The client's `Cookie` header without the worker's own cookies; `None` when nothing is
+/// left.
+pub fn forwardable_cookies(cookie_header: &str) -> Option<String> {
+    let kept: Vec<&str> = cookie_header
+        .split(';')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| {
+            let name = pair.split_once('=').map_or(*pair, |(name, _)| name).trim();
+            !WORKER_COOKIES.contains(&name)
+        })
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("; "))
+}
+
+/// How long an assertion is valid: the origin must refuse it after this.
+pub const ASSERTION_LIFETIME_SECONDS: u64 = 60;
+
+/// What the gate asserts to the origin about one forwarded request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssertionClaims<'a> {
+    /// The gate's own origin.
+    pub issuer: &'a str,
+    /// The origin the request is forwarded to.
+    pub audience: &'a str,
+    pub key_id: KeyId,
+    pub application_id: ApplicationId,
+    pub environment: Environment,
+    pub kind: KeyKind,
+    /// The method, as forwarded.
+    pub method: &'a str,
+    /// The path and query, as forwarded.
+    pub target: &'a str,
+    /// Seconds since the Unix epoch.
+    pub issued_at: u64,
+    /// Random, base64url: lets an origin refuse a replayed assertion.
+    pub jwt_id: &'a str,
+}
+
+impl AssertionClaims<'_> {
+    /// The claims as JSON: `iss`, `aud`, `sub`, `app`, `env`, `kind`, `htm`, `htu`, `iat`,
+    /// `exp` (60 s after `iat`) and `jti`. Built by hand: this runs for every forwarded
+    /// request, and needs no serializer.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(320 + self.target.len());
+        out.push_str("{\"iss\":");
+        push_json_string(&mut out, self.issuer);
+        out.push_str(",\"aud\":");
+        push_json_string(&mut out, self.audience);
+        let _ = write!(
+            out,
+            ",\"sub\":\"{}\",\"app\":\"{}\",\"env\":\"{}\",\"kind\":\"{}\",\"htm\":",
+            self.key_id,
+            self.application_id,
+            self.environment.as_str(),
+            self.kind.as_str()
+        );
+        push_json_string(&mut out, self.method);
+        out.push_str(",\"htu\":");
+        push_json_string(&mut out, self.target);
+        let _ = write!(
+            out,
+            ",\"iat\":{},\"exp\":{},\"jti\":",
+            self.issued_at,
+            self.issued_at + ASSERTION_LIFETIME_SECONDS
+        );
+        push_json_string(&mut out, self.jwt_id);
+        out.push('}');
+        out
+    }
+}
+
+/// The JWT header for an Ed25519 key with this key id.
+pub fn assertion_header(kid: &str) -> String {
+    let mut out = String::from("{\"alg\":\"EdDSA\",\"kid\":");
+    push_json_string(&mut out, kid);
+    out.push_str(",\"typ\":\"JWT\"}");
+    out
+}
+
+/// `base64url(header) . base64url(claims)`: the bytes an assertion's signature covers.
+pub fn signing_input(header_json: &str, claims_json: &str) -> String {
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut out = engine.encode(header_json);
+    out.push('.');
+    engine.encode_string(claims_json, &mut out);
+    out
+}
+
+/// The compact JWT: the signing input, a dot, and the base64url signature.
+pub fn compact_jwt(signing_input: &str, signature: &[u8]) -> String {
+    let mut out = String::with_capacity(signing_input.len() + 90);
+    out.push_str(signing_input);
+    out.push('.');
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(signature, &mut out);
+    out
+}
+
+/// A JSON string literal, escaped as RFC 8259 requires.
+fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_headers_that_could_be_mistaken_for_the_gates_are_dropped() {
+        for name in [
+            "Authorization",
+            "Host",
+            "Cookie",
+            "X-Aero2-Key-Kind",
+            "x-aero2-client-ip",
+            "X_Aero2_Key_Kind",
+            "x_aero2_application_id",
+            "X-Aero2_Environment",
+            "Connection",
+            "Keep-Alive",
+            "Transfer-Encoding",
+            "Upgrade",
+            "TE",
+            "Trailer",
+            "Proxy-Authorization",
+            "X-Real-Ip",
+            "True-Client-Ip",
+            "Forwarded",
+            "X-Forwarded-For",
+            "CF-Connecting-IP",
+            "X_Real_IP",
+        ] {
+            assert!(drop_request_header(name, None), "{name}");
+        }
+        for name in [
+            "Accept",
+            "Content-Type",
+            "User-Agent",
+            "X-Aero",
+            "X-Request-Id",
+            "Origin",
+        ] {
+            assert!(!drop_request_header(name, None), "{name}");
+        }
+        assert!(drop_request_header(
+            "X-Secret-Hop",
+            Some("keep-alive, x-secret-hop")
+        ));
+        assert!(!drop_request_header(
+            "X-Other",
+            Some("keep-alive, x-secret-hop")
+        ));
+    }
+
+    #[test]
+    fn the_workers_own_cookies_never_reach_the_origin() {
+        assert_eq!(
+            forwardable_cookies("theme=dark; __Host-aero2_session=abc; cart=1"),
+            Some("theme=dark; cart=1".into())
+        );
+        assert_eq!(forwardable_cookies("aero2_session=x"), None);
+        assert_eq!(forwardable_cookies(" __Host-aero2_session=x ;  "), None);
+        assert_eq!(forwardable_cookies("a=1;b=2"), Some("a=1; b=2".into()));
+        // A cookie whose value mentions the name is kept; only the name counts.
+        assert_eq!(
+            forwardable_cookies("x=__Host-aero2_session"),
+            Some("x=__Host-aero2_session".into())
+        );
+    }
+
+    #[test]
+    fn claims_are_valid_json_with_every_field_and_a_60_second_lifetime() {
+        let claims = AssertionClaims {
+            issuer: "https://gate.example",
+            audience: "https://origin.example",
+            key_id: KeyId::parse("key_AAAAAAAAAAAAAAAA").unwrap(),
+            application_id: ApplicationId::parse("app_BBBBBBBBBBBBBBBB").unwrap(),
+            environment: Environment::Live,
+            kind: KeyKind::Secret,
+            method: "POST",
+            target: "/v1/orders?q=\"x\"\\y\u{1}",
+            issued_at: 1_800_000_000,
+            jwt_id: "abc",
+        };
+        let json: serde_json::Value = serde_json::from_str(&claims.to_json()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "iss": "https://gate.example",
+                "aud": "https://origin.example",
+                "sub": "key_AAAAAAAAAAAAAAAA",
+                "app": "app_BBBBBBBBBBBBBBBB",
+                "env": "live",
+                "kind": "secret",
+                "htm": "POST",
+                "htu": "/v1/orders?q=\"x\"\\y\u{1}",
+                "iat": 1_800_000_000u64,
+                "exp": 1_800_000_060u64,
+                "jti": "abc",
+            })
+        );
+        let header: serde_json::Value = serde_json::from_str(&assertion_header("k\"1")).unwrap();
+        assert_eq!(
+            header,
+            serde_json::json!({"alg": "EdDSA", "kid": "k\"1", "typ": "JWT"})
+        );
+    }
+
+    #[test]
+    fn a_compact_jwt_has_three_base64url_parts() {
+        let input = signing_input("{\"alg\":\"EdDSA\"}", "{\"a\":\"?>\"}");
+        assert_eq!(input, "eyJhbGciOiJFZERTQSJ9.eyJhIjoiPz4ifQ");
+        let jwt = compact_jwt(&input, &[0xfb, 0xff]);
+        assert_eq!(jwt, "eyJhbGciOiJFZERTQSJ9.eyJhIjoiPz4ifQ.-_8");
+        assert!(!jwt.contains(['+', '/', '=']));
+    }
+}

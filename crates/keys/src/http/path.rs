@@ -1,0 +1,177 @@
+//! Request paths, decided once. The runtime hands the worker a WHATWG-parsed URL (dot
+//! segments resolved, `\` read as `/`), but servers behind a gate disagree about the
+//! rest: whether `%2F` is a slash, whether `;` starts parameters (`..;/` in Tomcat),
+//! whether `//` collapses. A path any of them could read differently from the gate is
+//! refused, and every other path is normalised once; that one path is used for the route
+//! check, the forwarded URL and the signed assertion.
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+
+use crate::http::query::hex_digit;
+
+/// Why a path is refused (`invalid_path`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathError {
+    /// `%2F` or `%5C`: a slash or backslash some servers decode before routing.
+    EncodedSeparator,
+    /// `%2E`: a dot some servers decode, and so a `..` the gate never saw.
+    EncodedDot,
+    /// `%00` and other encoded control bytes.
+    EncodedControl,
+    /// `;`: path parameters, which some servers strip before routing.
+    Semicolon,
+    /// `//` inside the path (an empty segment), or a raw `\`.
+    EmptySegment,
+    /// Not an absolute path, or a `%` not followed by two hex digits.
+    Malformed,
+}
+
+/// The normal form of a path as the runtime parsed it: percent-encoded unreserved
+/// characters (`A-Z a-z 0-9 - _ ~`) decoded, other escapes in upper case. Refuses what
+/// [`PathError`] lists. A single trailing `/` is kept (it is a different resource to most
+/// servers, but not an ambiguous one).
+pub fn normalize(path: &str) -> Result<Cow<'_, str>, PathError> {
+    let bytes = path.as_bytes();
+    if bytes.first() != Some(&b'/') {
+        return Err(PathError::Malformed);
+    }
+    let mut changed = false;
+    let mut i = 0;
+    // First pass: refuse, and see whether anything needs rewriting.
+    while i < bytes.len() {
+        match bytes[i] {
+            b';' => return Err(PathError::Semicolon),
+            b'\\' => return Err(PathError::EmptySegment),
+            b'/' if bytes.get(i + 1) == Some(&b'/') => return Err(PathError::EmptySegment),
+            b'%' => {
+                let value = escape_at(bytes, i)?;
+                match value {
+                    b'/' | b'\\' => return Err(PathError::EncodedSeparator),
+                    b'.' => return Err(PathError::EncodedDot),
+                    0x00..=0x1f | 0x7f => return Err(PathError::EncodedControl),
+                    _ => {}
+                }
+                changed |= is_unreserved(value)
+                    || bytes[i + 1].is_ascii_lowercase()
+                    || bytes[i + 2].is_ascii_lowercase();
+                i += 2;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if !changed {
+        return Ok(Cow::Borrowed(path));
+    }
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let value = escape_at(bytes, i)?;
+            if is_unreserved(value) {
+                out.push(char::from(value));
+            } else {
+                out.push('%');
+                out.push(char::from(bytes[i + 1].to_ascii_uppercase()));
+                out.push(char::from(bytes[i + 2].to_ascii_uppercase()));
+            }
+            i += 3;
+        } else {
+            // Runs of other characters are copied whole (they may be multi-byte UTF-8).
+            let end = bytes[i..]
+                .iter()
+                .position(|&b| b == b'%')
+                .map_or(bytes.len(), |offset| i + offset);
+            out.push_str(&path[i..end]);
+            i = end;
+        }
+    }
+    Ok(Cow::Owned(out))
+}
+
+fn escape_at(bytes: &[u8], at: usize) -> Result<u8, PathError> {
+    let high = bytes.get(at + 1).copied().and_then(hex_digit);
+    let low = bytes.get(at + 2).copied().and_then(hex_digit);
+    match (high, low) {
+        (Some(high), Some(low)) => Ok(high << 4 | low),
+        _ => Err(PathError::Malformed),
+    }
+}
+
+/// RFC 3986's unreserved characters, but the dot: `%2E` is refused instead.
+fn is_unreserved(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'~')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ambiguous_paths_are_refused() {
+        let cases = [
+            ("/v1/client/..%2Fusers", PathError::EncodedSeparator),
+            ("/v1/client/..%2fusers", PathError::EncodedSeparator),
+            ("/v1/client/%5C..%5Cusers", PathError::EncodedSeparator),
+            ("/v1/client/%5c", PathError::EncodedSeparator),
+            ("/v1/client/%2e%2e/users", PathError::EncodedDot),
+            ("/v1/client/.%2E/users", PathError::EncodedDot),
+            ("/v1/client/..;/users", PathError::Semicolon),
+            ("/v1/client;x=1/a", PathError::Semicolon),
+            ("/v1//users", PathError::EmptySegment),
+            ("//v1/users", PathError::EmptySegment),
+            ("/v1/client/\\..\\users", PathError::EmptySegment),
+            ("/v1/client/%00", PathError::EncodedControl),
+            ("/v1/client/%0a", PathError::EncodedControl),
+            ("/v1/client/%", PathError::Malformed),
+            ("/v1/client/%4", PathError::Malformed),
+            ("/v1/client/%zz", PathError::Malformed),
+            ("v1/client", PathError::Malformed),
+            ("", PathError::Malformed),
+        ];
+        for (path, error) in cases {
+            assert_eq!(normalize(path), Err(error), "{path}");
+        }
+    }
+
+    #[test]
+    fn plain_paths_pass_unchanged_without_copying() {
+        for path in [
+            "/",
+            "/v1/client/x",
+            "/v1/client/",
+            "/a%20b",
+            "/caf%C3%A9",
+            "/é",
+        ] {
+            assert!(
+                matches!(normalize(path), Ok(Cow::Borrowed(p)) if p == path),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn escapes_are_normalised() {
+        assert_eq!(normalize("/v1/%63lient/x").unwrap(), "/v1/client/x");
+        assert_eq!(normalize("/v1/client/%7e%2d").unwrap(), "/v1/client/~-");
+        assert_eq!(normalize("/a%c3%a9/b").unwrap(), "/a%C3%A9/b");
+        assert_eq!(normalize("/é%41").unwrap(), "/éA");
+    }
+
+    proptest::proptest! {
+        /// Never panics; whatever passes is a fixed point and has none of what is refused.
+        #[test]
+        fn normalising_is_idempotent_and_leaves_nothing_ambiguous(path in "/[a-zA-Z0-9%./;\\\\_~é-]{0,40}") {
+            if let Ok(normal) = normalize(&path) {
+                let normal = normal.into_owned();
+                proptest::prop_assert_eq!(normalize(&normal).unwrap().into_owned(), normal.clone());
+                let upper = normal.to_ascii_uppercase();
+                for bad in ["%2F", "%5C", "%2E", ";", "//", "\\"] {
+                    proptest::prop_assert!(!upper.contains(bad), "{} in {}", bad, normal);
+                }
+            }
+        }
+    }
+}

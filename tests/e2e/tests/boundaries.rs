@@ -1,0 +1,529 @@
+//! The boundaries of the gate, each tested as an attacker would try it: a key in its grace
+//! period, browsers (CORS), what reaches the origin and how it can verify the gate, forged
+//! keys, client addresses that fail too often, and ambiguous paths.
+//!
+//! Requests name their client address with `CF-Connecting-IP` (locally it passes through;
+//! in production Cloudflare sets it), so each test's failures count against its own
+//! address.
+
+use std::sync::OnceLock;
+
+use aero2_e2e::*;
+use aero2_keys::{ApiKey, ApplicationId, Environment, KeyKind, SystemRandom};
+use serde_json::{json, Value};
+
+fn worker() -> &'static Worker {
+    static WORKER: OnceLock<Worker> = OnceLock::new();
+    WORKER.get_or_init(|| Worker::start("boundaries", Options::default()))
+}
+
+fn from(ip: &str, method: &str, w: &Worker, path: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut all = vec![("CF-Connecting-IP", ip)];
+    all.extend_from_slice(headers);
+    request(method, &w.url(path), &all, None)
+}
+
+// ----- 1. a key in its grace period -----------------------------------------------------
+
+#[test]
+fn a_key_in_its_grace_period_passes_the_gate_but_manages_nothing() {
+    let w = worker();
+    let app = w.create_application("Grace", "production");
+    let old = app.secret.value.clone();
+    let rotated = w.post(
+        &format!("/v1/keys/{}/rotate", app.secret.id),
+        &old,
+        Some(&json!({"grace_period_seconds": 3600})),
+    );
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let new = rotated.json["key"]["value"].as_str().unwrap().to_string();
+    let new_id = rotated.json["key"]["id"].as_str().unwrap().to_string();
+
+    // Deployments keep working through the grace period...
+    assert_eq!(w.get("/v1/users", &old).status, 200);
+    // ...but the old key can no longer list, create, rotate or revoke anything.
+    let attempts = [
+        w.get("/v1/keys", &old),
+        w.post(
+            "/v1/keys",
+            &old,
+            Some(&json!({"kind": "secret", "label": "attacker"})),
+        ),
+        w.post(
+            &format!("/v1/keys/{new_id}/rotate"),
+            &old,
+            Some(&json!({"grace_period_seconds": 0})),
+        ),
+        w.post(&format!("/v1/keys/{new_id}/revoke"), &old, None),
+        w.get("/v1/audit_log", &old),
+    ];
+    for reply in &attempts {
+        assert_eq!(
+            (reply.status, reply.code()),
+            (403, "key_in_grace_period"),
+            "{}",
+            reply.body
+        );
+        assert!(reply.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("replaced it"));
+    }
+    // The owner's new key is untouched and manages everything.
+    assert_eq!(w.get("/v1/users", &new).status, 200);
+    let listed = w.get("/v1/keys", &new);
+    assert_eq!(listed.status, 200);
+    assert_eq!(
+        listed.json["keys"].as_array().unwrap().len(),
+        3,
+        "no key was created"
+    );
+    assert_eq!(w.get("/v1/keys", ADMIN_TOKEN).code(), "malformed_key");
+    let by_operator = w.get(&format!("/v1/applications/{}/keys", app.id), ADMIN_TOKEN);
+    assert_eq!(by_operator.status, 200);
+}
+
+// ----- 2. browsers on other origins (CORS) ------------------------------------------------
+
+#[test]
+fn a_preflight_on_a_frontend_route_is_answered_without_a_key() {
+    let w = worker();
+    let page = "https://shop.example";
+    let reply = from(
+        "198.51.100.20",
+        "OPTIONS",
+        w,
+        "/v1/client/session",
+        &[
+            ("Origin", page),
+            ("Access-Control-Request-Method", "POST"),
+            (
+                "Access-Control-Request-Headers",
+                "authorization, content-type, x-request-id",
+            ),
+        ],
+    );
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    assert_eq!(reply.header("Access-Control-Allow-Origin"), Some(page));
+    let methods = reply.header("Access-Control-Allow-Methods").unwrap();
+    assert!(
+        methods.contains("POST") && methods.contains("GET"),
+        "{methods}"
+    );
+    let headers = reply.header("Access-Control-Allow-Headers").unwrap();
+    for needed in ["authorization", "content-type", "x-request-id"] {
+        assert!(headers.contains(needed), "{headers}");
+    }
+    assert_eq!(reply.header("Access-Control-Max-Age"), Some("600"));
+    assert!(reply.header("Vary").unwrap().contains("Origin"));
+    assert!(reply.header("Access-Control-Allow-Credentials").is_none());
+
+    // A secret-key route has no CORS at all: no page can call it.
+    let reply = from(
+        "198.51.100.20",
+        "OPTIONS",
+        w,
+        "/v1/users",
+        &[("Origin", page), ("Access-Control-Request-Method", "GET")],
+    );
+    assert_eq!(reply.status, 401);
+    assert!(reply.header("Access-Control-Allow-Origin").is_none());
+}
+
+#[test]
+fn browser_answers_on_frontend_routes_can_be_read_by_the_page_errors_included() {
+    let w = worker();
+    let app = w.create_application("Cors", "production");
+    let page = "https://shop.example";
+    let browser = |key: &str, path: &str| {
+        let auth = bearer(key);
+        from(
+            "198.51.100.21",
+            "GET",
+            w,
+            path,
+            &[("Authorization", &auth), ("Origin", page)],
+        )
+    };
+    let ok = browser(&app.publishable.value, "/v1/client/session");
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.json["origin"], "aero2-demo-origin");
+    assert_eq!(ok.header("Access-Control-Allow-Origin"), Some(page));
+    assert!(ok.header("Vary").unwrap().contains("Origin"));
+
+    let secret = browser(&app.secret.value, "/v1/client/session");
+    assert_eq!(
+        (secret.status, secret.code()),
+        (403, "secret_key_in_browser")
+    );
+    assert_eq!(secret.header("Access-Control-Allow-Origin"), Some(page));
+
+    let unknown = ApiKey::generate(
+        KeyKind::Publishable,
+        Environment::Live,
+        ApplicationId::parse(&app.id).unwrap(),
+        &mut SystemRandom,
+    )
+    .unwrap();
+    let refused = browser(unknown.expose_secret(), "/v1/client/session");
+    assert_eq!((refused.status, refused.code()), (401, "unknown_key"));
+    assert_eq!(refused.header("Access-Control-Allow-Origin"), Some(page));
+    assert!(refused
+        .header("Access-Control-Expose-Headers")
+        .unwrap()
+        .contains("WWW-Authenticate"));
+
+    // Off the frontend routes, no CORS header, even for a valid key's answer.
+    let elsewhere = browser(&app.publishable.value, "/v1/users");
+    assert_eq!(elsewhere.code(), "publishable_key_not_allowed");
+    assert!(elsewhere.header("Access-Control-Allow-Origin").is_none());
+}
+
+// ----- 3. the origin -------------------------------------------------------------------
+
+#[test]
+fn nothing_of_the_operator_or_the_client_forged_reaches_the_origin() {
+    let w = worker();
+    let app = w.create_application("Headers", "production");
+    let auth = bearer(&app.secret.value);
+    let reply = request(
+        "POST",
+        &w.url("/v1/orders?x=1"),
+        &[
+            ("Authorization", &auth),
+            ("CF-Connecting-IP", "203.0.113.7"),
+            (
+                "Cookie",
+                "__Host-aero2_session=0123abcd; theme=dark; aero2_session=old",
+            ),
+            ("X_Aero2_Key_Kind", "publishable"),
+            ("x_aero2_application_id", "app_AAAAAAAAAAAAAAAA"),
+            ("X-Aero2-Client-Ip", "6.6.6.6"),
+            ("X-Real-Ip", "6.6.6.6"),
+            ("True-Client-Ip", "6.6.6.6"),
+            ("Forwarded", "for=6.6.6.6"),
+            ("X-Forwarded-For", "6.6.6.6"),
+            ("X-Request-Id", "kept"),
+            ("Content-Type", "application/json"),
+        ],
+        Some("{}"),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let seen = reply.json["headers"].as_object().unwrap();
+    assert_eq!(seen["cookie"], "theme=dark");
+    assert_eq!(seen["x-aero2-client-ip"], "203.0.113.7");
+    assert_eq!(seen["x-aero2-key-kind"], "secret");
+    assert_eq!(seen["x-aero2-application-id"], app.id.as_str());
+    assert_eq!(seen["x-request-id"], "kept");
+    for name in seen.keys() {
+        let loose = name.to_ascii_lowercase().replace('_', "-");
+        let gate_set = [
+            "x-aero2-application-id",
+            "x-aero2-environment",
+            "x-aero2-key-id",
+            "x-aero2-key-kind",
+            "x-aero2-client-ip",
+            "x-aero2-assertion",
+        ];
+        assert!(
+            !loose.starts_with("x-aero2-") || gate_set.contains(&name.as_str()),
+            "the client's {name} reached the origin"
+        );
+        assert!(
+            ![
+                "x-real-ip",
+                "true-client-ip",
+                "forwarded",
+                "x-forwarded-for",
+                "authorization"
+            ]
+            .contains(&loose.as_str()),
+            "{name} reached the origin"
+        );
+    }
+    assert!(!reply.body.contains("6.6.6.6") && !reply.body.contains("0123abcd"));
+}
+
+#[test]
+fn every_forwarded_request_carries_an_assertion_the_origin_verifies() {
+    let w = worker();
+    let app = w.create_application("Assertion", "development");
+    let reply = w.get("/v1/client/x?a=1&b=%20", &app.publishable.value);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    // The demo origin verified it with jose against the gate's JWKS.
+    let claims = &reply.json["assertion"]["claims"];
+    assert_eq!(claims["iss"], w.base.as_str());
+    assert_eq!(claims["aud"], w.origin_url.as_str());
+    assert_eq!(claims["sub"], app.publishable.id.as_str());
+    assert_eq!(claims["app"], app.id.as_str());
+    assert_eq!(claims["env"], "test");
+    assert_eq!(claims["kind"], "publishable");
+    assert_eq!(claims["htm"], "GET");
+    assert_eq!(claims["htu"], "/v1/client/x?a=1&b=%20");
+    let iat = claims["iat"].as_u64().unwrap();
+    assert_eq!(claims["exp"].as_u64().unwrap() - iat, 60);
+    assert_eq!(claims["jti"].as_str().unwrap().len(), 32);
+    let second = w.get("/v1/client/x?a=1&b=%20", &app.publishable.value);
+    assert_ne!(second.json["assertion"]["claims"]["jti"], claims["jti"]);
+
+    // The JWKS publishes the public half, never the private one.
+    let jwks = request("GET", &w.url("/.well-known/jwks.json"), &[], None);
+    assert_eq!(jwks.status, 200);
+    assert_eq!(
+        jwks.header("Content-Type"),
+        Some("application/jwk-set+json")
+    );
+    let private: Value = serde_json::from_str(w.signing_key.as_ref().unwrap()).unwrap();
+    let key = &jwks.json["keys"][0];
+    assert_eq!(key["kid"], private["kid"]);
+    assert_eq!(key["x"], private["x"]);
+    assert_eq!(
+        (key["kty"].as_str(), key["crv"].as_str()),
+        (Some("OKP"), Some("Ed25519"))
+    );
+    assert!(!jwks.body.contains(private["d"].as_str().unwrap()));
+    assert_eq!(reply.json["assertion"]["kid"], private["kid"]);
+
+    // Straight to the origin, forged identity headers are refused: no assertion.
+    let forged = request(
+        "GET",
+        &format!("{}/v1/users", w.origin_url),
+        &[
+            ("X-Aero2-Key-Id", "key_AAAAAAAAAAAAAAAA"),
+            ("X-Aero2-Key-Kind", "secret"),
+        ],
+        None,
+    );
+    assert_eq!(
+        (forged.status, forged.json["error"].as_str()),
+        (401, Some("assertion_refused"))
+    );
+    // Nor is an assertion made for another request reused.
+    let token = reply.json["headers"]["x-aero2-assertion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let replayed = request(
+        "DELETE",
+        &format!("{}/v1/client/x?a=1&b=%20", w.origin_url),
+        &[("X-Aero2-Assertion", &token)],
+        None,
+    );
+    assert_eq!(replayed.status, 401, "{}", replayed.body);
+}
+
+// ----- 5. forged keys --------------------------------------------------------------------
+
+fn key_ring_storage_files(w: &Worker) -> usize {
+    files_below(&w.state_dir)
+        .iter()
+        .filter(|(path, _)| path.to_string_lossy().contains("KeyRingObject"))
+        .count()
+}
+
+#[test]
+fn forged_keys_for_random_applications_create_no_storage_and_reveal_nothing() {
+    // Its own worker: no other test may create storage while this one counts it.
+    let w = &Worker::start("forged", Options::default());
+    let app = w.create_application("Existing", "production");
+    let before = key_ring_storage_files(w);
+    assert!(before > 0, "the existing application has storage");
+    for i in 0..500u32 {
+        let kind = if i % 2 == 0 {
+            KeyKind::Secret
+        } else {
+            KeyKind::Publishable
+        };
+        let forged = ApiKey::generate(
+            kind,
+            Environment::Live,
+            ApplicationId::generate(&mut SystemRandom).unwrap(),
+            &mut SystemRandom,
+        )
+        .unwrap();
+        // A different address each time: this is about storage, not the failure limit.
+        let ip = format!("10.5.{}.{}", i / 250, i % 250);
+        let auth = bearer(forged.expose_secret());
+        let path = if i % 5 == 0 {
+            "/v1/keys"
+        } else {
+            "/v1/client/x"
+        };
+        let reply = from(&ip, "GET", w, path, &[("Authorization", &auth)]);
+        assert_eq!(
+            (reply.status, reply.code()),
+            (401, "unknown_key"),
+            "{i}: {}",
+            reply.body
+        );
+    }
+    assert_eq!(
+        key_ring_storage_files(w),
+        before,
+        "a forged key created Durable Object storage"
+    );
+
+    // An unknown application is answered exactly as an unknown key of a real one.
+    let of_existing = ApiKey::generate(
+        KeyKind::Secret,
+        Environment::Live,
+        ApplicationId::parse(&app.id).unwrap(),
+        &mut SystemRandom,
+    )
+    .unwrap();
+    let of_nothing = ApiKey::generate(
+        KeyKind::Secret,
+        Environment::Live,
+        ApplicationId::generate(&mut SystemRandom).unwrap(),
+        &mut SystemRandom,
+    )
+    .unwrap();
+    for path in ["/v1/keys", "/v1/users"] {
+        let a = from(
+            "10.6.0.1",
+            "GET",
+            w,
+            path,
+            &[("Authorization", &bearer(of_existing.expose_secret()))],
+        );
+        let b = from(
+            "10.6.0.2",
+            "GET",
+            w,
+            path,
+            &[("Authorization", &bearer(of_nothing.expose_secret()))],
+        );
+        assert_eq!((a.status, &a.json), (b.status, &b.json), "{path}");
+        assert_eq!(a.header("WWW-Authenticate"), b.header("WWW-Authenticate"));
+    }
+}
+
+#[test]
+fn an_address_that_fails_too_often_is_refused_before_any_lookup() {
+    let w = worker();
+    let app = w.create_application("Limits", "production");
+    let ip = "192.0.2.99";
+    let forged = ApiKey::generate(
+        KeyKind::Secret,
+        Environment::Live,
+        ApplicationId::parse(&app.id).unwrap(),
+        &mut SystemRandom,
+    )
+    .unwrap();
+    let auth = bearer(forged.expose_secret());
+    let mut codes = Vec::new();
+    for _ in 0..101 {
+        codes.push(
+            from(ip, "GET", w, "/v1/users", &[("Authorization", &auth)])
+                .code()
+                .to_owned(),
+        );
+    }
+    assert!(codes[..100].iter().all(|c| c == "unknown_key"), "{codes:?}");
+    assert_eq!(codes[100], "too_many_failed_attempts");
+    // Now even a valid key from that address waits, and says how long.
+    let good = bearer(&app.secret.value);
+    let blocked = from(ip, "GET", w, "/v1/users", &[("Authorization", &good)]);
+    assert_eq!(
+        (blocked.status, blocked.code()),
+        (429, "too_many_failed_attempts")
+    );
+    let wait: u64 = blocked.header("Retry-After").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    let managed = from(ip, "GET", w, "/v1/keys", &[("Authorization", &good)]);
+    assert_eq!(managed.code(), "too_many_failed_attempts");
+    // Another address is not affected.
+    assert_eq!(
+        from(
+            "192.0.2.100",
+            "GET",
+            w,
+            "/v1/users",
+            &[("Authorization", &good)]
+        )
+        .status,
+        200
+    );
+}
+
+// ----- 6. paths ----------------------------------------------------------------------------
+
+/// Sends a raw request line, so no client library normalises the path first.
+fn raw(w: &Worker, path: &str, key: &str) -> (u16, String) {
+    let host = w.base.trim_start_matches("http://");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\nCF-Connecting-IP: 10.7.0.1\r\nConnection: close\r\n\r\n"
+    );
+    raw_request(&w.base, request.as_bytes())
+}
+
+fn code_of(response: &str) -> String {
+    serde_json::from_str::<Value>(raw_body(response).trim())
+        .ok()
+        .and_then(|v| v["error"]["code"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn origin_path(response: &str) -> Option<String> {
+    let json: Value = serde_json::from_str(raw_body(response).trim()).ok()?;
+    Some(json["path"].as_str()?.to_owned())
+}
+
+#[test]
+fn ambiguous_paths_are_refused_and_every_other_path_is_read_one_way() {
+    let w = worker();
+    let app = w.create_application("Paths", "production");
+    let pk = &app.publishable.value;
+    for path in [
+        "/v1/client/..%2Fusers",
+        "/v1/client/..%2fusers",
+        "/v1/client/%2e%2e%2fusers",
+        "/v1/client/..%5Cusers",
+        "/v1/client/..;/users",
+        "/v1/client;/x",
+        "//v1/client/x",
+        "/v1/client//x",
+        "/v1/client/%00",
+        "/v1/client/x%2Ey",
+    ] {
+        let (status, response) = raw(w, path, pk);
+        assert_eq!(
+            (status, code_of(&response)),
+            (400, "invalid_path".to_owned()),
+            "{path}: {response}"
+        );
+    }
+    // Dot segments and backslashes are resolved by the URL parser before the gate looks:
+    // the route check then sees where they lead, and a publishable key cannot follow.
+    for path in [
+        "/v1/client/%2e%2e/users",
+        "/v1/client/../users",
+        "/v1/client/.%2E/users",
+        "/v1/client\\..\\users",
+        "/V1/Client/x",
+    ] {
+        let (status, response) = raw(w, path, pk);
+        assert!(
+            status == 400 || (status == 403 && code_of(&response) == "publishable_key_not_allowed"),
+            "{path}: {status} {response}"
+        );
+        assert!(
+            origin_path(&response).is_none(),
+            "{path} reached the origin"
+        );
+    }
+    // A lone `%2E` is a dot segment to the URL parser, resolved before the gate sees it.
+    let (status, response) = raw(w, "/v1/client/x/%2E", pk);
+    assert_eq!(
+        (status, origin_path(&response).as_deref()),
+        (200, Some("/v1/client/x/")),
+        "{response}"
+    );
+    // Encoded unreserved characters are decoded once; the origin, the route check and the
+    // assertion all see the same path.
+    let (status, response) = raw(w, "/v1/%63lient/%7Ex", pk);
+    assert_eq!(status, 200, "{response}");
+    assert_eq!(origin_path(&response).as_deref(), Some("/v1/client/~x"));
+    let body: Value = serde_json::from_str(raw_body(&response).trim()).unwrap();
+    assert_eq!(body["assertion"]["claims"]["htu"], "/v1/client/~x");
+}
