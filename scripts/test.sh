@@ -40,7 +40,7 @@ bash scripts/build-worker.sh
 AERO2_WORKER_FEATURES=fault-injection bash scripts/build-worker.sh
 
 step "End-to-end tests: the worker in workerd through wrangler, with local KV and Durable Objects"
-rm -rf target/e2e target/dashboard
+rm -rf target/e2e target/dashboard target/gate-browser
 AERO2_SKIP_BUILD=1 cargo test -p aero2-e2e -- --test-threads 4 2>&1 | tee -a "$results"
 
 step "wrangler deploy --dry-run: the bundle and wrangler.toml are deployable"
@@ -48,11 +48,11 @@ AERO2_SKIP_BUILD=1 npx wrangler deploy --dry-run --outdir target/deploy-dry-run 
   || { cat target/deploy-dry-run.log; exit 1; }
 tail -n 1 target/deploy-dry-run.log
 
-step "Dashboard: headless Chromium against wrangler dev (screenshots in tests/artifacts)"
-node --test tests/dashboard/ 2>&1 | tee -a "$results"
+step "Dashboard and gate in headless Chromium against wrangler dev (screenshots in tests/artifacts)"
+node --test tests/dashboard/ tests/gate/ 2>&1 | tee -a "$results"
 
 step "Secrets at rest and in logs: no key value in any persisted state or log of the runs above"
-node scripts/scan-secrets.mjs target/e2e target/dashboard
+node scripts/scan-secrets.mjs target/e2e target/dashboard target/gate-browser
 
 step "Benchmark smoke run: every part of make bench, for a second each, with its checks"
 node scripts/bench.mjs --smoke

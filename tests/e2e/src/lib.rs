@@ -120,22 +120,24 @@ pub struct Options {
     pub without_signing_key: bool,
     /// Start a second origin and send test keys to it (`TEST_ORIGIN_URL`).
     pub test_origin: bool,
+    /// `ADMIN_TOKEN` exactly as configured (default: [`ADMIN_TOKEN`]).
+    pub admin_token: Option<String>,
 }
 
-/// A demo origin (`scripts/origin.mjs`) that verifies the gate's assertions.
-fn start_origin(log: &Path, gate_port: u16) -> (Supervised, u16) {
+/// A demo origin (`scripts/origin.mjs`) that verifies the gate's assertions, issued by
+/// `issuer` (the gate's own origin unless `ASSERTION_ISSUER` says otherwise).
+fn start_origin(log: &Path, gate_port: u16, issuer: Option<&str>) -> (Supervised, u16) {
     let port = free_port();
-    let origin = Supervised::spawn(
-        "node",
-        &[
-            "scripts/origin.mjs".into(),
-            port.to_string(),
-            "--jwks".into(),
-            format!("http://127.0.0.1:{gate_port}/.well-known/jwks.json"),
-        ],
-        &[],
-        log,
-    );
+    let mut args = vec![
+        "scripts/origin.mjs".into(),
+        port.to_string(),
+        "--jwks".into(),
+        format!("http://127.0.0.1:{gate_port}/.well-known/jwks.json"),
+    ];
+    if let Some(issuer) = issuer {
+        args.extend(["--issuer".into(), issuer.to_owned()]);
+    }
+    let origin = Supervised::spawn("node", &args, &[], log);
     wait_for_port(port, Duration::from_secs(20));
     (origin, port)
 }
@@ -175,10 +177,17 @@ impl Worker {
         let log_dir = scratch_dir(name);
         let state_dir = log_dir.join("state");
         let port = free_port();
-        let (origin, origin_port) = start_origin(&log_dir.join("origin.log"), port);
+        let issuer = options
+            .vars
+            .iter()
+            .find(|(name, _)| *name == "ASSERTION_ISSUER")
+            .map(|(_, value)| value.clone());
+        let (origin, origin_port) =
+            start_origin(&log_dir.join("origin.log"), port, issuer.as_deref());
         let mut origins = vec![origin];
         let test_origin_url = options.test_origin.then(|| {
-            let (origin, test_port) = start_origin(&log_dir.join("test-origin.log"), port);
+            let (origin, test_port) =
+                start_origin(&log_dir.join("test-origin.log"), port, issuer.as_deref());
             origins.push(origin);
             format!("http://127.0.0.1:{test_port}")
         });
@@ -203,7 +212,8 @@ impl Worker {
     /// The dotenv file of the worker's secrets, written where wrangler reads it.
     fn write_secrets(&self) -> PathBuf {
         let path = self.log_dir.join("secrets.env");
-        let mut text = format!("ADMIN_TOKEN='{ADMIN_TOKEN}'\n");
+        let admin_token = self.options.admin_token.as_deref().unwrap_or(ADMIN_TOKEN);
+        let mut text = format!("ADMIN_TOKEN='{admin_token}'\n");
         if let Some(key) = &self.signing_key {
             text.push_str(&format!("ORIGIN_SIGNING_KEY='{key}'\n"));
         }

@@ -180,3 +180,78 @@ fn a_sigkill_during_rotations_leaves_consistent_state_and_expiries_still_fire() 
         .iter()
         .all(|k| k["status"] != "expiring"));
 }
+
+/// The daily clean-up, run as if days had passed (a hook of the fault-injection build):
+/// revoked keys leave the key ring after REVOKED_KEY_RETENTION_DAYS (30) but their audit
+/// entries stay; audit entries go after AUDIT_RETENTION_DAYS (400).
+#[test]
+fn retention_forgets_long_revoked_keys_then_old_audit_entries() {
+    let w = Worker::start(
+        "faults-retention",
+        Options {
+            script: Some("crates/edge/build-fault-injection/index.js".into()),
+            ..Options::default()
+        },
+    );
+    let app = w.create_application("Retained", "production");
+    let sk = &app.secret.value;
+    let ids: Vec<String> = (0..3)
+        .map(|i| {
+            let created = w.post(
+                "/v1/keys",
+                sk,
+                Some(&json!({"kind": "publishable", "label": format!("web {i}")})),
+            );
+            created.json["key"]["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    for id in &ids[..2] {
+        assert_eq!(
+            w.post(&format!("/v1/keys/{id}/revoke"), sk, None).status,
+            200
+        );
+    }
+    let listed = |w: &Worker| -> Vec<String> {
+        w.get("/v1/keys?include_revoked=true", sk).json["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let retention = |days: u64| {
+        let reply = w.post(
+            &format!("/__faults/applications/{}/retention", app.id),
+            ADMIN_TOKEN,
+            Some(&json!({ "days_later": days })),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    };
+
+    retention(29);
+    assert_eq!(listed(&w).len(), 5, "29 days: nothing forgotten yet");
+    retention(31);
+    let left = listed(&w);
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert!(!left.contains(&ids[0]) && !left.contains(&ids[1]) && left.contains(&ids[2]));
+    let revocations = w.get("/v1/audit_log?event=key.revoked", sk);
+    assert_eq!(
+        revocations.json["entries"].as_array().unwrap().len(),
+        2,
+        "their audit entries stay"
+    );
+    // The forgotten keys' KV tombstones still answer at the edge until they expire.
+    assert_eq!(
+        w.get("/v1/users", sk).status,
+        200,
+        "the live keys are untouched"
+    );
+
+    retention(401);
+    let log = w.get("/v1/audit_log?limit=100", sk);
+    assert!(
+        log.json["entries"].as_array().unwrap().is_empty(),
+        "every entry was older than 400 days: {}",
+        log.body
+    );
+}

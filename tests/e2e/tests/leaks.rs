@@ -165,3 +165,99 @@ fn signed_reports_revoke_leaked_secret_keys_and_nothing_else_does() {
         .iter()
         .all(|k| k["kind"] != "secret"));
 }
+
+/// A report is refused by its declared size before it is read, and a report of 1,000
+/// tokens across applications revokes every secret key in it: tokens are grouped by
+/// application, one key-ring call each, so the Workers subrequest limit holds.
+#[test]
+fn a_thousand_token_report_revokes_every_key_and_huge_reports_are_refused_unread() {
+    let github = signing_key();
+    let pem = github
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    let keys = json!([{ "key_identifier": KEY_ID, "key": pem, "is_current": true }]).to_string();
+    let w = Worker::start(
+        "leaks-bulk",
+        Options {
+            vars: vec![("GITHUB_SECRET_SCANNING_KEYS", keys)],
+            ..Options::default()
+        },
+    );
+
+    // Larger than the 1 MiB limit: 413 by its Content-Length, before the body is read.
+    // (wrangler dev's local proxy buffers a body before the worker sees the request, so
+    // the body is sent whole; the worker decides on the header alone.)
+    let huge = format!("[{}]", " ".repeat(2 << 20));
+    let refused = report(&w, KEY_ID, "MEUCIQ==", &huge);
+    assert_eq!((refused.status, refused.code()), (413, "payload_too_large"));
+
+    // Ten applications of 99 secret keys each (100 live keys is the most an application
+    // may have, one of them publishable), and 10 tokens that are not keys: 1,000 tokens.
+    let mut secrets: Vec<String> = Vec::new();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..10)
+            .map(|i| {
+                let w = &w;
+                scope.spawn(move || {
+                    let app = w.create_application(&format!("Bulk {i}"), "production");
+                    let mut values = vec![app.secret.value.clone()];
+                    for _ in 0..98 {
+                        let created = w.post(
+                            "/v1/keys",
+                            &app.secret.value,
+                            Some(&json!({"kind": "secret", "label": "bulk"})),
+                        );
+                        assert_eq!(created.status, 201, "{}", created.body);
+                        values.push(created.json["key"]["value"].as_str().unwrap().to_string());
+                    }
+                    values
+                })
+            })
+            .collect();
+        for handle in handles {
+            secrets.extend(handle.join().unwrap());
+        }
+    });
+    assert_eq!(secrets.len(), 990);
+    let mut tokens: Vec<Value> = secrets
+        .iter()
+        .map(|token| json!({"token": token, "type": "aero2_secret_key", "url": "https://github.com/o/r/blob/x", "source": "content"}))
+        .collect();
+    for i in 0..10 {
+        tokens.push(json!({"token": format!("not-a-key-{i}"), "type": "aero2_secret_key", "url": "", "source": "content"}));
+    }
+    let body = Value::Array(tokens).to_string();
+    let answer = report(&w, KEY_ID, &sign(&github, &body), &body);
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        &answer.body[..answer.body.len().min(300)]
+    );
+    let labels = answer.json.as_array().unwrap();
+    assert_eq!(labels.len(), 1000);
+    assert_eq!(
+        labels
+            .iter()
+            .filter(|l| l["label"] == "true_positive")
+            .count(),
+        990
+    );
+    for (label, token) in labels.iter().zip(&secrets) {
+        assert_eq!(label["token_hash"], StorageId::of_key_text(token).to_hex());
+    }
+    // Every one of them is refused now.
+    for token in secrets.iter().step_by(37) {
+        let reply = request(
+            "GET",
+            &w.url("/v1/users"),
+            &[
+                ("Authorization", &bearer(token)),
+                ("CF-Connecting-IP", "10.11.0.1"),
+            ],
+            None,
+        );
+        assert_eq!(reply.code(), "revoked_key");
+    }
+}

@@ -47,6 +47,16 @@ fn malformed_input_gets_the_right_4xx_and_never_a_5xx() {
         bytes.extend_from_slice(b"\r\n");
         raw_request(&w.base, &bytes)
     };
+    let raw_method = |method: &str, path: &str, extra: &str| {
+        let bytes = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\n{extra}Connection: close\r\n\r\n",
+            app.publishable.value
+        );
+        raw_request(&w.base, bytes.as_bytes())
+    };
+    let raw_path = |path: &str, extra: &str| raw_method("GET", path, extra);
+    let forged_session =
+        |cookie: &str| send("GET", "/v1/applications", &[("Cookie", cookie)], None);
     let json_post = |path: &str, body: &str| {
         send(
             "POST",
@@ -485,8 +495,114 @@ fn malformed_input_gets_the_right_4xx_and_never_a_5xx() {
                 None,
             ),
         },
+        // Paths: one reading for every server behind the gate.
+        Case {
+            name: "encoded slash climbing out of a frontend route",
+            status: 400,
+            code: "invalid_path",
+            reply: raw_path("/v1/client/..%2F..%2Fadmin", ""),
+        },
+        Case {
+            name: "encoded backslash",
+            status: 400,
+            code: "invalid_path",
+            reply: raw_path("/v1/client/..%5cadmin", ""),
+        },
+        Case {
+            name: "Tomcat path parameter",
+            status: 400,
+            code: "invalid_path",
+            reply: raw_path("/v1/client/..;/admin", ""),
+        },
+        Case {
+            name: "empty segment",
+            status: 400,
+            code: "invalid_path",
+            reply: raw_path("/v1/client//admin", ""),
+        },
+        Case {
+            name: "encoded NUL in the path",
+            status: 400,
+            code: "invalid_path",
+            reply: raw_path("/v1/client/%00.json", ""),
+        },
+        Case {
+            name: "truncated escape in the path",
+            status: 400,
+            code: "invalid_path",
+            reply: raw_path("/v1/client/%G1", ""),
+        },
+        Case {
+            name: "dot segments leading off the frontend routes",
+            status: 403,
+            code: "publishable_key_not_allowed",
+            reply: raw_path("/v1/client/%2e%2e/admin", ""),
+        },
+        Case {
+            name: "upper-case route with a publishable key",
+            status: 403,
+            code: "publishable_key_not_allowed",
+            reply: raw_path("/V1/CLIENT/x", ""),
+        },
+        // Methods.
+        Case {
+            name: "TRACE to a gated path",
+            status: 405,
+            code: "method_not_allowed",
+            reply: send("TRACE", "/v1/users", &[("Authorization", &auth)], None),
+        },
+        Case {
+            name: "unknown method to the management API",
+            status: 405,
+            code: "method_not_allowed",
+            reply: send("PROPFIND", "/v1/keys", &[("Authorization", &auth)], None),
+        },
+        // Headers and cookies.
+        Case {
+            name: "a preflight from an origin that is not an origin",
+            status: 204,
+            code: "",
+            reply: raw_method(
+                "OPTIONS",
+                "/v1/client/x",
+                "Origin: javascript:alert(1)\r\nAccess-Control-Request-Method: GET\r\n",
+            ),
+        },
+        Case {
+            name: "a forged session cookie",
+            status: 401,
+            code: "invalid_admin_token",
+            reply: forged_session(&format!("__Host-aero2_session={}", "a".repeat(64))),
+        },
+        Case {
+            name: "the first build's stateless session cookie",
+            status: 401,
+            code: "invalid_admin_token",
+            reply: forged_session("aero2_session=9999999999999.abc.def"),
+        },
+        Case {
+            name: "a session cookie that is not hex",
+            status: 401,
+            code: "invalid_admin_token",
+            reply: forged_session("__Host-aero2_session=../../etc/passwd; x=1"),
+        },
+        Case {
+            name: "a 6 KB cookie",
+            status: 401,
+            code: "invalid_admin_token",
+            reply: forged_session(&format!("__Host-aero2_session={}", "f".repeat(6000))),
+        },
+        Case {
+            name: "gate headers with underscores and a forged client address",
+            status: 200,
+            code: "",
+            reply: raw_path(
+                "/v1/client/x",
+                "X_Aero2_Key_Kind: secret\r\nX-Aero2-Client-Ip: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\n",
+            ),
+        },
     ];
-    assert!(cases.len() >= 45, "{} cases", cases.len());
+    assert!(cases.len() >= 61, "{} cases", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
         let (status, body) = &case.reply;
@@ -503,6 +619,15 @@ fn malformed_input_gets_the_right_4xx_and_never_a_5xx() {
             ));
         }
         assert!(*status < 500, "{} answered {status}", case.name);
+        let lower = body.to_ascii_lowercase();
+        if case.name.starts_with("a preflight from an origin") {
+            assert!(!lower.contains("access-control-allow-origin"), "{body}");
+        }
+        assert!(
+            !lower.contains("6.6.6.6") && !lower.contains("x_aero2"),
+            "{} leaked a forged header",
+            case.name
+        );
         assert!(!body.contains(&sk[8..58]), "{} echoed the key", case.name);
     }
     assert!(

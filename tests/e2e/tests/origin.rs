@@ -1,0 +1,96 @@
+//! How the gate is configured toward the origin: nothing unsigned is ever forwarded, test
+//! keys can be kept off the production origin, and a rotated signing key stays published.
+
+use aero2_e2e::*;
+use serde_json::{json, Value};
+
+#[test]
+fn without_a_signing_key_nothing_is_forwarded_and_the_operator_token_is_trimmed() {
+    let w = Worker::start(
+        "unsigned",
+        Options {
+            without_signing_key: true,
+            // Pasted with spaces around it into the secret: compared trimmed.
+            admin_token: Some(format!("  {ADMIN_TOKEN} ")),
+            ..Options::default()
+        },
+    );
+    let app = w.create_application("Unsigned", "production");
+    for (path, key) in [
+        ("/v1/users", &app.secret.value),
+        ("/v1/client/x", &app.publishable.value),
+    ] {
+        let reply = w.get(path, key);
+        assert_eq!(
+            (reply.status, reply.code()),
+            (503, "origin_signing_not_configured"),
+            "{}",
+            reply.body
+        );
+        assert!(reply.json.get("origin").is_none(), "forwarded unsigned");
+    }
+    // Management does not depend on the origin.
+    assert_eq!(w.get("/v1/keys", &app.secret.value).status, 200);
+    let jwks = request("GET", &w.url("/.well-known/jwks.json"), &[], None);
+    assert_eq!(jwks.json, json!({"keys": []}));
+}
+
+#[test]
+fn test_keys_go_to_the_test_origin_and_previous_public_keys_stay_published() {
+    let previous = new_signing_key();
+    let previous: Value = serde_json::from_str(&previous).unwrap();
+    let previous_public = json!([{
+        "kty": "OKP", "crv": "Ed25519", "x": previous["x"], "kid": previous["kid"]
+    }, {"kty": "RSA", "kid": "not-ed25519", "n": "x", "e": "AQAB"}]);
+    let w = Worker::start(
+        "test-origin",
+        Options {
+            test_origin: true,
+            vars: vec![
+                ("ORIGIN_PREVIOUS_PUBLIC_KEYS", previous_public.to_string()),
+                ("ASSERTION_ISSUER", "https://keys.example".into()),
+            ],
+            ..Options::default()
+        },
+    );
+    let test_origin = w.test_origin_url.clone().unwrap();
+    let host = |url: &str| url.trim_start_matches("http://").to_owned();
+
+    let development = w.create_application("Dev", "development");
+    let seen = w.get("/v1/users", &development.secret.value);
+    // The test origin would refuse an assertion for another audience: it verified this one.
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert_eq!(seen.json["headers"]["host"], host(&test_origin));
+    assert_eq!(seen.json["assertion"]["claims"]["env"], "test");
+    assert_eq!(
+        seen.json["assertion"]["claims"]["aud"],
+        test_origin.as_str()
+    );
+    assert_eq!(
+        seen.json["assertion"]["claims"]["iss"],
+        "https://keys.example"
+    );
+
+    let production = w.create_application("Prod", "production");
+    let seen = w.get("/v1/users", &production.secret.value);
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert_eq!(seen.json["headers"]["host"], host(&w.origin_url));
+    assert_eq!(seen.json["assertion"]["claims"]["env"], "live");
+
+    let jwks = request("GET", &w.url("/.well-known/jwks.json"), &[], None);
+    let kids: Vec<&str> = jwks.json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    let current: Value = serde_json::from_str(w.signing_key.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        kids,
+        [
+            current["kid"].as_str().unwrap(),
+            previous["kid"].as_str().unwrap()
+        ],
+        "the current key, then the previous Ed25519 key; the RSA entry is left out"
+    );
+}
