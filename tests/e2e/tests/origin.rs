@@ -94,3 +94,66 @@ fn test_keys_go_to_the_test_origin_and_previous_public_keys_stay_published() {
         "the current key, then the previous Ed25519 key; the RSA entry is left out"
     );
 }
+
+/// The README's Rust example, run for real: an origin verifies the assertion with the
+/// `jsonwebtoken` crate against the gate's JWKS, and refuses one made for another request.
+#[test]
+fn an_origin_in_rust_verifies_the_assertion_with_jsonwebtoken() {
+    use jsonwebtoken::jwk::JwkSet;
+    use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+
+    #[derive(serde::Deserialize)]
+    struct Assertion {
+        sub: String,
+        app: String,
+        kind: String,
+        htm: String,
+        htu: String,
+    }
+
+    let w = Worker::start("rust-origin", Options::default());
+    let app = w.create_application("Rust origin", "production");
+    let forwarded = w.get("/v1/orders?page=2", &app.secret.value);
+    let token = forwarded.json["headers"]["x-aero2-assertion"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let jwks: JwkSet =
+        serde_json::from_str(&request("GET", &w.url("/.well-known/jwks.json"), &[], None).body)
+            .unwrap();
+
+    // --- as in README.md ---
+    let kid = decode_header(&token).unwrap().kid.expect("a kid");
+    let jwk = jwks.find(&kid).expect("a published key");
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_issuer(&[w.base.as_str()]);
+    validation.set_audience(&[w.origin_url.as_str()]);
+    let claims = decode::<Assertion>(&token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(
+        (claims.htm.as_str(), claims.htu.as_str()),
+        ("GET", "/v1/orders?page=2")
+    );
+    // --- end ---
+    assert_eq!(claims.sub, app.secret.id);
+    assert_eq!(claims.app, app.id);
+    assert_eq!(claims.kind, "secret");
+
+    // Another audience, a tampered payload, another issuer: refused.
+    let mut elsewhere = Validation::new(Algorithm::EdDSA);
+    elsewhere.set_audience(&["https://another-origin.example"]);
+    assert!(decode::<Assertion>(&token, &DecodingKey::from_jwk(jwk).unwrap(), &elsewhere).is_err());
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    parts[1] = parts[1].replace('A', "B");
+    let tampered = parts.join(".");
+    assert!(
+        decode::<Assertion>(&tampered, &DecodingKey::from_jwk(jwk).unwrap(), &validation).is_err()
+    );
+    let mut other_issuer = Validation::new(Algorithm::EdDSA);
+    other_issuer.set_issuer(&["https://evil.example"]);
+    other_issuer.set_audience(&[w.origin_url.as_str()]);
+    assert!(
+        decode::<Assertion>(&token, &DecodingKey::from_jwk(jwk).unwrap(), &other_issuer).is_err()
+    );
+}
