@@ -53,10 +53,6 @@ function signedReport(tokens) {
   return post("/v1/leaks/github", { "github-public-key-identifier": "test-key", "github-public-key-signature": signature }, report);
 }
 
-/** Waits until the keys table shows `n` rows: the table fills in after the page's fetches. */
-async function keyRows(page, n) {
-  await page.waitForFunction((count) => document.querySelectorAll("#keys-table tbody tr").length === count, n, { timeout: 10_000 });
-}
 
 /** A request through the gate with `key`, as a server sends it. */
 const gate = (path, key, headers = {}) => send("GET", path, { authorization: `Bearer ${key}`, ...headers });
@@ -86,9 +82,11 @@ const apiStatus = (page) => page.evaluate(() => fetch("/v1/applications").then((
 /** The audit table's entry ids, top to bottom. */
 const shownEntries = (page) => page.locator("#audit-table tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.entryId));
 
+/** Waits until `selector` matches `n` rows: tables fill in after the page's fetches. */
 async function rowCount(page, selector, n) {
   await page.waitForFunction(([s, count]) => document.querySelectorAll(s).length === count, [selector, n], { timeout: 10_000 });
 }
+const keyRows = (page, n) => rowCount(page, "#keys-table tbody tr", n);
 
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
@@ -183,7 +181,7 @@ test("an operator manages keys end to end in the dashboard", async () => {
   const refused = await gate("/v1/users", billing);
   assert.deepEqual([refused.status, refused.json.error.code], [401, "revoked_key"]);
 
-  // Escape dismisses the next confirmation: it must not repeat the last answer ("revoke").
+  // Escape dismisses a confirmation without acting, even right after a confirmed one.
   const publishableRow = page.locator("#keys-table tbody tr", { hasText: "publishable" });
   await publishableRow.getByRole("button", { name: /^Revoke/ }).click();
   await page.locator("#revoke-what").getByText("publishable").waitFor();
@@ -305,6 +303,8 @@ test("an operator manages keys end to end in the dashboard", async () => {
 });
 
 test("the operator lists sessions, ends another one, and signs out everywhere", async () => {
+  // Only this test's sessions, whatever the others left.
+  assert.equal((await operator("DELETE", "/v1/dashboard/sessions")).status, 200);
   const first = await openDashboard();
   await signIn(first.page);
   const second = await openDashboard();

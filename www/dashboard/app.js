@@ -7,10 +7,23 @@ const $ = (selector) => document.querySelector(selector);
 const DAY_MS = 24 * 60 * 60 * 1000;
 // Keys revoked in this view stay listed (as revoked) until the next reload, so the
 // operator sees the revocation happen even while revoked keys are hidden.
-const state = { csrf: null, app: null, keys: [], audit: [], showRevoked: false, justRevoked: new Set() };
+// `leaks` and `exposures` are the audit entries the banners summarise; `auditListing`
+// counts the audit table's listings (see loadAudit) and `auditCursor` is where the next,
+// older page starts.
+const state = {
+  csrf: null, app: null, keys: [], leaks: [], exposures: [], auditListing: 0, auditCursor: null,
+  showRevoked: false, justRevoked: new Set(),
+};
+// One page of the audit table; "Older entries" appends the next.
+const AUDIT_PAGE_SIZE = 25;
 
 class ApiError extends Error {
-  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  constructor(status, code, message, retryAfter) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter; // seconds, from the Retry-After header of a 429
+  }
 }
 
 async function api(method, path, body) {
@@ -20,8 +33,13 @@ async function api(method, path, body) {
   const response = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
   const json = await response.json().catch(() => ({}));
   if (!response.ok) {
-    if (response.status === 401 && path !== "/v1/dashboard/session") showSignIn();
-    throw new ApiError(response.status, json.error?.code ?? "error", json.error?.message ?? `HTTP ${response.status}`);
+    if (response.status === 401 && path !== "/v1/dashboard/session") {
+      // The session ended elsewhere: signed out everywhere, ended from another browser, expired.
+      if (state.csrf) say("This session has ended: sign in again.");
+      showSignIn();
+    }
+    const retryAfter = Number(response.headers.get("retry-after")) || null;
+    throw new ApiError(response.status, json.error?.code ?? "error", json.error?.message ?? `HTTP ${response.status}`, retryAfter);
   }
   return json;
 }
@@ -39,8 +57,8 @@ function el(tag, attributes = {}, ...children) {
 }
 
 function show(view) {
-  for (const id of ["sign-in-view", "apps-view", "app-view"]) $(`#${id}`).hidden = id !== view;
-  $("#sign-out").hidden = view === "sign-in-view";
+  for (const id of ["sign-in-view", "apps-view", "app-view", "sessions-view"]) $(`#${id}`).hidden = id !== view;
+  $("#account").hidden = view === "sign-in-view";
 }
 
 function formatTime(iso) {
@@ -74,16 +92,65 @@ $("#sign-in-form").addEventListener("submit", async (event) => {
     const session = await api("POST", "/v1/dashboard/session", { token: $("#admin-token").value });
     state.csrf = session.csrf;
     $("#admin-token").value = "";
+    say("");
     await route();
   } catch (error) {
-    $("#sign-in-error").textContent = error.message;
+    // Past 10 attempts a minute from one address the worker refuses sign-ins for a while,
+    // and says for how long.
+    const wait = error.retryAfter ?? 60;
+    $("#sign-in-error").textContent = error.code === "too_many_sign_in_attempts"
+      ? `Too many sign-in attempts from this address. Wait ${wait} second${wait === 1 ? "" : "s"}, then try again.`
+      : error.message;
   }
 });
 
 $("#sign-out").addEventListener("click", async () => {
-  await api("DELETE", "/v1/dashboard/session").catch(() => {});
+  try {
+    await api("DELETE", "/v1/dashboard/session");
+  } catch (error) {
+    // Anything but a 401 (already signed out) leaves the session alive on the server:
+    // say so rather than pretend, so the operator can try again.
+    if (error.status !== 401) { say(`Not signed out: ${error.message}`); return; }
+  }
   showSignIn();
   say("Signed out.");
+});
+
+// Every signed-in browser: the operator can end any other one, or all of them.
+async function showSessions() {
+  show("sessions-view");
+  const { sessions } = await api("GET", "/v1/dashboard/sessions");
+  $("#sessions-table tbody").replaceChildren(...sessions.map((session) => el("tr", { "data-session-id": session.id },
+    el("td", { "data-label": "Session" }, el("span", {}, el("code", {}, session.id),
+      session.current ? el("span", { class: "badge active" }, "This session") : "")),
+    el("td", { "data-label": "Created" }, formatTime(session.created_at)),
+    el("td", { "data-label": "Last seen" }, formatTime(session.last_seen_at)),
+    el("td", { "data-label": "Address" }, session.ip ?? "—"),
+    el("td", { "data-label": "Browser", class: "user-agent" }, session.user_agent ?? "—"),
+    el("td", { "data-label": "Actions" }, session.current ? "—" : el("button", {
+      type: "button", class: "danger", onclick: () => endSession(session),
+      "aria-label": `End session ${session.id} from ${session.ip ?? "an unknown address"}`,
+    }, "End")))));
+}
+
+async function endSession(session) {
+  try {
+    await api("DELETE", `/v1/dashboard/sessions/${session.id}`);
+    say(`Ended session ${session.id}.`);
+  } catch (error) {
+    if (error.status === 401) return; // this session is over too: the sign-in view shows
+    say(error.message); // session_not_found: it ended meanwhile; the list below shows that
+  }
+  await showSessions().catch((error) => say(error.message));
+}
+
+$("#sign-out-everywhere").addEventListener("click", async () => {
+  if (await ask($("#sign-out-everywhere-dialog")) !== "confirm") return;
+  try {
+    await api("DELETE", "/v1/dashboard/sessions");
+    showSignIn();
+    say("Signed out everywhere: every session has ended.");
+  } catch (error) { say(error.message); }
 });
 
 // ----- applications ----------------------------------------------------------------------
@@ -157,15 +224,24 @@ function renderKeys() {
   renderBanners();
 }
 
+// A leak report's URL comes from whoever reported it: only http(s) URLs become links, so
+// a `javascript:` or `data:` URL (or anything unparsable) stays text that cannot run here.
+function reportedUrl(text) {
+  let url = null;
+  try { url = new URL(text); } catch { /* not a URL: shown as text */ }
+  return url && (url.protocol === "http:" || url.protocol === "https:")
+    ? el("a", { href: url.href, rel: "noreferrer" }, text)
+    : text;
+}
+
 function renderBanners() {
   const banners = [];
   for (const key of state.keys.filter((k) => k.revocation_reason === "leaked")) {
-    const report = state.audit.find((e) => e.event === "key.leaked" && e.key_id === key.id);
+    const url = state.leaks.find((e) => e.key_id === key.id)?.detail?.url;
     banners.push(el("div", { class: "banner danger", role: "alert" },
       el("strong", {}, "A secret key leaked and was revoked automatically. "),
-      `${key.label} (${key.hint}) was found in public${report?.detail?.url ? " at " : "."}`,
-      report?.detail?.url ? el("a", { href: report.detail.url, rel: "noreferrer" }, report.detail.url) : "",
-      `${report?.detail?.url ? "." : ""} Rotate any key that may share its exposure.`));
+      `${key.label} (${key.hint}) was found in public`, url ? [" at ", reportedUrl(url), "."] : ".",
+      " Rotate any key that may share its exposure."));
   }
   for (const old of state.keys.filter((k) => k.status === "expiring" && k.last_used_at)) {
     const successor = state.keys.find((k) => k.rotated_from === old.id);
@@ -174,10 +250,12 @@ function renderBanners() {
         `${old.label} (${old.hint}) was used after it was rotated. Deploy ${successor.hint} before the grace period ends.`));
     }
   }
-  const exposures = state.audit.filter((e) => e.event === "key.secret_in_browser");
-  if (exposures.length) {
+  // Each exposure entry stands for one key and hour, and counts its requests.
+  const refused = state.exposures.reduce((sum, e) => sum + (e.detail?.count ?? 1), 0);
+  if (refused) {
+    const latest = state.exposures.map((e) => e.detail?.last_seen_at ?? e.at).sort().at(-1);
     banners.push(el("div", { class: "banner danger" }, el("strong", {}, "A secret key was sent from a browser. "),
-      `${exposures.length} request(s) were refused, most recently ${formatTime(exposures[0].at)}. The key is probably in client code: revoke and rotate it.`));
+      `${refused} request${refused === 1 ? " was" : "s were"} refused, most recently ${formatTime(latest)}. The key is probably in client code: revoke and rotate it.`));
   }
   const stale = state.keys.filter((k) => k.status === "active" && Date.now() - Date.parse(k.created_at) > 90 * DAY_MS);
   if (stale.length) {
@@ -187,30 +265,76 @@ function renderBanners() {
   $("#banners").replaceChildren(...banners);
 }
 
-async function loadAudit() {
-  const params = new URLSearchParams({ limit: "100" });
+// The banners summarise the whole log, whatever the table's filters and paging show.
+async function loadBannerEvents() {
+  const newest = (event) => api("GET", `${base()}/audit_log?${new URLSearchParams({ limit: "100", event })}`);
+  const [leaks, exposures] = await Promise.all([newest("key.leaked"), newest("key.secret_in_browser")]);
+  state.leaks = leaks.entries;
+  state.exposures = exposures.entries;
+}
+
+function auditPath(cursor) {
+  const params = new URLSearchParams({ limit: String(AUDIT_PAGE_SIZE) });
   if ($("#audit-key").value) params.set("key_id", $("#audit-key").value);
   if ($("#audit-event").value) params.set("event", $("#audit-event").value);
-  const filtered = params.has("key_id") || params.has("event");
-  const { entries } = await api("GET", `${base()}/audit_log?${params}`);
-  // The banners need the unfiltered log.
-  state.audit = filtered ? (await api("GET", `${base()}/audit_log?limit=100`)).entries : entries;
+  if (cursor) params.set("cursor", cursor);
+  return `${base()}/audit_log?${params}`;
+}
+
+function auditRow(e) {
   const label = (id) => state.keys.find((k) => k.id === id)?.hint ?? id ?? "—";
-  $("#audit-table tbody").replaceChildren(...entries.map((e) => el("tr", {},
+  // Aggregated events (one entry per key and hour) say how many requests they stand for.
+  const count = typeof e.detail?.count === "number"
+    ? el("span", { class: "count", title: `${formatTime(e.detail.first_seen_at)} to ${formatTime(e.detail.last_seen_at)}` }, ` ×${e.detail.count}`)
+    : "";
+  return el("tr", { "data-entry-id": e.id },
     el("td", { "data-label": "Time" }, formatTime(e.at)),
-    el("td", { "data-label": "Event" }, e.event),
+    el("td", { "data-label": "Event" }, el("span", {}, e.event, count)),
     el("td", { "data-label": "Key" }, label(e.key_id)),
+    // Operator actions name no address or browser: "operator" and "—".
     el("td", { "data-label": "By" }, e.actor.startsWith("key_") ? label(e.actor) : e.actor),
-    el("td", { "data-label": "Client" }, [e.ip, e.user_agent].filter(Boolean).join(" · ") || "—"))));
+    el("td", { "data-label": "Client" }, [e.ip, e.user_agent].filter(Boolean).join(" · ") || "—"));
+}
+
+function appendAuditPage({ entries, next_cursor }) {
+  $("#audit-table tbody").append(...entries.map(auditRow));
+  // A last page that is exactly full still comes with a cursor; the page after it is empty.
+  state.auditCursor = entries.length ? next_cursor : null;
+  $("#audit-more").hidden = !state.auditCursor;
+}
+
+// The newest page, after a filter change or an action. Each call starts a new listing, so
+// a page that arrives for an earlier one (an older page, or other filters) is dropped
+// instead of mixed in.
+async function loadAudit() {
+  const listing = ++state.auditListing;
+  const [page] = await Promise.all([api("GET", auditPath()), loadBannerEvents()]);
+  if (listing !== state.auditListing) return;
+  $("#audit-table tbody").replaceChildren();
+  appendAuditPage(page);
   renderBanners();
 }
 
+async function loadOlderAudit() {
+  const listing = state.auditListing;
+  // Disabled while it loads, so a double click cannot ask for the same page twice.
+  $("#audit-more").disabled = true;
+  try {
+    const page = await api("GET", auditPath(state.auditCursor));
+    if (listing === state.auditListing) appendAuditPage(page);
+  } finally { $("#audit-more").disabled = false; }
+}
+
 $("#audit-filters").addEventListener("change", () => loadAudit().catch((e) => say(e.message)));
+$("#audit-more").addEventListener("click", () => loadOlderAudit().catch((e) => say(e.message)));
 $("#show-revoked").addEventListener("change", (event) => { state.showRevoked = event.target.checked; renderKeys(); });
 
 // ----- dialogs ---------------------------------------------------------------------------
 
 function ask(dialog) {
+  // Firefox and Safari keep the last returnValue when Escape closes a dialog (Chromium
+  // clears it): clear it first, or Escape right after a confirmed "revoke" would revoke.
+  dialog.returnValue = "";
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => resolve(dialog.returnValue), { once: true });
     dialog.showModal();
@@ -320,7 +444,8 @@ async function route() {
   } catch { showSignIn(); return; }
   const match = /^#\/apps\/(app_[0-9A-Za-z]{16})$/.exec(location.hash);
   try {
-    if (match) await showApp(match[1]);
+    if (location.hash === "#/sessions") await showSessions();
+    else if (match) await showApp(match[1]);
     else await showApps();
   } catch (error) { if (error.status !== 401) say(error.message); }
 }
