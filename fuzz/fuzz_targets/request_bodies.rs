@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         let mut rng = Counter(1);
         let app = ApplicationId::generate(&mut rng).unwrap();
         let mut ring = KeyRing::new(app, Environment::Test);
-        match ring.create(request.kind, request.label(), UnixMillis(0), &mut rng) {
+        match ring.create(request.kind, request.label(), aero2_keys::policy::Policy::default(), UnixMillis(0), &mut rng) {
             Ok((key, record)) => {
                 assert_eq!(record.label, request.label().trim());
                 assert_eq!(key.kind(), request.kind);

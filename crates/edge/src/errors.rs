@@ -123,7 +123,8 @@ impl From<Rejection> for ApiError {
 
 impl From<LifecycleError> for ApiError {
     fn from(err: LifecycleError) -> Self {
-        err.error_code().into()
+        // An invalid policy names its field; the others are the code's own sentence.
+        ApiError::with_detail(err.error_code(), err.to_string())
     }
 }
 

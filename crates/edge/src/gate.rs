@@ -9,18 +9,24 @@
 //! Before any storage read: the method, the key's format and checksum, the client
 //! address's failure count, a CORS preflight, and whether requests can be signed for the
 //! origin at all. Then, in strict mode, whether the key's application exists (one KV read
-//! at most, none once seen) before the Durable Object is asked.
+//! at most, none once seen) before the Durable Object is asked. The key's policy is
+//! checked in the order that costs least: expiry and suspension (in `admit`), address and
+//! origin, routes, and last the rate limit.
 
 use aero2_keys::gate::{admit, authorize, is_browser_request, key_from_authorization, Rejection};
 use aero2_keys::http::cors::{self, is_preflight, reflectable_origin};
 use aero2_keys::http::ErrorCode;
-use aero2_keys::{KeyIdentity, UnixMillis};
+use aero2_keys::policy::{self, referer_origin};
+use aero2_keys::{ApplicationId, KeyId, KeyIdentity, UnixMillis};
 use worker::{web_sys, Context, Env, Headers, Request, Response};
 
 use crate::clock::now;
 use crate::config::{Config, ValidationMode};
-use crate::errors::{ApiError, ApiResult};
-use crate::protocol::{read_answer, to_key_ring, ClientInfo, RingCommand, Validated};
+use crate::errors::ApiResult;
+use crate::protocol::{
+    read_answer, to_key_ring, ClientInfo, KeyEvent, RateVerdict, RequestFacts, RingCommand,
+    Validated,
+};
 use crate::proxy::{self, Forward};
 use crate::router::{allow, method};
 use crate::{kv, limits, usage};
@@ -64,25 +70,33 @@ pub async fn gate(
             header("Access-Control-Request-Headers"),
         );
     }
-    let response = validate_and_forward(req, &target, env, ctx, config)
-        .await
-        .unwrap_or_else(ApiError::into_response);
+    let (response, readable) =
+        match validate_and_forward(req, method, &target, env, ctx, config).await {
+            Ok(answer) => answer,
+            // A key that lists its websites lets no other read even its refusal.
+            Err(err) => {
+                let readable = err.code != ErrorCode::OriginNotAllowed;
+                (err.into_response(), readable)
+            }
+        };
     match cors_origin {
-        Some(origin) => with_cors(response, &origin),
-        None => Ok(response),
+        Some(origin) if readable => with_cors(response, &origin),
+        _ => Ok(response),
     }
 }
 
+/// The forwarded answer, and whether the page's origin may read it (CORS).
 async fn validate_and_forward(
     req: Request,
+    method: String,
     target: &Gated<'_>,
     env: &Env,
     ctx: &Context,
     config: &Config,
-) -> ApiResult<Response> {
-    let header = req.headers().get("Authorization").ok().flatten();
+) -> ApiResult<(Response, bool)> {
+    let header = |name| req.headers().get(name).ok().flatten();
     // Malformed keys and bad checksums stop here, before any storage read.
-    let key = key_from_authorization(header.as_deref())?;
+    let key = key_from_authorization(header("Authorization").as_deref())?;
     let now = now();
     let address = limits::client_address(&req);
     limits::FAILED_AUTH.refuse_if_blocked(&address, now)?;
@@ -90,7 +104,15 @@ async fn validate_and_forward(
     let Some(signing_key) = config.signing_key.as_ref() else {
         return Err(ErrorCode::OriginSigningNotConfigured.into());
     };
-    let validated = match validate(&req, &key, target.path, env, ctx, config, now).await {
+    let request = RequestFacts {
+        method,
+        path: target.path.to_owned(),
+        client_ip: header("CF-Connecting-IP"),
+        origin: header("Origin").or_else(|| {
+            header("Referer").and_then(|referer| referer_origin(&referer).map(str::to_owned))
+        }),
+    };
+    let validated = match validate(&req, &key, request, env, ctx, config, now).await {
         Ok(validated) => validated,
         // A key that does not authenticate counts against its address.
         Err(err) if err.code.status() == 401 => {
@@ -101,6 +123,9 @@ async fn validate_and_forward(
         }
         Err(err) => return Err(err),
     };
+    if let Some(rate) = validated.rate.filter(|rate| !rate.allowed) {
+        return Err(rate.refusal());
+    }
     let forward = Forward {
         key: &key,
         validated: &validated,
@@ -108,69 +133,117 @@ async fn validate_and_forward(
         query: target.query,
         gate_origin: target.gate_origin,
     };
-    proxy::forward(req, config, signing_key, forward).await
+    let response = proxy::forward(req, config, signing_key, forward).await?;
+    Ok((response, validated.cors))
 }
 
 async fn validate(
     req: &Request,
     key: &KeyIdentity,
-    path: &str,
+    request: RequestFacts,
     env: &Env,
     ctx: &Context,
     config: &Config,
     now: UnixMillis,
 ) -> ApiResult<Validated> {
     let from_browser = from_browser(req);
-    // Who sent it only matters for the audit entry of a browser exposure.
+    let has_origin = request.origin.is_some();
+    // Who sent it only matters for the audit entries of what the gate refused or saw.
     let client = || {
-        if from_browser {
+        if from_browser || has_origin {
             ClientInfo::of(req)
         } else {
             ClientInfo::default()
         }
     };
-    match config.mode(key.kind) {
-        ValidationMode::Strict => {
-            // Forged keys name applications at random: refuse those here, without
-            // waking (or creating) a Durable Object.
-            if !kv::application_exists(env, key.application_id).await? {
-                return Err(Rejection::UnknownKey.into());
-            }
-            let command = RingCommand::Validate {
-                key: *key,
-                path: path.to_owned(),
-                from_browser,
-                client: client(),
-            };
-            read_answer(to_key_ring(env, key.application_id, &command).await?).await
+    if config.mode(key.kind) == ValidationMode::Strict {
+        // Forged keys name applications at random: refuse those here, without waking (or
+        // creating) a Durable Object.
+        if !kv::application_exists(env, key.application_id).await? {
+            return Err(Rejection::UnknownKey.into());
         }
-        ValidationMode::Edge => {
-            let record = kv::edge_record(env, &key.storage_id)
-                .await?
-                .ok_or(Rejection::UnknownKey)?;
-            admit(record.view(), key, now)?;
-            usage::count(ctx, env, record.application_id, record.key_id, now);
-            if let Err(rejection) =
-                authorize(record.kind, path, &config.frontend_routes, from_browser)
-            {
-                if rejection == Rejection::SecretKeyInBrowser {
-                    let command = RingCommand::RecordBrowserExposure {
-                        key_id: record.key_id,
-                        client: client(),
-                    };
-                    let (env, application) = (env.clone(), record.application_id);
-                    ctx.wait_until(async move {
-                        let _ = to_key_ring(&env, application, &command).await;
-                    });
-                }
-                return Err(rejection.into());
-            }
-            Ok(Validated {
-                key_id: record.key_id,
-                kind: record.kind,
-            })
-        }
+        let command = RingCommand::Validate {
+            key: *key,
+            request,
+            from_browser,
+            client: client(),
+        };
+        return read_answer(to_key_ring(env, key.application_id, &command).await?).await;
     }
+    // Edge mode: the same decisions, against the Workers KV record.
+    let record = kv::edge_record(env, &key.storage_id)
+        .await?
+        .ok_or(Rejection::UnknownKey)?;
+    admit(record.view(), key, now)?;
+    usage::count(ctx, env, record.application_id, record.key_id, now);
+    let later = |event| {
+        record_later(
+            ctx,
+            env,
+            record.application_id,
+            record.key_id,
+            event,
+            client(),
+        )
+    };
+    let facts = request.facts();
+    let checked = authorize(
+        record.kind,
+        facts.path,
+        &config.frontend_routes,
+        from_browser,
+    )
+    .and_then(|()| policy::check(record.kind, &record.policy, &facts));
+    let report = match checked {
+        Ok(report) => report,
+        Err(rejection) => {
+            if rejection == Rejection::SecretKeyInBrowser {
+                later(KeyEvent::SecretInBrowser);
+            }
+            return Err(rejection.into());
+        }
+    };
+    if report.is_some() {
+        later(KeyEvent::OriginNotAllowed {
+            origin: facts.origin.unwrap_or("null").to_owned(),
+        });
+    }
+    let rate = record.policy.rate_limit.map(|limit| {
+        let verdict = RateVerdict::of(limit, limits::hit_key_limit(record.key_id, limit, now));
+        if !verdict.allowed {
+            later(KeyEvent::RateLimited);
+        }
+        verdict
+    });
+    Ok(Validated {
+        key_id: record.key_id,
+        kind: record.kind,
+        cors: facts
+            .origin
+            .is_none_or(|origin| record.policy.cors_allows(origin)),
+        rate,
+    })
+}
+
+/// Sends an event to the key ring after the response (edge mode): no round trip on the
+/// request's path.
+fn record_later(
+    ctx: &Context,
+    env: &Env,
+    application: ApplicationId,
+    key_id: KeyId,
+    event: KeyEvent,
+    client: ClientInfo,
+) {
+    let command = RingCommand::RecordEvent {
+        key_id,
+        event,
+        client,
+    };
+    let env = env.clone();
+    ctx.wait_until(async move {
+        let _ = to_key_ring(&env, application, &command).await;
+    });
 }
 
 /// Whether the request came from a browser, by its headers ([`is_browser_request`]).

@@ -11,7 +11,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use aero2_keys::http::ErrorCode;
-use aero2_keys::UnixMillis;
+use aero2_keys::policy::{RateDecision, RateLimit, Window};
+use aero2_keys::{KeyId, UnixMillis};
 use worker::{Env, Request};
 
 use crate::config::{FAILED_AUTH_LIMITER, SIGN_IN_LIMITER};
@@ -92,6 +93,27 @@ impl Limit {
         });
         Some(ApiError::retry_after(self.code, PERIOD_SECONDS))
     }
+}
+
+/// Keys' rate-limit windows in this isolate (edge mode), at most this many keys; past it
+/// they start afresh.
+const KEY_WINDOWS_CAP: usize = 10_000;
+
+thread_local! {
+    static KEY_WINDOWS: RefCell<HashMap<KeyId, Window>> = RefCell::new(HashMap::new());
+}
+
+/// Counts a request against a key's rate limit in this isolate. In edge mode each isolate
+/// counts alone, so a key served by `n` isolates may make up to `n × requests` per
+/// window: the bound README.md states. (Strict mode counts exactly, in the key ring.)
+pub fn hit_key_limit(key_id: KeyId, limit: RateLimit, now: UnixMillis) -> RateDecision {
+    KEY_WINDOWS.with(|windows| {
+        let mut windows = windows.borrow_mut();
+        if windows.len() >= KEY_WINDOWS_CAP && !windows.contains_key(&key_id) {
+            windows.clear();
+        }
+        limit.hit(windows.entry(key_id).or_default(), now)
+    })
 }
 
 /// Asks a rate-limiting binding. A missing or failing binding limits nothing (and says

@@ -6,9 +6,10 @@
 //! the key's own application) and by the operator (`/v1/applications/{id}/keys…`).
 
 use aero2_keys::gate::{key_from_authorization, Rejection};
-use aero2_keys::http::bodies::{CreateKeyRequest, RotateRequest};
+use aero2_keys::http::bodies::{CreateKeyRequest, RotateRequest, UpdateKeyRequest};
 use aero2_keys::http::query::Query;
 use aero2_keys::http::ErrorCode;
+use aero2_keys::policy::PolicyError;
 use aero2_keys::{ApplicationId, KeyId};
 use worker::{Env, Request, Response};
 
@@ -84,10 +85,24 @@ pub async fn operation(
                 });
             }
             let body: CreateKeyRequest = read_json(req).await?;
+            let policy = body.policy(now()).map_err(invalid_policy)?;
             Ok(ManageOp::CreateKey {
                 kind: body.kind,
                 label: body.label().to_owned(),
+                policy,
             })
+        }
+        ["keys", id] => {
+            let key_id = parse_key_id(id)?;
+            allow(&method, "PATCH")?;
+            let change: UpdateKeyRequest = read_json(req).await?;
+            if change.is_empty() {
+                return Err(ApiError::with_detail(
+                    ErrorCode::InvalidRequest,
+                    "send at least one field to change: label, or a policy field",
+                ));
+            }
+            Ok(ManageOp::UpdateKey { key_id, change })
         }
         ["keys", id, action] => {
             let key_id = parse_key_id(id)?;
@@ -108,6 +123,14 @@ pub async fn operation(
                     allow(&method, "GET")?;
                     Ok(ManageOp::KeyUsage { key_id })
                 }
+                "suspend" => {
+                    allow(&method, "POST")?;
+                    Ok(ManageOp::SuspendKey { key_id })
+                }
+                "resume" => {
+                    allow(&method, "POST")?;
+                    Ok(ManageOp::ResumeKey { key_id })
+                }
                 _ => Err(ErrorCode::NotFound.into()),
             }
         }
@@ -117,6 +140,10 @@ pub async fn operation(
         }
         _ => Err(ErrorCode::NotFound.into()),
     }
+}
+
+fn invalid_policy(err: PolicyError) -> ApiError {
+    ApiError::with_detail(ErrorCode::InvalidPolicy, err.to_string())
 }
 
 fn parse_key_id(text: &str) -> ApiResult<KeyId> {

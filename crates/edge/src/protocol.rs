@@ -1,7 +1,9 @@
 //! The messages the worker sends to Durable Objects. Keys cross this boundary only as
 //! storage ids (hashes), never as values.
 
+use aero2_keys::http::bodies::UpdateKeyRequest;
 use aero2_keys::http::ErrorCode;
+use aero2_keys::policy::{Facts, Policy, RateDecision, RateLimit};
 use aero2_keys::usage::UsageCount;
 use aero2_keys::{ApplicationId, Environment, KeyId, KeyIdentity, KeyKind, StorageId, UnixMillis};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -71,7 +73,7 @@ pub enum RingCommand {
     /// Strict-mode validation of a gated request.
     Validate {
         key: KeyIdentity,
-        path: String,
+        request: RequestFacts,
         from_browser: bool,
         client: ClientInfo,
     },
@@ -85,8 +87,13 @@ pub enum RingCommand {
     },
     /// Usage counted at the edge in `edge` mode, sent in batches after the response.
     RecordUsage { counts: Vec<UsageCount> },
-    /// A secret key refused at the edge because a browser sent it (`edge` mode).
-    RecordBrowserExposure { key_id: KeyId, client: ClientInfo },
+    /// Something the edge saw that the audit log keeps, aggregated per key and hour
+    /// (`edge` mode; in strict mode the key ring sees it itself).
+    RecordEvent {
+        key_id: KeyId,
+        event: KeyEvent,
+        client: ClientInfo,
+    },
     /// Test builds only: make this key ring's KV writes fail for a while.
     #[cfg(feature = "fault-injection")]
     InjectKvFailure { fail_for_ms: u64 },
@@ -105,6 +112,42 @@ pub struct LeakReport {
     pub source: String,
 }
 
+/// What the policy checks need of a gated request.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RequestFacts {
+    pub method: String,
+    /// The normalised path.
+    pub path: String,
+    /// `CF-Connecting-IP`.
+    pub client_ip: Option<String>,
+    /// `Origin`, or the origin of `Referer`.
+    pub origin: Option<String>,
+}
+
+impl RequestFacts {
+    pub fn facts(&self) -> Facts<'_> {
+        Facts {
+            method: &self.method,
+            path: &self.path,
+            client_ip: self.client_ip.as_deref().and_then(|ip| ip.parse().ok()),
+            origin: self.origin.as_deref(),
+        }
+    }
+}
+
+/// Events that can repeat on every request; the audit log keeps one entry per key and
+/// hour for each.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum KeyEvent {
+    /// A secret key, refused because a browser sent it.
+    SecretInBrowser,
+    /// A publishable key used from a website its policy does not list (`report` mode).
+    OriginNotAllowed { origin: String },
+    /// A request refused by the key's rate limit.
+    RateLimited,
+}
+
 /// The management operations, once the caller is known.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "snake_case")]
@@ -115,6 +158,17 @@ pub enum ManageOp {
     CreateKey {
         kind: KeyKind,
         label: String,
+        policy: Policy,
+    },
+    UpdateKey {
+        key_id: KeyId,
+        change: UpdateKeyRequest,
+    },
+    SuspendKey {
+        key_id: KeyId,
+    },
+    ResumeKey {
+        key_id: KeyId,
     },
     RevokeKey {
         key_id: KeyId,
@@ -173,6 +227,43 @@ pub enum RegistryCommand {
 pub struct Validated {
     pub key_id: KeyId,
     pub kind: KeyKind,
+    /// Whether the page's origin may read the answer (CORS), by the key's policy.
+    pub cors: bool,
+    /// The key's rate limit and what it said, when it has one. A refusal is `allowed:
+    /// false`: the gate answers it with 429 and the rate-limit headers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<RateVerdict>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct RateVerdict {
+    pub limit: RateLimit,
+    pub allowed: bool,
+    pub remaining: u32,
+    pub reset_after_seconds: u64,
+}
+
+impl RateVerdict {
+    pub fn of(limit: RateLimit, decision: RateDecision) -> Self {
+        RateVerdict {
+            limit,
+            allowed: decision.allowed,
+            remaining: decision.remaining,
+            reset_after_seconds: decision.reset_after_seconds,
+        }
+    }
+
+    /// The 429 for a refusal: `Retry-After`, `RateLimit-Policy` and `RateLimit`.
+    pub fn refusal(&self) -> ApiError {
+        let decision = RateDecision {
+            allowed: false,
+            remaining: self.remaining,
+            reset_after_seconds: self.reset_after_seconds,
+        };
+        ApiError::retry_after(ErrorCode::RateLimited, self.reset_after_seconds)
+            .with_header("RateLimit-Policy", self.limit.policy_header())
+            .with_header("RateLimit", decision.header())
+    }
 }
 
 async fn send<T: Serialize>(

@@ -1,6 +1,9 @@
 //! The public JSON shapes of the API, and how a JSON response is built. Times are RFC 3339
 //! strings in UTC.
 
+use aero2_keys::policy::{
+    IpNet, OriginPattern, OriginPolicy, Policy, RateLimit, RouteRule, Scopes,
+};
 use aero2_keys::usage::HOUR_MS;
 use aero2_keys::{KeyId, KeyKind, KeyRecord, KeyStatus, RevocationReason, UnixMillis};
 use serde::Serialize;
@@ -22,6 +25,41 @@ pub struct KeyView<'a> {
     pub revocation_reason: Option<RevocationReason>,
     pub rotated_from: Option<KeyId>,
     pub last_used_at: Option<String>,
+    /// Set while the key is suspended.
+    pub suspended_at: Option<String>,
+    /// The key's restrictions; each is absent when the key has none of that kind.
+    #[serde(flatten)]
+    pub policy: PolicyView<'a>,
+}
+
+/// A key's policy as the API shows it (times as RFC 3339).
+#[derive(Serialize)]
+pub struct PolicyView<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<&'a Scopes>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routes: Option<&'a Vec<RouteRule>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_origins: Option<&'a Vec<OriginPattern>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin_policy: Option<OriginPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_ips: Option<&'a Vec<IpNet>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl<'a> PolicyView<'a> {
+    pub fn of(policy: &'a Policy) -> Self {
+        PolicyView {
+            scopes: policy.scopes.as_ref(),
+            routes: policy.routes.as_ref(),
+            allowed_origins: policy.allowed_origins.as_ref(),
+            origin_policy: policy.origin_policy,
+            allowed_ips: policy.allowed_ips.as_ref(),
+            rate_limit: policy.rate_limit,
+        }
+    }
 }
 
 impl<'a> KeyView<'a> {
@@ -39,11 +77,15 @@ impl<'a> KeyView<'a> {
             hint: &record.hint,
             status: record.status.name(),
             created_at: record.created_at.to_rfc3339(),
-            expires_at: record.expires_at().map(UnixMillis::to_rfc3339),
+            // When the key stops working by itself: the end of a rotation's grace period
+            // or its own expiry, whichever comes first.
+            expires_at: record.ends_at().map(UnixMillis::to_rfc3339),
             revoked_at,
             revocation_reason,
             rotated_from: record.rotated_from,
             last_used_at: last_used_at.map(UnixMillis::to_rfc3339),
+            suspended_at: record.suspended_at.map(UnixMillis::to_rfc3339),
+            policy: PolicyView::of(&record.policy),
         }
     }
 }
@@ -208,5 +250,12 @@ pub enum AuditDetail<'a> {
         last_seen_at: String,
         last_ip: Option<&'a str>,
         last_user_agent: Option<&'a str>,
+        /// `key.origin_not_allowed`: the distinct websites seen.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        origins: Option<&'a Vec<String>>,
     },
+    /// `key.updated`: the fields that changed, never their values.
+    Update { fields: Vec<&'static str> },
+    /// `key.suspended`, `key.resumed`
+    Suspension { kind: KeyKind, label: &'a str },
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::format::{identify, ApplicationId, KeyId, KeyIdentity, KeyKind, ParseError};
 use crate::http::ErrorCode;
 use crate::lifecycle::{KeyRecord, KeyStatus, RevocationReason};
+use crate::policy::Policy;
 use crate::time::UnixMillis;
 
 /// Why the gate refused a request. Each maps to one public [`ErrorCode`]; none holds any
@@ -29,6 +30,14 @@ pub enum Rejection {
     SecretKeyInBrowser,
     /// A rotated key, still in its grace period, asked to manage keys.
     KeyInGracePeriod,
+    /// Suspended by its owner: refused until resumed.
+    SuspendedKey,
+    /// The key's policy lists addresses, and this is not one of them.
+    IpNotAllowed,
+    /// The key's policy lists websites, and the request comes from another.
+    OriginNotAllowed,
+    /// The key's policy lists routes, and this request is not on one.
+    RouteNotAllowed,
 }
 
 impl Rejection {
@@ -44,6 +53,10 @@ impl Rejection {
             Rejection::PublishableKeyNotAllowed => ErrorCode::PublishableKeyNotAllowed,
             Rejection::SecretKeyInBrowser => ErrorCode::SecretKeyInBrowser,
             Rejection::KeyInGracePeriod => ErrorCode::KeyInGracePeriod,
+            Rejection::SuspendedKey => ErrorCode::SuspendedKey,
+            Rejection::IpNotAllowed => ErrorCode::IpNotAllowed,
+            Rejection::OriginNotAllowed => ErrorCode::OriginNotAllowed,
+            Rejection::RouteNotAllowed => ErrorCode::RouteNotAllowed,
         }
     }
 }
@@ -57,6 +70,9 @@ impl Rejection {
             Rejection::PublishableKeyNotAllowed
                 | Rejection::SecretKeyInBrowser
                 | Rejection::KeyInGracePeriod
+                | Rejection::IpNotAllowed
+                | Rejection::OriginNotAllowed
+                | Rejection::RouteNotAllowed
         )
     }
 }
@@ -211,7 +227,7 @@ pub fn check_status(status: &KeyStatus, now: UnixMillis) -> Result<(), Rejection
         KeyStatus::Expiring { expires_at } if now < expires_at => Ok(()),
         KeyStatus::Expiring { .. } => Err(Rejection::ExpiredKey),
         KeyStatus::Revoked {
-            reason: RevocationReason::GraceExpired,
+            reason: RevocationReason::GraceExpired | RevocationReason::Expired,
             ..
         } => Err(Rejection::ExpiredKey),
         KeyStatus::Revoked { .. } => Err(Rejection::RevokedKey),
@@ -226,6 +242,8 @@ pub struct RecordView<'a> {
     pub key_id: KeyId,
     pub kind: KeyKind,
     pub status: &'a KeyStatus,
+    pub policy: &'a Policy,
+    pub suspended: bool,
 }
 
 impl KeyRecord {
@@ -235,18 +253,29 @@ impl KeyRecord {
             key_id: self.id,
             kind: self.kind,
             status: &self.status,
+            policy: &self.policy,
+            suspended: self.suspended_at.is_some(),
         }
     }
 }
 
 /// The one answer to "is this record this key's, and is the key usable now?", asked by
-/// the edge (of a KV record) and by the key ring (of its own record) alike.
+/// the edge (of a KV record) and by the key ring (of its own record) alike: its status
+/// (revoked, or past a grace period), its own expiry (exact to the millisecond, whether
+/// or not the alarm has run), and suspension.
 pub fn admit(record: RecordView<'_>, key: &KeyIdentity, now: UnixMillis) -> Result<(), Rejection> {
     // A record that disagrees with the key's own prefix cannot belong to it.
     if record.application_id != key.application_id || record.kind != key.kind {
         return Err(Rejection::UnknownKey);
     }
-    check_status(record.status, now)
+    check_status(record.status, now)?;
+    if record.policy.expires_at.is_some_and(|at| now >= at) {
+        return Err(Rejection::ExpiredKey);
+    }
+    if record.suspended {
+        return Err(Rejection::SuspendedKey);
+    }
+    Ok(())
 }
 
 /// The value kept in Workers KV under a key's storage id: just what the edge needs to
@@ -258,6 +287,10 @@ pub struct EdgeRecord {
     pub kind: KeyKind,
     #[serde(flatten)]
     pub status: KeyStatus,
+    #[serde(default, skip_serializing_if = "Policy::is_empty")]
+    pub policy: Policy,
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub suspended: bool,
 }
 
 impl EdgeRecord {
@@ -267,6 +300,8 @@ impl EdgeRecord {
             key_id: record.id,
             kind: record.kind,
             status: record.status,
+            policy: record.policy.clone(),
+            suspended: record.suspended_at.is_some(),
         }
     }
 
@@ -276,6 +311,8 @@ impl EdgeRecord {
             key_id: self.key_id,
             kind: self.kind,
             status: &self.status,
+            policy: &self.policy,
+            suspended: self.suspended,
         }
     }
 }
@@ -438,6 +475,8 @@ mod tests {
             key_id: KeyId::parse("key_BBBBBBBBBBBBBBBB").unwrap(),
             kind: KeyKind::Secret,
             status: KeyStatus::Active,
+            policy: Policy::default(),
+            suspended: false,
         };
         let json = serde_json::to_string(&record).unwrap();
         assert!(!json.contains(&k.expose_secret()[24..]));
@@ -470,6 +509,7 @@ mod tests {
             .create(
                 KeyKind::Publishable,
                 "web",
+                Policy::default(),
                 UnixMillis(0),
                 &mut SystemRandom,
             )

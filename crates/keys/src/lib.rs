@@ -33,6 +33,7 @@ pub mod gate;
 pub mod http;
 mod lifecycle;
 pub mod outbox;
+pub mod policy;
 mod random;
 pub mod rights;
 mod storage;

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::format::{ApiKey, ApplicationId, Environment, KeyId, KeyKind};
 use crate::http::ErrorCode;
+use crate::policy::{Policy, PolicyError};
 use crate::random::{RandomError, RandomSource};
 use crate::storage::StorageId;
 use crate::time::UnixMillis;
@@ -85,6 +86,8 @@ pub enum RevocationReason {
     GraceExpired,
     /// It was reported as exposed in public, for example by a secret scanner.
     Leaked,
+    /// It reached the `expires_at` of its policy.
+    Expired,
 }
 
 /// Where a key is in its life.
@@ -131,10 +134,16 @@ pub struct KeyRecord {
     pub status: KeyStatus,
     /// The key this one replaced, when it was created by a rotation.
     pub rotated_from: Option<KeyId>,
+    /// Its restrictions; empty for a key without any.
+    #[serde(default, skip_serializing_if = "Policy::is_empty")]
+    pub policy: Policy,
+    /// Set while the key is suspended: refused until resumed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended_at: Option<UnixMillis>,
 }
 
 impl KeyRecord {
-    fn new(id: KeyId, key: &ApiKey, label: String, now: UnixMillis) -> Self {
+    fn new(id: KeyId, key: &ApiKey, label: String, policy: Policy, now: UnixMillis) -> Self {
         KeyRecord {
             id,
             kind: key.kind(),
@@ -144,7 +153,17 @@ impl KeyRecord {
             created_at: now,
             status: KeyStatus::Active,
             rotated_from: None,
+            policy,
+            suspended_at: None,
         }
+    }
+
+    /// Active, and not suspended: what counts when the application must keep one secret
+    /// key it can use.
+    fn is_usable_secret(&self) -> bool {
+        self.kind == KeyKind::Secret
+            && self.status == KeyStatus::Active
+            && self.suspended_at.is_none()
     }
 
     /// The instant this key stops (or stopped) being valid, if that is known.
@@ -191,20 +210,42 @@ impl KeyRecord {
         Ok(())
     }
 
-    /// Revokes an expiring key whose grace period has ended. Returns whether it changed.
-    /// The revocation is dated at `expires_at`, the instant the key stopped working, even
-    /// when this runs late.
+    /// Revokes a key whose grace period or own expiry has passed. Returns whether it
+    /// changed. The revocation is dated at the instant the key stopped working, even when
+    /// this runs late; whichever came first decides the reason.
     pub fn expire(&mut self, now: UnixMillis) -> bool {
-        match self.status {
-            KeyStatus::Expiring { expires_at } if now >= expires_at => {
-                self.status = KeyStatus::Revoked {
-                    revoked_at: expires_at,
-                    reason: RevocationReason::GraceExpired,
-                };
-                true
-            }
-            _ => false,
+        let grace_end = match self.status {
+            KeyStatus::Expiring { expires_at } => Some(expires_at),
+            KeyStatus::Active => None,
+            KeyStatus::Revoked { .. } => return false,
+        };
+        let ends = [
+            (grace_end, RevocationReason::GraceExpired),
+            (self.policy.expires_at, RevocationReason::Expired),
+        ];
+        let Some((at, reason)) = ends
+            .into_iter()
+            .filter_map(|(at, reason)| at.filter(|at| *at <= now).map(|at| (at, reason)))
+            .min_by_key(|(at, _)| *at)
+        else {
+            return false;
+        };
+        self.status = KeyStatus::Revoked {
+            revoked_at: at,
+            reason,
+        };
+        true
+    }
+
+    /// When this key stops working by itself (a grace period or its own expiry).
+    pub fn ends_at(&self) -> Option<UnixMillis> {
+        if self.status.is_revoked() {
+            return None;
         }
+        [self.expires_at(), self.policy.expires_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }
 
@@ -225,6 +266,9 @@ pub enum LifecycleError {
     InvalidLabel,
     /// The application already has [`KeyRing::MAX_LIVE_KEYS`] keys that are not revoked.
     TooManyKeys,
+    AlreadySuspended,
+    NotSuspended,
+    InvalidPolicy(PolicyError),
     Random(RandomError),
 }
 
@@ -240,6 +284,9 @@ impl LifecycleError {
             LifecycleError::GracePeriodOutOfRange { .. } => ErrorCode::InvalidGracePeriod,
             LifecycleError::InvalidLabel => ErrorCode::InvalidLabel,
             LifecycleError::TooManyKeys => ErrorCode::TooManyKeys,
+            LifecycleError::AlreadySuspended => ErrorCode::KeyAlreadySuspended,
+            LifecycleError::NotSuspended => ErrorCode::KeyNotSuspended,
+            LifecycleError::InvalidPolicy(_) => ErrorCode::InvalidPolicy,
             LifecycleError::Random(_) => ErrorCode::RandomUnavailable,
         }
     }
@@ -247,7 +294,10 @@ impl LifecycleError {
 
 impl fmt::Display for LifecycleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.error_code().message())
+        match self {
+            LifecycleError::InvalidPolicy(err) => fmt::Display::fmt(err, f),
+            _ => f.write_str(self.error_code().message()),
+        }
     }
 }
 
@@ -348,27 +398,33 @@ impl KeyRing {
         &self,
         kind: KeyKind,
         label: String,
+        policy: Policy,
         now: UnixMillis,
         rng: &mut impl RandomSource,
     ) -> Result<(ApiKey, KeyRecord), LifecycleError> {
         let key = ApiKey::generate(kind, self.environment, self.application_id, rng)?;
-        let record = KeyRecord::new(KeyId::generate(rng)?, &key, label, now);
+        let record = KeyRecord::new(KeyId::generate(rng)?, &key, label, policy, now);
         Ok((key, record))
     }
 
-    /// Creates an active key. Its value is returned once and not kept.
+    /// Creates an active key with a policy (checked against its kind and `now`). Its value
+    /// is returned once and not kept.
     pub fn create(
         &mut self,
         kind: KeyKind,
         label: &str,
+        policy: Policy,
         now: UnixMillis,
         rng: &mut impl RandomSource,
     ) -> Result<(ApiKey, KeyRecord), LifecycleError> {
         let label = Self::normalize_label(label)?;
+        policy
+            .validate(kind, now)
+            .map_err(LifecycleError::InvalidPolicy)?;
         if self.live_keys() >= Self::MAX_LIVE_KEYS {
             return Err(LifecycleError::TooManyKeys);
         }
-        let (key, record) = self.new_key(kind, label, now, rng)?;
+        let (key, record) = self.new_key(kind, label, policy, now, rng)?;
         self.keys.push(record.clone());
         Ok((key, record))
     }
@@ -386,15 +442,7 @@ impl KeyRing {
         if record.status.is_revoked() {
             return Err(LifecycleError::AlreadyRevoked);
         }
-        let is_last_active_secret = record.kind == KeyKind::Secret
-            && record.status == KeyStatus::Active
-            && self
-                .keys
-                .iter()
-                .filter(|r| r.kind == KeyKind::Secret && r.status == KeyStatus::Active)
-                .count()
-                == 1;
-        if is_last_active_secret && reason != RevocationReason::Leaked {
+        if reason != RevocationReason::Leaked && self.is_last_usable_secret(record) {
             return Err(LifecycleError::LastActiveSecretKey);
         }
         let record = &mut self.keys[index];
@@ -420,8 +468,14 @@ impl KeyRing {
         if self.live_keys() - 1 + old_still_live >= Self::MAX_LIVE_KEYS {
             return Err(LifecycleError::TooManyKeys);
         }
-        let (new_key, mut new_record) =
-            self.new_key(old_record.kind, old_record.label.clone(), now, rng)?;
+        // The new key takes the old one's label and restrictions, not its suspension.
+        let (new_key, mut new_record) = self.new_key(
+            old_record.kind,
+            old_record.label.clone(),
+            old_record.policy.clone(),
+            now,
+            rng,
+        )?;
         new_record.rotated_from = Some(old_record.id);
         self.keys[index] = old_record.clone();
         self.keys.push(new_record.clone());
@@ -452,8 +506,72 @@ impl KeyRing {
         forgotten
     }
 
-    /// The earliest pending grace-period end, for scheduling an alarm.
+    /// The earliest instant a key stops working by itself (a grace period ends, or a key
+    /// reaches its own `expires_at`), for scheduling an alarm.
     pub fn next_expiry(&self) -> Option<UnixMillis> {
-        self.keys.iter().filter_map(KeyRecord::expires_at).min()
+        self.keys.iter().filter_map(KeyRecord::ends_at).min()
+    }
+
+    /// Whether `record` is the only secret key the application can still use (active and
+    /// not suspended): revoking or suspending it would lock the application out.
+    fn is_last_usable_secret(&self, record: &KeyRecord) -> bool {
+        record.is_usable_secret() && self.keys.iter().filter(|r| r.is_usable_secret()).count() == 1
+    }
+
+    /// Changes a key's label and policy; its kind never changes. Returns the record before
+    /// and after.
+    pub fn update(
+        &mut self,
+        id: KeyId,
+        label: Option<&str>,
+        policy: Policy,
+        now: UnixMillis,
+    ) -> Result<(KeyRecord, KeyRecord), LifecycleError> {
+        let index = self.index_of(id)?;
+        let before = self.keys[index].clone();
+        if before.status.is_revoked() {
+            return Err(LifecycleError::AlreadyRevoked);
+        }
+        let label = label.map(Self::normalize_label).transpose()?;
+        policy
+            .validate(before.kind, now)
+            .map_err(LifecycleError::InvalidPolicy)?;
+        let record = &mut self.keys[index];
+        if let Some(label) = label {
+            record.label = label;
+        }
+        record.policy = policy;
+        Ok((before, record.clone()))
+    }
+
+    /// Suspends a key: refused until resumed, nothing else lost. Suspending the last
+    /// usable secret key is refused, as revoking it is.
+    pub fn suspend(&mut self, id: KeyId, now: UnixMillis) -> Result<KeyRecord, LifecycleError> {
+        let index = self.index_of(id)?;
+        let record = &self.keys[index];
+        if record.status.is_revoked() {
+            return Err(LifecycleError::AlreadyRevoked);
+        }
+        if record.suspended_at.is_some() {
+            return Err(LifecycleError::AlreadySuspended);
+        }
+        if self.is_last_usable_secret(record) {
+            return Err(LifecycleError::LastActiveSecretKey);
+        }
+        let record = &mut self.keys[index];
+        record.suspended_at = Some(now);
+        Ok(record.clone())
+    }
+
+    pub fn resume(&mut self, id: KeyId) -> Result<KeyRecord, LifecycleError> {
+        let index = self.index_of(id)?;
+        let record = &mut self.keys[index];
+        if record.status.is_revoked() {
+            return Err(LifecycleError::AlreadyRevoked);
+        }
+        if record.suspended_at.take().is_none() {
+            return Err(LifecycleError::NotSuspended);
+        }
+        Ok(record.clone())
     }
 }

@@ -3,16 +3,69 @@
 
 use crate::format::{KeyId, KeyIdentity, KeyKind};
 use crate::gate::{admit, refuse_secret_key_from_browser, RecordView, Rejection};
+use crate::http::ErrorCode;
 use crate::lifecycle::KeyStatus;
+use crate::policy::{Policy, Scope};
 use crate::time::UnixMillis;
 
 /// A caller that may manage its application's keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Manager {
-    /// One of the application's own secret keys.
-    Key(KeyId),
-    /// The operator, authenticated by `ADMIN_TOKEN` (or a dashboard session).
+    /// One of the application's own secret keys, with its policy (scopes, routes, …).
+    Key { key_id: KeyId, policy: Policy },
+    /// The operator, authenticated by `ADMIN_TOKEN` (or a dashboard session): every right.
     Operator,
+}
+
+/// Why a manager may not do what it asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ManageRefusal {
+    /// The key's scopes do not include this one.
+    InsufficientScope(Scope),
+    /// The key asked to create, rotate or change a key with more rights than its own.
+    RightsExceeded,
+}
+
+impl ManageRefusal {
+    pub const fn error_code(&self) -> ErrorCode {
+        match self {
+            ManageRefusal::InsufficientScope(_) => ErrorCode::InsufficientScope,
+            ManageRefusal::RightsExceeded => ErrorCode::RightsExceeded,
+        }
+    }
+}
+
+impl Manager {
+    /// Refuses unless the caller has `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), ManageRefusal> {
+        match self {
+            Manager::Key { policy, .. } if !policy.scopes().contains(scope) => {
+                Err(ManageRefusal::InsufficientScope(scope))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses unless a key of `kind` with `policy` has no right the caller lacks (see
+    /// [`Policy::within`]). Checked for the key a caller creates, and for the key it
+    /// rotates, revokes, suspends, resumes or changes (before and after the change): a
+    /// restricted key can neither make a stronger key nor act on one.
+    pub fn may_hold(&self, kind: KeyKind, policy: &Policy) -> Result<(), ManageRefusal> {
+        match self {
+            Manager::Key { policy: own, .. } if !policy.within(kind, own) => {
+                Err(ManageRefusal::RightsExceeded)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// How the audit log names this caller: a key id, or `operator`.
+    pub fn key_id(&self) -> Option<KeyId> {
+        match self {
+            Manager::Key { key_id, .. } => Some(*key_id),
+            Manager::Operator => None,
+        }
+    }
 }
 
 /// The rights of a key that asks to manage its application, or why it has none. The key
@@ -33,7 +86,10 @@ pub fn key_manager(
     refuse_secret_key_from_browser(record.kind, from_browser)?;
     match (record.kind, record.status) {
         (KeyKind::Publishable, _) => Err(Rejection::PublishableKeyNotAllowed),
-        (KeyKind::Secret, KeyStatus::Active) => Ok(Manager::Key(record.key_id)),
+        (KeyKind::Secret, KeyStatus::Active) => Ok(Manager::Key {
+            key_id: record.key_id,
+            policy: record.policy.clone(),
+        }),
         (KeyKind::Secret, _) => Err(Rejection::KeyInGracePeriod),
     }
 }
@@ -51,12 +107,24 @@ mod tests {
         identify(key.expose_secret()).unwrap()
     }
 
+    const NO_POLICY: &Policy = &Policy {
+        expires_at: None,
+        scopes: None,
+        routes: None,
+        allowed_origins: None,
+        origin_policy: None,
+        allowed_ips: None,
+        rate_limit: None,
+    };
+
     fn view<'a>(key: &KeyIdentity, status: &'a KeyStatus) -> RecordView<'a> {
         RecordView {
             application_id: key.application_id,
             key_id: KeyId::parse("key_BBBBBBBBBBBBBBBB").unwrap(),
             kind: key.kind,
             status,
+            policy: NO_POLICY,
+            suspended: false,
         }
     }
 
@@ -112,13 +180,71 @@ mod tests {
                         (None, KeyKind::Secret, false) if expiring => {
                             Err(Rejection::KeyInGracePeriod)
                         }
-                        (None, KeyKind::Secret, false) => {
-                            Ok(Manager::Key(view(&key, status).key_id))
-                        }
+                        (None, KeyKind::Secret, false) => Ok(Manager::Key {
+                            key_id: view(&key, status).key_id,
+                            policy: Policy::default(),
+                        }),
                     };
                     assert_eq!(got, expected, "{kind:?} {status:?} browser={from_browser}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn suspended_and_self_expired_keys_manage_nothing() {
+        let key = identity(KeyKind::Secret);
+        let active = KeyStatus::Active;
+        let mut record = view(&key, &active);
+        record.suspended = true;
+        assert_eq!(
+            key_manager(record, &key, false, UnixMillis(0)),
+            Err(Rejection::SuspendedKey)
+        );
+        let expiring = Policy {
+            expires_at: Some(UnixMillis(10)),
+            ..Policy::default()
+        };
+        let mut record = view(&key, &active);
+        record.policy = &expiring;
+        assert!(key_manager(record, &key, false, UnixMillis(9)).is_ok());
+        assert_eq!(
+            key_manager(record, &key, false, UnixMillis(10)),
+            Err(Rejection::ExpiredKey)
+        );
+    }
+
+    #[test]
+    fn scopes_and_rights() {
+        let operator = Manager::Operator;
+        let reader = Manager::Key {
+            key_id: KeyId::parse("key_BBBBBBBBBBBBBBBB").unwrap(),
+            policy: serde_json::from_str(r#"{"scopes":["keys:read"]}"#).unwrap(),
+        };
+        for scope in Scope::ALL {
+            assert_eq!(operator.require(scope), Ok(()));
+        }
+        assert_eq!(reader.require(Scope::KeysRead), Ok(()));
+        assert_eq!(
+            reader.require(Scope::KeysWrite),
+            Err(ManageRefusal::InsufficientScope(Scope::KeysWrite))
+        );
+        assert_eq!(
+            reader.require(Scope::AuditRead),
+            Err(ManageRefusal::InsufficientScope(Scope::AuditRead))
+        );
+        let unrestricted = Policy::default();
+        assert_eq!(operator.may_hold(KeyKind::Secret, &unrestricted), Ok(()));
+        assert_eq!(
+            reader.may_hold(KeyKind::Secret, &unrestricted),
+            Err(ManageRefusal::RightsExceeded)
+        );
+        assert_eq!(reader.may_hold(KeyKind::Publishable, &unrestricted), Ok(()));
+        assert_eq!(
+            ManageRefusal::InsufficientScope(Scope::KeysWrite)
+                .error_code()
+                .status(),
+            403
+        );
     }
 }

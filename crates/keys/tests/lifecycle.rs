@@ -1,5 +1,6 @@
 mod common;
 
+use aero2_keys::policy::Policy;
 use aero2_keys::{
     ApplicationId, Environment, GracePeriod, KeyKind, KeyRing, KeyStatus, LifecycleError,
     RevocationReason, UnixMillis,
@@ -23,7 +24,13 @@ fn at(ms: u64) -> UnixMillis {
 fn create_makes_an_active_key_that_stores_no_plaintext() {
     let (mut ring, mut rng) = ring();
     let (key, record) = ring
-        .create(KeyKind::Secret, "  backend  ", T0, &mut rng)
+        .create(
+            KeyKind::Secret,
+            "  backend  ",
+            Policy::default(),
+            T0,
+            &mut rng,
+        )
         .unwrap();
     assert_eq!(record.status, KeyStatus::Active);
     assert_eq!(record.label, "backend");
@@ -42,36 +49,43 @@ fn create_validates_labels_and_bounds_live_keys() {
     let (mut ring, mut rng) = ring();
     for bad in ["", "   ", "a\nb", &"x".repeat(101)] {
         assert_eq!(
-            ring.create(KeyKind::Secret, bad, T0, &mut rng).unwrap_err(),
+            ring.create(KeyKind::Secret, bad, Policy::default(), T0, &mut rng)
+                .unwrap_err(),
             LifecycleError::InvalidLabel
         );
     }
     assert!(ring
-        .create(KeyKind::Secret, &"é".repeat(100), T0, &mut rng)
+        .create(
+            KeyKind::Secret,
+            &"é".repeat(100),
+            Policy::default(),
+            T0,
+            &mut rng
+        )
         .is_ok());
     for _ in 1..KeyRing::MAX_LIVE_KEYS {
-        ring.create(KeyKind::Publishable, "web", T0, &mut rng)
+        ring.create(KeyKind::Publishable, "web", Policy::default(), T0, &mut rng)
             .unwrap();
     }
     assert_eq!(
-        ring.create(KeyKind::Publishable, "web", T0, &mut rng)
+        ring.create(KeyKind::Publishable, "web", Policy::default(), T0, &mut rng)
             .unwrap_err(),
         LifecycleError::TooManyKeys
     );
     let (_, last) = (0, ring.keys()[1].id);
     ring.revoke(last, T0, RevocationReason::Revoked).unwrap();
     assert!(ring
-        .create(KeyKind::Publishable, "web", T0, &mut rng)
+        .create(KeyKind::Publishable, "web", Policy::default(), T0, &mut rng)
         .is_ok());
 }
 
 #[test]
 fn revoke_takes_effect_at_once_and_only_once() {
     let (mut ring, mut rng) = ring();
-    ring.create(KeyKind::Secret, "primary", T0, &mut rng)
+    ring.create(KeyKind::Secret, "primary", Policy::default(), T0, &mut rng)
         .unwrap();
     let (_, second) = ring
-        .create(KeyKind::Secret, "second", T0, &mut rng)
+        .create(KeyKind::Secret, "second", Policy::default(), T0, &mut rng)
         .unwrap();
     let revoked = ring
         .revoke(second.id, at(5), RevocationReason::Revoked)
@@ -100,10 +114,10 @@ fn revoke_takes_effect_at_once_and_only_once() {
 fn the_last_active_secret_key_cannot_be_revoked_unless_leaked() {
     let (mut ring, mut rng) = ring();
     let (_, public) = ring
-        .create(KeyKind::Publishable, "web", T0, &mut rng)
+        .create(KeyKind::Publishable, "web", Policy::default(), T0, &mut rng)
         .unwrap();
     let (_, secret) = ring
-        .create(KeyKind::Secret, "server", T0, &mut rng)
+        .create(KeyKind::Secret, "server", Policy::default(), T0, &mut rng)
         .unwrap();
     assert_eq!(
         ring.revoke(secret.id, at(1), RevocationReason::Revoked),
@@ -136,7 +150,7 @@ fn the_last_active_secret_key_cannot_be_revoked_unless_leaked() {
 fn rotate_keeps_the_old_key_for_the_grace_period() {
     let (mut ring, mut rng) = ring();
     let (old_key, old) = ring
-        .create(KeyKind::Secret, "server", T0, &mut rng)
+        .create(KeyKind::Secret, "server", Policy::default(), T0, &mut rng)
         .unwrap();
     let rotation = ring
         .rotate(old.id, at(10), GracePeriod::DEFAULT, &mut rng)
@@ -182,7 +196,7 @@ fn rotate_keeps_the_old_key_for_the_grace_period() {
 fn expire_exactly_at_the_boundary() {
     let (mut ring, mut rng) = ring();
     let (_, old) = ring
-        .create(KeyKind::Publishable, "web", T0, &mut rng)
+        .create(KeyKind::Publishable, "web", Policy::default(), T0, &mut rng)
         .unwrap();
     ring.rotate(old.id, T0, GracePeriod::DEFAULT, &mut rng)
         .unwrap();
@@ -197,7 +211,7 @@ fn expire_exactly_at_the_boundary() {
 fn rotate_with_zero_grace_revokes_at_once() {
     let (mut ring, mut rng) = ring();
     let (_, old) = ring
-        .create(KeyKind::Secret, "server", T0, &mut rng)
+        .create(KeyKind::Secret, "server", Policy::default(), T0, &mut rng)
         .unwrap();
     let rotation = ring
         .rotate(old.id, at(1), GracePeriod::NONE, &mut rng)
@@ -216,10 +230,10 @@ fn rotate_with_zero_grace_revokes_at_once() {
 #[test]
 fn invalid_rotations_are_typed_errors_and_change_nothing() {
     let (mut ring, mut rng) = ring();
-    ring.create(KeyKind::Secret, "server", T0, &mut rng)
+    ring.create(KeyKind::Secret, "server", Policy::default(), T0, &mut rng)
         .unwrap();
     let (_, key) = ring
-        .create(KeyKind::Secret, "worker", T0, &mut rng)
+        .create(KeyKind::Secret, "worker", Policy::default(), T0, &mut rng)
         .unwrap();
     ring.rotate(key.id, at(1), GracePeriod::DEFAULT, &mut rng)
         .unwrap();
@@ -274,7 +288,7 @@ fn grace_periods_are_bounded() {
 fn records_serialize_with_a_flat_status() {
     let (mut ring, mut rng) = ring();
     let (_, record) = ring
-        .create(KeyKind::Secret, "server", T0, &mut rng)
+        .create(KeyKind::Secret, "server", Policy::default(), T0, &mut rng)
         .unwrap();
     let value = serde_json::to_value(&record).unwrap();
     assert_eq!(value["status"], "active");
@@ -293,13 +307,25 @@ fn records_serialize_with_a_flat_status() {
 fn long_revoked_keys_are_forgotten_and_nothing_else() {
     let (mut ring, mut rng) = ring();
     let (_, old) = ring
-        .create(KeyKind::Publishable, "old", at(0), &mut rng)
+        .create(
+            KeyKind::Publishable,
+            "old",
+            Policy::default(),
+            at(0),
+            &mut rng,
+        )
         .unwrap();
     let (_, recent) = ring
-        .create(KeyKind::Publishable, "recent", at(0), &mut rng)
+        .create(
+            KeyKind::Publishable,
+            "recent",
+            Policy::default(),
+            at(0),
+            &mut rng,
+        )
         .unwrap();
     let (_, live) = ring
-        .create(KeyKind::Secret, "live", at(0), &mut rng)
+        .create(KeyKind::Secret, "live", Policy::default(), at(0), &mut rng)
         .unwrap();
     ring.revoke(old.id, at(10), RevocationReason::Revoked)
         .unwrap();
@@ -311,4 +337,161 @@ fn long_revoked_keys_are_forgotten_and_nothing_else() {
     let left: Vec<_> = ring.keys().iter().map(|r| r.id).collect();
     assert_eq!(left, [recent.id, live.id]);
     assert!(ring.forget_revoked_before(at(20)).is_empty());
+}
+
+fn expiring_at(ms: u64) -> Policy {
+    Policy {
+        expires_at: Some(at(ms)),
+        ..Policy::default()
+    }
+}
+
+#[test]
+fn a_key_expires_at_its_own_expires_at_to_the_millisecond() {
+    let (mut ring, mut rng) = ring();
+    let (_, record) = ring
+        .create(KeyKind::Secret, "temp", expiring_at(10_000), T0, &mut rng)
+        .unwrap();
+    let app = ring.application_id;
+    let key = |record: &aero2_keys::KeyRecord, now| {
+        aero2_keys::gate::admit(
+            record.view(app),
+            &aero2_keys::KeyIdentity {
+                kind: record.kind,
+                environment: ring.environment,
+                application_id: app,
+                storage_id: record.storage_id,
+            },
+            now,
+        )
+    };
+    assert_eq!(key(&record, at(9_999)), Ok(()));
+    assert_eq!(
+        key(&record, at(10_000)),
+        Err(aero2_keys::gate::Rejection::ExpiredKey)
+    );
+    assert_eq!(ring.next_expiry(), Some(at(10_000)));
+    // The alarm may run late: the revocation is dated at the expiry, reason `expired`.
+    assert!(ring.expire_due(at(9_999)).is_empty());
+    let expired = ring.expire_due(at(12_345));
+    assert_eq!(expired.len(), 1);
+    assert_eq!(
+        expired[0].status,
+        KeyStatus::Revoked {
+            revoked_at: at(10_000),
+            reason: RevocationReason::Expired
+        }
+    );
+    assert_eq!(ring.next_expiry(), None);
+}
+
+#[test]
+fn whichever_ends_first_a_grace_period_or_an_expiry_decides() {
+    let (mut ring, mut rng) = ring();
+    let (_, record) = ring
+        .create(
+            KeyKind::Publishable,
+            "web",
+            expiring_at(5_000),
+            T0,
+            &mut rng,
+        )
+        .unwrap();
+    let rotation = ring
+        .rotate(
+            record.id,
+            at(1_000),
+            GracePeriod::from_seconds(60).unwrap(),
+            &mut rng,
+        )
+        .unwrap();
+    // The new key inherits the restrictions, the expiry included.
+    assert_eq!(rotation.new_record.policy, expiring_at(5_000));
+    assert_eq!(ring.next_expiry(), Some(at(5_000)));
+    let expired = ring.expire_due(at(5_000));
+    assert_eq!(expired.len(), 2);
+    assert!(expired.iter().all(|r| matches!(
+        r.status,
+        KeyStatus::Revoked {
+            reason: RevocationReason::Expired,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn suspend_and_resume_lose_nothing_and_never_lock_the_application_out() {
+    let (mut ring, mut rng) = ring();
+    let (_, only) = ring
+        .create(KeyKind::Secret, "only", Policy::default(), T0, &mut rng)
+        .unwrap();
+    assert_eq!(
+        ring.suspend(only.id, at(1)).unwrap_err(),
+        LifecycleError::LastActiveSecretKey
+    );
+    let (_, second) = ring
+        .create(KeyKind::Secret, "second", Policy::default(), T0, &mut rng)
+        .unwrap();
+    let suspended = ring.suspend(second.id, at(2)).unwrap();
+    assert_eq!(suspended.suspended_at, Some(at(2)));
+    assert_eq!(
+        ring.suspend(second.id, at(3)).unwrap_err(),
+        LifecycleError::AlreadySuspended
+    );
+    // With the second key suspended, the first is the last usable one again.
+    assert_eq!(
+        ring.revoke(only.id, at(4), RevocationReason::Revoked)
+            .unwrap_err(),
+        LifecycleError::LastActiveSecretKey
+    );
+    assert_eq!(
+        ring.suspend(only.id, at(4)).unwrap_err(),
+        LifecycleError::LastActiveSecretKey
+    );
+    let resumed = ring.resume(second.id).unwrap();
+    assert_eq!(resumed.suspended_at, None);
+    assert_eq!(resumed.policy, second.policy);
+    assert_eq!(resumed.storage_id, second.storage_id);
+    assert_eq!(
+        ring.resume(second.id).unwrap_err(),
+        LifecycleError::NotSuspended
+    );
+    ring.revoke(second.id, at(5), RevocationReason::Revoked)
+        .unwrap();
+    assert_eq!(
+        ring.resume(second.id).unwrap_err(),
+        LifecycleError::AlreadyRevoked
+    );
+}
+
+#[test]
+fn updates_change_label_and_policy_but_never_the_kind_and_are_validated() {
+    let (mut ring, mut rng) = ring();
+    let (_, web) = ring
+        .create(KeyKind::Publishable, "web", Policy::default(), T0, &mut rng)
+        .unwrap();
+    let origins: Policy =
+        serde_json::from_str(r#"{"allowed_origins":["https://shop.example"]}"#).unwrap();
+    let (before, after) = ring
+        .update(web.id, Some(" storefront "), origins.clone(), at(1))
+        .unwrap();
+    assert_eq!(before.label, "web");
+    assert_eq!(
+        (after.label.as_str(), &after.policy, after.kind),
+        ("storefront", &origins, KeyKind::Publishable)
+    );
+    let secret_only: Policy = serde_json::from_str(r#"{"scopes":["keys:read"]}"#).unwrap();
+    assert!(matches!(
+        ring.update(web.id, None, secret_only, at(2)).unwrap_err(),
+        LifecycleError::InvalidPolicy(err) if err.field == "scopes"
+    ));
+    assert_eq!(
+        ring.get(web.id).unwrap().policy,
+        origins,
+        "a refused update changes nothing"
+    );
+    assert!(matches!(
+        ring.create(KeyKind::Secret, "x", expiring_at(0), T0, &mut rng).unwrap_err(),
+        LifecycleError::InvalidPolicy(err) if err.field == "expires_at"
+    ));
 }

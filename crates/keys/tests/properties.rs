@@ -1,5 +1,6 @@
 mod common;
 
+use aero2_keys::policy::Policy;
 use aero2_keys::{
     parse, ApiKey, ApplicationId, Environment, GracePeriod, KeyKind, KeyRing, KeyStatus,
     RevocationReason, UnixMillis,
@@ -104,7 +105,7 @@ proptest! {
             let ids: Vec<_> = ring.keys().iter().map(|r| r.id).collect();
             let pick = |i: usize| ids.get(i % ids.len().max(1)).copied();
             match operation {
-                Operation::Create(kind) => { let _ = ring.create(kind, "k", now, &mut rng); }
+                Operation::Create(kind) => { let _ = ring.create(kind, "k", Policy::default(), now, &mut rng); }
                 Operation::Revoke(i, leaked) => if let Some(id) = pick(i) {
                     let reason = if leaked { RevocationReason::Leaked } else { RevocationReason::Revoked };
                     if ring.revoke(id, now, reason).is_ok() {

@@ -298,6 +298,12 @@ fn malformed_input_gets_the_right_4xx_and_never_a_5xx() {
             name: "unknown field",
             status: 400,
             code: "invalid_request",
+            reply: json_post("/v1/keys", "{\"kind\":\"secret\",\"colour\":\"red\"}"),
+        },
+        Case {
+            name: "unknown scope",
+            status: 400,
+            code: "invalid_policy",
             reply: json_post("/v1/keys", "{\"kind\":\"secret\",\"scopes\":[\"all\"]}"),
         },
         Case {
@@ -602,7 +608,7 @@ fn malformed_input_gets_the_right_4xx_and_never_a_5xx() {
             ),
         },
     ];
-    assert!(cases.len() >= 61, "{} cases", cases.len());
+    assert!(cases.len() >= 62, "{} cases", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
         let (status, body) = &case.reply;

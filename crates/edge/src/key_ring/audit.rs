@@ -9,7 +9,7 @@ use aero2_keys::usage::HOUR_MS;
 use super::store::{corrupt, int, opt_text, text, Store};
 use super::KeyRingObject;
 use crate::errors::ApiResult;
-use crate::protocol::ClientInfo;
+use crate::protocol::{truncate, ClientInfo, KeyEvent};
 use crate::views::{AuditDetail, AuditEntryView, AuditLog};
 
 #[derive(Deserialize)]
@@ -72,10 +72,13 @@ impl Store {
             sql.push_str(" AND event = ?");
             bindings.push(text(event));
         }
+        // One row more than the page: whether it exists says whether there is a next page.
         sql.push_str(" ORDER BY seq DESC LIMIT ?");
-        bindings.push(int(u64::from(limit)));
-        let rows: Vec<AuditRow> = self.sql.exec(&sql, bindings)?.to_array()?;
-        let next_cursor = (rows.len() == limit as usize)
+        bindings.push(int(u64::from(limit) + 1));
+        let mut rows: Vec<AuditRow> = self.sql.exec(&sql, bindings)?.to_array()?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_cursor = more
             .then(|| rows.last().map(|row| row.seq.to_string()))
             .flatten();
         let entries = rows
@@ -103,7 +106,11 @@ struct AggregateRow {
     audit_seq: u64,
     count: u64,
     first_at: u64,
+    origins: Option<String>,
 }
+
+/// Distinct origins an aggregated entry lists, at most.
+const MAX_ORIGINS_LISTED: usize = 10;
 
 #[derive(Deserialize)]
 struct SeqRow {
@@ -125,45 +132,71 @@ impl Store {
 }
 
 impl KeyRingObject {
-    /// A secret key was refused because a browser sent it: its owner must know.
-    pub(super) fn record_exposure(
+    /// Records an event seen at the gate, aggregated per key and hour.
+    pub(super) fn record_event(
         &self,
         key_id: KeyId,
+        event: &KeyEvent,
         client: &ClientInfo,
         now: UnixMillis,
     ) -> ApiResult<()> {
-        self.record_aggregated(
-            "key.secret_in_browser",
-            key_id,
-            client,
-            now,
-            "a secret key was sent from a browser and refused; it may be exposed in client code",
-        )
+        let (name, message, origin) = match event {
+            KeyEvent::SecretInBrowser => (
+                "key.secret_in_browser",
+                "a secret key was sent from a browser and refused; it may be exposed in client code",
+                None,
+            ),
+            KeyEvent::OriginNotAllowed { origin } => (
+                "key.origin_not_allowed",
+                "a publishable key was used from a website its policy does not list; let through because the policy only reports",
+                Some(origin.as_str()),
+            ),
+            KeyEvent::RateLimited => (
+                "key.rate_limited",
+                "requests past the key's rate limit were refused",
+                None,
+            ),
+        };
+        self.record_aggregated(name, key_id, client, now, message, origin)
     }
 
     /// Records an event that can repeat on every request as one audit entry per key and
     /// hour, with a count and the first and last client seen, so that a flood of them
     /// cannot grow the log without bound.
-    pub(super) fn record_aggregated(
+    fn record_aggregated(
         &self,
         event: &str,
         key_id: KeyId,
         client: &ClientInfo,
         now: UnixMillis,
         message: &'static str,
+        origin: Option<&str>,
     ) -> ApiResult<()> {
         let sql = &self.store.sql;
         let hour = now.0 / HOUR_MS;
         let key = || text(key_id.to_string());
         let existing: Vec<AggregateRow> = sql
             .exec(
-                "SELECT audit_seq, count, first_at FROM aggregates WHERE event = ? AND key_id = ? AND hour = ?",
+                "SELECT audit_seq, count, first_at, origins FROM aggregates WHERE event = ? AND key_id = ? AND hour = ?",
                 vec![text(event), key(), int(hour)],
             )?
             .to_array()?;
         let (count, first_at) = existing
             .first()
             .map_or((1, now), |row| (row.count + 1, UnixMillis(row.first_at)));
+        // The distinct origins seen this hour, at most a few: the list is for people.
+        let mut origins: Vec<String> = existing
+            .first()
+            .and_then(|row| row.origins.as_deref())
+            .and_then(|json| serde_json::from_str(json).ok())
+            .unwrap_or_default();
+        if let Some(origin) = origin {
+            if !origins.iter().any(|seen| seen == origin) && origins.len() < MAX_ORIGINS_LISTED {
+                origins.push(truncate(origin.to_owned(), 256));
+            }
+        }
+        let origins_json =
+            (!origins.is_empty()).then(|| serde_json::to_string(&origins).unwrap_or_default());
         let detail = AuditDetail::Aggregated {
             message,
             count,
@@ -171,6 +204,7 @@ impl KeyRingObject {
             last_seen_at: now.to_rfc3339(),
             last_ip: client.ip.as_deref(),
             last_user_agent: client.user_agent.as_deref(),
+            origins: (!origins.is_empty()).then_some(&origins),
         };
         let detail = serde_json::to_string(&detail).unwrap_or_else(|_| "{}".to_owned());
         if let Some(row) = existing.first() {
@@ -179,8 +213,8 @@ impl KeyRingObject {
                 vec![text(detail), int(row.audit_seq)],
             )?;
             sql.exec(
-                "UPDATE aggregates SET count = ? WHERE event = ? AND key_id = ? AND hour = ?",
-                vec![int(count), text(event), key(), int(hour)],
+                "UPDATE aggregates SET count = ?, origins = ? WHERE event = ? AND key_id = ? AND hour = ?",
+                vec![int(count), opt_text(origins_json), text(event), key(), int(hour)],
             )?;
             return Ok(());
         }
@@ -203,8 +237,8 @@ impl KeyRingObject {
             .map(|row| row.seq)
             .ok_or_else(|| corrupt("audit entry"))?;
         sql.exec(
-            "INSERT INTO aggregates (event, key_id, hour, audit_seq, count, first_at) VALUES (?, ?, ?, ?, 1, ?)",
-            vec![text(event), key(), int(hour), int(seq), int(now.0)],
+            "INSERT INTO aggregates (event, key_id, hour, audit_seq, count, first_at, origins) VALUES (?, ?, ?, ?, 1, ?, ?)",
+            vec![text(event), key(), int(hour), int(seq), int(now.0), opt_text(origins_json)],
         )?;
         Ok(())
     }

@@ -3,11 +3,12 @@
 //! `Caller`. Its field is private to this module, so there is no other way to make one:
 //! an operation that skipped authentication would not compile.
 
-use aero2_keys::rights::{key_manager, Manager};
-use aero2_keys::UnixMillis;
+use aero2_keys::policy::{Policy, Scope};
+use aero2_keys::rights::{key_manager, ManageRefusal, Manager};
+use aero2_keys::{KeyKind, UnixMillis};
 
 use super::KeyRingObject;
-use crate::errors::ApiResult;
+use crate::errors::{ApiError, ApiResult};
 use crate::protocol::{Actor, ClientInfo};
 
 /// An authenticated caller of the management API.
@@ -18,10 +19,29 @@ pub struct Caller {
 impl Caller {
     /// How the audit log names this caller: a key id, or `operator`.
     pub fn audit_name(&self) -> String {
-        match self.manager {
-            Manager::Key(key_id) => key_id.to_string(),
-            Manager::Operator => "operator".to_owned(),
-        }
+        self.manager
+            .key_id()
+            .map_or_else(|| "operator".to_owned(), |key_id| key_id.to_string())
+    }
+
+    /// Refuses unless the caller has `scope`.
+    pub fn require(&self, scope: Scope) -> ApiResult<()> {
+        self.manager.require(scope).map_err(refusal)
+    }
+
+    /// Refuses unless a key of `kind` with `policy` has no right the caller lacks.
+    pub fn may_hold(&self, kind: KeyKind, policy: &Policy) -> ApiResult<()> {
+        self.manager.may_hold(kind, policy).map_err(refusal)
+    }
+}
+
+fn refusal(refusal: ManageRefusal) -> ApiError {
+    match refusal {
+        ManageRefusal::InsufficientScope(scope) => ApiError::with_detail(
+            refusal.error_code(),
+            format!("this request needs the scope {scope}, which this key does not have"),
+        ),
+        ManageRefusal::RightsExceeded => refusal.error_code().into(),
     }
 }
 

@@ -18,6 +18,7 @@ mod auth;
 mod ops;
 mod outbox;
 mod store;
+mod system;
 mod usage;
 
 use std::cell::{Cell, RefCell};
@@ -26,6 +27,7 @@ use std::collections::HashMap;
 use aero2_keys::gate::{admit, authorize, RecordView, Rejection};
 use aero2_keys::http::ErrorCode;
 use aero2_keys::outbox::Outbox;
+use aero2_keys::policy::{self, Window};
 use aero2_keys::timers::{Alarm, Timer, TimerTable};
 use aero2_keys::usage::UsageBatcher;
 use aero2_keys::{KeyId, KeyIdentity, KeyRing, UnixMillis};
@@ -38,7 +40,9 @@ use worker::{
 use crate::clock::now;
 use crate::config::Config;
 use crate::errors::{ApiError, ApiResult};
-use crate::protocol::{ApplicationInfo, ClientInfo, RingCommand, Validated};
+use crate::protocol::{
+    ApplicationInfo, ClientInfo, KeyEvent, RateVerdict, RequestFacts, RingCommand, Validated,
+};
 use crate::views::{json_response, Empty};
 use outbox::{KvOutbox, KV_BACKOFF};
 use store::Store;
@@ -65,6 +69,10 @@ pub struct KeyRingObject {
     loaded: RefCell<Option<Loaded>>,
     /// Requests per key and hour not yet written to SQLite.
     usage: RefCell<UsageBatcher>,
+    /// Rate-limit windows of the keys that have a limit: exact, since every strict-mode
+    /// request of the application comes here. (An evicted object starts its windows
+    /// afresh.)
+    rate_windows: RefCell<HashMap<KeyId, Window>>,
     alarm: Cell<Alarm>,
     /// KV writes are sent by one task at a time, so the newest state of a key is always
     /// the last one written.
@@ -84,6 +92,7 @@ impl DurableObject for KeyRingObject {
             store,
             loaded: RefCell::new(None),
             usage: RefCell::new(UsageBatcher::new(USAGE_FLUSH_MS, u32::MAX)),
+            rate_windows: RefCell::new(HashMap::new()),
             alarm: Cell::new(Alarm::default()),
             kv_flush: Mutex::new(()),
             #[cfg(feature = "fault-injection")]
@@ -127,12 +136,12 @@ impl KeyRingObject {
             } => self.init(application, &client, now).await,
             RingCommand::Validate {
                 key,
-                path,
+                request,
                 from_browser,
                 client,
             } => {
                 let validated = self
-                    .validate(&key, &path, from_browser, &client, now)
+                    .validate(&key, &request, from_browser, &client, now)
                     .await?;
                 Ok(json_response(200, &validated))
             }
@@ -157,9 +166,13 @@ impl KeyRingObject {
                 }
                 Ok(json_response(202, &Empty {}))
             }
-            RingCommand::RecordBrowserExposure { key_id, client } => {
+            RingCommand::RecordEvent {
+                key_id,
+                event,
+                client,
+            } => {
                 self.ensure_loaded()?;
-                self.record_exposure(key_id, &client, now)?;
+                self.record_event(key_id, &event, &client, now)?;
                 Ok(json_response(202, &Empty {}))
             }
             RingCommand::ReportLeaks { reports } => self.report_leaks(&reports, now).await,
@@ -238,26 +251,56 @@ impl KeyRingObject {
 
     // ----- the gate, strict mode ----------------------------------------------------------
 
-    /// Strict-mode validation: the gate's own decisions ([`admit`], then [`authorize`]),
-    /// made against the authoritative record in memory.
+    /// Strict-mode validation: the gate's own decisions ([`admit`], [`authorize`], the
+    /// policy's [`policy::check`]) made against the authoritative record in memory, then
+    /// the key's rate limit, counted exactly here.
     async fn validate(
         &self,
         key: &KeyIdentity,
-        path: &str,
+        request: &RequestFacts,
         from_browser: bool,
         client: &ClientInfo,
         now: UnixMillis,
     ) -> ApiResult<Validated> {
         let config = Config::cached(&self.env);
-        self.decide(key, client, now, |record| {
-            admit(record, key, now)?;
-            authorize(record.kind, path, &config.frontend_routes, from_browser)?;
-            Ok(Validated {
-                key_id: record.key_id,
-                kind: record.kind,
+        let facts = request.facts();
+        let (mut validated, report, limit) = self
+            .decide(key, client, now, |record| {
+                admit(record, key, now)?;
+                authorize(
+                    record.kind,
+                    facts.path,
+                    &config.frontend_routes,
+                    from_browser,
+                )?;
+                let report = policy::check(record.kind, record.policy, &facts)?;
+                let validated = Validated {
+                    key_id: record.key_id,
+                    kind: record.kind,
+                    cors: facts
+                        .origin
+                        .is_none_or(|origin| record.policy.cors_allows(origin)),
+                    rate: None,
+                };
+                Ok((validated, report, record.policy.rate_limit))
             })
-        })
-        .await
+            .await?;
+        if report.is_some() {
+            let origin = facts.origin.unwrap_or("null").to_owned();
+            let event = KeyEvent::OriginNotAllowed { origin };
+            self.record_event(validated.key_id, &event, client, now)?;
+        }
+        if let Some(limit) = limit {
+            let decision = {
+                let mut windows = self.rate_windows.borrow_mut();
+                limit.hit(windows.entry(validated.key_id).or_default(), now)
+            };
+            if !decision.allowed {
+                self.record_event(validated.key_id, &KeyEvent::RateLimited, client, now)?;
+            }
+            validated.rate = Some(RateVerdict::of(limit, decision));
+        }
+        Ok(validated)
     }
 
     /// Makes a decision about a presented key from its record, then keeps the books every
@@ -293,7 +336,7 @@ impl KeyRingObject {
             self.record_usage(key_id, now).await?;
         }
         if let Err(Rejection::SecretKeyInBrowser) = decision {
-            self.record_exposure(key_id, client, now)?;
+            self.record_event(key_id, &KeyEvent::SecretInBrowser, client, now)?;
         }
         decision.map_err(ApiError::from)
     }

@@ -1,29 +1,31 @@
-//! The key ring's operations. Management operations take the [`Caller`] that
-//! authentication made; the others (creating the application, secret-scanning reports,
-//! the alarm's expiries) are the system's own.
-
-use std::collections::HashMap;
+//! The management operations. Each takes the [`Caller`] that authentication made, and
+//! first asks it for the scope the operation needs; operations on a key also check that
+//! the key has no right the caller lacks, before and after any change.
 
 use aero2_keys::http::ErrorCode;
-use aero2_keys::outbox::Outbox;
+use aero2_keys::policy::{Policy, Scope};
 use aero2_keys::{
-    GracePeriod, KeyId, KeyKind, KeyRing, RevocationReason, SystemRandom, UnixMillis,
+    GracePeriod, KeyId, KeyKind, KeyRecord, RevocationReason, SystemRandom, UnixMillis,
 };
-
-const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 use worker::Response;
 
 use super::audit::AuditQuery;
 use super::auth::Caller;
-use super::outbox::KV_BACKOFF;
 use super::{KeyRingObject, Loaded};
 use crate::config::Config;
-use crate::errors::ApiResult;
-use crate::protocol::{ApplicationInfo, ClientInfo, LeakOutcome, LeakReport, ManageOp};
+use crate::errors::{ApiError, ApiResult};
+use crate::protocol::{ClientInfo, ManageOp};
 use crate::views::{
-    json_response, ApplicationView, AuditDetail, CreatedApplication, CreatedKey,
-    CreatedKeyResponse, KeyList, KeyResponse, KeyUsage, KeyView, RotationResponse,
+    json_response, AuditDetail, CreatedKey, CreatedKeyResponse, KeyList, KeyResponse, KeyUsage,
+    KeyView, RotationResponse,
 };
+
+/// Who did it, and from where, for the audit log.
+struct By<'a> {
+    caller: &'a Caller,
+    name: String,
+    client: &'a ClientInfo,
+}
 
 impl KeyRingObject {
     /// Runs a management operation for a caller that `authenticate` let through.
@@ -34,24 +36,18 @@ impl KeyRingObject {
         op: ManageOp,
         now: UnixMillis,
     ) -> ApiResult<Response> {
-        let actor = caller.audit_name();
+        let by = By {
+            caller,
+            name: caller.audit_name(),
+            client,
+        };
         match op {
-            ManageOp::ListKeys { include_revoked } => self.list_keys(include_revoked),
-            ManageOp::CreateKey { kind, label } => {
-                self.create_key(kind, &label, &actor, client, now).await
-            }
-            ManageOp::RevokeKey { key_id } => self.revoke_key(key_id, &actor, client, now).await,
-            ManageOp::RotateKey {
-                key_id,
-                grace_period_seconds,
-            } => {
-                let grace = match grace_period_seconds {
-                    Some(seconds) => GracePeriod::from_seconds(seconds)?,
-                    None => Config::cached(&self.env).default_grace_period,
-                };
-                self.rotate_key(key_id, grace, &actor, client, now).await
+            ManageOp::ListKeys { include_revoked } => {
+                caller.require(Scope::KeysRead)?;
+                self.list_keys(include_revoked)
             }
             ManageOp::KeyUsage { key_id } => {
+                caller.require(Scope::KeysRead)?;
                 self.key_exists(key_id)?;
                 let hours = self.hourly_usage(key_id, now)?;
                 Ok(json_response(200, &KeyUsage { key_id, hours }))
@@ -62,6 +58,7 @@ impl KeyRingObject {
                 key_id,
                 event,
             } => {
+                caller.require(Scope::AuditRead)?;
                 let query = AuditQuery {
                     cursor,
                     limit,
@@ -70,85 +67,132 @@ impl KeyRingObject {
                 };
                 Ok(json_response(200, &self.store.audit_page(&query)?))
             }
+            op => {
+                caller.require(Scope::KeysWrite)?;
+                self.change(&by, op, now).await
+            }
         }
     }
 
-    /// Creates the application with its first publishable and secret keys.
-    pub(super) async fn init(
-        &self,
-        application: ApplicationInfo,
-        client: &ClientInfo,
-        now: UnixMillis,
-    ) -> ApiResult<Response> {
-        if self.application_exists()? {
-            return Err(ErrorCode::ApplicationExists.into());
-        }
-        let mut ring = KeyRing::new(application.id, application.environment);
-        let mut rng = SystemRandom;
-        let (publishable, publishable_record) =
-            ring.create(KeyKind::Publishable, "default", now, &mut rng)?;
-        let (secret, secret_record) = ring.create(KeyKind::Secret, "default", now, &mut rng)?;
-        // The first write to this object's storage.
-        self.store.migrate()?;
-        self.store.insert_application(&application)?;
-        self.store
-            .set_retention_next_at(UnixMillis(now.0 + DAY_MS))?;
-        let mut loaded = Loaded {
-            application,
-            ring,
-            last_used: HashMap::new(),
-            outbox: Outbox::new(KV_BACKOFF),
-            retention_next_at: UnixMillis(now.0 + DAY_MS),
+    /// The operations that change keys (`keys:write`).
+    async fn change(&self, by: &By<'_>, op: ManageOp, now: UnixMillis) -> ApiResult<Response> {
+        let response = match op {
+            ManageOp::CreateKey {
+                kind,
+                label,
+                policy,
+            } => self.create_key(by, kind, &label, policy, now)?,
+            ManageOp::UpdateKey { key_id, change } => {
+                let record = self.mutate(|loaded| {
+                    // The key's rights before the change and after it are both checked.
+                    let current = target(by, loaded, key_id)?;
+                    let kind = current.kind;
+                    let policy = change.apply(&current.policy, now).map_err(|err| {
+                        ApiError::with_detail(ErrorCode::InvalidPolicy, err.to_string())
+                    })?;
+                    by.caller.may_hold(kind, &policy)?;
+                    let (before, after) =
+                        loaded
+                            .ring
+                            .update(key_id, change.label.as_deref(), policy, now)?;
+                    let mut fields = before.policy.changed_fields(&after.policy);
+                    if before.label != after.label {
+                        fields.insert(0, "label");
+                    }
+                    self.save(
+                        loaded,
+                        by,
+                        &after,
+                        "key.updated",
+                        &AuditDetail::Update { fields },
+                        now,
+                    )?;
+                    Ok(after)
+                })?;
+                self.key_response(&record)?
+            }
+            ManageOp::SuspendKey { key_id } => {
+                let record = self.mutate(|loaded| {
+                    target(by, loaded, key_id)?;
+                    let record = loaded.ring.suspend(key_id, now)?;
+                    let detail = AuditDetail::Suspension {
+                        kind: record.kind,
+                        label: &record.label,
+                    };
+                    self.save(loaded, by, &record, "key.suspended", &detail, now)?;
+                    Ok(record)
+                })?;
+                self.key_response(&record)?
+            }
+            ManageOp::ResumeKey { key_id } => {
+                let record = self.mutate(|loaded| {
+                    target(by, loaded, key_id)?;
+                    let record = loaded.ring.resume(key_id)?;
+                    let detail = AuditDetail::Suspension {
+                        kind: record.kind,
+                        label: &record.label,
+                    };
+                    self.save(loaded, by, &record, "key.resumed", &detail, now)?;
+                    Ok(record)
+                })?;
+                self.key_response(&record)?
+            }
+            ManageOp::RevokeKey { key_id } => {
+                let record = self.mutate(|loaded| {
+                    target(by, loaded, key_id)?;
+                    let record = loaded.ring.revoke(key_id, now, RevocationReason::Revoked)?;
+                    let detail = AuditDetail::Key {
+                        kind: record.kind,
+                        label: &record.label,
+                    };
+                    self.save(loaded, by, &record, "key.revoked", &detail, now)?;
+                    Ok(record)
+                })?;
+                self.key_response(&record)?
+            }
+            ManageOp::RotateKey {
+                key_id,
+                grace_period_seconds,
+            } => {
+                let grace = match grace_period_seconds {
+                    Some(seconds) => GracePeriod::from_seconds(seconds)?,
+                    None => Config::cached(&self.env).default_grace_period,
+                };
+                self.rotate_key(by, key_id, grace, now)?
+            }
+            ManageOp::ListKeys { .. } | ManageOp::KeyUsage { .. } | ManageOp::AuditLog { .. } => {
+                return Err(ErrorCode::NotFound.into());
+            }
         };
-        let audit = |event, key_id, detail: &AuditDetail<'_>| {
-            self.store
-                .insert_audit(now, event, key_id, "operator", client, detail)
-        };
-        audit(
-            "application.created",
-            None,
-            &AuditDetail::Application {
-                name: &loaded.application.name,
-            },
-        )?;
-        self.publish_application(&mut loaded, now)?;
-        for record in [&publishable_record, &secret_record] {
-            self.persist(&mut loaded, record, now)?;
-            audit(
-                "key.created",
-                Some(record.id),
-                &AuditDetail::Key {
-                    kind: record.kind,
-                    label: &record.label,
-                },
-            )?;
-        }
-        let response = json_response(
-            201,
-            &CreatedApplication {
-                application: ApplicationView::of(&loaded.application),
-                keys: [
-                    CreatedKey {
-                        key: KeyView::of(&publishable_record, None),
-                        value: publishable.expose_secret(),
-                    },
-                    CreatedKey {
-                        key: KeyView::of(&secret_record, None),
-                        value: secret.expose_secret(),
-                    },
-                ],
-            },
-        );
-        *self.loaded.borrow_mut() = Some(loaded);
         self.after_change(now).await?;
         Ok(response)
     }
 
+    /// Saves a changed record (and queues it for KV) with its audit entry.
+    fn save(
+        &self,
+        loaded: &mut Loaded,
+        by: &By<'_>,
+        record: &KeyRecord,
+        event: &str,
+        detail: &AuditDetail<'_>,
+        now: UnixMillis,
+    ) -> ApiResult<()> {
+        self.persist(loaded, record, now)?;
+        self.store
+            .insert_audit(now, event, Some(record.id), &by.name, by.client, detail)
+    }
+
+    fn key_response(&self, record: &KeyRecord) -> ApiResult<Response> {
+        let key = KeyView::of(record, self.last_used(record.id));
+        Ok(json_response(200, &KeyResponse { key }))
+    }
+
     fn list_keys(&self, include_revoked: bool) -> ApiResult<Response> {
         let guard = self.loaded.borrow();
-        let loaded = guard.as_ref().ok_or(crate::errors::ApiError::from(
-            ErrorCode::TemporarilyUnavailable,
-        ))?;
+        let loaded = guard
+            .as_ref()
+            .ok_or(ApiError::from(ErrorCode::TemporarilyUnavailable))?;
         let keys: Vec<KeyView> = loaded
             .ring
             .keys()
@@ -180,97 +224,61 @@ impl KeyRingObject {
             .and_then(|loaded| loaded.last_used.get(&key_id).copied())
     }
 
-    async fn create_key(
+    fn create_key(
         &self,
+        by: &By<'_>,
         kind: KeyKind,
         label: &str,
-        actor: &str,
-        client: &ClientInfo,
+        policy: Policy,
         now: UnixMillis,
     ) -> ApiResult<Response> {
+        by.caller.may_hold(kind, &policy)?;
         let (key, record) = self.mutate(|loaded| {
-            let (key, record) = loaded.ring.create(kind, label, now, &mut SystemRandom)?;
-            self.persist(loaded, &record, now)?;
-            self.store.insert_audit(
-                now,
-                "key.created",
-                Some(record.id),
-                actor,
-                client,
-                &AuditDetail::Key {
-                    kind,
-                    label: &record.label,
-                },
-            )?;
+            let (key, record) = loaded
+                .ring
+                .create(kind, label, policy, now, &mut SystemRandom)?;
+            let detail = AuditDetail::Key {
+                kind,
+                label: &record.label,
+            };
+            self.save(loaded, by, &record, "key.created", &detail, now)?;
             Ok((key, record))
         })?;
-        self.after_change(now).await?;
-        Ok(json_response(
-            201,
-            &CreatedKeyResponse {
-                key: CreatedKey {
-                    key: KeyView::of(&record, None),
-                    value: key.expose_secret(),
-                },
-            },
-        ))
+        let key = CreatedKey {
+            key: KeyView::of(&record, None),
+            value: key.expose_secret(),
+        };
+        Ok(json_response(201, &CreatedKeyResponse { key }))
     }
 
-    async fn revoke_key(
+    fn rotate_key(
         &self,
-        key_id: KeyId,
-        actor: &str,
-        client: &ClientInfo,
-        now: UnixMillis,
-    ) -> ApiResult<Response> {
-        let record = self.mutate(|loaded| {
-            let record = loaded.ring.revoke(key_id, now, RevocationReason::Revoked)?;
-            self.persist(loaded, &record, now)?;
-            self.store.insert_audit(
-                now,
-                "key.revoked",
-                Some(key_id),
-                actor,
-                client,
-                &AuditDetail::Key {
-                    kind: record.kind,
-                    label: &record.label,
-                },
-            )?;
-            Ok(record)
-        })?;
-        self.after_change(now).await?;
-        let key = KeyView::of(&record, self.last_used(key_id));
-        Ok(json_response(200, &KeyResponse { key }))
-    }
-
-    async fn rotate_key(
-        &self,
+        by: &By<'_>,
         key_id: KeyId,
         grace: GracePeriod,
-        actor: &str,
-        client: &ClientInfo,
         now: UnixMillis,
     ) -> ApiResult<Response> {
         let rotation = self.mutate(|loaded| {
+            // The new key inherits the old key's rights: the caller must hold them.
+            target(by, loaded, key_id)?;
             let rotation = loaded.ring.rotate(key_id, now, grace, &mut SystemRandom)?;
-            self.persist(loaded, &rotation.old_record, now)?;
             self.persist(loaded, &rotation.new_record, now)?;
-            self.store.insert_audit(
-                now,
+            let detail = AuditDetail::Rotation {
+                new_key_id: rotation.new_record.id,
+                grace_period_seconds: grace.seconds(),
+                expires_at: rotation.old_record.expires_at().map(UnixMillis::to_rfc3339),
+            };
+            // The entry is the rotated key's, as its other entries are.
+            self.save(
+                loaded,
+                by,
+                &rotation.old_record,
                 "key.rotated",
-                Some(key_id),
-                actor,
-                client,
-                &AuditDetail::Rotation {
-                    new_key_id: rotation.new_record.id,
-                    grace_period_seconds: grace.seconds(),
-                    expires_at: rotation.old_record.expires_at().map(UnixMillis::to_rfc3339),
-                },
+                &detail,
+                now,
             )?;
             Ok(rotation)
         })?;
-        self.after_change(now).await?;
         let last_used = self.last_used(key_id);
         Ok(json_response(
             200,
@@ -283,118 +291,15 @@ impl KeyRingObject {
             },
         ))
     }
+}
 
-    /// A secret scanner found keys in public. A secret key is revoked at once, even the
-    /// application's last one: a leaked key is worse than a locked-out application. One
-    /// call carries every reported key of this application.
-    pub(super) async fn report_leaks(
-        &self,
-        reports: &[LeakReport],
-        now: UnixMillis,
-    ) -> ApiResult<Response> {
-        if !self.application_exists()? {
-            let unknown = vec![LeakOutcome::Unknown; reports.len()];
-            return Ok(json_response(200, &unknown));
-        }
-        let scanner = ClientInfo::default();
-        let outcomes = self.mutate(|loaded| {
-            let mut outcomes = Vec::with_capacity(reports.len());
-            for report in reports {
-                outcomes.push(self.report_leak(loaded, report, &scanner, now)?);
-            }
-            Ok(outcomes)
-        })?;
-        if outcomes.contains(&LeakOutcome::Revoked) {
-            self.after_change(now).await?;
-        }
-        Ok(json_response(200, &outcomes))
-    }
-
-    fn report_leak(
-        &self,
-        loaded: &mut Loaded,
-        report: &LeakReport,
-        scanner: &ClientInfo,
-        now: UnixMillis,
-    ) -> ApiResult<LeakOutcome> {
-        let detail = AuditDetail::Leak {
-            url: &report.url,
-            source: &report.source,
-        };
-        let Some(record) = loaded.ring.find_by_storage_id(&report.storage_id).cloned() else {
-            return Ok(LeakOutcome::Unknown);
-        };
-        let already_revoked = record.status.is_revoked();
-        if record.kind == KeyKind::Publishable || already_revoked {
-            self.store.insert_audit(
-                now,
-                "key.leak_reported",
-                Some(record.id),
-                "secret_scanning",
-                scanner,
-                &detail,
-            )?;
-            return Ok(if already_revoked {
-                LeakOutcome::AlreadyRevoked
-            } else {
-                LeakOutcome::Publishable
-            });
-        }
-        let revoked = loaded
-            .ring
-            .revoke(record.id, now, RevocationReason::Leaked)?;
-        self.persist(loaded, &revoked, now)?;
-        self.store.insert_audit(
-            now,
-            "key.leaked",
-            Some(record.id),
-            "secret_scanning",
-            scanner,
-            &detail,
-        )?;
-        Ok(LeakOutcome::Revoked)
-    }
-
-    /// The daily clean-up: audit entries past their retention, and keys revoked long
-    /// enough ago leave the ring (their audit entries stay).
-    pub(super) fn run_retention(&self, now: UnixMillis) -> ApiResult<()> {
-        let config = Config::cached(&self.env);
-        let days = |n: u64| n * DAY_MS;
-        self.mutate(|loaded| {
-            let cutoff = UnixMillis(
-                now.0
-                    .saturating_sub(days(config.revoked_key_retention_days)),
-            );
-            for record in loaded.ring.forget_revoked_before(cutoff) {
-                self.store.delete_record(record.id)?;
-                loaded.last_used.remove(&record.id);
-            }
-            let audit_cutoff = UnixMillis(now.0.saturating_sub(days(config.audit_retention_days)));
-            self.store.prune_audit(audit_cutoff, now)?;
-            loaded.retention_next_at = UnixMillis(now.0 + DAY_MS);
-            self.store.set_retention_next_at(loaded.retention_next_at)
-        })
-    }
-
-    /// Revokes every key whose grace period has ended (the alarm's work).
-    pub(super) fn expire_due(&self, now: UnixMillis) -> ApiResult<()> {
-        self.mutate(|loaded| {
-            for record in loaded.ring.expire_due(now) {
-                self.persist(loaded, &record, now)?;
-                self.store.insert_audit(
-                    now,
-                    "key.expired",
-                    Some(record.id),
-                    "system",
-                    &ClientInfo::default(),
-                    &AuditDetail::Expiry {
-                        reason: "rotation grace period ended",
-                        kind: record.kind,
-                        label: &record.label,
-                    },
-                )?;
-            }
-            Ok(())
-        })
-    }
+/// The key an operation acts on, if the caller may act on it: it exists, and has no
+/// right the caller lacks.
+fn target<'a>(by: &By<'_>, loaded: &'a Loaded, key_id: KeyId) -> ApiResult<&'a KeyRecord> {
+    let record = loaded
+        .ring
+        .get(key_id)
+        .ok_or(ApiError::from(ErrorCode::KeyNotFound))?;
+    by.caller.may_hold(record.kind, &record.policy)?;
+    Ok(record)
 }

@@ -57,6 +57,8 @@ const MIGRATIONS: &[&str] = &[
        PRIMARY KEY (event, key_id, hour));
      CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
      INSERT INTO meta (name, value) VALUES ('retention_next_at', 0) ON CONFLICT (name) DO NOTHING;",
+    // 5: the distinct origins an aggregated entry lists (key.origin_not_allowed).
+    "ALTER TABLE aggregates ADD COLUMN origins TEXT;",
 ];
 
 pub use crate::schema::{int, opt_text, text};

@@ -6,15 +6,21 @@
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::format::{Environment, KeyKind};
 use crate::http::errors::ErrorCode;
 use crate::lifecycle::clean_text;
+use crate::policy::{
+    IpNet, MethodSet, OriginPattern, OriginPolicy, Policy, PolicyError, RateLimit, RoutePattern,
+    RouteRule, Scope, Scopes,
+};
+use crate::time::UnixMillis;
 
-/// `POST /v1/keys`
+/// `POST /v1/keys`: a key, with any policy fields.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
@@ -22,6 +28,32 @@ pub struct CreateKeyRequest {
     /// Absent means `default`; `null` is refused, as the schema says a string.
     #[serde(default = "default_label")]
     pub label: String,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    #[serde(default, deserialize_with = "whole_number")]
+    pub expires_in_seconds: Option<u64>,
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub routes: Option<Vec<RouteRequest>>,
+    #[serde(default)]
+    pub allowed_origins: Option<Vec<String>>,
+    #[serde(default)]
+    pub origin_policy: Option<OriginPolicy>,
+    #[serde(default)]
+    pub allowed_ips: Option<Vec<String>>,
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// One entry of `routes`, as sent: checked when the policy is built, so that an error
+/// can name the field.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteRequest {
+    #[serde(default)]
+    pub methods: Vec<String>,
+    pub path: String,
 }
 
 fn default_label() -> String {
@@ -32,6 +64,226 @@ impl CreateKeyRequest {
     pub fn label(&self) -> &str {
         &self.label
     }
+
+    /// The key's policy, from the request's fields.
+    pub fn policy(&self, now: UnixMillis) -> Result<Policy, PolicyError> {
+        Ok(Policy {
+            expires_at: expiry(self.expires_at.as_deref(), self.expires_in_seconds, now)?,
+            scopes: self.scopes.as_deref().map(scopes).transpose()?,
+            routes: self.routes.as_deref().map(routes).transpose()?,
+            allowed_origins: self.allowed_origins.as_deref().map(origins).transpose()?,
+            origin_policy: self.origin_policy,
+            allowed_ips: self.allowed_ips.as_deref().map(addresses).transpose()?,
+            rate_limit: self.rate_limit,
+        })
+    }
+}
+
+/// A field of a `PATCH`: absent leaves it as it is, `null` removes it, a value sets it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub enum Patch<T> {
+    #[default]
+    Unchanged,
+    Remove,
+    Set(T),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Option::<T>::deserialize(deserializer).map(|value| value.map_or(Patch::Remove, Patch::Set))
+    }
+}
+
+/// Sent on to the key ring as it came: unchanged fields are left out, removals are `null`.
+impl<T: Serialize> Serialize for Patch<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Patch::Set(value) => serializer.serialize_some(value),
+            _ => serializer.serialize_none(),
+        }
+    }
+}
+
+impl<T> Patch<T> {
+    pub fn is_unchanged(&self) -> bool {
+        matches!(self, Patch::Unchanged)
+    }
+
+    /// The new value of a field that was `current`, with `parse` for a set value.
+    fn apply<U: Clone>(
+        &self,
+        current: &Option<U>,
+        parse: impl FnOnce(&T) -> Result<U, PolicyError>,
+    ) -> Result<Option<U>, PolicyError> {
+        Ok(match self {
+            Patch::Unchanged => current.clone(),
+            Patch::Remove => None,
+            Patch::Set(value) => Some(parse(value)?),
+        })
+    }
+}
+
+/// `PATCH /v1/keys/{id}`: the label and any policy field; the kind never changes.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKeyRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_unchanged")]
+    pub expires_at: Patch<String>,
+    #[serde(
+        default,
+        deserialize_with = "whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_in_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Patch::is_unchanged")]
+    pub scopes: Patch<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Patch::is_unchanged")]
+    pub routes: Patch<Vec<RouteRequest>>,
+    #[serde(default, skip_serializing_if = "Patch::is_unchanged")]
+    pub allowed_origins: Patch<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Patch::is_unchanged")]
+    pub origin_policy: Patch<OriginPolicy>,
+    #[serde(default, skip_serializing_if = "Patch::is_unchanged")]
+    pub allowed_ips: Patch<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Patch::is_unchanged")]
+    pub rate_limit: Patch<RateLimit>,
+}
+
+impl UpdateKeyRequest {
+    /// Whether the request changes anything at all.
+    pub fn is_empty(&self) -> bool {
+        self.label.is_none()
+            && self.expires_at.is_unchanged()
+            && self.expires_in_seconds.is_none()
+            && self.scopes.is_unchanged()
+            && self.routes.is_unchanged()
+            && self.allowed_origins.is_unchanged()
+            && self.origin_policy.is_unchanged()
+            && self.allowed_ips.is_unchanged()
+            && self.rate_limit.is_unchanged()
+    }
+
+    /// The key's policy after this change.
+    pub fn apply(&self, current: &Policy, now: UnixMillis) -> Result<Policy, PolicyError> {
+        let expires_at = match (&self.expires_at, self.expires_in_seconds) {
+            (Patch::Unchanged, None) => current.expires_at,
+            (Patch::Remove, None) => None,
+            (Patch::Set(at), None) => expiry(Some(at), None, now)?,
+            (Patch::Unchanged, Some(seconds)) => expiry(None, Some(seconds), now)?,
+            (_, Some(_)) => return Err(both_expiries()),
+        };
+        Ok(Policy {
+            expires_at,
+            scopes: self.scopes.apply(&current.scopes, |s| scopes(s))?,
+            routes: self.routes.apply(&current.routes, |r| routes(r))?,
+            allowed_origins: self
+                .allowed_origins
+                .apply(&current.allowed_origins, |o| origins(o))?,
+            origin_policy: self
+                .origin_policy
+                .apply(&current.origin_policy, |p| Ok(*p))?,
+            allowed_ips: self
+                .allowed_ips
+                .apply(&current.allowed_ips, |a| addresses(a))?,
+            rate_limit: self.rate_limit.apply(&current.rate_limit, |r| Ok(*r))?,
+        })
+    }
+}
+
+fn field_error(field: &'static str, problem: &'static str) -> PolicyError {
+    PolicyError { field, problem }
+}
+
+fn both_expiries() -> PolicyError {
+    field_error(
+        "expires_in_seconds",
+        "give expires_at or expires_in_seconds, not both",
+    )
+}
+
+fn expiry(
+    at: Option<&str>,
+    in_seconds: Option<u64>,
+    now: UnixMillis,
+) -> Result<Option<UnixMillis>, PolicyError> {
+    match (at, in_seconds) {
+        (None, None) => Ok(None),
+        (Some(_), Some(_)) => Err(both_expiries()),
+        (Some(at), None) => UnixMillis::parse_rfc3339(at).map(Some).ok_or(field_error(
+            "expires_at",
+            "must be an RFC 3339 time, such as 2027-01-31T12:00:00Z",
+        )),
+        (None, Some(seconds)) if seconds == 0 || seconds > 10 * 366 * 86_400 => Err(field_error(
+            "expires_in_seconds",
+            "must be 1 to 315360000 (10 years)",
+        )),
+        (None, Some(seconds)) => Ok(Some(now.saturating_add_seconds(seconds))),
+    }
+}
+
+fn scopes(names: &[String]) -> Result<Scopes, PolicyError> {
+    names
+        .iter()
+        .map(|name| {
+            Scope::parse(name).ok_or(field_error(
+                "scopes",
+                "each scope is keys:read, keys:write or audit:read",
+            ))
+        })
+        .collect()
+}
+
+fn routes(rules: &[RouteRequest]) -> Result<Vec<RouteRule>, PolicyError> {
+    let methods_error = field_error(
+        "routes",
+        "methods are GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS",
+    );
+    let path_error = field_error(
+        "routes",
+        "a path is an absolute path, with * only as its last segment (/v1/orders/*)",
+    );
+    rules
+        .iter()
+        .take(crate::policy::MAX_LIST + 1)
+        .map(|rule| {
+            let mut methods = MethodSet::default();
+            for name in &rule.methods {
+                methods = methods.with(MethodSet::of(name).ok_or(methods_error)?);
+            }
+            Ok(RouteRule {
+                methods,
+                path: RoutePattern::parse(&rule.path).ok_or(path_error)?,
+            })
+        })
+        .collect()
+}
+
+fn origins(entries: &[String]) -> Result<Vec<OriginPattern>, PolicyError> {
+    entries
+        .iter()
+        .take(crate::policy::MAX_LIST + 1)
+        .map(|entry| {
+            OriginPattern::parse(entry).ok_or(field_error(
+                "allowed_origins",
+                "each entry is an origin (https://shop.example), a one-level wildcard (https://*.shop.example) or null",
+            ))
+        })
+        .collect()
+}
+
+fn addresses(entries: &[String]) -> Result<Vec<IpNet>, PolicyError> {
+    entries
+        .iter()
+        .take(crate::policy::MAX_LIST + 1)
+        .map(|entry| {
+            IpNet::parse(entry).ok_or(field_error(
+                "allowed_ips",
+                "each entry is an IPv4 or IPv6 address or CIDR, such as 203.0.113.0/24, with no host bits set",
+            ))
+        })
+        .collect()
 }
 
 /// `POST /v1/keys/{id}/rotate`; the body is optional. The grace period is range-checked
@@ -142,6 +394,7 @@ impl CreateApplicationRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     fn app(name: &str, environment: &str) -> CreateApplicationRequest {
         CreateApplicationRequest {
@@ -175,6 +428,114 @@ mod tests {
         assert_eq!(
             app("x", "staging").validate(),
             Err(RequestError::InvalidEnvironment)
+        );
+    }
+
+    const NOW: UnixMillis = UnixMillis(1_800_000_000_000);
+
+    #[test]
+    fn a_created_keys_policy_comes_from_its_fields_and_errors_name_the_field() {
+        let request: CreateKeyRequest = serde_json::from_str(
+            r#"{"kind":"secret","label":"orders","expires_in_seconds":3600.0,"scopes":["keys:read"],
+                "routes":[{"methods":["GET"],"path":"/v1/orders/*"}],"allowed_ips":["203.0.113.0/24"],
+                "rate_limit":{"requests":100,"per_seconds":60}}"#,
+        )
+        .unwrap();
+        let policy = request.policy(NOW).unwrap();
+        assert_eq!(policy.expires_at, Some(UnixMillis(NOW.0 + 3_600_000)));
+        assert_eq!(policy.routes.as_ref().unwrap().len(), 1);
+        assert!(policy.validate(KeyKind::Secret, NOW).is_ok());
+        let at: CreateKeyRequest = serde_json::from_str(
+            r#"{"kind":"publishable","expires_at":"2027-01-31T12:00:00.250Z","allowed_origins":["https://*.shop.example"],"origin_policy":"report"}"#,
+        )
+        .unwrap();
+        let policy = at.policy(NOW).unwrap();
+        assert_eq!(
+            policy.expires_at,
+            UnixMillis::parse_rfc3339("2027-01-31T12:00:00.250Z")
+        );
+        assert_eq!(policy.origin_policy, Some(OriginPolicy::Report));
+        let cases = [
+            (r#"{"kind":"secret","expires_at":"tomorrow"}"#, "expires_at"),
+            (
+                r#"{"kind":"secret","expires_at":"2027-01-31T12:00:00Z","expires_in_seconds":5}"#,
+                "expires_in_seconds",
+            ),
+            (
+                r#"{"kind":"secret","expires_in_seconds":0}"#,
+                "expires_in_seconds",
+            ),
+            (r#"{"kind":"secret","scopes":["keys:admin"]}"#, "scopes"),
+            (
+                r#"{"kind":"secret","routes":[{"methods":["TRACE"],"path":"/x"}]}"#,
+                "routes",
+            ),
+            (
+                r#"{"kind":"secret","routes":[{"path":"/a/*/b"}]}"#,
+                "routes",
+            ),
+            (
+                r#"{"kind":"secret","allowed_ips":["10.0.0.1/8"]}"#,
+                "allowed_ips",
+            ),
+            (
+                r#"{"kind":"publishable","allowed_origins":["shop.example"]}"#,
+                "allowed_origins",
+            ),
+        ];
+        for (json, field) in cases {
+            let request: CreateKeyRequest = serde_json::from_str(json).unwrap();
+            let error = request.policy(NOW).unwrap_err();
+            assert_eq!(error.field, field, "{json}");
+            assert!(!alloc::string::ToString::to_string(&error).contains("10.0.0.1"));
+        }
+        assert!(
+            serde_json::from_str::<CreateKeyRequest>(r#"{"kind":"secret","scopes":null}"#).is_ok()
+        );
+        assert!(
+            serde_json::from_str::<CreateKeyRequest>(r#"{"kind":"secret","colour":1}"#).is_err()
+        );
+    }
+
+    #[test]
+    fn a_patch_leaves_absent_fields_removes_null_ones_and_sets_the_rest() {
+        let current: Policy = serde_json::from_str(
+            r#"{"expires_at":1800000600000,"scopes":["keys:read"],"allowed_ips":["10.0.0.0/8"],"rate_limit":{"requests":5,"per_seconds":1}}"#,
+        )
+        .unwrap();
+        let patch: UpdateKeyRequest =
+            serde_json::from_str(r#"{"scopes":null,"allowed_ips":["10.1.0.0/16"]}"#).unwrap();
+        assert!(!patch.is_empty());
+        let after = patch.apply(&current, NOW).unwrap();
+        assert_eq!(after.scopes, None, "null removes the restriction");
+        assert_eq!(
+            after.allowed_ips.as_ref().unwrap()[0].to_string(),
+            "10.1.0.0/16"
+        );
+        assert_eq!(after.expires_at, current.expires_at, "absent leaves it");
+        assert_eq!(after.rate_limit, current.rate_limit);
+        let expiry: UpdateKeyRequest =
+            serde_json::from_str(r#"{"expires_in_seconds":60}"#).unwrap();
+        assert_eq!(
+            expiry.apply(&current, NOW).unwrap().expires_at,
+            Some(UnixMillis(NOW.0 + 60_000))
+        );
+        let clear: UpdateKeyRequest = serde_json::from_str(r#"{"expires_at":null}"#).unwrap();
+        assert_eq!(clear.apply(&current, NOW).unwrap().expires_at, None);
+        let both: UpdateKeyRequest =
+            serde_json::from_str(r#"{"expires_at":null,"expires_in_seconds":5}"#).unwrap();
+        assert_eq!(
+            both.apply(&current, NOW).unwrap_err().field,
+            "expires_in_seconds"
+        );
+        assert!(serde_json::from_str::<UpdateKeyRequest>("{}")
+            .unwrap()
+            .is_empty());
+        assert!(serde_json::from_str::<UpdateKeyRequest>(r#"{"kind":"secret"}"#).is_err());
+        assert!(
+            serde_json::from_str::<UpdateKeyRequest>(r#"{"label":null}"#)
+                .unwrap()
+                .is_empty()
         );
     }
 

@@ -1,0 +1,199 @@
+//! IPv4 and IPv6 networks in CIDR notation, for `allowed_ips`.
+
+use core::fmt;
+use core::net::IpAddr;
+use core::str::FromStr;
+
+/// A network: an address and a prefix length. A bare address is a /32 or /128.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpNet {
+    address: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// Parses `203.0.113.0/24`, `2001:db8::/32` or a bare address. Host bits beyond the
+    /// prefix are refused (`10.0.0.1/8` is a mistake for `10.0.0.0/8` more often than not).
+    pub fn parse(text: &str) -> Option<IpNet> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let address = IpAddr::from_str(address).ok()?;
+        let max = match address {
+            IpAddr::V4(_) => 32,
+            IpAddr::V6(_) => 128,
+        };
+        let prefix = match prefix {
+            None => max,
+            Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => {
+                p.parse::<u8>().ok().filter(|p| *p <= max)?
+            }
+            Some(_) => return None,
+        };
+        let net = IpNet { address, prefix };
+        (net.network_bits() == bits(address)).then_some(net)
+    }
+
+    fn mask(&self) -> u128 {
+        let width = match self.address {
+            IpAddr::V4(_) => 32,
+            IpAddr::V6(_) => 128,
+        };
+        let host_bits = width - u32::from(self.prefix);
+        if host_bits >= 128 {
+            0
+        } else {
+            (u128::MAX << host_bits) & width_mask(width)
+        }
+    }
+
+    fn network_bits(&self) -> u128 {
+        bits(self.address) & self.mask()
+    }
+
+    /// Whether `address` is in this network. An IPv4 address also matches in its
+    /// IPv4-mapped IPv6 form (`::ffff:203.0.113.7`), and the other way round.
+    pub fn contains(&self, address: IpAddr) -> bool {
+        let address = canonical(address);
+        let own = canonical(self.address);
+        match (own, address) {
+            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
+                let prefix =
+                    if matches!(self.address, IpAddr::V6(_)) && matches!(own, IpAddr::V4(_)) {
+                        // A mapped network ::ffff:a.b.c.d/n: n counts the 96 mapping bits.
+                        self.prefix.saturating_sub(96)
+                    } else {
+                        self.prefix
+                    };
+                let net = IpNet {
+                    address: own,
+                    prefix,
+                };
+                bits(address) & net.mask() == net.network_bits()
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether every address of `other` is in this network.
+    pub fn covers(&self, other: &IpNet) -> bool {
+        let same_family = matches!(
+            (canonical(self.address), canonical(other.address)),
+            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_))
+        );
+        same_family && self.prefix <= other.prefix && self.contains(other.address)
+    }
+}
+
+/// IPv4-mapped IPv6 addresses as the IPv4 addresses they are.
+fn canonical(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn bits(address: IpAddr) -> u128 {
+    match address {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+fn width_mask(width: u32) -> u128 {
+    if width >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << width) - 1
+    }
+}
+
+impl fmt::Display for IpNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.address, self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    fn ip(text: &str) -> IpAddr {
+        IpAddr::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn parses_networks_and_refuses_host_bits_and_junk() {
+        assert!(IpNet::parse("203.0.113.0/24").is_some());
+        assert!(IpNet::parse("203.0.113.7").is_some());
+        assert!(IpNet::parse("0.0.0.0/0").is_some());
+        assert!(IpNet::parse("2001:db8::/32").is_some());
+        assert!(IpNet::parse("::/0").is_some());
+        assert!(IpNet::parse("::1").is_some());
+        for bad in [
+            "203.0.113.7/24",
+            "10.0.0.0/33",
+            "2001:db8::/129",
+            "1.2.3/8",
+            "x",
+            "",
+            "1.2.3.4/",
+            "1.2.3.4/+8",
+            "1.2.3.4/ 8",
+            "1.2.3.4/08x",
+        ] {
+            assert!(IpNet::parse(bad).is_none(), "{bad}");
+        }
+        assert_eq!(
+            IpNet::parse("10.0.0.0/8").unwrap().to_string(),
+            "10.0.0.0/8"
+        );
+    }
+
+    #[test]
+    fn cidr_edges() {
+        let net = IpNet::parse("203.0.113.0/24").unwrap();
+        assert!(net.contains(ip("203.0.113.0")));
+        assert!(net.contains(ip("203.0.113.255")));
+        assert!(!net.contains(ip("203.0.112.255")));
+        assert!(!net.contains(ip("203.0.114.0")));
+        let host = IpNet::parse("198.51.100.7/32").unwrap();
+        assert!(host.contains(ip("198.51.100.7")) && !host.contains(ip("198.51.100.8")));
+        assert!(IpNet::parse("0.0.0.0/0")
+            .unwrap()
+            .contains(ip("255.255.255.255")));
+        let v6 = IpNet::parse("2001:db8::/32").unwrap();
+        assert!(v6.contains(ip("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff")));
+        assert!(!v6.contains(ip("2001:db9::")));
+        assert!(!v6.contains(ip("203.0.113.1")), "families never mix");
+        assert!(IpNet::parse("::/0").unwrap().contains(ip("2001:db8::1")));
+        // IPv4-mapped IPv6 is the IPv4 address.
+        assert!(net.contains(ip("::ffff:203.0.113.9")));
+        let mapped = IpNet::parse("::ffff:203.0.113.0/120").unwrap();
+        assert!(mapped.contains(ip("203.0.113.200")));
+        assert!(!mapped.contains(ip("203.0.114.1")));
+    }
+
+    #[test]
+    fn covering() {
+        let wide = IpNet::parse("10.0.0.0/8").unwrap();
+        assert!(wide.covers(&IpNet::parse("10.1.0.0/16").unwrap()));
+        assert!(wide.covers(&wide));
+        assert!(!IpNet::parse("10.1.0.0/16").unwrap().covers(&wide));
+        assert!(!wide.covers(&IpNet::parse("11.0.0.0/16").unwrap()));
+        assert!(!wide.covers(&IpNet::parse("2001:db8::/32").unwrap()));
+    }
+
+    proptest::proptest! {
+        /// A /n network holds exactly the addresses that share its first n bits.
+        #[test]
+        fn membership_is_prefix_equality(a: u32, b: u32, prefix in 0u8..=32) {
+            let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+            let net = IpNet::parse(&alloc::format!("{}/{}", core::net::Ipv4Addr::from(a & mask), prefix)).unwrap();
+            let inside = net.contains(IpAddr::V4(core::net::Ipv4Addr::from(b)));
+            proptest::prop_assert_eq!(inside, a & mask == b & mask);
+        }
+    }
+}
