@@ -16,6 +16,8 @@ pub const KEY_RING_BINDING: &str = "KEY_RING";
 pub const REGISTRY_BINDING: &str = "REGISTRY";
 /// Workers Rate Limiting: failed authentications per client address.
 pub const FAILED_AUTH_LIMITER: &str = "FAILED_AUTH_LIMITER";
+/// Workers Rate Limiting: failed authentications per application.
+pub const FAILED_AUTH_APP_LIMITER: &str = "FAILED_AUTH_APP_LIMITER";
 /// Workers Rate Limiting: dashboard sign-ins and operator-token attempts per address.
 pub const SIGN_IN_LIMITER: &str = "SIGN_IN_LIMITER";
 

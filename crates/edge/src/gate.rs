@@ -17,7 +17,7 @@ use aero2_keys::gate::{admit, authorize, is_browser_request, key_from_authorizat
 use aero2_keys::http::cors::{self, is_preflight, reflectable_origin};
 use aero2_keys::http::ErrorCode;
 use aero2_keys::policy::{self, referer_origin};
-use aero2_keys::{ApplicationId, KeyId, KeyIdentity, UnixMillis};
+use aero2_keys::{contains_secret_key, ApplicationId, KeyId, KeyIdentity, UnixMillis};
 use worker::{web_sys, Context, Env, Headers, Request, Response};
 
 use crate::clock::now;
@@ -52,12 +52,18 @@ pub async fn gate(
 ) -> ApiResult<Response> {
     let header = |name| req.headers().get(name).ok().flatten();
     let method = method(&req);
-    allow(&method, GATED_METHODS)?;
     // CORS applies to frontend routes only: no page can call a secret-key route.
     let frontend = config.frontend_routes.matches(target.path);
     let cors_origin = header("Origin")
         .filter(|_| frontend)
         .and_then(|origin| reflectable_origin(&origin).map(str::to_owned));
+    if let Err(refused) = allow(&method, GATED_METHODS) {
+        let response = refused.into_response();
+        return match cors_origin {
+            Some(origin) => with_cors(response, &origin),
+            None => Ok(response),
+        };
+    }
     if frontend
         && is_preflight(
             &method,
@@ -97,6 +103,10 @@ async fn validate_and_forward(
     let header = |name| req.headers().get(name).ok().flatten();
     // Malformed keys and bad checksums stop here, before any storage read.
     let key = key_from_authorization(header("Authorization").as_deref())?;
+    // A secret key in the query string would reach the origin, its logs and its caches.
+    if target.query.is_some_and(contains_secret_key) {
+        return Err(ErrorCode::SecretKeyOutsideAuthorization.into());
+    }
     let now = now();
     let address = limits::client_address(&req);
     limits::FAILED_AUTH.refuse_if_blocked(&address, now)?;
@@ -114,12 +124,14 @@ async fn validate_and_forward(
     };
     let validated = match validate(&req, &key, request, env, ctx, config, now).await {
         Ok(validated) => validated,
-        // A key that does not authenticate counts against its address.
+        // A key that does not authenticate counts against its address and its
+        // application.
         Err(err) if err.code.status() == 401 => {
-            return Err(limits::FAILED_AUTH
-                .count(env, &address, now)
-                .await
-                .unwrap_or(err));
+            return Err(
+                limits::count_failure(env, &address, key.application_id, now)
+                    .await
+                    .unwrap_or(err),
+            );
         }
         Err(err) => return Err(err),
     };
@@ -158,8 +170,9 @@ async fn validate(
     };
     if config.mode(key.kind) == ValidationMode::Strict {
         // Forged keys name applications at random: refuse those here, without waking (or
-        // creating) a Durable Object.
-        if !kv::application_exists(env, key.application_id).await? {
+        // creating) a Durable Object. While an application is flooded with keys that fail,
+        // its keys must also have a KV record before its Durable Object is asked.
+        if !kv::key_may_exist(env, key, now).await? {
             return Err(Rejection::UnknownKey.into());
         }
         let command = RingCommand::Validate {

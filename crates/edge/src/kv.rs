@@ -20,7 +20,7 @@ use std::collections::HashSet;
 
 use aero2_keys::gate::EdgeRecord;
 use aero2_keys::http::ErrorCode;
-use aero2_keys::{ApplicationId, Environment, StorageId};
+use aero2_keys::{ApplicationId, Environment, KeyIdentity, StorageId, UnixMillis};
 use serde::Serialize;
 use worker::kv::KvStore;
 use worker::{console_error, Env};
@@ -41,6 +41,22 @@ const KNOWN_APPLICATIONS_CAP: usize = 50_000;
 
 thread_local! {
     static KNOWN_APPLICATIONS: RefCell<HashSet<ApplicationId>> = RefCell::new(HashSet::new());
+}
+
+/// Whether a presented key could belong to an existing application, before its key ring
+/// is asked (strict mode): its application must exist, and while the application is
+/// under a flood of failing keys ([`crate::limits::under_attack`]), the key must also
+/// have its own KV record, so forged keys cost a KV read and no Durable Object call.
+/// (During such a flood, a key created within KV's propagation delay can be refused in
+/// other locations; README.md says so.)
+pub async fn key_may_exist(env: &Env, key: &KeyIdentity, now: UnixMillis) -> ApiResult<bool> {
+    if !application_exists(env, key.application_id).await? {
+        return Ok(false);
+    }
+    if !crate::limits::under_attack(key.application_id, now) {
+        return Ok(true);
+    }
+    Ok(edge_record(env, &key.storage_id).await?.is_some())
 }
 
 /// The value of an application's existence record.

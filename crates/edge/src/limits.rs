@@ -11,11 +11,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use aero2_keys::http::ErrorCode;
-use aero2_keys::policy::{RateDecision, RateLimit, Window};
-use aero2_keys::{KeyId, UnixMillis};
+use aero2_keys::policy::{limit_bucket, RateDecision, RateLimit, Window};
+use aero2_keys::{ApplicationId, KeyId, UnixMillis};
 use worker::{Env, Request};
 
-use crate::config::{FAILED_AUTH_LIMITER, SIGN_IN_LIMITER};
+use crate::config::{FAILED_AUTH_APP_LIMITER, FAILED_AUTH_LIMITER, SIGN_IN_LIMITER};
 use crate::errors::{ApiError, ApiResult};
 
 /// The bindings' period.
@@ -50,13 +50,46 @@ pub const SIGN_IN: Limit = Limit {
     blocked: &SIGN_IN_BLOCKED,
 };
 
-/// The client's address as the platform reports it.
+/// The bucket the client's address counts in ([`limit_bucket`]: an IPv6 address counts
+/// with its whole /64), from the address the platform reports.
 pub fn client_address(req: &Request) -> String {
-    req.headers()
-        .get("CF-Connecting-IP")
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| "unknown".to_owned())
+    let address = req.headers().get("CF-Connecting-IP").ok().flatten();
+    limit_bucket(address.as_deref().unwrap_or("unknown"))
+}
+
+/// Failed authentications per application (`FAILED_AUTH_APP_LIMITER`, 1,000 a minute):
+/// past it, the application is flooded with keys that fail, from however many
+/// addresses, and its keys need a KV record before its Durable Object is asked.
+pub const FAILED_AUTH_APP: Limit = Limit {
+    binding: FAILED_AUTH_APP_LIMITER,
+    code: ErrorCode::TooManyFailedAttempts,
+    blocked: &UNDER_ATTACK,
+};
+
+thread_local! {
+    static UNDER_ATTACK: RefCell<HashMap<String, UnixMillis>> = RefCell::new(HashMap::new());
+}
+
+/// Whether this isolate has seen `application` go over its failure limit lately.
+pub fn under_attack(application: ApplicationId, now: UnixMillis) -> bool {
+    FAILED_AUTH_APP
+        .refuse_if_blocked(&application.to_string(), now)
+        .is_err()
+}
+
+/// Counts a failed authentication against the client's address and the key's
+/// application; returns the 429 to answer with when the address is over its limit.
+pub async fn count_failure(
+    env: &Env,
+    address: &str,
+    application: ApplicationId,
+    now: UnixMillis,
+) -> Option<ApiError> {
+    // The application's count only switches its keys to the KV check; it refuses nobody.
+    let _ = FAILED_AUTH_APP
+        .count(env, &application.to_string(), now)
+        .await;
+    FAILED_AUTH.count(env, address, now).await
 }
 
 impl Limit {

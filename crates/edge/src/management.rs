@@ -42,16 +42,19 @@ pub async fn with_key(
     let op = operation(req, rest, query).await?;
     // As at the gate: a key of an application that does not exist is refused here, and
     // answered exactly as an unknown key of one that does.
-    let answer = if kv::application_exists(env, key.application_id).await? {
+    let answer = if kv::key_may_exist(env, &key, now).await? {
         send(env, key.application_id, actor, client, op).await
     } else {
         Err(Rejection::UnknownKey.into())
     };
     match answer {
-        Err(err) if err.code.status() == 401 => Err(limits::FAILED_AUTH
-            .count(env, &address, now)
-            .await
-            .unwrap_or(err)),
+        Err(err) if err.code.status() == 401 => {
+            Err(
+                limits::count_failure(env, &address, key.application_id, now)
+                    .await
+                    .unwrap_or(err),
+            )
+        }
         answer => answer,
     }
 }

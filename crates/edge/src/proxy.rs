@@ -6,7 +6,7 @@
 
 use aero2_keys::http::forwarding::{drop_request_header, forwardable_cookies, AssertionClaims};
 use aero2_keys::http::ErrorCode;
-use aero2_keys::{encode_hex, KeyIdentity, RandomSource, SystemRandom};
+use aero2_keys::{contains_secret_key, encode_hex, KeyIdentity, RandomSource, SystemRandom};
 use worker::{web_sys, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response};
 
 use crate::assertion::{self, SigningKey};
@@ -45,16 +45,19 @@ pub async fn forward(
     let destination = format!("{origin}{target}");
     let method_name = crate::router::method(&req);
 
-    // Copy the headers inside JavaScript, then remove what the origin must not get; only
-    // header names cross into wasm.
+    // Copy the headers inside JavaScript, then remove what the origin must not get. A
+    // secret key in any header but Authorization is refused: the origin would get it.
     let client = req.headers();
     let headers =
         Headers(web_sys::Headers::new_with_headers(&client.0).map_err(worker::Error::from)?);
-    let connection = client.get("Connection").ok().flatten();
-    let dropped: Vec<String> = headers
-        .keys()
-        .filter(|name| drop_request_header(name, connection.as_deref()))
-        .collect();
+    let mut dropped: Vec<String> = Vec::new();
+    for (name, value) in headers.entries() {
+        if drop_request_header(&name) {
+            dropped.push(name);
+        } else if contains_secret_key(&value) {
+            return Err(ErrorCode::SecretKeyOutsideAuthorization.into());
+        }
+    }
     for name in dropped {
         headers.delete(&name)?;
     }
@@ -68,6 +71,8 @@ pub async fn forward(
     }
     if let Some(address) = client.get("CF-Connecting-IP").ok().flatten() {
         headers.set("X-Aero2-Client-Ip", &address)?;
+        // For the libraries that read this one: the platform's address, not the client's.
+        headers.set("X-Forwarded-For", &address)?;
     }
     let key = forward.key;
     headers.set("X-Aero2-Application-Id", &key.application_id.to_string())?;

@@ -46,13 +46,6 @@ pub struct SessionRecord {
 }
 
 #[derive(Deserialize)]
-struct SessionRow {
-    token_hash: String,
-    #[serde(flatten)]
-    session: SessionRecord,
-}
-
-#[derive(Deserialize)]
 struct InfoRow {
     info: String,
 }
@@ -108,6 +101,11 @@ impl ApplicationRegistry {
                 token_hash,
                 session,
             } => {
+                // Expired sessions go when a new one comes, not on every lookup.
+                self.sql.exec(
+                    "DELETE FROM sessions WHERE expires_at <= ?",
+                    vec![int(now.0)],
+                )?;
                 self.sql.exec(
                     "INSERT INTO sessions (token_hash, id, csrf, created_at, last_seen_at, expires_at, ip, user_agent)
                      VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -125,11 +123,17 @@ impl ApplicationRegistry {
                 Ok(json_response(201, &session))
             }
             RegistryCommand::FindSession { token_hash } => {
-                let session = self
-                    .live_sessions(now)?
+                let rows: Vec<SessionRecord> = self
+                    .sql
+                    .exec(
+                        "SELECT id, csrf, created_at, last_seen_at, expires_at, ip, user_agent
+                         FROM sessions WHERE token_hash = ? AND expires_at > ?",
+                        vec![text(token_hash.clone()), int(now.0)],
+                    )?
+                    .to_array()?;
+                let session = rows
                     .into_iter()
-                    .find(|row| row.token_hash == token_hash)
-                    .map(|row| row.session)
+                    .next()
                     .ok_or(ApiError::from(ErrorCode::NotSignedIn))?;
                 if now.0 >= session.last_seen_at + LAST_SEEN_RESOLUTION_MS {
                     self.sql.exec(
@@ -140,11 +144,7 @@ impl ApplicationRegistry {
                 Ok(json_response(200, &session))
             }
             RegistryCommand::ListSessions => {
-                let sessions: Vec<SessionRecord> = self
-                    .live_sessions(now)?
-                    .into_iter()
-                    .map(|row| row.session)
-                    .collect();
+                let sessions = self.live_sessions(now)?;
                 Ok(json_response(200, &sessions))
             }
             RegistryCommand::EndSession { id } => {
@@ -165,7 +165,7 @@ impl ApplicationRegistry {
     }
 
     /// Sessions that have not expired, newest first; expired ones are deleted.
-    fn live_sessions(&self, now: UnixMillis) -> ApiResult<Vec<SessionRow>> {
+    fn live_sessions(&self, now: UnixMillis) -> ApiResult<Vec<SessionRecord>> {
         self.sql.exec(
             "DELETE FROM sessions WHERE expires_at <= ?",
             vec![int(now.0)],
@@ -173,7 +173,7 @@ impl ApplicationRegistry {
         Ok(self
             .sql
             .exec(
-                "SELECT token_hash, id, csrf, created_at, last_seen_at, expires_at, ip, user_agent
+                "SELECT id, csrf, created_at, last_seen_at, expires_at, ip, user_agent
                  FROM sessions ORDER BY created_at DESC",
                 None,
             )?

@@ -32,7 +32,7 @@ pub async fn route(
     let method = method(&req);
     match segments.as_slice() {
         [".well-known", "jwks.json"] => {
-            allow(&method, "GET")?;
+            allow(&method, "GET, HEAD")?;
             jwks_response(
                 config
                     .signing_key
@@ -45,7 +45,7 @@ pub async fn route(
         #[cfg(feature = "instrumentation")]
         ["__instrumentation"] => Ok(crate::instrumentation::report()),
         ["openapi.json"] => {
-            allow(&method, "GET")?;
+            allow(&method, "GET, HEAD")?;
             let headers = worker::Headers::new();
             headers.set("Content-Type", "application/json; charset=utf-8")?;
             Ok(Response::from_bytes(OPENAPI.as_bytes().to_vec())?.with_headers(headers))

@@ -60,17 +60,29 @@ fn cookie_token(req: &Request) -> Option<String> {
         .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// The request's live session, if it has one.
+/// The request's live session, if it has one. A cookie that names no session is a failed
+/// authentication: it counts against the address's failed-attempt limit (as an unknown key
+/// does), and past it the registry is not asked at all, so a flood of made-up cookies
+/// cannot load the one object behind every sign-in. It is not the sign-in limit: tabs
+/// still open after "sign out everywhere" would otherwise lock their operator out.
 pub async fn from_request(req: &Request, env: &Env) -> ApiResult<Option<SessionRecord>> {
     let Some(token) = cookie_token(req) else {
         return Ok(None);
     };
+    let address = limits::client_address(req);
+    let now = now();
+    limits::FAILED_AUTH.refuse_if_blocked(&address, now)?;
     let command = RegistryCommand::FindSession {
         token_hash: token_hash(&token),
     };
     match read_answer::<SessionRecord>(to_registry(env, &command).await?).await {
         Ok(session) => Ok(Some(session)),
-        Err(err) if err.code == ErrorCode::NotSignedIn => Ok(None),
+        Err(err) if err.code == ErrorCode::NotSignedIn => {
+            match limits::FAILED_AUTH.count(env, &address, now).await {
+                Some(limited) => Err(limited),
+                None => Ok(None),
+            }
+        }
         Err(err) => Err(err),
     }
 }

@@ -390,6 +390,31 @@ pub fn parse(input: &str) -> Result<ParsedKey, ParseError> {
     })
 }
 
+/// Whether `text` holds a well-formed secret key anywhere in it (checksum included, so a
+/// random run of characters is not mistaken for one). The gate refuses a secret key
+/// anywhere but `Authorization`: in a query string or another header, the origin (and
+/// its logs) would receive it.
+pub fn contains_secret_key(text: &str) -> bool {
+    let len = KeyKind::Secret.key_len();
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(offset) = text.get(from..).and_then(|rest| rest.find("sk_")) {
+        let start = from + offset;
+        if let Some(candidate) = bytes.get(start..start + len) {
+            // A key is ASCII, so a candidate window is valid UTF-8 when the key is there.
+            if core::str::from_utf8(candidate)
+                .ok()
+                .and_then(|candidate| parse(candidate).ok())
+                .is_some_and(|key| key.kind == KeyKind::Secret)
+            {
+                return true;
+            }
+        }
+        from = start + 3;
+    }
+    false
+}
+
 /// What a presented key states about itself, and the storage id to look it up under.
 ///
 /// Made without copying the key: the secret stays in the caller's buffer, and only its

@@ -32,6 +32,7 @@ mod format;
 pub mod gate;
 pub mod http;
 mod lifecycle;
+mod number;
 pub mod outbox;
 pub mod policy;
 mod random;
@@ -42,9 +43,9 @@ pub mod timers;
 pub mod usage;
 
 pub use format::{
-    identify, parse, ApiKey, ApplicationId, Environment, IdError, KeyId, KeyIdentity, KeyKind,
-    ParseError, ParsedKey, APPLICATION_ID_LEN, CHECKSUM_LEN, KEY_PATTERN, PREFIX_LEN,
-    SECRET_KEY_PATTERN,
+    contains_secret_key, identify, parse, ApiKey, ApplicationId, Environment, IdError, KeyId,
+    KeyIdentity, KeyKind, ParseError, ParsedKey, APPLICATION_ID_LEN, CHECKSUM_LEN, KEY_PATTERN,
+    PREFIX_LEN, SECRET_KEY_PATTERN,
 };
 pub use lifecycle::{
     GracePeriod, KeyRecord, KeyRing, KeyStatus, LifecycleError, RevocationReason, Rotation,

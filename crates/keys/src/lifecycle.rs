@@ -314,9 +314,28 @@ impl From<RandomError> for LifecycleError {
 /// `None` otherwise. (`/openapi.json` states the same rule as a pattern; the length is
 /// counted before trimming, as JSON Schema's `maxLength` counts it.)
 pub(crate) fn clean_text(text: &str, max_chars: usize) -> Option<&str> {
-    let acceptable = text.chars().count() <= max_chars && !text.chars().any(char::is_control);
+    let acceptable = text.chars().count() <= max_chars
+        && !text.chars().any(|c| c.is_control() || is_invisible(c));
     let trimmed = text.trim();
     (acceptable && !trimmed.is_empty()).then_some(trimmed)
+}
+
+/// Format characters and separators that reorder or hide text (`U+202E` right-to-left
+/// override, zero-width spaces, line and paragraph separators): a label with them can show
+/// something other than what it says.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
 }
 
 /// The outcome of a rotation: the new key (its value is shown once) and both records as

@@ -238,3 +238,39 @@ fn ids_round_trip_and_reject_other_forms() {
     assert_eq!(serde_json::from_str::<KeyId>(&json).unwrap(), id);
     assert!(serde_json::from_str::<KeyId>("\"key_short\"").is_err());
 }
+
+#[test]
+fn secret_keys_are_found_anywhere_in_a_text_and_nothing_else_is() {
+    let app = ApplicationId::parse("app_AAAAAAAAAAAAAAAA").unwrap();
+    let secret =
+        ApiKey::generate(KeyKind::Secret, Environment::Live, app, &mut SystemRandom).unwrap();
+    let publishable = ApiKey::generate(
+        KeyKind::Publishable,
+        Environment::Live,
+        app,
+        &mut SystemRandom,
+    )
+    .unwrap();
+    let value = secret.expose_secret();
+    for text in [
+        value.to_string(),
+        format!("key={value}&page=2"),
+        format!("Bearer {value}"),
+        format!("xx sk_ sk_live_short {value}"),
+        format!("é{value}é"),
+    ] {
+        assert!(aero2_keys::contains_secret_key(&text), "{}", &text[..8]);
+    }
+    let mut altered = value.to_string();
+    altered.replace_range(30..31, if &value[30..31] == "a" { "b" } else { "a" });
+    for text in [
+        String::new(),
+        "sk_".to_string(),
+        publishable.expose_secret().to_string(),
+        altered,
+        value[..61].to_string(),
+        "sk_live_".repeat(20),
+    ] {
+        assert!(!aero2_keys::contains_secret_key(&text));
+    }
+}

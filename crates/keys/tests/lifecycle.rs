@@ -495,3 +495,31 @@ fn updates_change_label_and_policy_but_never_the_kind_and_are_validated() {
         LifecycleError::InvalidPolicy(err) if err.field == "expires_at"
     ));
 }
+
+#[test]
+fn labels_cannot_hide_or_reorder_text() {
+    let (mut ring, mut rng) = ring();
+    // Found by the attacker review: bidi overrides and zero-width characters passed.
+    for bad in [
+        "pay\u{202E}lacoL",
+        "a\u{200B}b",
+        "line\u{2028}break",
+        "\u{FEFF}bom",
+    ] {
+        assert_eq!(
+            ring.create(KeyKind::Secret, bad, Policy::default(), T0, &mut rng)
+                .unwrap_err(),
+            LifecycleError::InvalidLabel,
+            "{bad:?}"
+        );
+    }
+    assert!(ring
+        .create(
+            KeyKind::Secret,
+            "café ☕ 東京",
+            Policy::default(),
+            T0,
+            &mut rng
+        )
+        .is_ok());
+}

@@ -557,3 +557,18 @@ pub fn raw_body(response: &str) -> String {
     }
     out
 }
+
+/// Workers Rate Limiting counts in windows aligned to the clock's minute (and `wrangler
+/// dev`'s emulation clears every count when the minute turns). A test that must see a
+/// limit reached within one window waits, when needed, until at least `seconds` of the
+/// current window are left.
+pub fn within_one_rate_window(seconds: u64) {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    assert!(seconds < 60, "a window is a minute");
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let into_window = now.as_millis() % 60_000;
+    let left = 60_000 - into_window;
+    if left < u128::from(seconds) * 1000 {
+        std::thread::sleep(Duration::from_millis(left as u64 + 200));
+    }
+}

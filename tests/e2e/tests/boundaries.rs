@@ -135,6 +135,19 @@ fn browser_answers_on_frontend_routes_can_be_read_by_the_page_errors_included() 
     let w = worker();
     let app = w.create_application("Cors", "production");
     let page = "https://shop.example";
+    // A method the gate refuses, on a frontend route: the page can read that too.
+    let refused_method = from(
+        "198.51.100.21",
+        "TRACE",
+        w,
+        "/v1/client/x",
+        &[("Origin", page)],
+    );
+    assert_eq!(refused_method.status, 405);
+    assert_eq!(
+        refused_method.header("Access-Control-Allow-Origin"),
+        Some(page)
+    );
     let browser = |key: &str, path: &str| {
         let auth = bearer(key);
         from(
@@ -203,6 +216,16 @@ fn nothing_of_the_operator_or_the_client_forged_reaches_the_origin() {
             ("True-Client-Ip", "6.6.6.6"),
             ("Forwarded", "for=6.6.6.6"),
             ("X-Forwarded-For", "6.6.6.6"),
+            // Found by the attacker review: each of these reached the origin.
+            ("X-Client-IP", "6.6.6.6"),
+            ("X-Cluster-Client-IP", "6.6.6.6"),
+            ("Fastly-Client-Ip", "6.6.6.6"),
+            ("Forwarded-For", "6.6.6.6"),
+            ("Cf-Pseudo-IPv4", "6.6.6.6"),
+            ("X-Forwarded-Host", "evil.example"),
+            ("X-Original-URL", "/v1/admin"),
+            ("X-Rewrite-URL", "/v1/admin"),
+            ("X-HTTP-Method-Override", "DELETE"),
             ("X-Request-Id", "kept"),
             ("Content-Type", "application/json"),
         ],
@@ -212,6 +235,10 @@ fn nothing_of_the_operator_or_the_client_forged_reaches_the_origin() {
     let seen = reply.json["headers"].as_object().unwrap();
     assert_eq!(seen["cookie"], "theme=dark");
     assert_eq!(seen["x-aero2-client-ip"], "203.0.113.7");
+    assert_eq!(
+        seen["x-forwarded-for"], "203.0.113.7",
+        "the platform's address, not the client's"
+    );
     assert_eq!(seen["x-aero2-key-kind"], "secret");
     assert_eq!(seen["x-aero2-application-id"], app.id.as_str());
     assert_eq!(seen["x-request-id"], "kept");
@@ -230,18 +257,67 @@ fn nothing_of_the_operator_or_the_client_forged_reaches_the_origin() {
             "the client's {name} reached the origin"
         );
         assert!(
-            ![
-                "x-real-ip",
-                "true-client-ip",
-                "forwarded",
-                "x-forwarded-for",
-                "authorization"
-            ]
-            .contains(&loose.as_str()),
+            !["x-real-ip", "true-client-ip", "forwarded", "authorization"]
+                .contains(&loose.as_str()),
             "{name} reached the origin"
         );
     }
     assert!(!reply.body.contains("6.6.6.6") && !reply.body.contains("0123abcd"));
+    for forged in ["evil.example", "/v1/admin", "DELETE"] {
+        assert!(!reply.body.contains(forged), "{forged} reached the origin");
+    }
+
+    // Two Cookie fields arrive joined with a comma: the session cookie is still dropped.
+    let host = w.base.trim_start_matches("http://");
+    let raw = format!(
+        "GET /v1/orders HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\nCookie: theme=dark\r\nCookie: __Host-aero2_session=0123abcd\r\nConnection: close\r\n\r\n",
+        app.secret.value
+    );
+    let (status, response) = raw_request(&w.base, raw.as_bytes());
+    assert_eq!(status, 200, "{response}");
+    assert!(!raw_body(&response).contains("0123abcd"), "{response}");
+}
+
+#[test]
+fn a_secret_key_anywhere_but_authorization_is_refused_before_it_reaches_the_origin() {
+    let w = worker();
+    let app = w.create_application("Stray keys", "production");
+    let auth = bearer(&app.secret.value);
+    let in_query = from(
+        "10.30.0.1",
+        "GET",
+        w,
+        &format!("/v1/orders?api_key={}", app.secret.value),
+        &[("Authorization", &auth)],
+    );
+    assert_eq!(
+        (in_query.status, in_query.code()),
+        (400, "secret_key_outside_authorization")
+    );
+    assert!(!in_query.body.contains(&app.secret.value));
+    for header in ["X-Api-Key", "Authorisation", "X-Debug"] {
+        let elsewhere = from(
+            "10.30.0.1",
+            "GET",
+            w,
+            "/v1/orders",
+            &[("Authorization", &auth), (header, &app.secret.value)],
+        );
+        assert_eq!(
+            elsewhere.code(),
+            "secret_key_outside_authorization",
+            "{header}"
+        );
+    }
+    // A publishable key is public: in a query string it is merely passed along.
+    let public = from(
+        "10.30.0.1",
+        "GET",
+        w,
+        &format!("/v1/orders?pk={}", app.publishable.value),
+        &[("Authorization", &auth)],
+    );
+    assert_eq!(public.status, 200, "{}", public.body);
 }
 
 #[test]
@@ -411,6 +487,7 @@ fn an_address_that_fails_too_often_is_refused_before_any_lookup() {
     )
     .unwrap();
     let auth = bearer(forged.expose_secret());
+    within_one_rate_window(20);
     let mut codes = Vec::new();
     for _ in 0..101 {
         codes.push(
@@ -444,6 +521,27 @@ fn an_address_that_fails_too_often_is_refused_before_any_lookup() {
         .status,
         200
     );
+
+    // An IPv6 host holds a whole /64: found by the attacker review, every address in it
+    // had a limit of its own. Now they share one, however they are written.
+    within_one_rate_window(20);
+    for i in 0..100 {
+        let ip = format!("2001:db8:77:1::{:x}", i + 1);
+        let reply = from(&ip, "GET", w, "/v1/users", &[("Authorization", &auth)]);
+        assert_eq!(reply.code(), "unknown_key");
+    }
+    for ip in ["2001:db8:77:1::ffff", "2001:0DB8:0077:0001:0:0:0:9"] {
+        let limited = from(ip, "GET", w, "/v1/users", &[("Authorization", &auth)]);
+        assert_eq!(limited.code(), "too_many_failed_attempts", "{ip}");
+    }
+    let elsewhere = from(
+        "2001:db8:77:2::1",
+        "GET",
+        w,
+        "/v1/users",
+        &[("Authorization", &good)],
+    );
+    assert_eq!(elsewhere.status, 200);
 }
 
 // ----- 6. paths ----------------------------------------------------------------------------

@@ -255,3 +255,64 @@ fn retention_forgets_long_revoked_keys_then_old_audit_entries() {
         log.body
     );
 }
+
+/// Found by the attacker review: application ids are public, so forged keys naming a real
+/// application from many addresses each cost its Durable Object a call. Past 1,000
+/// failures a minute for an application, its keys need a KV record first: forged keys
+/// then cost one KV read and no Durable Object call, and real keys keep working.
+#[test]
+fn a_flood_of_forged_keys_for_one_application_stops_reaching_its_durable_object() {
+    use aero2_keys::{ApiKey, ApplicationId, Environment, KeyKind, SystemRandom};
+    let w = Worker::start(
+        "faults-flood",
+        Options {
+            script: Some("crates/edge/build-fault-injection/index.js".into()),
+            ..Options::default()
+        },
+    );
+    let app = w.create_application("Flooded", "production");
+    let target = ApplicationId::parse(&app.id).unwrap();
+    let counters = || request("GET", &w.url("/__instrumentation"), &[], None).json;
+    let forged = |i: u32| {
+        let key = ApiKey::generate(
+            KeyKind::Secret,
+            Environment::Live,
+            target,
+            &mut SystemRandom,
+        )
+        .unwrap();
+        // Every request from its own address: no address is over its own limit.
+        let ip = format!("10.40.{}.{}", i / 250, i % 250);
+        request(
+            "GET",
+            &w.url("/v1/users"),
+            &[
+                ("Authorization", &bearer(key.expose_secret())),
+                ("CF-Connecting-IP", &ip),
+            ],
+            None,
+        )
+    };
+    for i in 0..1_001 {
+        assert_eq!(forged(i).code(), "unknown_key");
+    }
+    let before = counters();
+    for i in 1_001..1_101 {
+        assert_eq!(forged(i).code(), "unknown_key");
+    }
+    let after = counters();
+    let calls = after["durable_object_calls"].as_u64().unwrap()
+        - before["durable_object_calls"].as_u64().unwrap();
+    let reads = after["kv_reads"].as_u64().unwrap() - before["kv_reads"].as_u64().unwrap();
+    assert_eq!(calls, 0, "forged keys still reached the Durable Object");
+    assert_eq!(reads, 100, "one KV read each");
+    // The application's real keys, old and new, still pass.
+    assert_eq!(w.get("/v1/users", &app.secret.value).status, 200);
+    let created = w.post(
+        "/v1/keys",
+        &app.secret.value,
+        Some(&json!({"kind": "secret"})),
+    );
+    let fresh = created.json["key"]["value"].as_str().unwrap().to_string();
+    assert_eq!(w.get("/v1/users", &fresh).status, 200);
+}

@@ -538,6 +538,34 @@ fn malformed_input_gets_the_right_4xx_and_never_a_5xx() {
             code: "invalid_path",
             reply: raw_path("/v1/client/%G1", ""),
         },
+        // Found by the attacker review: these passed as frontend paths.
+        Case {
+            name: "double-encoded slash",
+            status: 400,
+            code: "invalid_path",
+            reply: raw_path("/v1/client/..%252Fusers", ""),
+        },
+        Case {
+            name: "overlong UTF-8 slash",
+            status: 400,
+            code: "invalid_path",
+            reply: raw_path("/v1/client/%c0%af", ""),
+        },
+        Case {
+            name: "fullwidth solidus",
+            status: 400,
+            code: "invalid_path",
+            reply: raw_path("/v1/client/%ef%bc%8f..%ef%bc%8fusers", ""),
+        },
+        Case {
+            name: "label with a right-to-left override",
+            status: 400,
+            code: "invalid_label",
+            reply: json_post(
+                "/v1/keys",
+                "{\"kind\":\"secret\",\"label\":\"pay\\u202elacol\"}",
+            ),
+        },
         Case {
             name: "dot segments leading off the frontend routes",
             status: 403,
@@ -608,7 +636,7 @@ fn malformed_input_gets_the_right_4xx_and_never_a_5xx() {
             ),
         },
     ];
-    assert!(cases.len() >= 62, "{} cases", cases.len());
+    assert!(cases.len() >= 66, "{} cases", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
         let (status, body) = &case.reply;

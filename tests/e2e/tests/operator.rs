@@ -213,6 +213,37 @@ fn sign_ins_and_wrong_operator_tokens_are_limited_per_address() {
 }
 
 #[test]
+fn made_up_session_cookies_count_as_failed_attempts() {
+    // Found by the attacker review: each made-up cookie was a free call to the one
+    // registry object.
+    let w = worker();
+    let ip = "10.12.5.1";
+    let attempt = |n: usize| {
+        request(
+            "GET",
+            &w.url("/v1/applications"),
+            &[
+                ("Cookie", &format!("__Host-aero2_session={:064x}", n)),
+                ("CF-Connecting-IP", ip),
+            ],
+            None,
+        )
+    };
+    within_one_rate_window(20);
+    for n in 0..100 {
+        assert_eq!(attempt(n).code(), "invalid_admin_token", "{n}");
+    }
+    let limited = attempt(100);
+    assert_eq!(
+        (limited.status, limited.code()),
+        (429, "too_many_failed_attempts")
+    );
+    assert!(limited.header("Retry-After").is_some());
+    // Not the sign-in limit: the operator at that address can still sign in.
+    assert!(sign_in(w, ip, ADMIN_TOKEN).is_ok());
+}
+
+#[test]
 fn an_applications_audit_log_names_the_operator_but_not_the_operators_address() {
     let w = worker();
     let app = w.create_application("Audited", "production");

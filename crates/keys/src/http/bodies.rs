@@ -28,21 +28,21 @@ pub struct CreateKeyRequest {
     /// Absent means `default`; `null` is refused, as the schema says a string.
     #[serde(default = "default_label")]
     pub label: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub expires_at: Option<String>,
-    #[serde(default, deserialize_with = "whole_number")]
+    #[serde(default, deserialize_with = "crate::number::whole_number")]
     pub expires_in_seconds: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub scopes: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub routes: Option<Vec<RouteRequest>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub allowed_origins: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub origin_policy: Option<OriginPolicy>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub allowed_ips: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub rate_limit: Option<RateLimit>,
 }
 
@@ -127,13 +127,17 @@ impl<T> Patch<T> {
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateKeyRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "not_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub label: Option<String>,
     #[serde(default, skip_serializing_if = "Patch::is_unchanged")]
     pub expires_at: Patch<String>,
     #[serde(
         default,
-        deserialize_with = "whole_number",
+        deserialize_with = "crate::number::whole_number",
         skip_serializing_if = "Option::is_none"
     )]
     pub expires_in_seconds: Option<u64>,
@@ -203,6 +207,9 @@ fn both_expiries() -> PolicyError {
     )
 }
 
+/// The longest `expires_in_seconds`: the same 10 years (3,653 days) as `expires_at`.
+pub const MAX_EXPIRES_IN_SECONDS: u64 = crate::policy::MAX_LIFETIME_MS / 1000;
+
 fn expiry(
     at: Option<&str>,
     in_seconds: Option<u64>,
@@ -215,10 +222,9 @@ fn expiry(
             "expires_at",
             "must be an RFC 3339 time, such as 2027-01-31T12:00:00Z",
         )),
-        (None, Some(seconds)) if seconds == 0 || seconds > 10 * 366 * 86_400 => Err(field_error(
-            "expires_in_seconds",
-            "must be 1 to 315360000 (10 years)",
-        )),
+        (None, Some(seconds)) if seconds == 0 || seconds > MAX_EXPIRES_IN_SECONDS => Err(
+            field_error("expires_in_seconds", "must be 1 to 315619200 (10 years)"),
+        ),
         (None, Some(seconds)) => Ok(Some(now.saturating_add_seconds(seconds))),
     }
 }
@@ -291,52 +297,17 @@ fn addresses(entries: &[String]) -> Result<Vec<IpNet>, PolicyError> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RotateRequest {
-    #[serde(default, deserialize_with = "whole_number")]
+    #[serde(default, deserialize_with = "crate::number::whole_number")]
     pub grace_period_seconds: Option<u64>,
 }
 
-/// A non-negative whole number written as `7` or `7.0`, as JSON Schema's `integer` allows.
-/// Fractions, negatives, values past 2^53 (where a double is no longer exact) and
-/// anything that is not a number are refused.
-fn whole_number<'de, D: serde::Deserializer<'de>>(
+/// An optional field that, when present, must hold a value: the schema gives each of
+/// these a type, and `null` is not of it. (In a `PATCH`, `null` means "remove"; see
+/// [`Patch`].)
+fn not_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     deserializer: D,
-) -> Result<Option<u64>, D::Error> {
-    struct WholeNumber;
-    impl<'de> serde::de::Visitor<'de> for WholeNumber {
-        type Value = Option<u64>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a non-negative whole number")
-        }
-        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Self::Value, E> {
-            Ok(Some(value))
-        }
-        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Self::Value, E> {
-            u64::try_from(value)
-                .map(Some)
-                .map_err(|_| E::custom("a non-negative whole number"))
-        }
-        fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Self::Value, E> {
-            const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-            let whole = value as u64;
-            if (0.0..=EXACT).contains(&value) && whole as f64 == value {
-                Ok(Some(whole))
-            } else {
-                Err(E::custom("a non-negative whole number"))
-            }
-        }
-        // An absent field is `None` (serde's default); an explicit `null` is refused, as
-        // the schema says an integer.
-        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-            Err(E::custom("a non-negative whole number, not null"))
-        }
-        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-            Err(E::custom("a non-negative whole number, not null"))
-        }
-        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
-            d.deserialize_any(self)
-        }
-    }
-    deserializer.deserialize_option(WholeNumber)
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 /// `POST /v1/applications`
@@ -489,12 +460,51 @@ mod tests {
             assert_eq!(error.field, field, "{json}");
             assert!(!alloc::string::ToString::to_string(&error).contains("10.0.0.1"));
         }
-        assert!(
-            serde_json::from_str::<CreateKeyRequest>(r#"{"kind":"secret","scopes":null}"#).is_ok()
-        );
+        // Found by schemathesis: null was taken for "absent", though the schema gives a type.
+        for field in [
+            "expires_at",
+            "scopes",
+            "routes",
+            "allowed_origins",
+            "origin_policy",
+            "allowed_ips",
+            "rate_limit",
+        ] {
+            let json = alloc::format!(r#"{{"kind":"secret","{field}":null}}"#);
+            assert!(
+                serde_json::from_str::<CreateKeyRequest>(&json).is_err(),
+                "{json}"
+            );
+        }
         assert!(
             serde_json::from_str::<CreateKeyRequest>(r#"{"kind":"secret","colour":1}"#).is_err()
         );
+    }
+
+    #[test]
+    fn expires_in_seconds_reaches_exactly_the_lifetime_limit_and_the_schema_says_so() {
+        let within =
+            alloc::format!(r#"{{"kind":"secret","expires_in_seconds":{MAX_EXPIRES_IN_SECONDS}}}"#);
+        let request: CreateKeyRequest = serde_json::from_str(&within).unwrap();
+        let policy = request.policy(NOW).unwrap();
+        assert!(policy.validate(KeyKind::Secret, NOW).is_ok());
+        // Found by schemathesis: the schema's maximum and the code's disagreed.
+        let beyond = alloc::format!(
+            r#"{{"kind":"secret","expires_in_seconds":{}}}"#,
+            MAX_EXPIRES_IN_SECONDS + 1
+        );
+        let request: CreateKeyRequest = serde_json::from_str(&beyond).unwrap();
+        assert_eq!(request.policy(NOW).unwrap_err().field, "expires_in_seconds");
+        let openapi: serde_json::Value =
+            serde_json::from_str(include_str!("../../../edge/src/openapi.json")).unwrap();
+        for schema in ["CreateKey", "UpdateKey"] {
+            assert_eq!(
+                openapi["components"]["schemas"][schema]["properties"]["expires_in_seconds"]
+                    ["maximum"],
+                MAX_EXPIRES_IN_SECONDS,
+                "{schema}"
+            );
+        }
     }
 
     #[test]
@@ -532,11 +542,8 @@ mod tests {
             .unwrap()
             .is_empty());
         assert!(serde_json::from_str::<UpdateKeyRequest>(r#"{"kind":"secret"}"#).is_err());
-        assert!(
-            serde_json::from_str::<UpdateKeyRequest>(r#"{"label":null}"#)
-                .unwrap()
-                .is_empty()
-        );
+        // A label cannot be removed, only changed.
+        assert!(serde_json::from_str::<UpdateKeyRequest>(r#"{"label":null}"#).is_err());
     }
 
     #[test]

@@ -83,7 +83,8 @@ error_codes! {
     UnsupportedMediaType => 415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json";
     PayloadTooLarge => 413, "payload_too_large", "the request body is larger than this endpoint accepts";
     NotFound => 404, "not_found", "no such endpoint";
-    InvalidPath => 400, "invalid_path", "the path holds an encoded slash, backslash or dot, a semicolon or an empty segment; the gate forwards only paths that every server reads the same way";
+    SecretKeyOutsideAuthorization => 400, "secret_key_outside_authorization", "a secret key was found in the query string or in a header other than Authorization; send it only as Authorization: Bearer <key>, and rotate it if it was logged";
+    InvalidPath => 400, "invalid_path", "the path holds an encoded slash, backslash, dot or percent sign, an escape that is not UTF-8 or looks like a slash or dot, a semicolon or an empty segment; the gate forwards only paths that every server reads the same way";
     MethodNotAllowed => 405, "method_not_allowed", "this endpoint does not accept this method; the Allow header lists those it does";
     // --- secret scanning ---
     InvalidSignature => 401, "invalid_signature", "the report must be signed by GitHub with a key this service trusts";

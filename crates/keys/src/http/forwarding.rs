@@ -34,39 +34,61 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
-/// Headers that claim to say who the client is. The gate states that itself
-/// (`X-Aero2-Client-Ip`), from the address the platform reports.
-const CLIENT_ADDRESS: [&str; 5] = [
+/// Headers that claim to say who the client is, or where or how the request was first
+/// sent. Origins and their libraries believe them (`request-ip` reads `X-Client-IP`
+/// first; IIS and older Symfony route by `X-Original-URL`), so a client must not be able
+/// to set them. The gate states the client's address itself (`X-Aero2-Client-Ip`, and
+/// `X-Forwarded-For`), from the address the platform reports.
+const CLIENT_STATED: [&str; 18] = [
     "x-real-ip",
     "true-client-ip",
     "forwarded",
-    "x-forwarded-for",
-    "cf-connecting-ip",
+    "forwarded-for",
+    "x-forwarded",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "fastly-client-ip",
+    "x-appengine-user-ip",
+    "client-ip",
+    "x-originating-ip",
+    "x-remote-ip",
+    "x-remote-addr",
+    "x-host",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
 ];
 
-/// Whether a client's request header must not reach the origin. `connection_tokens` is
-/// the client's `Connection` header, whose listed names are hop-by-hop too.
-pub fn drop_request_header(name: &str, connection_tokens: Option<&str>) -> bool {
-    let name = name.to_ascii_lowercase();
-    let loose = name.replace('_', "-");
+/// Whole families of such headers, by prefix: `X-Forwarded-For`, `-Host`, `-Proto`, …;
+/// `X-Original-URL`, `-Host`, `-Method`; and every `CF-` header (Cloudflare sets its own
+/// on the way to the origin; a client's copy means nothing).
+const CLIENT_STATED_PREFIXES: [&str; 3] = ["x-forwarded-", "x-original-", "cf-"];
+
+/// Whether a client's request header must not reach the origin. Names are compared
+/// lower-cased with `_` read as `-`, as CGI, PHP and nginx read them.
+///
+/// Headers a client lists in `Connection` cannot be honoured here: the platform removes
+/// `Connection` before the worker runs, so only the fixed hop-by-hop names are dropped.
+pub fn drop_request_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase().replace('_', "-");
     name == "authorization"
         || name == "host"
         || name == "cookie" // forwarded only through `forwardable_cookies`
-        || loose.starts_with(GATE_HEADER_PREFIX)
-        || HOP_BY_HOP.contains(&loose.as_str())
-        || CLIENT_ADDRESS.contains(&loose.as_str())
-        || connection_tokens.is_some_and(|tokens| {
-            tokens
-                .split(',')
-                .any(|token| token.trim().eq_ignore_ascii_case(&name))
-        })
+        || name.starts_with(GATE_HEADER_PREFIX)
+        || HOP_BY_HOP.contains(&name.as_str())
+        || CLIENT_STATED.contains(&name.as_str())
+        || CLIENT_STATED_PREFIXES
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
 }
 
 /// The client's `Cookie` header without the worker's own cookies; `None` when nothing is
-/// left.
+/// left. Split on `,` as well as `;`: a request with several `Cookie` fields reaches the
+/// worker joined with `, `.
 pub fn forwardable_cookies(cookie_header: &str) -> Option<String> {
     let kept: Vec<&str> = cookie_header
-        .split(';')
+        .split([';', ','])
         .map(str::trim)
         .filter(|pair| !pair.is_empty())
         .filter(|pair| {
@@ -204,8 +226,27 @@ mod tests {
             "X-Forwarded-For",
             "CF-Connecting-IP",
             "X_Real_IP",
+            // Found by the attacker review: all of these reached the origin.
+            "X-Client-IP",
+            "X-Cluster-Client-IP",
+            "Fastly-Client-Ip",
+            "X-Forwarded",
+            "Forwarded-For",
+            "X-Appengine-User-Ip",
+            "Cf-Pseudo-IPv4",
+            "CF-Connecting-IPv6",
+            "X-Forwarded-Host",
+            "X-Forwarded-Proto",
+            "X-Forwarded-Port",
+            "X-Forwarded-Prefix",
+            "X-Original-URL",
+            "X-Rewrite-URL",
+            "X-HTTP-Method-Override",
+            "Client-IP",
+            "X-Originating-IP",
+            "x_original_url",
         ] {
-            assert!(drop_request_header(name, None), "{name}");
+            assert!(drop_request_header(name), "{name}");
         }
         for name in [
             "Accept",
@@ -214,17 +255,10 @@ mod tests {
             "X-Aero",
             "X-Request-Id",
             "Origin",
+            "X-Forwardedx",
         ] {
-            assert!(!drop_request_header(name, None), "{name}");
+            assert!(!drop_request_header(name), "{name}");
         }
-        assert!(drop_request_header(
-            "X-Secret-Hop",
-            Some("keep-alive, x-secret-hop")
-        ));
-        assert!(!drop_request_header(
-            "X-Other",
-            Some("keep-alive, x-secret-hop")
-        ));
     }
 
     #[test]
@@ -236,6 +270,11 @@ mod tests {
         assert_eq!(forwardable_cookies("aero2_session=x"), None);
         assert_eq!(forwardable_cookies(" __Host-aero2_session=x ;  "), None);
         assert_eq!(forwardable_cookies("a=1;b=2"), Some("a=1; b=2".into()));
+        // Found by the attacker review: two Cookie fields arrive joined with a comma.
+        assert_eq!(
+            forwardable_cookies("theme=dark, __Host-aero2_session=0123"),
+            Some("theme=dark".into())
+        );
         // A cookie whose value mentions the name is kept; only the name counts.
         assert_eq!(
             forwardable_cookies("x=__Host-aero2_session"),

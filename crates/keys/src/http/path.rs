@@ -19,6 +19,13 @@ pub enum PathError {
     EncodedDot,
     /// `%00` and other encoded control bytes.
     EncodedControl,
+    /// `%25` before two hex digits: an escape of an escape (`%252F`), which a server that
+    /// decodes twice reads as `/`.
+    DoubleEncoded,
+    /// Escapes that do not decode to UTF-8 (the overlong `%C0%AF` for `/`), or decode to a
+    /// look-alike of a slash or a dot (`／`, `∕`, `．`), which lenient decoders and NFKC
+    /// turn into the real thing.
+    DeceptiveEncoding,
     /// `;`: path parameters, which some servers strip before routing.
     Semicolon,
     /// `//` inside the path (an empty segment), or a raw `\`.
@@ -37,6 +44,7 @@ pub fn normalize(path: &str) -> Result<Cow<'_, str>, PathError> {
         return Err(PathError::Malformed);
     }
     let mut changed = false;
+    let mut escaped_high_bytes = false;
     let mut i = 0;
     // First pass: refuse, and see whether anything needs rewriting.
     while i < bytes.len() {
@@ -50,8 +58,12 @@ pub fn normalize(path: &str) -> Result<Cow<'_, str>, PathError> {
                     b'/' | b'\\' => return Err(PathError::EncodedSeparator),
                     b'.' => return Err(PathError::EncodedDot),
                     0x00..=0x1f | 0x7f => return Err(PathError::EncodedControl),
+                    b'%' if escape_at(bytes, i + 2).is_ok() => {
+                        return Err(PathError::DoubleEncoded)
+                    }
                     _ => {}
                 }
+                escaped_high_bytes |= value >= 0x80;
                 changed |= is_unreserved(value)
                     || bytes[i + 1].is_ascii_lowercase()
                     || bytes[i + 2].is_ascii_lowercase();
@@ -60,6 +72,9 @@ pub fn normalize(path: &str) -> Result<Cow<'_, str>, PathError> {
             _ => {}
         }
         i += 1;
+    }
+    if escaped_high_bytes {
+        refuse_deceptive(bytes)?;
     }
     if !changed {
         return Ok(Cow::Borrowed(path));
@@ -88,6 +103,44 @@ pub fn normalize(path: &str) -> Result<Cow<'_, str>, PathError> {
         }
     }
     Ok(Cow::Owned(out))
+}
+
+/// Characters that look like a path separator or a dot, and that best-fit mappings or NFKC
+/// normalisation turn into one.
+const LOOK_ALIKES: [char; 12] = [
+    '\u{FF0F}', // ／ fullwidth solidus
+    '\u{2215}', // ∕ division slash
+    '\u{2044}', // ⁄ fraction slash
+    '\u{29F8}', // ⧸ big solidus
+    '\u{FF3C}', // ＼ fullwidth reverse solidus
+    '\u{2216}', // ∖ set minus
+    '\u{FE68}', // ﹨ small reverse solidus
+    '\u{FF0E}', // ． fullwidth full stop
+    '\u{2024}', // ․ one dot leader
+    '\u{FE52}', // ﹒ small full stop
+    '\u{3002}', // 。 ideographic full stop
+    '\u{FF61}', // ｡ halfwidth ideographic full stop
+];
+
+/// Decodes the path's escapes and refuses bytes that are not UTF-8 or decode to a
+/// look-alike of `/`, `\` or `.`.
+fn refuse_deceptive(bytes: &[u8]) -> Result<(), PathError> {
+    let mut decoded = alloc::vec::Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            decoded.push(escape_at(bytes, i)?);
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let text = core::str::from_utf8(&decoded).map_err(|_| PathError::DeceptiveEncoding)?;
+    if text.contains(LOOK_ALIKES) {
+        return Err(PathError::DeceptiveEncoding);
+    }
+    Ok(())
 }
 
 fn escape_at(bytes: &[u8], at: usize) -> Result<u8, PathError> {
@@ -129,6 +182,22 @@ mod tests {
             ("/v1/client/%zz", PathError::Malformed),
             ("v1/client", PathError::Malformed),
             ("", PathError::Malformed),
+            // Found by the attacker review.
+            ("/v1/client/..%252Fusers", PathError::DoubleEncoded),
+            ("/v1/client/%252e%252e%252fusers", PathError::DoubleEncoded),
+            ("/v1/client/%c0%af", PathError::DeceptiveEncoding),
+            (
+                "/v1/client/%c0%ae%c0%ae/users",
+                PathError::DeceptiveEncoding,
+            ),
+            ("/v1/client/%ff", PathError::DeceptiveEncoding),
+            (
+                "/v1/client/%ef%bc%8f..%ef%bc%8fusers",
+                PathError::DeceptiveEncoding,
+            ),
+            ("/v1/client/%E2%88%95", PathError::DeceptiveEncoding),
+            ("/v1/client/x%EF%BC%8Ey", PathError::DeceptiveEncoding),
+            ("/v1/client/%u2215", PathError::Malformed),
         ];
         for (path, error) in cases {
             assert_eq!(normalize(path), Err(error), "{path}");
@@ -144,6 +213,8 @@ mod tests {
             "/a%20b",
             "/caf%C3%A9",
             "/é",
+            "/100%25",
+            "/%25zz",
         ] {
             assert!(
                 matches!(normalize(path), Ok(Cow::Borrowed(p)) if p == path),

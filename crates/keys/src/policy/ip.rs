@@ -86,6 +86,30 @@ impl IpNet {
     }
 }
 
+/// The bucket a client address counts in for per-address limits: an IPv4 address itself,
+/// an IPv6 address's /64 (one host usually holds a whole /64, and every address in it),
+/// and anything unparseable as its own text, cut to 64 bytes. Equal addresses written
+/// differently land in the same bucket.
+pub fn limit_bucket(address: &str) -> alloc::string::String {
+    use alloc::string::ToString;
+    match IpAddr::from_str(address.trim()) {
+        Ok(ip) => match canonical(ip) {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => {
+                let s = v6.segments();
+                alloc::format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Err(_) => {
+            let end = address
+                .char_indices()
+                .nth(64)
+                .map_or(address.len(), |(i, _)| i);
+            address[..end].to_string()
+        }
+    }
+}
+
 /// IPv4-mapped IPv6 addresses as the IPv4 addresses they are.
 fn canonical(address: IpAddr) -> IpAddr {
     match address {
@@ -174,6 +198,25 @@ mod tests {
         let mapped = IpNet::parse("::ffff:203.0.113.0/120").unwrap();
         assert!(mapped.contains(ip("203.0.113.200")));
         assert!(!mapped.contains(ip("203.0.114.1")));
+    }
+
+    #[test]
+    fn addresses_share_a_bucket_per_host_not_per_spelling() {
+        assert_eq!(limit_bucket("203.0.113.7"), "203.0.113.7");
+        assert_eq!(limit_bucket("::ffff:203.0.113.7"), "203.0.113.7");
+        // Found by the attacker review: every address of a /64 had its own limit.
+        let bucket = limit_bucket("2001:db8:1:2::1");
+        for same in [
+            "2001:db8:1:2::2",
+            "2001:0db8:0001:0002:0:0:0:1",
+            "2001:DB8:1:2:ffff::9",
+            " 2001:db8:1:2::3 ",
+        ] {
+            assert_eq!(limit_bucket(same), bucket, "{same}");
+        }
+        assert_ne!(limit_bucket("2001:db8:1:3::1"), bucket);
+        assert_eq!(limit_bucket("unknown"), "unknown");
+        assert_eq!(limit_bucket(&"x".repeat(100)).len(), 64);
     }
 
     #[test]

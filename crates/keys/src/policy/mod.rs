@@ -22,7 +22,7 @@ use core::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-pub use ip::IpNet;
+pub use ip::{limit_bucket, IpNet};
 pub use origin::{referer_origin, OriginPattern};
 pub use rate::{RateDecision, RateLimit, Window};
 pub use routes::{MethodSet, RoutePattern, RouteRule};

@@ -12,7 +12,9 @@ use crate::time::UnixMillis;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
+    #[serde(deserialize_with = "crate::number::whole_u32")]
     pub requests: u32,
+    #[serde(deserialize_with = "crate::number::whole_u32")]
     pub per_seconds: u32,
 }
 
@@ -96,6 +98,24 @@ impl RateDecision {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_rate_limit_reads_whole_numbers_in_any_json_spelling() {
+        // Found by schemathesis: 66326.0 is an integer to JSON Schema.
+        let limit: RateLimit =
+            serde_json::from_str(r#"{"requests":536.0,"per_seconds":60}"#).unwrap();
+        assert_eq!((limit.requests, limit.per_seconds), (536, 60));
+        for bad in [
+            r#"{"requests":1.5,"per_seconds":60}"#,
+            r#"{"requests":-1,"per_seconds":60}"#,
+            r#"{"requests":4294967296,"per_seconds":60}"#,
+            r#"{"requests":null,"per_seconds":60}"#,
+            r#"{"per_seconds":60}"#,
+        ] {
+            assert!(serde_json::from_str::<RateLimit>(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]
