@@ -157,9 +157,9 @@ test("an operator manages keys end to end in the dashboard", async () => {
 
   // Create a secret key, with the copy button.
   await page.getByRole("button", { name: "Create key" }).click();
-  await page.locator("#new-key-kind").selectOption("secret");
+  await page.locator("#key-kind").selectOption("secret");
   await page.getByLabel("Label").fill("billing");
-  await page.locator("#create-key-dialog").getByRole("button", { name: "Create" }).click();
+  await page.locator("#key-dialog").getByRole("button", { name: "Create" }).click();
   const billing = await reveal.locator(".secret-value").inputValue();
   assert.match(billing, /^sk_live_/);
   await reveal.getByText("environment variable").waitFor();
@@ -272,7 +272,7 @@ test("an operator manages keys end to end in the dashboard", async () => {
   assert.equal(await page.locator("#usage-chart svg rect").count(), 24);
   await page.getByRole("button", { name: "Create key" }).focus();
   await page.keyboard.press("Enter");
-  assert.equal(await page.locator("#create-key-dialog").evaluate((d) => d.open), true);
+  assert.equal(await page.locator("#key-dialog").evaluate((d) => d.open), true);
   await page.keyboard.press("Escape");
 
   // Every form control has a label and every button a name.

@@ -194,6 +194,10 @@ async function showApp(id) {
 async function loadKeys() {
   state.keys = (await api("GET", `${base()}/keys?include_revoked=true`)).keys;
   renderKeys();
+  renderAuditKeys();
+}
+
+function renderAuditKeys() {
   const select = $("#audit-key");
   const chosen = select.value;
   select.replaceChildren(el("option", { value: "" }, "All keys"),
@@ -201,24 +205,85 @@ async function loadKeys() {
   select.value = chosen;
 }
 
+// ----- restrictions at a glance ---------------------------------------------------------
+
+const SCOPES = ["keys:read", "keys:write", "audit:read"];
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+const WINDOWS = { 1: "s", 60: "min", 3600: "h", 86400: "day" };
+const WINDOW_NAMES = { 1: "second", 60: "minute", 3600: "hour", 86400: "day" };
+const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+function rateText({ requests, per_seconds: per }) {
+  return `${requests.toLocaleString("en-US")}/${WINDOWS[per] ?? `${per}s`}`;
+}
+
+function routeText(rule) {
+  return [...(rule.methods ?? []), rule.path].join(" ");
+}
+
+/** Short badges for a key's restrictions, each with its full value as a tooltip. */
+function restrictionBadges(key) {
+  const badges = [];
+  const badge = (text, title, kind = "policy") => badges.push(el("span", { class: `badge ${kind}`, title }, text));
+  if (key.scopes) {
+    const scopes = SCOPES.filter((s) => key.scopes.includes(s));
+    const title = scopes.length ? `Scopes: ${scopes.join(", ")}` : "No management rights";
+    if (!scopes.length) badge("no management", title);
+    else if (!scopes.includes("keys:write")) {
+      badge(scopes.length === 2 ? "read-only" : `read-only: ${scopes[0] === "keys:read" ? "keys" : "audit log"}`, title);
+    } else if (scopes.length < SCOPES.length) badge(`scopes: ${scopes.join(", ")}`, title);
+  }
+  if (key.routes) badge(plural(key.routes.length, "route"), `Routes: ${key.routes.map(routeText).join("; ")}`);
+  if (key.allowed_origins) {
+    const report = key.origin_policy === "report";
+    badge(`${plural(key.allowed_origins.length, "origin")}${report ? " (report)" : ""}`,
+      `${report ? "Reported, not refused" : "Only"}: ${key.allowed_origins.join(", ")}`, report ? "policy report" : "policy");
+  }
+  if (key.allowed_ips) badge(`IP: ${plural(key.allowed_ips.length, "range")}`, `Addresses: ${key.allowed_ips.join(", ")}`);
+  if (key.rate_limit) {
+    badge(rateText(key.rate_limit),
+      `At most ${key.rate_limit.requests} requests per ${WINDOW_NAMES[key.rate_limit.per_seconds] ?? `${key.rate_limit.per_seconds} seconds`}`);
+  }
+  return badges;
+}
+
 function renderKeys() {
   const visible = (k) => state.showRevoked || k.status !== "revoked" || state.justRevoked.has(k.id);
   const rows = state.keys.filter(visible).map((key) => {
-    const status = key.status === "revoked" ? `revoked${key.revocation_reason === "leaked" ? ": leaked" : ""}` : key.status;
-    const actions = key.status === "revoked" ? [] : [
-      el("button", { type: "button", onclick: () => rotate(key), disabled: key.status !== "active", "aria-label": `Rotate ${key.label} ${key.hint}` }, "Rotate"),
-      el("button", { type: "button", class: "danger", onclick: () => revoke(key), "aria-label": `Revoke ${key.label} ${key.hint}` }, "Revoke"),
+    const revoked = key.status === "revoked";
+    const suspended = !revoked && Boolean(key.suspended_at);
+    const status = revoked ? `revoked${key.revocation_reason === "leaked" ? ": leaked" : ""}` : suspended ? "suspended" : key.status;
+    const name = `${key.label} ${key.hint}`;
+    const actions = revoked ? [] : [
+      el("button", { type: "button", onclick: () => editKey(key), "aria-label": `Edit ${name}` }, "Edit"),
+      suspended
+        ? el("button", { type: "button", onclick: () => resume(key), "aria-label": `Resume ${name}` }, "Resume")
+        : el("button", { type: "button", onclick: () => suspend(key), "aria-label": `Suspend ${name}` }, "Suspend"),
+      el("button", { type: "button", onclick: () => rotate(key), disabled: key.status !== "active", "aria-label": `Rotate ${name}` }, "Rotate"),
+      el("button", { type: "button", class: "danger", onclick: () => revoke(key), "aria-label": `Revoke ${name}` }, "Revoke"),
     ];
-    return el("tr", { "data-key-id": key.id, "data-status": key.status },
+    const badges = revoked ? [] : restrictionBadges(key);
+    // A rotated key's grace period, or the key's own expiry: whichever comes first.
+    const expires = !revoked && key.expires_at
+      ? el("span", { class: "expiry", title: formatTime(key.expires_at) },
+        el("span", { class: "countdown", "data-expires": key.expires_at }, countdown(key.expires_at)),
+        key.status === "expiring" ? el("span", { class: "hint" }, " grace period") : "")
+      : "—";
+    return el("tr", { "data-key-id": key.id, "data-status": key.status, "data-suspended": suspended ? "true" : undefined },
       el("td", { "data-label": "Kind" }, key.kind),
       el("td", { "data-label": "Label" }, key.label),
       el("td", { "data-label": "Key" }, el("code", {}, key.hint)),
-      el("td", { "data-label": "Status" }, el("span", { class: `badge ${key.status}` }, status)),
+      el("td", { "data-label": "Status" }, el("span", {
+        class: `badge ${suspended ? "suspended" : key.status}`,
+        title: suspended ? `Suspended ${formatTime(key.suspended_at)}` : undefined,
+      }, status)),
+      el("td", { "data-label": "Restrictions" }, badges.length ? el("span", { class: "restrictions" }, badges)
+        : revoked ? "—" : el("span", { class: "hint", title: "It can do everything its kind allows, from anywhere, at any rate" }, "none")),
       el("td", { "data-label": "Created" }, formatTime(key.created_at)),
       el("td", { "data-label": "Last used" }, formatTime(key.last_used_at)),
-      el("td", { "data-label": "Grace period" }, key.status === "expiring" ? el("span", { class: "countdown", "data-expires": key.expires_at }, countdown(key.expires_at)) : "—"),
+      el("td", { "data-label": "Expires" }, expires),
       el("td", { "data-label": "Actions" }, el("div", { class: "row-actions" },
-        el("button", { type: "button", onclick: () => showUsage(key), "aria-label": `Usage of ${key.label} ${key.hint}` }, "Usage"), ...actions)));
+        el("button", { type: "button", onclick: () => showUsage(key), "aria-label": `Usage of ${name}` }, "Usage"), ...actions)));
   });
   $("#keys-table tbody").replaceChildren(...rows);
   renderBanners();
@@ -287,9 +352,15 @@ function auditRow(e) {
   const count = typeof e.detail?.count === "number"
     ? el("span", { class: "count", title: `${formatTime(e.detail.first_seen_at)} to ${formatTime(e.detail.last_seen_at)}` }, ` ×${e.detail.count}`)
     : "";
+  // What changed (field names only: the log never holds their values), or, for a key that
+  // only reports unlisted websites, which websites were seen.
+  const fields = Array.isArray(e.detail?.fields) && e.detail.fields.length ? e.detail.fields.join(", ") : null;
+  const origins = Array.isArray(e.detail?.origins) && e.detail.origins.length ? e.detail.origins.join(", ") : null;
+  const about = fields ? el("span", { class: "detail" }, `: ${fields}`)
+    : origins ? el("span", { class: "detail" }, ` from ${origins}`) : "";
   return el("tr", { "data-entry-id": e.id },
     el("td", { "data-label": "Time" }, formatTime(e.at)),
-    el("td", { "data-label": "Event" }, el("span", {}, e.event, count)),
+    el("td", { "data-label": "Event" }, el("span", {}, e.event, about, count)),
     el("td", { "data-label": "Key" }, label(e.key_id)),
     // Operator actions name no address or browser: "operator" and "—".
     el("td", { "data-label": "By" }, e.actor.startsWith("key_") ? label(e.actor) : e.actor),
@@ -361,15 +432,346 @@ function reveal(title, created) {
 
 $("#reveal-dialog").addEventListener("close", () => $("#reveal-keys").replaceChildren());
 
-$("#create-key").addEventListener("click", async () => {
-  $("#new-key-label").value = "";
-  if (await ask($("#create-key-dialog")) !== "create") return;
-  try {
-    const { key } = await api("POST", `${base()}/keys`, { kind: $("#new-key-kind").value, label: $("#new-key-label").value });
-    reveal("Your new key", [key]);
-    await Promise.all([loadKeys(), loadAudit()]);
-  } catch (error) { say(error.message); }
+// ----- the key dialog: create a key, or edit one (PATCH) ---------------------------------
+//
+// The form holds a whole policy; a field left empty means "no restriction". Creating sends
+// the restrictions that are set. Editing compares the form with the key as listed and
+// sends only what changed: a new value, or null where a restriction was removed.
+
+const EXPIRY_CHOICES = [
+  ["in:86400", "In 1 day"], ["in:604800", "In 7 days"], ["in:2592000", "In 30 days"],
+  ["in:7776000", "In 90 days"], ["in:31536000", "In 1 year"], ["at", "At a date and time…"],
+];
+const KIND_HINTS = {
+  secret: "For servers only: never put it in frontend code. It can use the management API unless its scopes say otherwise.",
+  publishable: "Safe in frontend code. Accepted on frontend routes only, and it can never manage keys.",
+};
+// Where the API's invalid_policy message ("allowed_ips: …") points, to focus that field.
+const FIELD_INPUTS = {
+  label: "#key-label", expires_at: "#key-expiry", expires_in_seconds: "#key-expiry",
+  scopes: '#key-form input[name="scope"]', routes: "#key-routes", allowed_ips: "#key-ips",
+  allowed_origins: "#key-origins", origin_policy: '#key-form input[name="origin-policy"]',
+  rate_limit: "#key-rate-requests",
+};
+const keyDialog = { mode: "create", key: null, busy: false };
+
+/** A mistake found before anything is sent, and the field to fix. */
+class FormError extends Error {
+  constructor(field, message) { super(message); this.field = field; }
+}
+
+/** The entries of a one-per-line field (commas and spaces separate too). */
+const entries = (text) => text.split(/[\s,]+/).filter(Boolean);
+
+/** "GET HEAD /v1/orders/*" lines into route rules; null when there are none. */
+function parseRoutes(text) {
+  const rules = [];
+  text.split("\n").forEach((line, index) => {
+    const words = line.trim().split(/\s+/).filter(Boolean);
+    if (!words.length) return;
+    const path = words.pop();
+    if (!path.startsWith("/")) {
+      throw new FormError("routes", `Allowed requests, line ${index + 1}: end the line with a path that starts with /, such as GET /v1/orders/*.`);
+    }
+    const methods = [];
+    for (const word of words.flatMap((w) => w.split(",")).filter(Boolean)) {
+      const method = word.toUpperCase();
+      if (!METHODS.includes(method)) {
+        throw new FormError("routes", `Allowed requests, line ${index + 1}: “${word}” is not a method. Use ${METHODS.join(", ")}, or none for any.`);
+      }
+      if (!methods.includes(method)) methods.push(method);
+    }
+    rules.push(methods.length ? { methods, path } : { path });
+  });
+  return rules.length ? rules : null;
+}
+
+/** Route rules in one order, so that equal rules compare equal. */
+const sameRoutes = (a, b) => JSON.stringify(a?.map((r) => [METHODS.filter((m) => r.methods?.includes(m)), r.path]) ?? null)
+  === JSON.stringify(b?.map((r) => [METHODS.filter((m) => r.methods?.includes(m)), r.path]) ?? null);
+
+/** A listed key's restrictions in the form's terms: null where it has none. */
+function policyOf(key) {
+  const scopes = key.scopes ? SCOPES.filter((s) => key.scopes.includes(s)) : null;
+  return {
+    // All three scopes restrict nothing: the same as none.
+    scopes: scopes && scopes.length < SCOPES.length ? scopes : null,
+    routes: key.routes ?? null,
+    allowed_ips: key.allowed_ips ?? null,
+    allowed_origins: key.allowed_origins ?? null,
+    // Enforce is what a list without an origin_policy does.
+    origin_policy: key.allowed_origins ? key.origin_policy ?? "enforce" : null,
+    rate_limit: key.rate_limit ?? null,
+  };
+}
+
+const scopeBoxes = () => [...document.querySelectorAll('#key-form input[name="scope"]')];
+const originPolicyRadios = () => [...document.querySelectorAll('#key-form input[name="origin-policy"]')];
+
+/** The restrictions the form describes, for a key of `kind`; fields of the other kind are left out. */
+function formPolicy(kind) {
+  const policy = { scopes: null, routes: null, allowed_ips: null, allowed_origins: null, origin_policy: null, rate_limit: null };
+  if (kind === "secret") {
+    const scopes = scopeBoxes().filter((box) => box.checked).map((box) => box.value);
+    policy.scopes = scopes.length === SCOPES.length ? null : scopes;
+    policy.routes = parseRoutes($("#key-routes").value);
+    const ips = entries($("#key-ips").value);
+    policy.allowed_ips = ips.length ? ips : null;
+  } else {
+    const origins = entries($("#key-origins").value);
+    if (origins.length) {
+      policy.allowed_origins = origins;
+      policy.origin_policy = originPolicyRadios().find((radio) => radio.checked)?.value ?? "enforce";
+    }
+  }
+  const requests = $("#key-rate-requests").value.trim();
+  if (requests !== "" || $("#key-rate-requests").validity.badInput) {
+    const n = Number(requests);
+    if (!Number.isInteger(n) || n < 1 || n > 1_000_000) {
+      throw new FormError("rate_limit", "Rate limit: the maximum is a whole number of requests, from 1 to 1,000,000 (empty for no limit).");
+    }
+    policy.rate_limit = { requests: n, per_seconds: Number($("#key-rate-window").value) };
+  }
+  return policy;
+}
+
+/** The expiry chosen: keep it, remove it, in so many seconds, or at a time. */
+function formExpiry() {
+  const choice = $("#key-expiry").value;
+  if (choice.startsWith("in:")) return { expires_in_seconds: Number(choice.slice(3)) };
+  if (choice === "at") {
+    const value = $("#key-expires-at").value;
+    const at = value ? new Date(value) : null; // datetime-local: the browser's time zone
+    if (!at || Number.isNaN(at.getTime())) throw new FormError("expires_at", "Expires: choose the date and time the key should stop working.");
+    return { expires_at: at.toISOString() };
+  }
+  if (choice === "never" && keyDialog.mode === "edit") return { expires_at: null };
+  return {}; // "keep", or "never" for a new key
+}
+
+/** The request body, or null when an edit changes nothing. */
+function keyRequest() {
+  const label = $("#key-label").value;
+  if (keyDialog.mode === "create") {
+    const kind = $("#key-kind").value;
+    const policy = Object.fromEntries(Object.entries(formPolicy(kind)).filter(([, value]) => value !== null));
+    return { kind, label, ...formExpiry(), ...policy };
+  }
+  const key = keyDialog.key;
+  const chosen = formPolicy(key.kind);
+  const current = policyOf(key);
+  const body = {};
+  if (label.trim() !== key.label) body.label = label;
+  Object.assign(body, formExpiry());
+  for (const field of ["scopes", "allowed_ips", "allowed_origins", "rate_limit"]) {
+    if (JSON.stringify(chosen[field]) !== JSON.stringify(current[field])) body[field] = chosen[field];
+  }
+  if (!sameRoutes(chosen.routes, current.routes)) body.routes = chosen.routes;
+  // origin_policy needs a list: removing the list removes it too, and a new list says it.
+  if (chosen.allowed_origins === null) {
+    if (key.origin_policy) body.origin_policy = null;
+  } else if (current.allowed_origins === null || chosen.origin_policy !== current.origin_policy) {
+    body.origin_policy = chosen.origin_policy;
+  }
+  return Object.keys(body).length ? body : null;
+}
+
+function showKindFields() {
+  const kind = $("#key-kind").value;
+  for (const node of document.querySelectorAll("#key-form [data-kinds]")) node.hidden = !node.dataset.kinds.split(" ").includes(kind);
+  $("#key-kind-hint").textContent = KIND_HINTS[kind];
+  // Presets for the other kind only show while the kind can still change.
+  const editing = keyDialog.mode === "edit";
+  $("#preset-read-only").hidden = editing && kind !== "secret";
+  $("#preset-website").hidden = editing && kind !== "publishable";
+}
+
+function showExpiryDate() {
+  $("#key-expires-at-field").hidden = $("#key-expiry").value !== "at";
+}
+
+function setDialogError(message, field) {
+  for (const node of document.querySelectorAll('#key-form [aria-invalid="true"]')) node.removeAttribute("aria-invalid");
+  $("#key-dialog-error").textContent = message ?? "";
+  const target = field && FIELD_INPUTS[field] && document.querySelector(FIELD_INPUTS[field]);
+  if (target && !target.closest("[hidden]")) {
+    const chosen = field === "expires_at" && $("#key-expiry").value === "at" ? $("#key-expires-at") : target;
+    chosen.setAttribute("aria-invalid", "true");
+    chosen.focus();
+  }
+}
+
+/** Fills the form: a blank one for a new key, or `key`'s label and restrictions. */
+function fillKeyForm(key) {
+  $("#key-form").reset();
+  const policy = key ? policyOf(key) : policyOf({});
+  $("#key-kind").value = key?.kind ?? "secret";
+  $("#key-kind").disabled = Boolean(key);
+  $("#key-label").value = key?.label ?? "";
+  const expiry = $("#key-expiry");
+  // policy_expires_at is the key's own expiry; expires_at may be a rotation's grace end.
+  const own = key?.policy_expires_at;
+  const keep = key
+    ? [["keep", own ? `Keep: expires ${formatTime(own)}` : "Keep: no expiry of its own"]]
+    : [];
+  const never = !key ? [["never", "Never"]]
+    : own ? [["never", key.status === "expiring" ? "Remove its own expiry (its grace period still ends)" : "Never (remove the expiry)"]]
+      : [];
+  expiry.replaceChildren(...[...keep, ...never, ...EXPIRY_CHOICES].map(([value, text]) => el("option", { value }, text)));
+  expiry.value = key ? "keep" : "never";
+  for (const box of scopeBoxes()) box.checked = !policy.scopes || policy.scopes.includes(box.value);
+  $("#key-routes").value = (policy.routes ?? []).map(routeText).join("\n");
+  $("#key-ips").value = (policy.allowed_ips ?? []).join("\n");
+  $("#key-origins").value = (policy.allowed_origins ?? []).join("\n");
+  for (const radio of originPolicyRadios()) radio.checked = radio.value === (policy.origin_policy ?? "enforce");
+  const windows = $("#key-rate-window");
+  windows.replaceChildren(...Object.entries(WINDOW_NAMES).map(([seconds, name]) => el("option", { value: seconds }, name)));
+  const per = policy.rate_limit?.per_seconds ?? 60;
+  if (!WINDOW_NAMES[per]) windows.append(el("option", { value: String(per) }, `${per} seconds`));
+  windows.value = String(per);
+  $("#key-rate-requests").value = policy.rate_limit ? String(policy.rate_limit.requests) : "";
+  $("#preset-note").textContent = "";
+  setDialogError("");
+  showKindFields();
+  showExpiryDate();
+}
+
+function openKeyDialog(key = null) {
+  keyDialog.mode = key ? "edit" : "create";
+  keyDialog.key = key;
+  $("#key-dialog-title").textContent = key ? "Edit key" : "Create a key";
+  $("#key-dialog-what").hidden = !key;
+  $("#key-dialog-what").textContent = key ? `${key.kind} key “${key.label}” (${key.hint})` : "";
+  $("#key-dialog-submit").textContent = key ? "Save changes" : "Create";
+  fillKeyForm(key);
+  $("#key-dialog").showModal();
+}
+
+const editKey = (key) => openKeyDialog(key);
+
+$("#create-key").addEventListener("click", () => openKeyDialog());
+$("#key-kind").addEventListener("change", () => {
+  // What was said about the other kind no longer applies.
+  $("#preset-note").textContent = "";
+  setDialogError("");
+  showKindFields();
 });
+$("#key-expiry").addEventListener("change", showExpiryDate);
+$("#key-dialog-cancel").addEventListener("click", () => $("#key-dialog").close());
+$("#key-form").addEventListener("input", (event) => event.target.removeAttribute?.("aria-invalid"));
+
+$("#preset-read-only").addEventListener("click", () => {
+  if (keyDialog.mode === "create") { $("#key-kind").value = "secret"; showKindFields(); }
+  for (const box of scopeBoxes()) box.checked = box.value !== "keys:write";
+  $("#preset-note").textContent = "Read-only: it can list keys, read usage and read the audit log, and change nothing.";
+});
+
+$("#preset-website").addEventListener("click", () => {
+  if (keyDialog.mode === "create") { $("#key-kind").value = "publishable"; showKindFields(); }
+  for (const radio of originPolicyRadios()) radio.checked = radio.value === "enforce";
+  $("#preset-note").textContent = "Type your website's address (its origin, such as https://shop.example) in “Allowed websites”: requests from other websites will be refused.";
+  $("#key-origins").focus();
+});
+
+$("#preset-rate").addEventListener("click", () => {
+  $("#key-rate-requests").value = "100";
+  $("#key-rate-window").value = "60";
+  $("#preset-note").textContent = "At most 100 requests per minute; past that, 429 rate_limited until the next minute.";
+});
+
+$("#key-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (keyDialog.busy) return;
+  let body;
+  try { body = keyRequest(); } catch (error) {
+    if (!(error instanceof FormError)) throw error;
+    setDialogError(error.message, error.field);
+    return;
+  }
+  setDialogError("");
+  const dialog = $("#key-dialog");
+  const editing = keyDialog.mode === "edit" ? keyDialog.key : null;
+  if (!body) { dialog.close(); say(`Nothing changed for ${editing.hint}.`); return; }
+  keyDialog.busy = true;
+  $("#key-dialog-submit").disabled = true;
+  let saved;
+  try {
+    saved = editing
+      ? (await api("PATCH", `${base()}/keys/${editing.id}`, body)).key
+      : (await api("POST", `${base()}/keys`, body)).key;
+  } catch (error) {
+    // A refusal keeps the dialog open, with everything typed and the API's own words.
+    if (error.status === 401) dialog.close(); // signed out: the sign-in view shows
+    else setDialogError(error.message, error.code === "invalid_label" ? "label" : /^([a-z_]+):/.exec(error.message)?.[1]);
+    return;
+  } finally {
+    keyDialog.busy = false;
+    $("#key-dialog-submit").disabled = false;
+  }
+  dialog.close();
+  if (editing) {
+    replaceKey(saved);
+    say(`Saved ${saved.label} (${saved.hint}).`);
+    await loadAudit().catch((error) => say(error.message));
+  } else {
+    reveal("Your new key", [saved]);
+    await Promise.all([loadKeys(), loadAudit()]).catch((error) => say(error.message));
+  }
+});
+
+$("#key-dialog").addEventListener("close", () => {
+  keyDialog.key = null;
+  $("#key-dialog-error").textContent = "";
+});
+
+function replaceKey(updated) {
+  state.keys = state.keys.map((k) => (k.id === updated.id ? updated : k));
+  renderKeys();
+  renderAuditKeys();
+}
+
+// ----- suspend and resume ----------------------------------------------------------------
+
+let suspending = null;
+
+function suspend(key) {
+  suspending = key;
+  $("#suspend-what").textContent = `${key.kind} key “${key.label}” (${key.hint})`;
+  $("#suspend-error").textContent = "";
+  $("#suspend-dialog").showModal();
+}
+
+$("#suspend-cancel").addEventListener("click", () => $("#suspend-dialog").close());
+$("#suspend-dialog").addEventListener("close", () => { suspending = null; });
+
+$("#suspend-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const key = suspending;
+  const button = $("#suspend-confirm");
+  if (!key || button.disabled) return;
+  button.disabled = true;
+  let updated;
+  try {
+    updated = (await api("POST", `${base()}/keys/${key.id}/suspend`)).key;
+  } catch (error) {
+    // 409 last_active_secret_key, say: the dialog stays open with the reason.
+    if (error.status === 401) $("#suspend-dialog").close();
+    else $("#suspend-error").textContent = error.message;
+    return;
+  } finally { button.disabled = false; }
+  $("#suspend-dialog").close();
+  replaceKey(updated);
+  say(`Suspended ${updated.label} (${updated.hint}): requests with it are refused until you resume it.`);
+  await loadAudit().catch((error) => say(error.message));
+});
+
+async function resume(key) {
+  try {
+    replaceKey((await api("POST", `${base()}/keys/${key.id}/resume`)).key);
+    say(`Resumed ${key.label} (${key.hint}): it works again.`);
+    await loadAudit();
+  } catch (error) { say(error.message); }
+}
 
 async function revoke(key) {
   $("#revoke-what").textContent = `${key.kind} key “${key.label}” (${key.hint})`;

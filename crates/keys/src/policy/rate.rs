@@ -98,6 +98,7 @@ impl RateDecision {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn a_rate_limit_reads_whole_numbers_in_any_json_spelling() {
@@ -115,8 +116,6 @@ mod tests {
             assert!(serde_json::from_str::<RateLimit>(bad).is_err(), "{bad}");
         }
     }
-
-    use super::*;
 
     #[test]
     fn the_last_request_inside_a_window_passes_and_the_first_past_it_does_not() {
@@ -197,6 +196,42 @@ mod tests {
                 }
             }
             proptest::prop_assert!(allowed.values().all(|n| *n <= requests));
+        }
+
+        /// Edge mode: each isolate keeps its own window, so a key spread over `isolates`
+        /// may pass up to `isolates × requests` in a window, never more; and traffic that
+        /// lands on one isolate gets exactly the limit. This is the bound README.md states.
+        #[test]
+        fn isolates_counting_alone_pass_at_most_their_number_times_the_limit(
+            requests in 1u32..10,
+            isolates in 1usize..6,
+            arrivals in proptest::collection::vec((0usize..6, 0u64..400), 1..300),
+        ) {
+            let limit = RateLimit { requests, per_seconds: 1 };
+            let mut windows = alloc::vec![Window::default(); isolates];
+            let mut now = 0;
+            let mut allowed: alloc::collections::BTreeMap<u64, u32> = Default::default();
+            let mut one_isolate = Window::default();
+            let mut allowed_by_one: alloc::collections::BTreeMap<u64, u32> = Default::default();
+            let mut offered: alloc::collections::BTreeMap<u64, u32> = Default::default();
+            for (isolate, gap) in arrivals {
+                now += gap;
+                let at = UnixMillis(now);
+                let start = limit.window_start(at).0;
+                *offered.entry(start).or_default() += 1;
+                if limit.hit(&mut windows[isolate % isolates], at).allowed {
+                    *allowed.entry(start).or_default() += 1;
+                }
+                if limit.hit(&mut one_isolate, at).allowed {
+                    *allowed_by_one.entry(start).or_default() += 1;
+                }
+            }
+            let bound = requests * isolates as u32;
+            proptest::prop_assert!(allowed.values().all(|n| *n <= bound));
+            for (start, offered) in offered {
+                let by_one = allowed_by_one.get(&start).copied().unwrap_or(0);
+                proptest::prop_assert_eq!(by_one, offered.min(requests));
+            }
         }
     }
 }
