@@ -28,6 +28,12 @@ if ! grep -q '^ORIGIN_SIGNING_KEY=' .dev.vars; then
   printf "ORIGIN_SIGNING_KEY='%s'\n" "$(node scripts/support/signing-key.mjs)" >> .dev.vars
 fi
 
+# Webhooks: every endpoint's signing secret is derived from this one (never stored).
+if ! grep -q '^WEBHOOK_SECRET=' .dev.vars; then
+  step "Adding a new WEBHOOK_SECRET to .dev.vars"
+  printf "WEBHOOK_SECRET='%s'\n" "$(head -c 32 /dev/urandom | base64 | tr -d '\n')" >> .dev.vars
+fi
+
 for port in "$PORT" "$ORIGIN_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "Port $port on 127.0.0.1 is already in use (another make dev?). Stop it, or set PORT / ORIGIN_PORT." >&2
@@ -47,7 +53,7 @@ pids+=($!)
 
 step "Starting wrangler dev on http://127.0.0.1:$PORT (log: .wrangler/dev.log)"
 setsid node scripts/support/wrangler-dev.mjs --port "$PORT" --state "$STATE_DIR" --secrets .dev.vars \
-  --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" > .wrangler/dev.log 2>&1 &
+  --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" --var "WEBHOOK_ALLOW_HTTP:true" > .wrangler/dev.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 120); do
   curl -fsS "http://127.0.0.1:$PORT/openapi.json" >/dev/null 2>&1 && break

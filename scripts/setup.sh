@@ -37,7 +37,7 @@ else
 fi
 
 if [ node_modules/.package-lock.json -nt package-lock.json ] && [ -x node_modules/.bin/wrangler ]; then
-  step "npm tools (wrangler, binaryen, esbuild, playwright-core): present"
+  step "npm tools (wrangler, binaryen, esbuild, playwright-core, standardwebhooks): present"
 else
   step "Installing npm tools from package-lock.json (wrangler, binaryen, esbuild, playwright-core)"
   npm ci --no-audit --no-fund

@@ -2,7 +2,10 @@
 //! panics, and error messages never hold the input.
 #![no_main]
 
-use aero2_keys::http::bodies::{CreateApplicationRequest, CreateKeyRequest, RequestError, RotateRequest};
+use aero2_keys::http::bodies::{
+    CreateApplicationRequest, CreateKeyRequest, CreateWebhookEndpointRequest, RequestError,
+    RotateRequest,
+};
 use aero2_keys::{ApplicationId, Environment, GracePeriod, KeyRing, LifecycleError, UnixMillis};
 use libfuzzer_sys::fuzz_target;
 
@@ -32,6 +35,13 @@ fuzz_target!(|data: &[u8]| {
                 err == LifecycleError::InvalidLabel
                     && err.to_string() == LifecycleError::InvalidLabel.to_string()
             ),
+        }
+    }
+    if let Ok(request) = serde_json::from_slice::<CreateWebhookEndpointRequest>(data) {
+        // Whatever the input: a result, never a panic, and no input in the error.
+        let _ = request.events();
+        if let Ok(description) = request.description() {
+            assert!(description.chars().count() <= 200);
         }
     }
     if let Ok(request) = serde_json::from_slice::<RotateRequest>(data) {

@@ -2,6 +2,7 @@
 // wrangler dev (through the one launcher, wrangler-dev.mjs) and the demo origin. Each runs
 // in its own process group, so stopping it also stops the workerd processes it spawned.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { newSigningKey } from "./signing-key.mjs";
@@ -68,7 +69,11 @@ export function writeSecrets(path, secrets) {
 export async function startWrangler(root, env, { name, config, script, stateDir, vars = {}, secrets, logDir, logLevel = "warn", port }) {
   port ??= await freePort();
   const signingKey = newSigningKey();
-  const secretsFile = writeSecrets(join(logDir, `${name}.secrets.env`), { ORIGIN_SIGNING_KEY: JSON.stringify(signingKey), ...secrets });
+  const secretsFile = writeSecrets(join(logDir, `${name}.secrets.env`), {
+    ORIGIN_SIGNING_KEY: JSON.stringify(signingKey),
+    WEBHOOK_SECRET: randomBytes(32).toString("base64"),
+    ...secrets,
+  });
   const args = ["scripts/support/wrangler-dev.mjs", "--port", String(port), "--state", stateDir,
     "--log-level", logLevel, "--config", config, "--secrets", secretsFile];
   if (script) args.push("--script", script);

@@ -5,6 +5,9 @@ use std::cell::OnceCell;
 use std::rc::Rc;
 
 use aero2_keys::gate::FrontendRoutes;
+use aero2_keys::webhooks::delivery::RetryPolicy;
+use aero2_keys::webhooks::reminders::ReminderSettings;
+use aero2_keys::webhooks::signing::MasterSecret;
 use aero2_keys::{Environment, GracePeriod, KeyKind};
 use worker::Env;
 
@@ -57,6 +60,21 @@ pub struct Config {
     pub audit_retention_days: u64,
     /// Revoked keys leave the key ring (their audit entries stay) after this.
     pub revoked_key_retention_days: u64,
+    /// Webhooks: the master secret every endpoint secret is derived from (`WEBHOOK_SECRET`,
+    /// base64 of at least 32 bytes); `None` when unset or invalid, and then no endpoint can
+    /// be created.
+    pub webhook_secret: Option<MasterSecret>,
+    /// `WEBHOOK_ALLOW_HTTP=true`: local development, where endpoints may be `http` and on
+    /// local addresses.
+    pub webhook_allow_http: bool,
+    /// How long a delivery waits for an answer (`WEBHOOK_TIMEOUT_MS`, default 10 s).
+    pub webhook_timeout_ms: u64,
+    /// Retries and when a failing endpoint is disabled (`WEBHOOK_FIRST_RETRY_MS`,
+    /// `WEBHOOK_MAX_RETRY_MS`, `WEBHOOK_DISABLE_AFTER_SECONDS`; defaults 5 s, 1 h, 3 days).
+    pub webhook_retry: RetryPolicy,
+    /// When `key.grace_period_in_use` warns before a grace period ends
+    /// (`WEBHOOK_GRACE_WARNING_SECONDS`, default 3600).
+    pub reminders: ReminderSettings,
 }
 
 thread_local! {
@@ -70,6 +88,14 @@ fn days(env: &Env, name: &str, default: u64) -> u64 {
     setting(env, name)
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|days| (1..=36_500).contains(days))
+        .unwrap_or(default)
+}
+
+/// A whole number within `range`; `default` when unset or out of range.
+fn number(env: &Env, name: &str, range: std::ops::RangeInclusive<u64>, default: u64) -> u64 {
+    setting(env, name)
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|value| range.contains(value))
         .unwrap_or(default)
 }
 
@@ -126,6 +152,45 @@ impl Config {
             assertion_issuer: setting(env, "ASSERTION_ISSUER"),
             audit_retention_days: days(env, "AUDIT_RETENTION_DAYS", 400),
             revoked_key_retention_days: days(env, "REVOKED_KEY_RETENTION_DAYS", 30),
+            webhook_secret: setting(env, "WEBHOOK_SECRET").and_then(|secret| {
+                let master = MasterSecret::from_base64(&secret);
+                if master.is_none() {
+                    worker::console_error!(
+                        "WEBHOOK_SECRET is unusable: it must be the base64 of at least 32 random bytes"
+                    );
+                }
+                master
+            }),
+            webhook_allow_http: setting(env, "WEBHOOK_ALLOW_HTTP").as_deref() == Some("true"),
+            webhook_timeout_ms: number(env, "WEBHOOK_TIMEOUT_MS", 100..=30_000, 10_000),
+            webhook_retry: RetryPolicy {
+                first_retry_ms: number(
+                    env,
+                    "WEBHOOK_FIRST_RETRY_MS",
+                    100..=3_600_000,
+                    RetryPolicy::DEFAULT.first_retry_ms,
+                ),
+                max_retry_ms: number(
+                    env,
+                    "WEBHOOK_MAX_RETRY_MS",
+                    100..=86_400_000,
+                    RetryPolicy::DEFAULT.max_retry_ms,
+                ),
+                disable_after_ms: number(
+                    env,
+                    "WEBHOOK_DISABLE_AFTER_SECONDS",
+                    1..=30 * 86_400,
+                    RetryPolicy::DEFAULT.disable_after_ms / 1000,
+                ) * 1000,
+            },
+            reminders: ReminderSettings {
+                grace_warning_ms: number(
+                    env,
+                    "WEBHOOK_GRACE_WARNING_SECONDS",
+                    1..=7 * 86_400,
+                    ReminderSettings::DEFAULT.grace_warning_ms / 1000,
+                ) * 1000,
+            },
         }
     }
 

@@ -6,15 +6,19 @@
 //! the key's own application) and by the operator (`/v1/applications/{id}/keys…`).
 
 use aero2_keys::gate::{key_from_authorization, Rejection};
-use aero2_keys::http::bodies::{CreateKeyRequest, RotateRequest, UpdateKeyRequest};
+use aero2_keys::http::bodies::{
+    CreateKeyRequest, CreateWebhookEndpointRequest, RotateRequest, UpdateKeyRequest,
+};
 use aero2_keys::http::query::Query;
 use aero2_keys::http::ErrorCode;
 use aero2_keys::policy::PolicyError;
-use aero2_keys::{ApplicationId, KeyId};
+use aero2_keys::webhooks::endpoint::{check_url, Host, UrlParts};
+use aero2_keys::{ApplicationId, EndpointId, KeyId, MessageId};
 use worker::{Env, Request, Response};
 
 use crate::body::{read_json, read_optional_json};
 use crate::clock::now;
+use crate::config::Config;
 use crate::errors::{ApiError, ApiResult};
 use crate::gate::from_browser;
 use crate::protocol::{relay, to_key_ring, Actor, ClientInfo, ManageOp, RingCommand};
@@ -39,7 +43,7 @@ pub async fn with_key(
         from_browser: from_browser(req),
     };
     let client = ClientInfo::of(req);
-    let op = operation(req, rest, query).await?;
+    let op = operation(req, rest, query, &Config::cached(env)).await?;
     // As at the gate: a key of an application that does not exist is refused here, and
     // answered exactly as an unknown key of one that does.
     let answer = if kv::key_may_exist(env, &key, now).await? {
@@ -76,6 +80,7 @@ pub async fn operation(
     req: &mut Request,
     rest: &[&str],
     query: Option<&str>,
+    config: &Config,
 ) -> ApiResult<ManageOp> {
     let method = method(req);
     let query = Query::parse(query)?;
@@ -141,8 +146,87 @@ pub async fn operation(
             allow(&method, "GET")?;
             audit_query(&query)
         }
+        ["webhook_endpoints", ..] => webhook_operation(req, &method, &rest[1..], config).await,
         _ => Err(ErrorCode::NotFound.into()),
     }
+}
+
+/// `/webhook_endpoints…`; `rest` is what follows it.
+async fn webhook_operation(
+    req: &mut Request,
+    method: &str,
+    rest: &[&str],
+    config: &Config,
+) -> ApiResult<ManageOp> {
+    let endpoint = |id: &str| {
+        EndpointId::parse(id).map_err(|_| ApiError::from(ErrorCode::WebhookEndpointNotFound))
+    };
+    match rest {
+        [] => {
+            allow(method, "GET, POST")?;
+            if method == "GET" {
+                return Ok(ManageOp::ListWebhookEndpoints);
+            }
+            let body: CreateWebhookEndpointRequest = read_json(req).await?;
+            Ok(ManageOp::CreateWebhookEndpoint {
+                url: webhook_url(&body.url, config.webhook_allow_http)?,
+                description: body.description()?,
+                events: body.events()?,
+            })
+        }
+        [id] => {
+            let endpoint_id = endpoint(id)?;
+            allow(method, "DELETE")?;
+            Ok(ManageOp::DeleteWebhookEndpoint { endpoint_id })
+        }
+        [id, "deliveries"] => {
+            let endpoint_id = endpoint(id)?;
+            allow(method, "GET")?;
+            Ok(ManageOp::WebhookDeliveries { endpoint_id })
+        }
+        [id, action @ ("rotate_secret" | "test" | "enable")] => {
+            let endpoint_id = endpoint(id)?;
+            allow(method, "POST")?;
+            Ok(match *action {
+                "rotate_secret" => ManageOp::RotateWebhookSecret { endpoint_id },
+                "test" => ManageOp::TestWebhookEndpoint { endpoint_id },
+                _ => ManageOp::EnableWebhookEndpoint { endpoint_id },
+            })
+        }
+        [id, "messages", message, "resend"] => {
+            let endpoint_id = endpoint(id)?;
+            let message_id = MessageId::parse(message)
+                .map_err(|_| ApiError::from(ErrorCode::WebhookMessageNotFound))?;
+            allow(method, "POST")?;
+            Ok(ManageOp::ResendWebhookMessage {
+                endpoint_id,
+                message_id,
+            })
+        }
+        _ => Err(ErrorCode::NotFound.into()),
+    }
+}
+
+/// An endpoint URL, parsed as `fetch` will parse it and checked by the core's rules; the
+/// parsed form is what is stored.
+fn webhook_url(text: &str, allow_local: bool) -> ApiResult<String> {
+    let invalid = |why: &'static str| ApiError::with_detail(ErrorCode::InvalidWebhookUrl, why);
+    let url = worker::Url::parse(text.trim()).map_err(|_| invalid("url: not a valid URL"))?;
+    let host = match url.host() {
+        Some(worker::url::Host::Domain(name)) => Some(Host::Domain(name)),
+        Some(worker::url::Host::Ipv4(ip)) => Some(Host::Ip(ip.into())),
+        Some(worker::url::Host::Ipv6(ip)) => Some(Host::Ip(ip.into())),
+        None => None,
+    };
+    let parts = UrlParts {
+        scheme: url.scheme(),
+        has_credentials: !url.username().is_empty() || url.password().is_some(),
+        host,
+        has_fragment: url.fragment().is_some(),
+        len: url.as_str().len(),
+    };
+    check_url(&parts, allow_local).map_err(|err| invalid(err.message()))?;
+    Ok(url.as_str().to_owned())
 }
 
 fn invalid_policy(err: PolicyError) -> ApiError {

@@ -41,7 +41,7 @@ pub async fn manage(
 ) -> ApiResult<Response> {
     authenticate(req, env, config).await?;
     let application = parse_application_id(application)?;
-    let op = operation(req, rest, query).await?;
+    let op = operation(req, rest, query, config).await?;
     // An application's audit log names the operator, never the operator's address or
     // browser.
     send(env, application, Actor::Operator, ClientInfo::default(), op).await

@@ -5,7 +5,11 @@ use aero2_keys::http::bodies::UpdateKeyRequest;
 use aero2_keys::http::ErrorCode;
 use aero2_keys::policy::{Facts, Policy, RateDecision, RateLimit};
 use aero2_keys::usage::UsageCount;
-use aero2_keys::{ApplicationId, Environment, KeyId, KeyIdentity, KeyKind, StorageId, UnixMillis};
+use aero2_keys::webhooks::EventType;
+use aero2_keys::{
+    ApplicationId, EndpointId, Environment, KeyId, KeyIdentity, KeyKind, MessageId, StorageId,
+    UnixMillis,
+};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use worker::{Env, Method, Request, RequestInit, Response};
 
@@ -186,6 +190,50 @@ pub enum ManageOp {
         key_id: Option<KeyId>,
         event: Option<String>,
     },
+    ListWebhookEndpoints,
+    /// `url` was checked at the edge (scheme, credentials, length, local addresses).
+    CreateWebhookEndpoint {
+        url: String,
+        description: String,
+        /// `None`: every event.
+        events: Option<Vec<EventType>>,
+    },
+    DeleteWebhookEndpoint {
+        endpoint_id: EndpointId,
+    },
+    RotateWebhookSecret {
+        endpoint_id: EndpointId,
+    },
+    TestWebhookEndpoint {
+        endpoint_id: EndpointId,
+    },
+    EnableWebhookEndpoint {
+        endpoint_id: EndpointId,
+    },
+    WebhookDeliveries {
+        endpoint_id: EndpointId,
+    },
+    ResendWebhookMessage {
+        endpoint_id: EndpointId,
+        message_id: MessageId,
+    },
+}
+
+impl ManageOp {
+    /// Whether this is one of the webhook operations (`webhooks:read`, `webhooks:write`).
+    pub fn is_webhook(&self) -> bool {
+        matches!(
+            self,
+            ManageOp::ListWebhookEndpoints
+                | ManageOp::CreateWebhookEndpoint { .. }
+                | ManageOp::DeleteWebhookEndpoint { .. }
+                | ManageOp::RotateWebhookSecret { .. }
+                | ManageOp::TestWebhookEndpoint { .. }
+                | ManageOp::EnableWebhookEndpoint { .. }
+                | ManageOp::WebhookDeliveries { .. }
+                | ManageOp::ResendWebhookMessage { .. }
+        )
+    }
 }
 
 /// What the key ring did with a reported key.

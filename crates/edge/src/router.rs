@@ -50,7 +50,7 @@ pub async fn route(
             headers.set("Content-Type", "application/json; charset=utf-8")?;
             Ok(Response::from_bytes(OPENAPI.as_bytes().to_vec())?.with_headers(headers))
         }
-        ["v1", "keys", ..] | ["v1", "audit_log"] => {
+        ["v1", "keys", ..] | ["v1", "audit_log"] | ["v1", "webhook_endpoints", ..] => {
             management::with_key(&mut req, &segments[1..], target.query, env).await
         }
         #[cfg(feature = "fault-injection")]

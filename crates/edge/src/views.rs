@@ -35,6 +35,10 @@ pub struct KeyView<'a> {
 /// A key's policy as the API shows it (times as RFC 3339).
 #[derive(Serialize)]
 pub struct PolicyView<'a> {
+    /// The key's own expiry (`expires_at` above is the earlier of this and a rotation's
+    /// grace period end), so that each can be read and changed on its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_expires_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scopes: Option<&'a Scopes>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -52,6 +56,7 @@ pub struct PolicyView<'a> {
 impl<'a> PolicyView<'a> {
     pub fn of(policy: &'a Policy) -> Self {
         PolicyView {
+            policy_expires_at: policy.expires_at.map(UnixMillis::to_rfc3339),
             scopes: policy.scopes.as_ref(),
             routes: policy.routes.as_ref(),
             allowed_origins: policy.allowed_origins.as_ref(),
@@ -258,4 +263,21 @@ pub enum AuditDetail<'a> {
     Update { fields: Vec<&'static str> },
     /// `key.suspended`, `key.resumed`
     Suspension { kind: KeyKind, label: &'a str },
+    /// `key.expiring_soon`, `key.grace_period_in_use`
+    Reminder {
+        /// `7_days`, `1_day`; `first_use`, `grace_period_ending`
+        reminder: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expires_at: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        grace_period_ends_at: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_used_at: Option<String>,
+    },
+    /// `webhook_endpoint.*`: the endpoint, and its URL's host alone (a path or query can
+    /// hold a token).
+    Webhook {
+        endpoint_id: aero2_keys::EndpointId,
+        host: String,
+    },
 }

@@ -195,6 +195,17 @@ public_id!(
     "app_"
 );
 public_id!(
+    /// A webhook endpoint (`ep_…`).
+    EndpointId,
+    "ep_"
+);
+public_id!(
+    /// One event sent to webhook endpoints (`msg_…`): the `webhook-id` header, the same on
+    /// every attempt and every endpoint, so receivers can de-duplicate.
+    MessageId,
+    "msg_"
+);
+public_id!(
     /// The public id of a key record (`key_…`). It names a key in the API and the audit
     /// log; it is random, so it reveals nothing about the key's value.
     KeyId,

@@ -14,6 +14,8 @@
 //!   [`usage`]), as state machines driven by `now`;
 //! - the HTTP-facing rules ([`http`]): the error-code catalogue, request bodies, query
 //!   strings;
+//! - webhooks ([`webhooks`]): event types, endpoint URLs, Standard Webhooks signatures,
+//!   the retry schedule and the reminders that fall due;
 //! - a strict DER decoder for ECDSA signatures of secret-scanning reports ([`der`]).
 //!
 //! `no_std` (with `alloc`): nothing here needs an operating system, and the browser
@@ -41,11 +43,12 @@ mod storage;
 mod time;
 pub mod timers;
 pub mod usage;
+pub mod webhooks;
 
 pub use format::{
-    contains_secret_key, identify, parse, ApiKey, ApplicationId, Environment, IdError, KeyId,
-    KeyIdentity, KeyKind, ParseError, ParsedKey, APPLICATION_ID_LEN, CHECKSUM_LEN, KEY_PATTERN,
-    PREFIX_LEN, SECRET_KEY_PATTERN,
+    contains_secret_key, identify, parse, ApiKey, ApplicationId, EndpointId, Environment, IdError,
+    KeyId, KeyIdentity, KeyKind, MessageId, ParseError, ParsedKey, APPLICATION_ID_LEN,
+    CHECKSUM_LEN, KEY_PATTERN, PREFIX_LEN, SECRET_KEY_PATTERN,
 };
 pub use lifecycle::{
     GracePeriod, KeyRecord, KeyRing, KeyStatus, LifecycleError, RevocationReason, Rotation,

@@ -2,7 +2,7 @@
 //!
 //! A Durable Object has a single alarm, but several things want to wake it: a rotated
 //! key's grace period ending, a failed KV write's retry, buffered usage counts to write
-//! out, the daily clean-up. Each is a named timer here; the alarm is set for the earliest, and only rewritten
+//! out, the daily clean-up, webhooks to send. Each is a named timer here; the alarm is set for the earliest, and only rewritten
 //! when that moves earlier (the quinn-proto `TimerTable` pattern: pure, driven by `now`).
 
 use crate::time::UnixMillis;
@@ -18,14 +18,20 @@ pub enum Timer {
     UsageFlush,
     /// The daily clean-up: old audit entries, long-revoked keys.
     Retention,
+    /// The next webhook message to send.
+    Webhooks,
+    /// The next reminder (a key expiring soon, a rotated key still in use) to send.
+    Reminders,
 }
 
 impl Timer {
-    pub const ALL: [Timer; 4] = [
+    pub const ALL: [Timer; 6] = [
         Timer::GraceExpiry,
         Timer::OutboxRetry,
         Timer::UsageFlush,
         Timer::Retention,
+        Timer::Webhooks,
+        Timer::Reminders,
     ];
 
     const fn index(self) -> usize {

@@ -122,6 +122,8 @@ pub struct Options {
     pub test_origin: bool,
     /// `ADMIN_TOKEN` exactly as configured (default: [`ADMIN_TOKEN`]).
     pub admin_token: Option<String>,
+    /// Start without `WEBHOOK_SECRET` (by default each worker gets a fresh one).
+    pub without_webhook_secret: bool,
 }
 
 /// A demo origin (`scripts/origin.mjs`) that verifies the gate's assertions, issued by
@@ -156,6 +158,17 @@ pub fn new_signing_key() -> String {
         .to_owned()
 }
 
+/// A fresh `WEBHOOK_SECRET`: the base64 of 32 random bytes.
+pub fn new_webhook_secret() -> String {
+    use aero2_keys::RandomSource;
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    aero2_keys::SystemRandom
+        .fill_bytes(&mut bytes)
+        .expect("random bytes");
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 pub struct Worker {
     pub base: String,
     /// The gate's port, the same across restarts (the origin fetches its JWKS).
@@ -164,6 +177,8 @@ pub struct Worker {
     pub log_dir: PathBuf,
     /// The private JWK the gate signs with; `None` when started without one.
     pub signing_key: Option<String>,
+    /// `WEBHOOK_SECRET`; `None` when started without one.
+    pub webhook_secret: Option<String>,
     pub origin_url: String,
     pub test_origin_url: Option<String>,
     options: Options,
@@ -192,12 +207,14 @@ impl Worker {
             format!("http://127.0.0.1:{test_port}")
         });
         let signing_key = (!options.without_signing_key).then(new_signing_key);
+        let webhook_secret = (!options.without_webhook_secret).then(new_webhook_secret);
         let mut worker = Worker {
             base: format!("http://127.0.0.1:{port}"),
             port,
             state_dir,
             log_dir,
             signing_key,
+            webhook_secret,
             origin_url: format!("http://127.0.0.1:{origin_port}"),
             test_origin_url,
             options,
@@ -216,6 +233,9 @@ impl Worker {
         let mut text = format!("ADMIN_TOKEN='{admin_token}'\n");
         if let Some(key) = &self.signing_key {
             text.push_str(&format!("ORIGIN_SIGNING_KEY='{key}'\n"));
+        }
+        if let Some(secret) = &self.webhook_secret {
+            text.push_str(&format!("WEBHOOK_SECRET='{secret}'\n"));
         }
         fs::write(&path, text).expect("secrets file");
         path
@@ -570,5 +590,56 @@ pub fn within_one_rate_window(seconds: u64) {
     let left = 60_000 - into_window;
     if left < u128::from(seconds) * 1000 {
         std::thread::sleep(Duration::from_millis(left as u64 + 200));
+    }
+}
+
+/// The webhook receiver (`tests/e2e/webhook-receiver.mjs`): it verifies every message with
+/// the `standardwebhooks` npm package and records it. Each test uses its own endpoint
+/// names (`/hooks/<name>`).
+pub struct Receiver {
+    pub base: String,
+    _process: Supervised,
+}
+
+impl Receiver {
+    pub fn start(log_dir: &Path) -> Receiver {
+        let port = free_port();
+        let process = Supervised::spawn(
+            "node",
+            &["tests/e2e/webhook-receiver.mjs".into(), port.to_string()],
+            &[],
+            &log_dir.join("webhook-receiver.log"),
+        );
+        wait_for_port(port, Duration::from_secs(20));
+        Receiver {
+            base: format!("http://127.0.0.1:{port}"),
+            _process: process,
+        }
+    }
+
+    /// The URL of endpoint `name`.
+    pub fn url(&self, name: &str) -> String {
+        format!("{}/hooks/{name}", self.base)
+    }
+
+    /// Sets how `name` answers and which secrets it verifies with: `{"secrets": [...],
+    /// "fail_first": 2, "status": 503, "hang": false}`.
+    pub fn configure(&self, name: &str, settings: &Value) {
+        let reply = request(
+            "PUT",
+            &format!("{}/control/{name}", self.base),
+            &[("Content-Type", "application/json")],
+            Some(&settings.to_string()),
+        );
+        assert_eq!(reply.status, 200);
+    }
+
+    /// Every request `name` got, oldest first.
+    pub fn received(&self, name: &str) -> Vec<Value> {
+        request("GET", &format!("{}/received/{name}", self.base), &[], None)
+            .json
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 }

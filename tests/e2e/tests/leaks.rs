@@ -2,52 +2,17 @@
 //! as GitHub signs them. Only a genuine report revokes anything, and it revokes before
 //! the response returns.
 
+mod github;
+
 use aero2_e2e::*;
-use aero2_keys::{RandomSource, StorageId, SystemRandom};
-use base64::Engine;
-use p256::ecdsa::signature::Signer;
-use p256::ecdsa::{Signature, SigningKey};
-use p256::pkcs8::{EncodePublicKey, LineEnding};
+use aero2_keys::StorageId;
+use github::{report, sign, signing_key, trusted_keys, KEY_ID};
 use serde_json::{json, Value};
-
-const KEY_ID: &str = "90a421169f0a406205f1563a953312f0be898d3c7b6c06b681aa86a874555f4a";
-
-fn signing_key() -> SigningKey {
-    loop {
-        let mut bytes = [0u8; 32];
-        SystemRandom.fill_bytes(&mut bytes).unwrap();
-        if let Ok(key) = SigningKey::from_slice(&bytes) {
-            return key;
-        }
-    }
-}
-
-fn sign(key: &SigningKey, body: &str) -> String {
-    let signature: Signature = key.sign(body.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(signature.to_der().as_bytes())
-}
-
-fn report(w: &Worker, key_id: &str, signature: &str, body: &str) -> Reply {
-    request(
-        "POST",
-        &w.url("/v1/leaks/github"),
-        &[
-            ("Content-Type", "application/json"),
-            ("Github-Public-Key-Identifier", key_id),
-            ("Github-Public-Key-Signature", signature),
-        ],
-        Some(body),
-    )
-}
 
 #[test]
 fn signed_reports_revoke_leaked_secret_keys_and_nothing_else_does() {
     let github = signing_key();
-    let pem = github
-        .verifying_key()
-        .to_public_key_pem(LineEnding::LF)
-        .unwrap();
-    let keys = json!([{ "key_identifier": KEY_ID, "key": pem, "is_current": true }]).to_string();
+    let keys = trusted_keys(&github);
     let w = Worker::start(
         "leaks",
         Options {
@@ -172,11 +137,7 @@ fn signed_reports_revoke_leaked_secret_keys_and_nothing_else_does() {
 #[test]
 fn a_thousand_token_report_revokes_every_key_and_huge_reports_are_refused_unread() {
     let github = signing_key();
-    let pem = github
-        .verifying_key()
-        .to_public_key_pem(LineEnding::LF)
-        .unwrap();
-    let keys = json!([{ "key_identifier": KEY_ID, "key": pem, "is_current": true }]).to_string();
+    let keys = trusted_keys(&github);
     let w = Worker::start(
         "leaks-bulk",
         Options {

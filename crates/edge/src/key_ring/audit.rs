@@ -5,8 +5,10 @@ use aero2_keys::{KeyId, UnixMillis};
 use serde::Deserialize;
 
 use aero2_keys::usage::HOUR_MS;
+use aero2_keys::webhooks::EventType;
 
 use super::store::{corrupt, int, opt_text, text, Store};
+use super::webhooks::key_data;
 use super::KeyRingObject;
 use crate::errors::ApiResult;
 use crate::protocol::{truncate, ClientInfo, KeyEvent};
@@ -132,27 +134,28 @@ impl Store {
 }
 
 impl KeyRingObject {
-    /// Records an event seen at the gate, aggregated per key and hour.
+    /// Records an event seen at the gate, aggregated per key and hour. Returns whether it
+    /// was the first of its hour (then a webhook message may wait to be sent).
     pub(super) fn record_event(
         &self,
         key_id: KeyId,
         event: &KeyEvent,
         client: &ClientInfo,
         now: UnixMillis,
-    ) -> ApiResult<()> {
+    ) -> ApiResult<bool> {
         let (name, message, origin) = match event {
             KeyEvent::SecretInBrowser => (
-                "key.secret_in_browser",
+                EventType::KeySecretInBrowser,
                 "a secret key was sent from a browser and refused; it may be exposed in client code",
                 None,
             ),
             KeyEvent::OriginNotAllowed { origin } => (
-                "key.origin_not_allowed",
+                EventType::KeyOriginNotAllowed,
                 "a publishable key was used from a website its policy does not list; let through because the policy only reports",
                 Some(origin.as_str()),
             ),
             KeyEvent::RateLimited => (
-                "key.rate_limited",
+                EventType::KeyRateLimited,
                 "requests past the key's rate limit were refused",
                 None,
             ),
@@ -162,16 +165,17 @@ impl KeyRingObject {
 
     /// Records an event that can repeat on every request as one audit entry per key and
     /// hour, with a count and the first and last client seen, so that a flood of them
-    /// cannot grow the log without bound.
+    /// cannot grow the log without bound. The first of each hour is also sent to webhooks.
     fn record_aggregated(
         &self,
-        event: &str,
+        event_type: EventType,
         key_id: KeyId,
         client: &ClientInfo,
         now: UnixMillis,
         message: &'static str,
         origin: Option<&str>,
-    ) -> ApiResult<()> {
+    ) -> ApiResult<bool> {
+        let event = event_type.name();
         let sql = &self.store.sql;
         let hour = now.0 / HOUR_MS;
         let key = || text(key_id.to_string());
@@ -206,17 +210,17 @@ impl KeyRingObject {
             last_user_agent: client.user_agent.as_deref(),
             origins: (!origins.is_empty()).then_some(&origins),
         };
-        let detail = serde_json::to_string(&detail).unwrap_or_else(|_| "{}".to_owned());
+        let detail_json = serde_json::to_string(&detail).unwrap_or_else(|_| "{}".to_owned());
         if let Some(row) = existing.first() {
             sql.exec(
                 "UPDATE audit SET detail = ? WHERE seq = ?",
-                vec![text(detail), int(row.audit_seq)],
+                vec![text(detail_json), int(row.audit_seq)],
             )?;
             sql.exec(
                 "UPDATE aggregates SET count = ?, origins = ? WHERE event = ? AND key_id = ? AND hour = ?",
                 vec![int(count), opt_text(origins_json), text(event), key(), int(hour)],
             )?;
-            return Ok(());
+            return Ok(false);
         }
         let inserted: Vec<SeqRow> = sql
             .exec(
@@ -228,7 +232,7 @@ impl KeyRingObject {
                     key(),
                     opt_text(client.ip.clone()),
                     opt_text(client.user_agent.clone()),
-                    text(detail),
+                    text(detail_json),
                 ],
             )?
             .to_array()?;
@@ -240,6 +244,13 @@ impl KeyRingObject {
             "INSERT INTO aggregates (event, key_id, hour, audit_seq, count, first_at, origins) VALUES (?, ?, ?, ?, 1, ?, ?)",
             vec![text(event), key(), int(hour), int(seq), int(now.0), opt_text(origins_json)],
         )?;
-        Ok(())
+        let mut guard = self.loaded.borrow_mut();
+        if let Some(loaded) = guard.as_mut() {
+            if let Some(record) = loaded.ring.get(key_id).cloned() {
+                let data = key_data(loaded.application.id, &record, &detail);
+                self.notify(loaded, event_type, &data, None, now)?;
+            }
+        }
+        Ok(true)
     }
 }

@@ -20,6 +20,7 @@ mod outbox;
 mod store;
 mod system;
 mod usage;
+mod webhooks;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -59,6 +60,8 @@ struct Loaded {
     /// When the daily clean-up runs next (kept in storage too, so evictions cannot
     /// postpone it for ever).
     retention_next_at: UnixMillis,
+    /// Endpoints, the next message to send, reminders sent.
+    webhooks: webhooks::WebhookState,
 }
 
 #[durable_object]
@@ -160,6 +163,7 @@ impl KeyRingObject {
                         count.requests,
                         count.last_used_at,
                     );
+                    started |= self.after_use(count.key_id, now)?;
                 }
                 if started {
                     self.schedule(now).await?;
@@ -172,7 +176,10 @@ impl KeyRingObject {
                 client,
             } => {
                 self.ensure_loaded()?;
-                self.record_event(key_id, &event, &client, now)?;
+                if self.record_event(key_id, &event, &client, now)? {
+                    // A webhook message may wait to be sent.
+                    self.schedule(now).await?;
+                }
                 Ok(json_response(202, &Empty {}))
             }
             RingCommand::ReportLeaks { reports } => self.report_leaks(&reports, now).await,
@@ -212,6 +219,7 @@ impl KeyRingObject {
             last_used: stored.last_used.into_iter().collect(),
             outbox: Outbox::from_entries(KV_BACKOFF, stored.outbox),
             retention_next_at: stored.retention_next_at,
+            webhooks: self.store.load_webhooks()?,
         });
         Ok(())
     }
@@ -288,15 +296,19 @@ impl KeyRingObject {
         if report.is_some() {
             let origin = facts.origin.unwrap_or("null").to_owned();
             let event = KeyEvent::OriginNotAllowed { origin };
-            self.record_event(validated.key_id, &event, client, now)?;
+            if self.record_event(validated.key_id, &event, client, now)? {
+                self.schedule(now).await?;
+            }
         }
         if let Some(limit) = limit {
             let decision = {
                 let mut windows = self.rate_windows.borrow_mut();
                 limit.hit(windows.entry(validated.key_id).or_default(), now)
             };
-            if !decision.allowed {
-                self.record_event(validated.key_id, &KeyEvent::RateLimited, client, now)?;
+            if !decision.allowed
+                && self.record_event(validated.key_id, &KeyEvent::RateLimited, client, now)?
+            {
+                self.schedule(now).await?;
             }
             validated.rate = Some(RateVerdict::of(limit, decision));
         }
@@ -336,7 +348,9 @@ impl KeyRingObject {
             self.record_usage(key_id, now).await?;
         }
         if let Err(Rejection::SecretKeyInBrowser) = decision {
-            self.record_event(key_id, &KeyEvent::SecretInBrowser, client, now)?;
+            if self.record_event(key_id, &KeyEvent::SecretInBrowser, client, now)? {
+                self.schedule(now).await?;
+            }
         }
         decision.map_err(ApiError::from)
     }
@@ -350,6 +364,8 @@ impl KeyRingObject {
             table.set(Timer::GraceExpiry, loaded.ring.next_expiry());
             table.set(Timer::OutboxRetry, loaded.outbox.next_attempt());
             table.set(Timer::Retention, Some(loaded.retention_next_at));
+            table.set(Timer::Webhooks, loaded.webhooks.next_attempt_at);
+            table.set(Timer::Reminders, self.next_reminder(loaded, now()));
         }
         table.set(Timer::UsageFlush, self.usage.borrow().deadline());
         table
@@ -358,7 +374,12 @@ impl KeyRingObject {
     /// Sets the alarm for the earliest deadline, unless it is already set no later.
     async fn schedule(&self, _now: UnixMillis) -> ApiResult<()> {
         let mut alarm = self.alarm.get();
-        let Some(when) = alarm.arm(self.timers().next()) else {
+        // Never in the past: an alarm handler that sets the alarm to the very time it was
+        // woken for finds it deleted when it returns (workerd takes it for the alarm that
+        // just ran). Found by the webhook tests: deliveries stopped after a few retries.
+        let earliest = UnixMillis(now().0 + 1);
+        let next = self.timers().next().map(|at| at.max(earliest));
+        let Some(when) = alarm.arm(next) else {
             return Ok(());
         };
         self.alarm.set(alarm);
@@ -390,10 +411,14 @@ impl KeyRingObject {
                 Timer::GraceExpiry => self.expire_due(now)?,
                 Timer::UsageFlush => self.flush_usage(now)?,
                 Timer::Retention => self.run_retention(now)?,
+                Timer::Reminders => self.send_reminders(None, now)?,
                 // Sent below, with whatever the expiries queued.
-                Timer::OutboxRetry => {}
+                Timer::OutboxRetry | Timer::Webhooks => {}
             }
         }
-        self.after_change(now).await
+        self.after_change(now).await?;
+        // Last: what the steps above queued goes out in this run too.
+        self.deliver_webhooks(now).await?;
+        self.schedule(now).await
     }
 }

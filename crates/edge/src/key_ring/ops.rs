@@ -4,6 +4,7 @@
 
 use aero2_keys::http::ErrorCode;
 use aero2_keys::policy::{Policy, Scope};
+use aero2_keys::webhooks::EventType;
 use aero2_keys::{
     GracePeriod, KeyId, KeyKind, KeyRecord, RevocationReason, SystemRandom, UnixMillis,
 };
@@ -67,6 +68,7 @@ impl KeyRingObject {
                 };
                 Ok(json_response(200, &self.store.audit_page(&query)?))
             }
+            op if op.is_webhook() => self.manage_webhooks(caller, client, op, now).await,
             op => {
                 caller.require(Scope::KeysWrite)?;
                 self.change(&by, op, now).await
@@ -103,7 +105,7 @@ impl KeyRingObject {
                         loaded,
                         by,
                         &after,
-                        "key.updated",
+                        EventType::KeyUpdated,
                         &AuditDetail::Update { fields },
                         now,
                     )?;
@@ -119,7 +121,7 @@ impl KeyRingObject {
                         kind: record.kind,
                         label: &record.label,
                     };
-                    self.save(loaded, by, &record, "key.suspended", &detail, now)?;
+                    self.save(loaded, by, &record, EventType::KeySuspended, &detail, now)?;
                     Ok(record)
                 })?;
                 self.key_response(&record)?
@@ -132,7 +134,7 @@ impl KeyRingObject {
                         kind: record.kind,
                         label: &record.label,
                     };
-                    self.save(loaded, by, &record, "key.resumed", &detail, now)?;
+                    self.save(loaded, by, &record, EventType::KeyResumed, &detail, now)?;
                     Ok(record)
                 })?;
                 self.key_response(&record)?
@@ -145,7 +147,7 @@ impl KeyRingObject {
                         kind: record.kind,
                         label: &record.label,
                     };
-                    self.save(loaded, by, &record, "key.revoked", &detail, now)?;
+                    self.save(loaded, by, &record, EventType::KeyRevoked, &detail, now)?;
                     Ok(record)
                 })?;
                 self.key_response(&record)?
@@ -160,27 +162,25 @@ impl KeyRingObject {
                 };
                 self.rotate_key(by, key_id, grace, now)?
             }
-            ManageOp::ListKeys { .. } | ManageOp::KeyUsage { .. } | ManageOp::AuditLog { .. } => {
-                return Err(ErrorCode::NotFound.into());
-            }
+            _ => return Err(ErrorCode::NotFound.into()),
         };
         self.after_change(now).await?;
         Ok(response)
     }
 
-    /// Saves a changed record (and queues it for KV) with its audit entry.
+    /// Saves a changed record (and queues it for KV) with its audit entry and webhook
+    /// message.
     fn save(
         &self,
         loaded: &mut Loaded,
         by: &By<'_>,
         record: &KeyRecord,
-        event: &str,
+        event: EventType,
         detail: &AuditDetail<'_>,
         now: UnixMillis,
     ) -> ApiResult<()> {
         self.persist(loaded, record, now)?;
-        self.store
-            .insert_audit(now, event, Some(record.id), &by.name, by.client, detail)
+        self.key_event(loaded, event, record, &by.name, by.client, detail, now)
     }
 
     fn key_response(&self, record: &KeyRecord) -> ApiResult<Response> {
@@ -241,7 +241,7 @@ impl KeyRingObject {
                 kind,
                 label: &record.label,
             };
-            self.save(loaded, by, &record, "key.created", &detail, now)?;
+            self.save(loaded, by, &record, EventType::KeyCreated, &detail, now)?;
             Ok((key, record))
         })?;
         let key = CreatedKey {
@@ -273,7 +273,7 @@ impl KeyRingObject {
                 loaded,
                 by,
                 &rotation.old_record,
-                "key.rotated",
+                EventType::KeyRotated,
                 &detail,
                 now,
             )?;

@@ -59,6 +59,22 @@ const MIGRATIONS: &[&str] = &[
      INSERT INTO meta (name, value) VALUES ('retention_next_at', 0) ON CONFLICT (name) DO NOTHING;",
     // 5: the distinct origins an aggregated entry lists (key.origin_not_allowed).
     "ALTER TABLE aggregates ADD COLUMN origins TEXT;",
+    // 6: webhooks: endpoints (no secrets: see key_ring/webhooks.rs), the outbox of
+    // messages, the last attempts per endpoint, and the reminders already sent.
+    "CREATE TABLE webhook_endpoints (id TEXT PRIMARY KEY, info TEXT NOT NULL);
+     CREATE TABLE webhook_messages (
+       id TEXT NOT NULL, endpoint_id TEXT NOT NULL, event TEXT NOT NULL, body TEXT NOT NULL,
+       created_at INTEGER NOT NULL, attempts INTEGER NOT NULL, next_attempt_at INTEGER,
+       state TEXT NOT NULL, PRIMARY KEY (id, endpoint_id));
+     CREATE INDEX webhook_messages_due ON webhook_messages (next_attempt_at) WHERE state = 'pending';
+     CREATE TABLE webhook_attempts (
+       seq INTEGER PRIMARY KEY AUTOINCREMENT, endpoint_id TEXT NOT NULL, message_id TEXT NOT NULL,
+       event TEXT NOT NULL, attempt INTEGER NOT NULL, status INTEGER, error TEXT,
+       latency_ms INTEGER NOT NULL, at INTEGER NOT NULL);
+     CREATE INDEX webhook_attempts_by_endpoint ON webhook_attempts (endpoint_id, seq);
+     CREATE TABLE reminders (
+       key_id TEXT NOT NULL, reminder TEXT NOT NULL, for_at INTEGER NOT NULL,
+       PRIMARY KEY (key_id, reminder, for_at));",
 ];
 
 pub use crate::schema::{int, opt_text, text};

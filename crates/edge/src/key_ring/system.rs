@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use aero2_keys::http::ErrorCode;
 use aero2_keys::outbox::Outbox;
 use aero2_keys::policy::Policy;
+use aero2_keys::webhooks::EventType;
 use aero2_keys::{KeyKind, KeyRing, KeyStatus, RevocationReason, SystemRandom, UnixMillis};
 use worker::Response;
 
@@ -53,14 +54,14 @@ impl KeyRingObject {
             last_used: HashMap::new(),
             outbox: Outbox::new(KV_BACKOFF),
             retention_next_at: UnixMillis(now.0 + DAY_MS),
+            webhooks: Default::default(),
         };
-        let audit = |event, key_id, detail: &AuditDetail<'_>| {
-            self.store
-                .insert_audit(now, event, key_id, "operator", client, detail)
-        };
-        audit(
+        self.store.insert_audit(
+            now,
             "application.created",
             None,
+            "operator",
+            client,
             &AuditDetail::Application {
                 name: &loaded.application.name,
             },
@@ -68,13 +69,19 @@ impl KeyRingObject {
         self.publish_application(&mut loaded, now)?;
         for record in [&publishable_record, &secret_record] {
             self.persist(&mut loaded, record, now)?;
-            audit(
-                "key.created",
-                Some(record.id),
-                &AuditDetail::Key {
-                    kind: record.kind,
-                    label: &record.label,
-                },
+            let detail = AuditDetail::Key {
+                kind: record.kind,
+                label: &record.label,
+            };
+            // No endpoint exists yet: this is the audit entry alone.
+            self.key_event(
+                &mut loaded,
+                EventType::KeyCreated,
+                record,
+                "operator",
+                client,
+                &detail,
+                now,
             )?;
         }
         let response = json_response(
@@ -158,13 +165,14 @@ impl KeyRingObject {
             .ring
             .revoke(record.id, now, RevocationReason::Leaked)?;
         self.persist(loaded, &revoked, now)?;
-        self.store.insert_audit(
-            now,
-            "key.leaked",
-            Some(record.id),
+        self.key_event(
+            loaded,
+            EventType::KeyLeaked,
+            &revoked,
             "secret_scanning",
             scanner,
             &detail,
+            now,
         )?;
         Ok(LeakOutcome::Revoked)
     }
@@ -185,6 +193,7 @@ impl KeyRingObject {
             }
             let audit_cutoff = UnixMillis(now.0.saturating_sub(days(config.audit_retention_days)));
             self.store.prune_audit(audit_cutoff, now)?;
+            self.store.prune_webhooks(now)?;
             loaded.retention_next_at = UnixMillis(now.0 + DAY_MS);
             self.store.set_retention_next_at(loaded.retention_next_at)
         })
@@ -203,10 +212,10 @@ impl KeyRingObject {
                     } => "the key reached its expiry time",
                     _ => "rotation grace period ended",
                 };
-                self.store.insert_audit(
-                    now,
-                    "key.expired",
-                    Some(record.id),
+                self.key_event(
+                    loaded,
+                    EventType::KeyExpired,
+                    &record,
                     "system",
                     &ClientInfo::default(),
                     &AuditDetail::Expiry {
@@ -214,6 +223,7 @@ impl KeyRingObject {
                         kind: record.kind,
                         label: &record.label,
                     },
+                    now,
                 )?;
             }
             Ok(())

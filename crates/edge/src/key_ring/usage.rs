@@ -57,7 +57,8 @@ impl KeyRingObject {
     /// Counts one request with a key, and sets the alarm when this starts a batch.
     pub(super) async fn record_usage(&self, key_id: KeyId, now: UnixMillis) -> ApiResult<()> {
         let application = self.application_id()?;
-        if self.count_usage(application, key_id, 1, now) {
+        let started = self.count_usage(application, key_id, 1, now);
+        if self.after_use(key_id, now)? || started {
             self.schedule(now).await?;
         }
         Ok(())

@@ -19,6 +19,7 @@ use crate::policy::{
     RouteRule, Scope, Scopes,
 };
 use crate::time::UnixMillis;
+use crate::webhooks::EventType;
 
 /// `POST /v1/keys`: a key, with any policy fields.
 #[derive(Debug, Deserialize)]
@@ -185,9 +186,13 @@ impl UpdateKeyRequest {
             allowed_origins: self
                 .allowed_origins
                 .apply(&current.allowed_origins, |o| origins(o))?,
-            origin_policy: self
-                .origin_policy
-                .apply(&current.origin_policy, |p| Ok(*p))?,
+            // Removing the list removes what to do about origins it does not hold.
+            origin_policy: match (&self.allowed_origins, &self.origin_policy) {
+                (Patch::Remove, Patch::Unchanged) => None,
+                _ => self
+                    .origin_policy
+                    .apply(&current.origin_policy, |p| Ok(*p))?,
+            },
             allowed_ips: self
                 .allowed_ips
                 .apply(&current.allowed_ips, |a| addresses(a))?,
@@ -235,7 +240,7 @@ fn scopes(names: &[String]) -> Result<Scopes, PolicyError> {
         .map(|name| {
             Scope::parse(name).ok_or(field_error(
                 "scopes",
-                "each scope is keys:read, keys:write or audit:read",
+                "each scope is keys:read, keys:write, audit:read, webhooks:read or webhooks:write",
             ))
         })
         .collect()
@@ -308,6 +313,57 @@ fn not_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     deserializer: D,
 ) -> Result<Option<T>, D::Error> {
     T::deserialize(deserializer).map(Some)
+}
+
+/// `POST /v1/webhook_endpoints`. The URL's own rules are checked on its parsed parts
+/// ([`crate::webhooks::endpoint::check_url`]).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookEndpointRequest {
+    pub url: String,
+    #[serde(default, deserialize_with = "not_null")]
+    pub description: Option<String>,
+    /// Absent, or `["*"]`: every event, including those added later.
+    #[serde(default, deserialize_with = "not_null")]
+    pub events: Option<Vec<String>>,
+}
+
+impl CreateWebhookEndpointRequest {
+    /// The events chosen, `None` for all of them.
+    pub fn events(&self) -> Result<Option<Vec<EventType>>, ErrorCode> {
+        let Some(names) = &self.events else {
+            return Ok(None);
+        };
+        if names.len() == 1 && names[0] == "*" {
+            return Ok(None);
+        }
+        if names.is_empty() || names.len() > EventType::ALL.len() {
+            return Err(ErrorCode::InvalidWebhookEvents);
+        }
+        let mut events = Vec::with_capacity(names.len());
+        for name in names {
+            let event = EventType::parse(name)
+                .filter(|event| event.is_subscribable())
+                .ok_or(ErrorCode::InvalidWebhookEvents)?;
+            if !events.contains(&event) {
+                events.push(event);
+            }
+        }
+        Ok(Some(events))
+    }
+
+    /// The description, trimmed; empty when none was given.
+    pub fn description(&self) -> Result<String, ErrorCode> {
+        match self.description.as_deref() {
+            None => Ok(String::new()),
+            Some(text) if text.trim().is_empty() && text.chars().count() <= 200 => {
+                Ok(String::new())
+            }
+            Some(text) => clean_text(text, crate::webhooks::endpoint::MAX_DESCRIPTION_CHARS)
+                .map(str::to_owned)
+                .ok_or(ErrorCode::InvalidDescription),
+        }
+    }
 }
 
 /// `POST /v1/applications`
@@ -530,6 +586,19 @@ mod tests {
             expiry.apply(&current, NOW).unwrap().expires_at,
             Some(UnixMillis(NOW.0 + 60_000))
         );
+        let origins: Policy = serde_json::from_str(
+            r#"{"allowed_origins":["https://shop.example"],"origin_policy":"report"}"#,
+        )
+        .unwrap();
+        let unlisted: UpdateKeyRequest =
+            serde_json::from_str(r#"{"allowed_origins":null}"#).unwrap();
+        let after = unlisted.apply(&origins, NOW).unwrap();
+        assert_eq!(
+            (&after.allowed_origins, after.origin_policy),
+            (&None, None),
+            "found by the dashboard's author: removing the list alone was refused"
+        );
+        assert!(after.validate(KeyKind::Publishable, NOW).is_ok());
         let clear: UpdateKeyRequest = serde_json::from_str(r#"{"expires_at":null}"#).unwrap();
         assert_eq!(clear.apply(&current, NOW).unwrap().expires_at, None);
         let both: UpdateKeyRequest =
@@ -544,6 +613,62 @@ mod tests {
         assert!(serde_json::from_str::<UpdateKeyRequest>(r#"{"kind":"secret"}"#).is_err());
         // A label cannot be removed, only changed.
         assert!(serde_json::from_str::<UpdateKeyRequest>(r#"{"label":null}"#).is_err());
+    }
+
+    #[test]
+    fn webhook_endpoints_name_known_events_or_all_and_a_clean_description() {
+        let body = |json: &str| serde_json::from_str::<CreateWebhookEndpointRequest>(json);
+        let all = body(r#"{"url":"https://x.example"}"#).unwrap();
+        assert_eq!(all.events(), Ok(None));
+        assert_eq!(all.description(), Ok(String::new()));
+        let star = body(r#"{"url":"https://x.example","events":["*"]}"#).unwrap();
+        assert_eq!(star.events(), Ok(None));
+        let some = body(
+            r#"{"url":"https://x.example","events":["key.leaked","key.revoked","key.leaked"],"description":"  pager  "}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            some.events(),
+            Ok(Some(alloc::vec![
+                EventType::KeyLeaked,
+                EventType::KeyRevoked
+            ]))
+        );
+        assert_eq!(some.description(), Ok("pager".into()));
+        for events in [
+            r#"[]"#,
+            r#"["key.nope"]"#,
+            r#"["webhook.test"]"#,
+            r#"["*","key.leaked"]"#,
+            r#"["KEY.LEAKED"]"#,
+        ] {
+            let request = body(&alloc::format!(
+                r#"{{"url":"https://x.example","events":{events}}}"#
+            ))
+            .unwrap();
+            assert_eq!(
+                request.events(),
+                Err(ErrorCode::InvalidWebhookEvents),
+                "{events}"
+            );
+        }
+        for description in [
+            "\"a\\u0007b\"",
+            "\"\\u202eevil\"",
+            &alloc::format!("\"{}\"", "d".repeat(201)),
+        ] {
+            let request = body(&alloc::format!(
+                r#"{{"url":"https://x.example","description":{description}}}"#
+            ))
+            .unwrap();
+            assert_eq!(
+                request.description(),
+                Err(ErrorCode::InvalidDescription),
+                "{description}"
+            );
+        }
+        assert!(body(r#"{"url":"https://x.example","events":null}"#).is_err());
+        assert!(body(r#"{"url":"https://x.example","secret":"whsec_x"}"#).is_err());
     }
 
     #[test]

@@ -86,6 +86,16 @@ error_codes! {
     SecretKeyOutsideAuthorization => 400, "secret_key_outside_authorization", "a secret key was found in the query string or in a header other than Authorization; send it only as Authorization: Bearer <key>, and rotate it if it was logged";
     InvalidPath => 400, "invalid_path", "the path holds an encoded slash, backslash, dot or percent sign, an escape that is not UTF-8 or looks like a slash or dot, a semicolon or an empty segment; the gate forwards only paths that every server reads the same way";
     MethodNotAllowed => 405, "method_not_allowed", "this endpoint does not accept this method; the Allow header lists those it does";
+    // --- webhooks ---
+    WebhooksNotConfigured => 503, "webhooks_not_configured", "set the WEBHOOK_SECRET secret (the base64 of at least 32 random bytes) to use webhooks";
+    InvalidWebhookUrl => 400, "invalid_webhook_url", "url must be an https URL without credentials, at most 2048 characters, that does not point at a local or private address";
+    InvalidWebhookEvents => 400, "invalid_webhook_events", "events must list event types from /openapi.json (WebhookEventType), or be [\"*\"] for all";
+    InvalidDescription => 400, "invalid_description", "description has at most 200 characters and no control characters";
+    TooManyWebhookEndpoints => 409, "too_many_webhook_endpoints", "an application can have at most 10 webhook endpoints";
+    WebhookEndpointNotFound => 404, "webhook_endpoint_not_found", "no webhook endpoint with this id in this application";
+    WebhookEndpointDisabled => 409, "webhook_endpoint_disabled", "this endpoint was disabled after failing for too long; enable it first";
+    WebhookEndpointEnabled => 409, "webhook_endpoint_enabled", "this endpoint is not disabled";
+    WebhookMessageNotFound => 404, "webhook_message_not_found", "no message with this id was sent to this endpoint";
     // --- secret scanning ---
     InvalidSignature => 401, "invalid_signature", "the report must be signed by GitHub with a key this service trusts";
     // --- the platform and the origin ---

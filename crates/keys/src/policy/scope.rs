@@ -15,16 +15,28 @@ pub enum Scope {
     KeysWrite,
     /// Read the audit log.
     AuditRead,
+    /// List webhook endpoints and their deliveries.
+    WebhooksRead,
+    /// Create, delete and test webhook endpoints, rotate their secrets, resend messages.
+    WebhooksWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::KeysRead, Scope::KeysWrite, Scope::AuditRead];
+    pub const ALL: [Scope; 5] = [
+        Scope::KeysRead,
+        Scope::KeysWrite,
+        Scope::AuditRead,
+        Scope::WebhooksRead,
+        Scope::WebhooksWrite,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             Scope::KeysRead => "keys:read",
             Scope::KeysWrite => "keys:write",
             Scope::AuditRead => "audit:read",
+            Scope::WebhooksRead => "webhooks:read",
+            Scope::WebhooksWrite => "webhooks:write",
         }
     }
 
@@ -48,7 +60,7 @@ impl fmt::Display for Scope {
 pub struct Scopes(u8);
 
 impl Scopes {
-    pub const ALL: Scopes = Scopes(0b111);
+    pub const ALL: Scopes = Scopes(0b1_1111);
 
     pub fn contains(self, scope: Scope) -> bool {
         self.0 & scope.bit() != 0
@@ -82,7 +94,7 @@ impl<'de> Deserialize<'de> for Scopes {
             .iter()
             .map(|name| {
                 Scope::parse(name).ok_or_else(|| {
-                    serde::de::Error::custom("scopes are keys:read, keys:write and audit:read")
+                    serde::de::Error::custom("scopes are keys:read, keys:write, audit:read, webhooks:read and webhooks:write")
                 })
             })
             .collect()
@@ -111,5 +123,12 @@ mod tests {
             serde_json::from_str::<Scopes>("[]").unwrap(),
             Scopes::default()
         );
+    }
+
+    #[test]
+    fn all_is_exactly_every_scope() {
+        assert_eq!(Scope::ALL.into_iter().collect::<Scopes>(), Scopes::ALL);
+        let webhooks: Scopes = serde_json::from_str(r#"["webhooks:read"]"#).unwrap();
+        assert!(webhooks.contains(Scope::WebhooksRead) && !webhooks.contains(Scope::WebhooksWrite));
     }
 }
