@@ -83,7 +83,8 @@ const stateDir = mkdtempSync(join(tmpdir(), "aero2-bench-state-"));
 
 step("Building the release worker, the instrumented worker and the browser package");
 run("bash", ["scripts/build-worker.sh"], { stdio: ["ignore", "ignore", "inherit"] });
-run("bash", ["scripts/build-worker.sh"], { env: { ...env, AERO2_WORKER_FEATURES: "instrumentation" }, stdio: ["ignore", "ignore", "inherit"] });
+// The test build: counters (instrumentation) and the test-only region header (regional mode).
+run("bash", ["scripts/build-worker.sh"], { env: { ...env, AERO2_WORKER_FEATURES: "fault-injection" }, stdio: ["ignore", "ignore", "inherit"] });
 run("node", ["scripts/build-browser.mjs"], { stdio: ["ignore", "ignore", "inherit"] });
 
 step("1. Core cost, native (criterion): full validation against a bare SHA-256");
@@ -108,12 +109,13 @@ const originUrl = origin.url;
 
 const workers = {
   rust: { config: "wrangler.toml" },
-  rustInstrumented: { config: "wrangler.toml", script: "crates/edge/build-instrumentation/index.js" },
+  rustInstrumented: { config: "wrangler.toml", script: "crates/edge/build-fault-injection/index.js" },
   baseline: { config: "bench/baseline-js/wrangler.toml" },
   passthrough: { config: "bench/passthrough/wrangler.toml" },
 };
 const edgeVars = { SECRET_KEY_VALIDATION: "edge", PUBLISHABLE_KEY_VALIDATION: "edge", ADMIN_TOKEN };
 const strictVars = { SECRET_KEY_VALIDATION: "strict", PUBLISHABLE_KEY_VALIDATION: "strict", ADMIN_TOKEN };
+const regionalVars = { SECRET_KEY_VALIDATION: "regional", PUBLISHABLE_KEY_VALIDATION: "regional", ADMIN_TOKEN };
 
 try {
   step("Seeding an application through the worker's API");
@@ -125,6 +127,8 @@ try {
   const badChecksum = secret.slice(0, 30) + (secret[30] === "A" ? "B" : "A") + secret.slice(31);
   const unknownKey = run("cargo", ["run", "-q", "-p", "aero2-keys", "--example", "mint_keys"]).toString();
   const unknown = JSON.parse(unknownKey).secret_live;
+  // Well-formed keys naming this application that it never issued.
+  const forged = JSON.parse(run("cargo", ["run", "-q", "-p", "aero2-keys", "--example", "mint_keys", app.application.id]).toString()).secret_live;
   // The cost of policies: keys with every field that applies to their kind, each list
   // full (50 entries) with the entry that matches last, so every check runs to its end.
   const clientIp = "203.0.113.77";
@@ -159,6 +163,7 @@ try {
   const cases = {
     a_edge: { worker: "rust", vars: edgeVars, key: secret },
     a_strict: { worker: "rust", vars: strictVars, key: secret },
+    a_regional: { worker: "rust", vars: regionalVars, key: secret },
     b_baseline_js: { worker: "baseline", key: secret },
     c_passthrough: { worker: "passthrough", key: secret },
     policy_none_edge: { worker: "rust", vars: edgeVars, key: secret, headers: serverHeaders },
@@ -204,6 +209,8 @@ try {
     edge_over_baseline_js: round(g.a_edge.rps / g.b_baseline_js.rps),
     edge_over_passthrough: round(g.a_edge.rps / g.c_passthrough.rps),
     strict_over_passthrough: round(g.a_strict.rps / g.c_passthrough.rps),
+    regional_over_passthrough: round(g.a_regional.rps / g.c_passthrough.rps),
+    regional_over_strict: round(g.a_regional.rps / g.a_strict.rps),
     edge_p99_added_over_passthrough_ms: round(g.a_edge.p99_ms - g.c_passthrough.p99_ms),
     strict_p99_added_over_passthrough_ms: round(g.a_strict.p99_ms - g.c_passthrough.p99_ms),
     full_policy_over_none_edge: round(g.policy_full_edge.rps / g.policy_none_edge.rps),
@@ -215,19 +222,21 @@ try {
 
   step("4. KV reads and Durable Object calls per request, counted by the instrumented build");
   report.counts = {};
-  for (const [mode, vars] of [["edge", edgeVars], ["strict", strictVars]]) {
+  for (const [mode, vars] of [["edge", edgeVars], ["strict", strictVars], ["regional", regionalVars]]) {
     w = await startWorker(`count-${mode}`, { ...workers.rustInstrumented, vars });
     const counters = async () => (await fetch(`${w.base}/__instrumentation`)).json();
     // The first request of an isolate for an application reads the application's KV
     // record once (strict mode, see README "Forged keys"); the rows count what follows.
     await send(w.base, "GET", path, secret);
-    for (const [name, key] of [["valid", secret], ["repeated", secret], ["unknown", unknown], ["malformed", malformed], ["bad_checksum", badChecksum]]) {
+    for (const [name, key] of [["valid", secret], ["repeated", secret], ["unknown", unknown], ["forged", forged], ["malformed", malformed], ["bad_checksum", badChecksum]]) {
       const before = await counters();
       for (let i = 0; i < settings.countRequests; i++) await send(w.base, "GET", path, key);
       const after = await counters();
+      const per = (field) => round((after[field] - before[field]) / settings.countRequests);
       report.counts[`${mode}_${name}`] = {
-        kv_reads_per_request: round((after.kv_reads - before.kv_reads) / settings.countRequests),
-        durable_object_calls_per_request: round((after.durable_object_calls - before.durable_object_calls) / settings.countRequests),
+        kv_reads_per_request: per("kv_reads"),
+        durable_object_calls_per_request: per("durable_object_calls"),
+        key_ring_calls_per_request: per("key_ring_calls"),
       };
     }
     await w.stop();
@@ -236,6 +245,30 @@ try {
   check(c.edge_valid.kv_reads_per_request === 1 && c.edge_valid.durable_object_calls_per_request === 0, "edge mode: a valid key must cost exactly one KV read");
   check(c.edge_malformed.kv_reads_per_request === 0 && c.edge_bad_checksum.kv_reads_per_request === 0, "malformed keys must cost no KV read");
   check(c.strict_valid.kv_reads_per_request === 0 && c.strict_valid.durable_object_calls_per_request === 1, "strict mode: one Durable Object call, no KV read");
+  check(c.regional_valid.durable_object_calls_per_request === 1 && c.regional_valid.key_ring_calls_per_request === 0, "regional mode: one replica call, none to the key ring");
+  check(c.regional_forged.key_ring_calls_per_request === 0, "regional mode: forged keys never reach the key ring");
+
+  step("7. Regional mode: push fan-out against the number of replicas (revocations, strict clock)");
+  report.fanout = [];
+  w = await startWorker("fanout", { ...workers.rustInstrumented, vars: regionalVars });
+  const regions = ["enam", "weur", "apac", "wnam", "eeur", "sam", "oc", "afr", "me"];
+  const fanoutRounds = smoke ? 3 : 20;
+  for (const replicas of [0, 1, 3, 9]) {
+    const times = [];
+    for (let i = 0; i < fanoutRounds; i++) {
+      const created = await api(w.base, "POST", "/v1/keys", secret, { kind: "publishable", label: `fan ${replicas} ${i}` });
+      const key = created.json.key;
+      // Every region asks for the key once: its replica then holds a lease.
+      for (const region of regions.slice(0, replicas)) {
+        await fetch(`${w.base}/v1/client/x`, { headers: { authorization: `Bearer ${key.value}`, "x-aero2-test-region": region } });
+      }
+      const revoked = await api(w.base, "POST", `/v1/keys/${key.id}/revoke`, secret);
+      check(revoked.status === 200, `fan-out revoke failed: ${JSON.stringify(revoked.json)}`);
+      times.push(revoked.ms);
+    }
+    report.fanout.push({ replicas, revoke_p50_ms: round(median(times)), revoke_max_ms: round(Math.max(...times)) });
+  }
+  await w.stop();
 
   step("6. Management: latency of create, revoke and rotate, and rotations per second on one key ring");
   w = await startWorker("management", { ...workers.rust, vars: strictVars });
@@ -344,6 +377,7 @@ Full validation / bare SHA-256: **${c.validation_over_sha256}×** (target ≤ 1.
 |---|---|---|---|---|
 ${row("a_edge", "(a) this worker, edge mode (KV)")}
 ${row("a_strict", "(a) this worker, strict mode (Durable Object)")}
+${row("a_regional", "(a) this worker, regional mode (the region's replica)")}
 ${row("b_baseline_js", "(b) the same gating in plain JavaScript")}
 ${row("c_passthrough", "(c) pass-through, no validation")}
 
@@ -352,6 +386,7 @@ ${row("c_passthrough", "(c) pass-through, no validation")}
 | a/b, edge mode | ${x.edge_over_baseline_js} | ≥ 1.0: ${verdict(x.edge_over_baseline_js >= 1.0)} |
 | a/c, edge mode | ${x.edge_over_passthrough} | ≥ 0.85: ${verdict(x.edge_over_passthrough >= 0.85)} |
 | a/c, strict mode | ${x.strict_over_passthrough} | (no target) |
+| a/c, regional mode | ${x.regional_over_passthrough} | (no target; locally one replica in the same process, so this shows the cost of the call, not of geography) |
 | p99 added over (c), edge mode | ${x.edge_p99_added_over_passthrough_ms} ms | ≤ 1 ms: ${verdict(x.edge_p99_added_over_passthrough_ms <= 1)} |
 | p99 added over (c), strict mode | ${x.strict_p99_added_over_passthrough_ms} ms | (no target) |
 
@@ -392,13 +427,28 @@ request that warms the isolate (in strict mode, an isolate's first request for a
 the application's KV record, once). An unknown key here names an application that does not exist, so
 strict mode answers it from that KV read without a Durable Object call.
 
-| key | edge mode: KV reads | edge: DO calls | strict mode: KV reads | strict: DO calls |
-|---|---|---|---|---|
-| valid | ${count("edge_valid")} | ${count("strict_valid")} |
-| the same valid key again | ${count("edge_repeated")} | ${count("strict_repeated")} |
-| unknown (well-formed) | ${count("edge_unknown")} | ${count("strict_unknown")} |
-| malformed | ${count("edge_malformed")} | ${count("strict_malformed")} |
-| bad checksum | ${count("edge_bad_checksum")} | ${count("strict_bad_checksum")} |
+| key | edge mode: KV reads | edge: DO calls | strict mode: KV reads | strict: DO calls | regional mode: KV reads | regional: DO calls | regional: key ring calls |
+|---|---|---|---|---|---|---|---|
+| valid | ${count("edge_valid")} | ${count("strict_valid")} | ${count("regional_valid")} | ${r.counts.regional_valid.key_ring_calls_per_request} |
+| the same valid key again | ${count("edge_repeated")} | ${count("strict_repeated")} | ${count("regional_repeated")} | ${r.counts.regional_repeated.key_ring_calls_per_request} |
+| unknown (an application that does not exist) | ${count("edge_unknown")} | ${count("strict_unknown")} | ${count("regional_unknown")} | ${r.counts.regional_unknown.key_ring_calls_per_request} |
+| forged (this application's id, never issued) | ${count("edge_forged")} | ${count("strict_forged")} | ${count("regional_forged")} | ${r.counts.regional_forged.key_ring_calls_per_request} |
+| malformed | ${count("edge_malformed")} | ${count("strict_malformed")} | ${count("regional_malformed")} | ${r.counts.regional_malformed.key_ring_calls_per_request} |
+| bad checksum | ${count("edge_bad_checksum")} | ${count("strict_bad_checksum")} | ${count("regional_bad_checksum")} | ${r.counts.regional_bad_checksum.key_ring_calls_per_request} |
+
+Strict mode's key ring calls are its Durable Object calls. A forged key of an existing
+application costs strict mode one key ring call; regional mode answers it from the replica's
+memory, with no key ring call.
+
+### Regional mode: push fan-out
+
+Revocation latency (the API's answer, which waits for every replica's acknowledgement),
+against the number of replicas holding a lease, ${r.fanout.length ? "" : ""}in one local workerd (no geography: see
+SCALE.md for the model with inter-region latencies).
+
+| replicas | revoke p50 ms | revoke max ms |
+|---|---|---|
+${r.fanout.map((f) => `| ${f.replicas} | ${f.revoke_p50_ms} | ${f.revoke_max_ms} |`).join("\n")}
 
 ## 5. Size (gzip -9)
 

@@ -43,6 +43,11 @@ step "End-to-end tests: the worker in workerd through wrangler, with local KV an
 rm -rf target/e2e target/dashboard target/gate-browser
 AERO2_SKIP_BUILD=1 cargo test -p aero2-e2e -- --test-threads 4 2>&1 | tee -a "$results"
 
+step "The gate's suite again, in edge and in regional mode (both key kinds)"
+for mode in edge regional; do
+  AERO2_GATE_MODE=$mode AERO2_SKIP_BUILD=1 cargo test -p aero2-e2e --test gate 2>&1 | tee -a "$results"
+done
+
 step "wrangler deploy --dry-run: the bundle and wrangler.toml are deployable"
 AERO2_SKIP_BUILD=1 npx wrangler deploy --dry-run --outdir target/deploy-dry-run > target/deploy-dry-run.log 2>&1 \
   || { cat target/deploy-dry-run.log; exit 1; }

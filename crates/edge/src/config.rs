@@ -17,6 +17,8 @@ use crate::assertion::{previous_public_keys, PublicJwk, SigningKey};
 pub const KV_BINDING: &str = "KEYS";
 pub const KEY_RING_BINDING: &str = "KEY_RING";
 pub const REGISTRY_BINDING: &str = "REGISTRY";
+/// Regional mode's validation replicas.
+pub const REPLICA_BINDING: &str = "REPLICA";
 /// Workers Rate Limiting: failed authentications per client address.
 pub const FAILED_AUTH_LIMITER: &str = "FAILED_AUTH_LIMITER";
 /// Workers Rate Limiting: failed authentications per application.
@@ -33,6 +35,27 @@ pub enum ValidationMode {
     /// Trust the Workers KV record alone: no Durable Object round trip, but a revocation
     /// can take as long as KV's propagation delay to reach every location.
     Edge,
+    /// Ask the application's replica in the gate's own region, which holds the records in
+    /// memory under a lease and is pushed every change: a regional round trip, and a
+    /// revocation reaches every replica before the API answers (or at the lease's end for
+    /// one that cannot be reached).
+    Regional,
+}
+
+/// Regional mode's settings.
+#[derive(Clone, Copy, Debug)]
+pub struct RegionalSettings {
+    /// A replica's lease (`REGIONAL_LEASE_SECONDS`, default 30).
+    pub lease_ms: u64,
+    /// Replicas per region (`REGIONAL_SHARDS`, default 1).
+    pub shards: u8,
+    /// How long before its lease ends a replica stops answering from memory
+    /// (`REGIONAL_CLOCK_MARGIN_MS`, default 2000): the clock skew allowed between two
+    /// Durable Objects.
+    pub clock_margin_ms: u64,
+    /// How long the key ring waits for a replica to acknowledge a push
+    /// (`REGIONAL_PUSH_TIMEOUT_MS`, default 2000).
+    pub push_timeout_ms: u64,
 }
 
 pub struct Config {
@@ -75,6 +98,7 @@ pub struct Config {
     /// When `key.grace_period_in_use` warns before a grace period ends
     /// (`WEBHOOK_GRACE_WARNING_SECONDS`, default 3600).
     pub reminders: ReminderSettings,
+    pub regional: RegionalSettings,
 }
 
 thread_local! {
@@ -117,6 +141,7 @@ impl Config {
     fn from_env(env: &Env) -> Self {
         let mode = |name| match setting(env, name).as_deref() {
             Some("edge") => ValidationMode::Edge,
+            Some("regional") => ValidationMode::Regional,
             _ => ValidationMode::Strict,
         };
         Config {
@@ -190,6 +215,12 @@ impl Config {
                     1..=7 * 86_400,
                     ReminderSettings::DEFAULT.grace_warning_ms / 1000,
                 ) * 1000,
+            },
+            regional: RegionalSettings {
+                lease_ms: number(env, "REGIONAL_LEASE_SECONDS", 2..=600, 30) * 1000,
+                shards: number(env, "REGIONAL_SHARDS", 1..=16, 1) as u8,
+                clock_margin_ms: number(env, "REGIONAL_CLOCK_MARGIN_MS", 0..=10_000, 2_000),
+                push_timeout_ms: number(env, "REGIONAL_PUSH_TIMEOUT_MS", 100..=10_000, 2_000),
             },
         }
     }

@@ -17,6 +17,7 @@ use aero2_keys::gate::{admit, authorize, is_browser_request, key_from_authorizat
 use aero2_keys::http::cors::{self, is_preflight, reflectable_origin};
 use aero2_keys::http::ErrorCode;
 use aero2_keys::policy::{self, referer_origin};
+use aero2_keys::regional::{shard_of, Region};
 use aero2_keys::{contains_secret_key, ApplicationId, KeyId, KeyIdentity, UnixMillis};
 use worker::{web_sys, Context, Env, Headers, Request, Response};
 
@@ -24,8 +25,8 @@ use crate::clock::now;
 use crate::config::{Config, ValidationMode};
 use crate::errors::ApiResult;
 use crate::protocol::{
-    read_answer, to_key_ring, ClientInfo, KeyEvent, RateVerdict, RequestFacts, RingCommand,
-    Validated,
+    read_answer, to_key_ring, to_replica, ClientInfo, KeyEvent, RateVerdict, RecordAnswer,
+    ReplicaCommand, ReplicaName, RequestFacts, RingCommand, Validated,
 };
 use crate::proxy::{self, Forward};
 use crate::router::{allow, method};
@@ -168,7 +169,8 @@ async fn validate(
             ClientInfo::default()
         }
     };
-    if config.mode(key.kind) == ValidationMode::Strict {
+    let mode = config.mode(key.kind);
+    if mode == ValidationMode::Strict {
         // Forged keys name applications at random: refuse those here, without waking (or
         // creating) a Durable Object. While an application is flooded with keys that fail,
         // its keys must also have a KV record before its Durable Object is asked.
@@ -183,10 +185,33 @@ async fn validate(
         };
         return read_answer(to_key_ring(env, key.application_id, &command).await?).await;
     }
-    // Edge mode: the same decisions, against the Workers KV record.
-    let record = kv::edge_record(env, &key.storage_id)
-        .await?
-        .ok_or(Rejection::UnknownKey)?;
+    let record = if mode == ValidationMode::Regional {
+        // Regional mode: the record from the application's replica in this region, which
+        // holds the key ring's current state under a lease. Forged keys stop at the same
+        // KV checks as in strict mode (the application exists; while it is flooded, the
+        // key's own record); the rest are answered from the replica's memory, and never
+        // reach the key ring.
+        if !kv::key_may_exist(env, key, now).await? {
+            return Err(Rejection::UnknownKey.into());
+        }
+        let replica = ReplicaName {
+            application: key.application_id,
+            region: region_of(req),
+            shard: shard_of(&key.storage_id, config.regional.shards),
+        };
+        let command = ReplicaCommand::Lookup {
+            replica,
+            storage_id: key.storage_id,
+        };
+        let answer: RecordAnswer = read_answer(to_replica(env, &replica, &command).await?).await?;
+        answer.record.ok_or(Rejection::UnknownKey)?
+    } else {
+        // Edge mode: the Workers KV record.
+        kv::edge_record(env, &key.storage_id)
+            .await?
+            .ok_or(Rejection::UnknownKey)?
+    };
+    // The same decisions as the key ring's, against that record.
     admit(record.view(), key, now)?;
     usage::count(ctx, env, record.application_id, record.key_id, now);
     let later = |event| {
@@ -238,8 +263,31 @@ async fn validate(
     })
 }
 
-/// Sends an event to the key ring after the response (edge mode): no round trip on the
-/// request's path.
+/// The region this gate runs in, from what the platform says of the request. Test builds
+/// take it from `X-Aero2-Test-Region` instead, so that one local workerd can play several
+/// regions; the release bundle has no such header.
+fn region_of(req: &Request) -> Region {
+    #[cfg(feature = "fault-injection")]
+    if let Some(region) = req
+        .headers()
+        .get("X-Aero2-Test-Region")
+        .ok()
+        .flatten()
+        .and_then(|hint| Region::parse(&hint))
+    {
+        return region;
+    }
+    let cf = req.cf();
+    Region::locate(
+        cf.and_then(|cf| cf.continent()).as_deref(),
+        cf.and_then(|cf| cf.country()).as_deref(),
+        cf.and_then(|cf| cf.coordinates())
+            .map(|(_, longitude)| f64::from(longitude)),
+    )
+}
+
+/// Sends an event to the key ring after the response (edge and regional modes): no round
+/// trip on the request's path.
 fn record_later(
     ctx: &Context,
     env: &Env,

@@ -4,8 +4,8 @@
 //! - `router`: which code answers a request;
 //! - `gate`, `proxy`: where a key is validated, and how a valid request reaches the origin;
 //! - `management`, `operator`, `session`, `leaks`: the worker's own endpoints;
-//! - `key_ring`: the per-application Durable Object (the source of truth), and `registry`,
-//!   the list of applications;
+//! - `key_ring`: the per-application Durable Object (the source of truth), `replica` its
+//!   regional copies (regional mode), and `registry`, the list of applications;
 //! - `protocol`: the messages to Durable Objects; `kv`: all Workers KV access;
 //! - `config`: every setting; `clock`: the one clock; `errors`, `views`, `body`: errors,
 //!   JSON shapes and request bodies.
@@ -27,6 +27,7 @@ mod operator;
 mod protocol;
 mod proxy;
 mod registry;
+mod replica;
 mod router;
 mod schema;
 mod session;
@@ -35,6 +36,7 @@ mod views;
 
 pub use key_ring::KeyRingObject;
 pub use registry::ApplicationRegistry;
+pub use replica::ValidationReplica;
 
 use worker::{event, Context, Env, Request, Response, Result};
 

@@ -14,7 +14,7 @@ use aero2_keys::http::ErrorCode;
 use aero2_keys::policy::PolicyError;
 use aero2_keys::webhooks::endpoint::{check_url, Host, UrlParts};
 use aero2_keys::{ApplicationId, EndpointId, KeyId, MessageId};
-use worker::{Env, Request, Response};
+use worker::{web_sys, Env, Request, Response};
 
 use crate::body::{read_json, read_optional_json};
 use crate::clock::now;
@@ -207,26 +207,34 @@ async fn webhook_operation(
     }
 }
 
-/// An endpoint URL, parsed as `fetch` will parse it and checked by the core's rules; the
-/// parsed form is what is stored.
+/// An endpoint URL, parsed by the platform's own WHATWG URL parser (the one `fetch` uses)
+/// and checked by the core's rules; the parsed form is what is stored. (The `url` crate
+/// would parse it the same way, with its Unicode tables in the bundle.)
 fn webhook_url(text: &str, allow_local: bool) -> ApiResult<String> {
     let invalid = |why: &'static str| ApiError::with_detail(ErrorCode::InvalidWebhookUrl, why);
-    let url = worker::Url::parse(text.trim()).map_err(|_| invalid("url: not a valid URL"))?;
-    let host = match url.host() {
-        Some(worker::url::Host::Domain(name)) => Some(Host::Domain(name)),
-        Some(worker::url::Host::Ipv4(ip)) => Some(Host::Ip(ip.into())),
-        Some(worker::url::Host::Ipv6(ip)) => Some(Host::Ip(ip.into())),
-        None => None,
+    let url = web_sys::Url::new(text.trim()).map_err(|_| invalid("url: not a valid URL"))?;
+    let hostname = url.hostname();
+    let host = match hostname.as_str() {
+        "" => None,
+        name => Some(
+            name.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .map_or(Host::Domain(name), Host::Ip),
+        ),
     };
+    let protocol = url.protocol();
+    let href = url.href();
     let parts = UrlParts {
-        scheme: url.scheme(),
-        has_credentials: !url.username().is_empty() || url.password().is_some(),
+        scheme: protocol.trim_end_matches(':'),
+        has_credentials: !url.username().is_empty() || !url.password().is_empty(),
         host,
-        has_fragment: url.fragment().is_some(),
-        len: url.as_str().len(),
+        // `hash` is empty for "#" alone: look at the text too.
+        has_fragment: !url.hash().is_empty() || href.contains('#'),
+        len: href.len(),
     };
     check_url(&parts, allow_local).map_err(|err| invalid(err.message()))?;
-    Ok(url.as_str().to_owned())
+    Ok(href)
 }
 
 fn invalid_policy(err: PolicyError) -> ApiError {

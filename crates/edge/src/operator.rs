@@ -123,7 +123,8 @@ async fn create_application(req: &mut Request, env: &Env) -> ApiResult<Response>
 
 /// Test builds only: `kv` makes an application's KV writes fail for a while
 /// (`{"fail_for_ms"}`); `retention` runs its daily clean-up as if days had passed
-/// (`{"days_later"}`).
+/// (`{"days_later"}`); `partition` cuts one regional replica off from the key ring
+/// (`{"region", "shard", "for_ms"}`).
 #[cfg(feature = "fault-injection")]
 pub async fn inject_fault(
     req: &mut Request,
@@ -138,6 +139,9 @@ pub async fn inject_fault(
     struct Fault {
         fail_for_ms: Option<u64>,
         days_later: Option<u64>,
+        region: Option<aero2_keys::regional::Region>,
+        shard: Option<u8>,
+        for_ms: Option<u64>,
     }
     let fault_body: Fault = read_json(req).await?;
     let command = match (fault, fault_body) {
@@ -155,6 +159,22 @@ pub async fn inject_fault(
                 ..
             },
         ) => RingCommand::RunRetention { days_later },
+        (
+            "partition",
+            Fault {
+                region: Some(region),
+                for_ms: Some(for_ms),
+                shard,
+                ..
+            },
+        ) => RingCommand::PartitionReplica {
+            replica: crate::protocol::ReplicaName {
+                application,
+                region,
+                shard: shard.unwrap_or(0),
+            },
+            for_ms,
+        },
         _ => return Err(ErrorCode::NotFound.into()),
     };
     relay(to_key_ring(env, application, &command).await?).await

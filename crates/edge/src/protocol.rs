@@ -1,9 +1,11 @@
 //! The messages the worker sends to Durable Objects. Keys cross this boundary only as
 //! storage ids (hashes), never as values.
 
+use aero2_keys::gate::EdgeRecord;
 use aero2_keys::http::bodies::UpdateKeyRequest;
 use aero2_keys::http::ErrorCode;
 use aero2_keys::policy::{Facts, Policy, RateDecision, RateLimit};
+use aero2_keys::regional::{Lease, Push, Region};
 use aero2_keys::usage::UsageCount;
 use aero2_keys::webhooks::EventType;
 use aero2_keys::{
@@ -13,7 +15,7 @@ use aero2_keys::{
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use worker::{Env, Method, Request, RequestInit, Response};
 
-use crate::config::{KEY_RING_BINDING, REGISTRY_BINDING};
+use crate::config::{KEY_RING_BINDING, REGISTRY_BINDING, REPLICA_BINDING};
 use crate::errors::{ApiError, ApiResult};
 use crate::registry::SessionRecord;
 
@@ -106,6 +108,59 @@ pub enum RingCommand {
     RunRetention { days_later: u64 },
     /// Keys a secret scanner found in public, all of this application's in one call.
     ReportLeaks { reports: Vec<LeakReport> },
+    /// Regional mode: a replica asks for (or renews) its lease, with a full copy of its
+    /// shard's records.
+    RenewLease { replica: ReplicaName },
+    /// Regional mode: a replica without a lease asks for one record (it fails closed to
+    /// the key ring).
+    LookupRecord { storage_id: StorageId },
+    /// Test builds only: pushes to this replica are dropped, and its renewals refused,
+    /// for a while (a network partition).
+    #[cfg(feature = "fault-injection")]
+    PartitionReplica { replica: ReplicaName, for_ms: u64 },
+}
+
+/// A regional validation replica: one per application, region and shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaName {
+    pub application: ApplicationId,
+    pub region: Region,
+    pub shard: u8,
+}
+
+impl ReplicaName {
+    /// The Durable Object's name: `app_…/weur/0`.
+    pub fn object_name(&self) -> String {
+        format!("{}/{}/{}", self.application, self.region.hint(), self.shard)
+    }
+}
+
+/// What a replica (or the key ring, for a replica without a lease) says of a key: its
+/// record, or none (an unknown key).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RecordAnswer {
+    pub record: Option<EdgeRecord>,
+}
+
+/// A lease with the shard's records, at a version.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LeaseGrant {
+    pub version: u64,
+    pub lease: Lease,
+    pub records: Vec<(StorageId, EdgeRecord)>,
+}
+
+/// Commands to a regional validation replica.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum ReplicaCommand {
+    /// The gate asks for a presented key's record.
+    Lookup {
+        replica: ReplicaName,
+        storage_id: StorageId,
+    },
+    /// The key ring pushes a change.
+    Apply { replica: ReplicaName, push: Push },
 }
 
 /// One key a secret scanner found, with where it was found.
@@ -335,8 +390,26 @@ pub async fn to_key_ring(
     command: &RingCommand,
 ) -> ApiResult<Response> {
     #[cfg(feature = "instrumentation")]
-    crate::instrumentation::durable_object_call();
+    crate::instrumentation::key_ring_call();
     send(env, KEY_RING_BINDING, &application.to_string(), command).await
+}
+
+/// Sends a command to a regional replica, created near its region (a location hint).
+pub async fn to_replica(
+    env: &Env,
+    replica: &ReplicaName,
+    command: &ReplicaCommand,
+) -> ApiResult<Response> {
+    #[cfg(feature = "instrumentation")]
+    crate::instrumentation::replica_call();
+    let stub = env
+        .durable_object(REPLICA_BINDING)?
+        .get_by_name_with_location_hint(&replica.object_name(), replica.region.hint())?;
+    let body = serde_json::to_string(command).map_err(|_| ErrorCode::TemporarilyUnavailable)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(body.into()));
+    let req = Request::new_with_init("https://durable-object.internal/", &init)?;
+    Ok(stub.fetch_with_request(req).await?)
 }
 
 pub async fn to_registry(env: &Env, command: &RegistryCommand) -> ApiResult<Response> {

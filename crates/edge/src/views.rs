@@ -109,10 +109,12 @@ pub struct KeyList<'a> {
     pub keys: Vec<KeyView<'a>>,
 }
 
-/// `POST /v1/keys/{id}/revoke`
+/// `POST /v1/keys/{id}/revoke`, `…/suspend`, `…/resume`, `PATCH /v1/keys/{id}`
 #[derive(Serialize)]
 pub struct KeyResponse<'a> {
     pub key: KeyView<'a>,
+    /// The receipt: from this instant no location accepts the key in its old state.
+    pub effective_at: Option<String>,
 }
 
 /// `POST /v1/keys`
@@ -126,6 +128,8 @@ pub struct CreatedKeyResponse<'a> {
 pub struct RotationResponse<'a> {
     pub key: CreatedKey<'a>,
     pub previous_key: KeyView<'a>,
+    /// The receipt: from this instant every location knows the rotation.
+    pub effective_at: Option<String>,
 }
 
 #[derive(Serialize)]

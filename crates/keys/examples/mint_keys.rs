@@ -1,11 +1,16 @@
 //! Prints freshly generated keys of every kind as JSON, for the browser package's tests,
-//! which must check real keys from this crate rather than hand-written ones.
+//! which must check real keys from this crate rather than hand-written ones. With an
+//! application id as its argument, the live keys name that application: well-formed keys
+//! it never issued (forged keys, for the benchmark).
 
 use aero2_keys::{ApiKey, ApplicationId, Environment, KeyKind, SystemRandom};
 
 fn main() {
     let mut rng = SystemRandom;
-    let live_app = ApplicationId::generate(&mut rng).expect("CSPRNG");
+    let live_app = match std::env::args().nth(1) {
+        Some(id) => ApplicationId::parse(&id).expect("an application id (app_…)"),
+        None => ApplicationId::generate(&mut rng).expect("CSPRNG"),
+    };
     let test_app = ApplicationId::generate(&mut rng).expect("CSPRNG");
     let mut key = |kind, environment, app| {
         ApiKey::generate(kind, environment, app, &mut rng)

@@ -14,6 +14,7 @@
 //!   [`usage`]), as state machines driven by `now`;
 //! - the HTTP-facing rules ([`http`]): the error-code catalogue, request bodies, query
 //!   strings;
+//! - regional validation ([`regional`]): regions, shards, leases, pushes and receipts;
 //! - webhooks ([`webhooks`]): event types, endpoint URLs, Standard Webhooks signatures,
 //!   the retry schedule and the reminders that fall due;
 //! - a strict DER decoder for ECDSA signatures of secret-scanning reports ([`der`]).
@@ -38,6 +39,7 @@ mod number;
 pub mod outbox;
 pub mod policy;
 mod random;
+pub mod regional;
 pub mod rights;
 mod storage;
 mod time;

@@ -262,11 +262,23 @@ fn retention_forgets_long_revoked_keys_then_old_audit_entries() {
 /// then cost one KV read and no Durable Object call, and real keys keep working.
 #[test]
 fn a_flood_of_forged_keys_for_one_application_stops_reaching_its_durable_object() {
+    flood_stops_reaching_durable_objects("strict");
+}
+
+/// The same in regional mode: the flood stops reaching the region's replica too (and it
+/// never reaches the key ring).
+#[test]
+fn a_flood_of_forged_keys_stops_reaching_the_regional_replica() {
+    flood_stops_reaching_durable_objects("regional");
+}
+
+fn flood_stops_reaching_durable_objects(mode: &str) {
     use aero2_keys::{ApiKey, ApplicationId, Environment, KeyKind, SystemRandom};
     let w = Worker::start(
-        "faults-flood",
+        &format!("faults-flood-{mode}"),
         Options {
             script: Some("crates/edge/build-fault-injection/index.js".into()),
+            vars: vec![("SECRET_KEY_VALIDATION", mode.into())],
             ..Options::default()
         },
     );
@@ -296,10 +308,17 @@ fn a_flood_of_forged_keys_for_one_application_stops_reaching_its_durable_object(
     // The 1,001 failures must land in one window of the local limiter, which starts
     // afresh when the minute turns. (Once over, the isolate remembers it for a minute.)
     within_one_rate_window(50);
+    let start = counters();
     for i in 0..1_001 {
         assert_eq!(forged(i).code(), "unknown_key");
     }
     let before = counters();
+    if mode == "regional" {
+        let ring =
+            before["key_ring_calls"].as_u64().unwrap() - start["key_ring_calls"].as_u64().unwrap();
+        // The replica's first lease, and nothing for the forged keys themselves.
+        assert!(ring <= 1, "forged keys reached the key ring: {ring} calls");
+    }
     for i in 1_001..1_101 {
         assert_eq!(forged(i).code(), "unknown_key");
     }
@@ -307,7 +326,10 @@ fn a_flood_of_forged_keys_for_one_application_stops_reaching_its_durable_object(
     let calls = after["durable_object_calls"].as_u64().unwrap()
         - before["durable_object_calls"].as_u64().unwrap();
     let reads = after["kv_reads"].as_u64().unwrap() - before["kv_reads"].as_u64().unwrap();
-    assert_eq!(calls, 0, "forged keys still reached the Durable Object");
+    assert_eq!(
+        calls, 0,
+        "{mode}: forged keys still reached a Durable Object"
+    );
     assert_eq!(reads, 100, "one KV read each");
     // The application's real keys, old and new, still pass.
     assert_eq!(w.get("/v1/users", &app.secret.value).status, 200);

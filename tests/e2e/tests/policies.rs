@@ -467,3 +467,12 @@ fn policies_in_edge_mode() {
     rate_limits(&w);
     suspension_and_changes_under_traffic(&w);
 }
+
+#[test]
+fn policies_in_regional_mode() {
+    let w = start("regional");
+    expiry_scopes_and_rights(&w);
+    routes_addresses_and_origins(&w);
+    rate_limits(&w);
+    suspension_and_changes_under_traffic(&w);
+}

@@ -44,9 +44,23 @@ impl Store {
         client: &ClientInfo,
         detail: &AuditDetail<'_>,
     ) -> ApiResult<()> {
+        self.insert_audit_entry(now, event, key_id, actor, client, detail)
+            .map(|_| ())
+    }
+
+    /// Inserts an audit entry and returns its id.
+    pub fn insert_audit_entry(
+        &self,
+        now: UnixMillis,
+        event: &str,
+        key_id: Option<KeyId>,
+        actor: &str,
+        client: &ClientInfo,
+        detail: &AuditDetail<'_>,
+    ) -> ApiResult<u64> {
         let detail = serde_json::to_string(detail).unwrap_or_else(|_| "{}".to_owned());
-        self.sql.exec(
-            "INSERT INTO audit (at, event, key_id, actor, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        let rows: Vec<SeqRow> = self.sql.exec(
+            "INSERT INTO audit (at, event, key_id, actor, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
             vec![
                 int(now.0),
                 text(event),
@@ -56,6 +70,18 @@ impl Store {
                 opt_text(client.user_agent.clone()),
                 text(detail),
             ],
+        )?
+        .to_array()?;
+        rows.first()
+            .map(|row| row.seq)
+            .ok_or_else(|| corrupt("audit entry"))
+    }
+
+    /// Records a change's receipt in its audit entry.
+    pub fn set_audit_receipt(&self, seq: u64, effective_at: UnixMillis) -> ApiResult<()> {
+        self.sql.exec(
+            "UPDATE audit SET detail = json_set(detail, '$.effective_at', ?) WHERE seq = ?",
+            vec![text(effective_at.to_rfc3339()), int(seq)],
         )?;
         Ok(())
     }

@@ -17,6 +17,7 @@ mod audit;
 mod auth;
 mod ops;
 mod outbox;
+mod regional;
 mod store;
 mod system;
 mod usage;
@@ -62,6 +63,8 @@ struct Loaded {
     retention_next_at: UnixMillis,
     /// Endpoints, the next message to send, reminders sent.
     webhooks: webhooks::WebhookState,
+    /// Regional mode: the leases granted to replicas, and what to push to them.
+    replicas: regional::ReplicaState,
 }
 
 #[durable_object]
@@ -83,6 +86,9 @@ pub struct KeyRingObject {
     /// Test builds only: KV writes fail until this time.
     #[cfg(feature = "fault-injection")]
     kv_fail_until: Cell<u64>,
+    /// Test builds only: replicas cut off (pushes dropped, renewals refused) until then.
+    #[cfg(feature = "fault-injection")]
+    partitions: RefCell<Vec<(crate::protocol::ReplicaName, UnixMillis)>>,
 }
 
 impl DurableObject for KeyRingObject {
@@ -100,6 +106,8 @@ impl DurableObject for KeyRingObject {
             kv_flush: Mutex::new(()),
             #[cfg(feature = "fault-injection")]
             kv_fail_until: Cell::new(0),
+            #[cfg(feature = "fault-injection")]
+            partitions: RefCell::new(Vec::new()),
         }
     }
 
@@ -183,6 +191,18 @@ impl KeyRingObject {
                 Ok(json_response(202, &Empty {}))
             }
             RingCommand::ReportLeaks { reports } => self.report_leaks(&reports, now).await,
+            RingCommand::RenewLease { replica } => {
+                if !self.application_exists()? {
+                    return Err(ErrorCode::ApplicationNotFound.into());
+                }
+                self.renew_lease(replica, now)
+            }
+            RingCommand::LookupRecord { storage_id } => self.lookup_record(&storage_id),
+            #[cfg(feature = "fault-injection")]
+            RingCommand::PartitionReplica { replica, for_ms } => {
+                self.partition(replica, for_ms, now);
+                Ok(json_response(200, &Empty {}))
+            }
             #[cfg(feature = "fault-injection")]
             RingCommand::InjectKvFailure { fail_for_ms } => {
                 self.kv_fail_until.set(now.0 + fail_for_ms);
@@ -220,6 +240,7 @@ impl KeyRingObject {
             outbox: Outbox::from_entries(KV_BACKOFF, stored.outbox),
             retention_next_at: stored.retention_next_at,
             webhooks: self.store.load_webhooks()?,
+            replicas: self.store.load_replicas()?,
         });
         Ok(())
     }
@@ -393,12 +414,15 @@ impl KeyRingObject {
         Ok(())
     }
 
-    /// Persisted changes go to KV, then the alarm is set for whatever remains. KV
-    /// failures do not fail the operation: the outbox keeps the change and the alarm
-    /// retries it.
-    async fn after_change(&self, now: UnixMillis) -> ApiResult<()> {
+    /// Persisted changes go to the regional replicas and to KV, then the alarm is set for
+    /// whatever remains. KV failures do not fail the operation: the outbox keeps the
+    /// change and the alarm retries it. Returns the regional receipt: from when every
+    /// replica answers with the change.
+    async fn after_change(&self, now: UnixMillis) -> ApiResult<UnixMillis> {
+        let receipt = self.push_to_replicas(now).await?;
         self.flush_kv().await?;
-        self.schedule(now).await
+        self.schedule(now).await?;
+        Ok(receipt)
     }
 
     async fn run_alarm(&self, now: UnixMillis) -> ApiResult<()> {

@@ -6,14 +6,14 @@ use aero2_keys::http::ErrorCode;
 use aero2_keys::policy::{Policy, Scope};
 use aero2_keys::webhooks::EventType;
 use aero2_keys::{
-    GracePeriod, KeyId, KeyKind, KeyRecord, RevocationReason, SystemRandom, UnixMillis,
+    GracePeriod, KeyId, KeyKind, KeyRecord, RevocationReason, Rotation, SystemRandom, UnixMillis,
 };
 use worker::Response;
 
 use super::audit::AuditQuery;
 use super::auth::Caller;
 use super::{KeyRingObject, Loaded};
-use crate::config::Config;
+use crate::config::{Config, ValidationMode};
 use crate::errors::{ApiError, ApiResult};
 use crate::protocol::{ClientInfo, ManageOp};
 use crate::views::{
@@ -76,14 +76,15 @@ impl KeyRingObject {
         }
     }
 
-    /// The operations that change keys (`keys:write`).
+    /// The operations that change keys (`keys:write`). Each answer to a change of an
+    /// existing key carries its receipt, `effective_at`, which its audit entry records too.
     async fn change(&self, by: &By<'_>, op: ManageOp, now: UnixMillis) -> ApiResult<Response> {
-        let response = match op {
+        let done = match op {
             ManageOp::CreateKey {
                 kind,
                 label,
                 policy,
-            } => self.create_key(by, kind, &label, policy, now)?,
+            } => Done::Answered(self.create_key(by, kind, &label, policy, now)?),
             ManageOp::UpdateKey { key_id, change } => {
                 let record = self.mutate(|loaded| {
                     // The key's rights before the change and after it are both checked.
@@ -101,7 +102,7 @@ impl KeyRingObject {
                     if before.label != after.label {
                         fields.insert(0, "label");
                     }
-                    self.save(
+                    let audit = self.save(
                         loaded,
                         by,
                         &after,
@@ -109,9 +110,9 @@ impl KeyRingObject {
                         &AuditDetail::Update { fields },
                         now,
                     )?;
-                    Ok(after)
+                    Ok((after, audit))
                 })?;
-                self.key_response(&record)?
+                Done::Key(record.0, record.1)
             }
             ManageOp::SuspendKey { key_id } => {
                 let record = self.mutate(|loaded| {
@@ -121,10 +122,11 @@ impl KeyRingObject {
                         kind: record.kind,
                         label: &record.label,
                     };
-                    self.save(loaded, by, &record, EventType::KeySuspended, &detail, now)?;
-                    Ok(record)
+                    let audit =
+                        self.save(loaded, by, &record, EventType::KeySuspended, &detail, now)?;
+                    Ok((record, audit))
                 })?;
-                self.key_response(&record)?
+                Done::Key(record.0, record.1)
             }
             ManageOp::ResumeKey { key_id } => {
                 let record = self.mutate(|loaded| {
@@ -134,10 +136,11 @@ impl KeyRingObject {
                         kind: record.kind,
                         label: &record.label,
                     };
-                    self.save(loaded, by, &record, EventType::KeyResumed, &detail, now)?;
-                    Ok(record)
+                    let audit =
+                        self.save(loaded, by, &record, EventType::KeyResumed, &detail, now)?;
+                    Ok((record, audit))
                 })?;
-                self.key_response(&record)?
+                Done::Key(record.0, record.1)
             }
             ManageOp::RevokeKey { key_id } => {
                 let record = self.mutate(|loaded| {
@@ -147,10 +150,11 @@ impl KeyRingObject {
                         kind: record.kind,
                         label: &record.label,
                     };
-                    self.save(loaded, by, &record, EventType::KeyRevoked, &detail, now)?;
-                    Ok(record)
+                    let audit =
+                        self.save(loaded, by, &record, EventType::KeyRevoked, &detail, now)?;
+                    Ok((record, audit))
                 })?;
-                self.key_response(&record)?
+                Done::Key(record.0, record.1)
             }
             ManageOp::RotateKey {
                 key_id,
@@ -160,16 +164,49 @@ impl KeyRingObject {
                     Some(seconds) => GracePeriod::from_seconds(seconds)?,
                     None => Config::cached(&self.env).default_grace_period,
                 };
-                self.rotate_key(by, key_id, grace, now)?
+                let (rotation, audit) = self.rotate_key(by, key_id, grace, now)?;
+                Done::Rotated(Box::new(rotation), audit)
             }
             _ => return Err(ErrorCode::NotFound.into()),
         };
-        self.after_change(now).await?;
-        Ok(response)
+        let regional = self.after_change(now).await?;
+        let receipt = |kind: KeyKind, audit: u64| -> ApiResult<String> {
+            let at = match Config::cached(&self.env).mode(kind) {
+                ValidationMode::Strict => crate::clock::now(),
+                // KV's documented propagation bound.
+                ValidationMode::Edge => UnixMillis(crate::clock::now().0 + KV_PROPAGATION_MS),
+                ValidationMode::Regional => regional,
+            };
+            self.store.set_audit_receipt(audit, at)?;
+            Ok(at.to_rfc3339())
+        };
+        Ok(match done {
+            Done::Answered(response) => response,
+            Done::Key(record, audit) => {
+                let effective_at = Some(receipt(record.kind, audit)?);
+                let key = KeyView::of(&record, self.last_used(record.id));
+                json_response(200, &KeyResponse { key, effective_at })
+            }
+            Done::Rotated(rotation, audit) => {
+                let effective_at = Some(receipt(rotation.old_record.kind, audit)?);
+                let last_used = self.last_used(rotation.old_record.id);
+                json_response(
+                    200,
+                    &RotationResponse {
+                        key: CreatedKey {
+                            key: KeyView::of(&rotation.new_record, None),
+                            value: rotation.new_key.expose_secret(),
+                        },
+                        previous_key: KeyView::of(&rotation.old_record, last_used),
+                        effective_at,
+                    },
+                )
+            }
+        })
     }
 
     /// Saves a changed record (and queues it for KV) with its audit entry and webhook
-    /// message.
+    /// message; returns the audit entry's id.
     fn save(
         &self,
         loaded: &mut Loaded,
@@ -178,14 +215,9 @@ impl KeyRingObject {
         event: EventType,
         detail: &AuditDetail<'_>,
         now: UnixMillis,
-    ) -> ApiResult<()> {
+    ) -> ApiResult<u64> {
         self.persist(loaded, record, now)?;
         self.key_event(loaded, event, record, &by.name, by.client, detail, now)
-    }
-
-    fn key_response(&self, record: &KeyRecord) -> ApiResult<Response> {
-        let key = KeyView::of(record, self.last_used(record.id));
-        Ok(json_response(200, &KeyResponse { key }))
     }
 
     fn list_keys(&self, include_revoked: bool) -> ApiResult<Response> {
@@ -257,8 +289,8 @@ impl KeyRingObject {
         key_id: KeyId,
         grace: GracePeriod,
         now: UnixMillis,
-    ) -> ApiResult<Response> {
-        let rotation = self.mutate(|loaded| {
+    ) -> ApiResult<(Rotation, u64)> {
+        self.mutate(|loaded| {
             // The new key inherits the old key's rights: the caller must hold them.
             target(by, loaded, key_id)?;
             let rotation = loaded.ring.rotate(key_id, now, grace, &mut SystemRandom)?;
@@ -269,7 +301,7 @@ impl KeyRingObject {
                 expires_at: rotation.old_record.expires_at().map(UnixMillis::to_rfc3339),
             };
             // The entry is the rotated key's, as its other entries are.
-            self.save(
+            let audit = self.save(
                 loaded,
                 by,
                 &rotation.old_record,
@@ -277,21 +309,21 @@ impl KeyRingObject {
                 &detail,
                 now,
             )?;
-            Ok(rotation)
-        })?;
-        let last_used = self.last_used(key_id);
-        Ok(json_response(
-            200,
-            &RotationResponse {
-                key: CreatedKey {
-                    key: KeyView::of(&rotation.new_record, None),
-                    value: rotation.new_key.expose_secret(),
-                },
-                previous_key: KeyView::of(&rotation.old_record, last_used),
-            },
-        ))
+            Ok((rotation, audit))
+        })
     }
 }
+
+/// A change made, waiting for its receipt before it is answered.
+enum Done {
+    /// Answered without a receipt (a new key).
+    Answered(Response),
+    Key(KeyRecord, u64),
+    Rotated(Box<Rotation>, u64),
+}
+
+/// Workers KV's documented propagation bound: edge mode's receipts.
+const KV_PROPAGATION_MS: u64 = 60_000;
 
 /// The key an operation acts on, if the caller may act on it: it exists, and has no
 /// right the caller lacks.

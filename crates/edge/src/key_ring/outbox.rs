@@ -40,6 +40,7 @@ impl KeyRingObject {
         now: UnixMillis,
     ) -> ApiResult<()> {
         self.store.save_record(record)?;
+        super::regional::mark_changed(loaded, record.storage_id);
         let edge = EdgeRecord::of(loaded.application.id, record);
         let value = OutboxValue {
             json: serde_json::to_string(&edge).map_err(|_| ErrorCode::TemporarilyUnavailable)?,

@@ -75,6 +75,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE reminders (
        key_id TEXT NOT NULL, reminder TEXT NOT NULL, for_at INTEGER NOT NULL,
        PRIMARY KEY (key_id, reminder, for_at));",
+    // 7: regional mode: the leases granted to replicas, and the change counter pushed.
+    "CREATE TABLE replica_leases (name TEXT PRIMARY KEY, info TEXT NOT NULL);
+     INSERT INTO meta (name, value) VALUES ('replica_version', 0) ON CONFLICT (name) DO NOTHING;",
 ];
 
 pub use crate::schema::{int, opt_text, text};

@@ -55,6 +55,7 @@ impl KeyRingObject {
             outbox: Outbox::new(KV_BACKOFF),
             retention_next_at: UnixMillis(now.0 + DAY_MS),
             webhooks: Default::default(),
+            replicas: Default::default(),
         };
         self.store.insert_audit(
             now,
@@ -189,6 +190,7 @@ impl KeyRingObject {
             );
             for record in loaded.ring.forget_revoked_before(cutoff) {
                 self.store.delete_record(record.id)?;
+                super::regional::mark_removed(loaded, record.storage_id);
                 loaded.last_used.remove(&record.id);
             }
             let audit_cutoff = UnixMillis(now.0.saturating_sub(days(config.audit_retention_days)));

@@ -116,9 +116,8 @@ impl EndpointRecord {
 
     /// The host alone, for the audit log: a URL's path or query may hold a token.
     fn host(&self) -> String {
-        worker::Url::parse(&self.url)
-            .ok()
-            .and_then(|url| url.host_str().map(str::to_owned))
+        worker::web_sys::Url::new(&self.url)
+            .map(|url| url.hostname())
             .unwrap_or_default()
     }
 }
@@ -583,12 +582,18 @@ impl KeyRingObject {
         client: &ClientInfo,
         detail: &AuditDetail<'_>,
         now: UnixMillis,
-    ) -> ApiResult<()> {
-        self.store
-            .insert_audit(now, event.name(), Some(record.id), actor, client, detail)?;
+    ) -> ApiResult<u64> {
+        let seq = self.store.insert_audit_entry(
+            now,
+            event.name(),
+            Some(record.id),
+            actor,
+            client,
+            detail,
+        )?;
         let data = key_data(loaded.application.id, record, detail);
         self.notify(loaded, event, &data, None, now)?;
-        Ok(())
+        Ok(seq)
     }
 
     // ----- reminders ----------------------------------------------------------------------
