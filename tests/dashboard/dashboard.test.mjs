@@ -178,6 +178,8 @@ test("an operator manages keys end to end in the dashboard", async () => {
   await page.locator("#revoke-dialog").getByRole("button", { name: "Revoke" }).click();
   await billingRow.locator(".badge.revoked").waitFor();
   assert.equal(await page.evaluate(() => window.notReloaded), true);
+  // The receipt: when the revocation holds everywhere.
+  assert.match(await page.locator("#status").textContent(), /^Revoked sk_live_…\w{4}: refused everywhere from /);
   const refused = await gate("/v1/users", billing);
   assert.deepEqual([refused.status, refused.json.error.code], [401, "revoked_key"]);
 
@@ -212,7 +214,7 @@ test("an operator manages keys end to end in the dashboard", async () => {
   await page.waitForFunction(() => document.querySelector("#audit-table").textContent.includes("key.rotated"), null, { timeout: 10_000 });
   const auditText = await page.locator("#audit-table").textContent();
   for (const event of ["application.created", "key.created", "key.revoked", "key.rotated"]) assert.ok(auditText.includes(event), `audit shows ${event}`);
-  await page.getByLabel("Event").selectOption("key.revoked");
+  await page.getByLabel("Event", { exact: true }).selectOption("key.revoked");
   await page.waitForFunction(() => [...document.querySelectorAll("#audit-table tbody tr")].every((r) => r.textContent.includes("key.revoked")));
   assert.equal(await page.locator("#audit-table tbody tr").count(), 1);
   // The operator's own actions name the operator, with no address or browser.
@@ -234,7 +236,7 @@ test("an operator manages keys end to end in the dashboard", async () => {
     const fromBrowser = await gate("/v1/users", secret, { origin: "https://shop.example" });
     assert.equal(fromBrowser.json.error?.code, "secret_key_in_browser");
   }
-  await page.getByLabel("Event").selectOption("");
+  await page.getByLabel("Event", { exact: true }).selectOption("");
   await page.locator("#banners").getByText("A secret key was sent from a browser. 5 requests were refused").waitFor();
   const exposureCounts = await page.locator("#audit-table tbody tr", { hasText: "key.secret_in_browser" }).locator(".count")
     .allTextContents();
@@ -410,7 +412,7 @@ test("the audit log pages back to older entries, with its filters", async () => 
 
   // A filter starts again from its newest page, and pages the same way.
   const revoked = await everything("event=key.revoked");
-  await page.getByLabel("Event").selectOption("key.revoked");
+  await page.getByLabel("Event", { exact: true }).selectOption("key.revoked");
   await page.waitForFunction(() => document.querySelectorAll("#audit-table tbody tr").length === 25
     && [...document.querySelectorAll("#audit-table tbody tr")].every((r) => r.textContent.includes("key.revoked")));
   await older.click();
@@ -421,7 +423,7 @@ test("the audit log pages back to older entries, with its filters", async () => 
   // Both filters: one key's revocation, then all of that key's entries.
   await page.getByLabel("Key", { exact: true }).selectOption(batch[0]);
   await rowCount(page, "#audit-table tbody tr", 1);
-  await page.getByLabel("Event").selectOption("");
+  await page.getByLabel("Event", { exact: true }).selectOption("");
   await rowCount(page, "#audit-table tbody tr", 2);
   assert.deepEqual(await shownEntries(page), await everything(`key_id=${batch[0]}`));
   assert.equal(await older.isHidden(), true);

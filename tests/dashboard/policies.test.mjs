@@ -173,9 +173,11 @@ test("the key dialog creates keys with presets and custom restrictions, exactly 
   assert.equal(await d.getByLabel("Allowed IP addresses").isVisible(), true);
   assert.equal(await d.getByLabel("Allowed requests (routes)").isVisible(), true);
   assert.equal(await d.getByLabel("Allowed websites (origins)").isVisible(), false, "origins are for publishable keys");
-  assert.deepEqual(await scopeState(), { "keys:read": true, "keys:write": true, "audit:read": true }, "a new key starts with every right");
+  assert.deepEqual(await scopeState(), {
+    "keys:read": true, "keys:write": true, "audit:read": true, "webhooks:read": true, "webhooks:write": true,
+  }, "a new key starts with every right");
   await d.getByRole("button", { name: "Read-only management key" }).click();
-  assert.deepEqual(await scopeState(), { "keys:read": true, "keys:write": false, "audit:read": true });
+  assert.deepEqual(await scopeState(), { "keys:read": true, "keys:write": false, "audit:read": true, "webhooks:read": true, "webhooks:write": false });
   await d.getByRole("button", { name: "100 requests per minute" }).click();
   assert.deepEqual([await d.getByLabel("Maximum requests").inputValue(), await d.getByLabel("Per", { exact: true }).inputValue()], ["100", "60"]);
   await d.getByLabel("Label").fill("reporting");
@@ -190,7 +192,7 @@ test("the key dialog creates keys with presets and custom restrictions, exactly 
   const reporting = await findKey(appId, "reporting");
   assert.equal(reporting.kind, "secret");
   assert.deepEqual(restrictions(reporting), {
-    scopes: ["keys:read", "audit:read"],
+    scopes: ["keys:read", "audit:read", "webhooks:read"],
     routes: [{ methods: ["GET", "HEAD"], path: "/v1/orders/*" }, { methods: ["POST"], path: "/v1/webhooks" }],
     allowed_ips: ["203.0.113.0/24", "2001:db8::/32"],
     rate_limit: { requests: 100, per_seconds: 60 },
@@ -275,7 +277,7 @@ test("editing a key sends only what changed, and null for a restriction removed"
   assert.equal(await d.locator("#key-dialog-title").textContent(), "Edit key");
   assert.equal(await d.getByLabel("Kind").isDisabled(), true);
   assert.equal(await d.getByLabel("Label").inputValue(), "ops");
-  assert.deepEqual(await scopeState(), { "keys:read": true, "keys:write": false, "audit:read": false });
+  assert.deepEqual(await scopeState(), { "keys:read": true, "keys:write": false, "audit:read": false, "webhooks:read": false, "webhooks:write": false });
   assert.equal(await d.getByLabel("Allowed requests (routes)").inputValue(), "/v1/orders/*");
   assert.equal(await d.getByLabel("Allowed IP addresses").inputValue(), "198.51.100.0/24");
   assert.deepEqual([await d.getByLabel("Maximum requests").inputValue(), await d.getByLabel("Per", { exact: true }).inputValue()], ["100", "60"]);
@@ -311,6 +313,8 @@ test("editing a key sends only what changed, and null for a restriction removed"
   await keyRow(id).getByRole("button", { name: /^Edit/ }).click();
   await d.getByLabel("Create, change, rotate, suspend and revoke keys (keys:write)").check();
   await d.getByLabel("Read the audit log (audit:read)").check();
+  await d.getByLabel("List webhook endpoints and their deliveries (webhooks:read)").check();
+  await d.getByLabel("Add, delete and test webhook endpoints, rotate their secrets, resend messages (webhooks:write)").check();
   await d.getByLabel("Label").fill("ops team");
   await d.getByLabel("Allowed requests (routes)").fill("/v1/orders/*\nDELETE,PUT /v1/carts/*");
   await d.getByRole("button", { name: "Save changes" }).click();
@@ -423,7 +427,8 @@ test("the keys table shows each key's restrictions and expiry at a glance", asyn
     { kind: "publishable", label: "widget", allowed_origins: ["https://shop.example"], origin_policy: "report", rate_limit: { requests: 5, per_seconds: 1 } },
     { kind: "secret", label, scopes: [], allowed_ips: ["192.0.2.0/24", "2001:db8::/32"], expires_in_seconds: 600 },
   ]);
-  assert.deepEqual(await badgesOf(keys.reader.id), ["read-only", "2 routes", "IP: 1 range", "100/min"]);
+  // Without webhooks:read it reads less than a read-only key: the badge says what.
+  assert.deepEqual(await badgesOf(keys.reader.id), ["read-only: keys, audit log", "2 routes", "IP: 1 range", "100/min"]);
   assert.equal(await keyRow(keys.reader.id).locator(".badge", { hasText: "2 routes" }).getAttribute("title"), "Routes: GET /v1/orders/*; /v1/users");
   assert.deepEqual(await badgesOf(keys.widget.id), ["1 origin (report)", "5/s"]);
   assert.deepEqual(await badgesOf(keys[label].id), ["no management", "IP: 2 ranges"]);

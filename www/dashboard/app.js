@@ -10,9 +10,11 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 // `leaks` and `exposures` are the audit entries the banners summarise; `auditListing`
 // counts the audit table's listings (see loadAudit) and `auditCursor` is where the next,
 // older page starts.
+// `disabledEndpoints` are the application's webhook endpoints that were disabled, for a
+// banner on the keys page.
 const state = {
   csrf: null, app: null, keys: [], leaks: [], exposures: [], auditListing: 0, auditCursor: null,
-  showRevoked: false, justRevoked: new Set(),
+  showRevoked: false, justRevoked: new Set(), disabledEndpoints: [],
 };
 // One page of the audit table; "Older entries" appends the next.
 const AUDIT_PAGE_SIZE = 25;
@@ -63,6 +65,11 @@ function show(view) {
 
 function formatTime(iso) {
   return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "never";
+}
+
+/** With seconds, for delivery attempts that can be moments apart. */
+function formatMoment(iso) {
+  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
 }
 
 function countdown(iso) {
@@ -180,13 +187,26 @@ $("#create-app-form").addEventListener("submit", async (event) => {
 
 const base = () => `/v1/applications/${state.app.id}`;
 
-async function showApp(id) {
+// An application has two pages: its keys and audit log (#/apps/{id}) and its webhooks
+// (#/apps/{id}/webhooks).
+async function showApp(id, page = "keys") {
   show("app-view");
   const { applications } = await api("GET", "/v1/applications");
+  // What the banners summarise belongs to one application.
+  if (state.app?.id !== id) Object.assign(state, { leaks: [], exposures: [], disabledEndpoints: [] });
   state.app = applications.find((a) => a.id === id);
   if (!state.app) { say("No such application."); location.hash = "#/"; return; }
   $("#app-title").textContent = state.app.name;
   $("#app-meta").textContent = `${state.app.environment} · ${state.app.id}`;
+  const onWebhooks = page === "webhooks";
+  for (const [tab, path, current] of [["#tab-keys", "", !onWebhooks], ["#tab-webhooks", "/webhooks", onWebhooks]]) {
+    $(tab).href = `#/apps/${id}${path}`;
+    if (current) $(tab).setAttribute("aria-current", "page");
+    else $(tab).removeAttribute("aria-current");
+  }
+  $("#keys-panel").hidden = onWebhooks;
+  $("#webhooks-panel").hidden = !onWebhooks;
+  if (onWebhooks) { await openWebhooks(); return; }
   $("#usage-panel").hidden = true;
   await Promise.all([loadKeys(), loadAudit()]);
 }
@@ -207,7 +227,11 @@ function renderAuditKeys() {
 
 // ----- restrictions at a glance ---------------------------------------------------------
 
-const SCOPES = ["keys:read", "keys:write", "audit:read"];
+const SCOPES = ["keys:read", "keys:write", "audit:read", "webhooks:read", "webhooks:write"];
+// The rights that change something: a key with neither is read-only.
+const WRITE_SCOPES = ["keys:write", "webhooks:write"];
+// What each read right lets a read-only key see, in the badge's words.
+const READ_SCOPES = { "keys:read": "keys", "audit:read": "audit log", "webhooks:read": "webhooks" };
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 const WINDOWS = { 1: "s", 60: "min", 3600: "h", 86400: "day" };
 const WINDOW_NAMES = { 1: "second", 60: "minute", 3600: "hour", 86400: "day" };
@@ -229,8 +253,10 @@ function restrictionBadges(key) {
     const scopes = SCOPES.filter((s) => key.scopes.includes(s));
     const title = scopes.length ? `Scopes: ${scopes.join(", ")}` : "No management rights";
     if (!scopes.length) badge("no management", title);
-    else if (!scopes.includes("keys:write")) {
-      badge(scopes.length === 2 ? "read-only" : `read-only: ${scopes[0] === "keys:read" ? "keys" : "audit log"}`, title);
+    else if (!scopes.some((s) => WRITE_SCOPES.includes(s))) {
+      // Every read right: plainly read-only; fewer: read-only, and what it can read.
+      const reads = Object.keys(READ_SCOPES);
+      badge(reads.every((s) => scopes.includes(s)) ? "read-only" : `read-only: ${scopes.map((s) => READ_SCOPES[s]).join(", ")}`, title);
     } else if (scopes.length < SCOPES.length) badge(`scopes: ${scopes.join(", ")}`, title);
   }
   if (key.routes) badge(plural(key.routes.length, "route"), `Routes: ${key.routes.map(routeText).join("; ")}`);
@@ -322,6 +348,11 @@ function renderBanners() {
     banners.push(el("div", { class: "banner danger" }, el("strong", {}, "A secret key was sent from a browser. "),
       `${refused} request${refused === 1 ? " was" : "s were"} refused, most recently ${formatTime(latest)}. The key is probably in client code: revoke and rotate it.`));
   }
+  for (const endpoint of state.disabledEndpoints) {
+    banners.push(el("div", { class: "banner danger" }, el("strong", {}, "A webhook endpoint is disabled. "),
+      endpoint.url, ` failed for too long and has been sent nothing since ${formatTime(endpoint.disabled_at)}. `,
+      el("a", { href: `#/apps/${state.app.id}/webhooks` }, "Open the webhooks page"), " to enable it and resend what it missed."));
+  }
   const stale = state.keys.filter((k) => k.status === "active" && Date.now() - Date.parse(k.created_at) > 90 * DAY_MS);
   if (stale.length) {
     banners.push(el("div", { class: "banner warning" }, el("strong", {}, "Rotate regularly. "),
@@ -333,9 +364,12 @@ function renderBanners() {
 // The banners summarise the whole log, whatever the table's filters and paging show.
 async function loadBannerEvents() {
   const newest = (event) => api("GET", `${base()}/audit_log?${new URLSearchParams({ limit: "100", event })}`);
-  const [leaks, exposures] = await Promise.all([newest("key.leaked"), newest("key.secret_in_browser")]);
+  // A failure to list webhook endpoints leaves out their banner only.
+  const endpoints = api("GET", `${base()}/webhook_endpoints`).catch(() => ({ endpoints: [] }));
+  const [leaks, exposures, listed] = await Promise.all([newest("key.leaked"), newest("key.secret_in_browser"), endpoints]);
   state.leaks = leaks.entries;
   state.exposures = exposures.entries;
+  state.disabledEndpoints = listed.endpoints.filter((endpoint) => endpoint.status === "disabled");
 }
 
 function auditPath(cursor) {
@@ -356,8 +390,11 @@ function auditRow(e) {
   // only reports unlisted websites, which websites were seen.
   const fields = Array.isArray(e.detail?.fields) && e.detail.fields.length ? e.detail.fields.join(", ") : null;
   const origins = Array.isArray(e.detail?.origins) && e.detail.origins.length ? e.detail.origins.join(", ") : null;
+  // Webhook endpoint entries name the endpoint's host (never its whole URL).
+  const host = typeof e.detail?.host === "string" && e.detail.host ? e.detail.host : null;
   const about = fields ? el("span", { class: "detail" }, `: ${fields}`)
-    : origins ? el("span", { class: "detail" }, ` from ${origins}`) : "";
+    : origins ? el("span", { class: "detail" }, ` from ${origins}`)
+      : host ? el("span", { class: "detail" }, `: ${host}`) : "";
   return el("tr", { "data-entry-id": e.id },
     el("td", { "data-label": "Time" }, formatTime(e.at)),
     el("td", { "data-label": "Event" }, el("span", {}, e.event, about, count)),
@@ -412,24 +449,33 @@ function ask(dialog) {
   });
 }
 
-function reveal(title, created) {
+/** Shows secrets once, each `{ name, detail, value }` with a copy button, and advice. */
+function revealOnce(title, items, advice) {
   $("#reveal-title").textContent = title;
-  $("#reveal-keys").replaceChildren(...created.map((key) => {
-    const field = el("input", { readonly: true, value: key.value, "aria-label": `${key.kind} key value`, class: "secret-value", spellcheck: "false" });
+  $("#reveal-keys").replaceChildren(...items.map(({ name, detail, value }) => {
+    const field = el("input", { readonly: true, value, "aria-label": `${name} value`, class: "secret-value", spellcheck: "false" });
     return el("div", { class: "reveal" },
-      el("p", {}, el("strong", {}, `${key.kind} key`), ` · ${key.label}`),
+      el("p", {}, el("strong", {}, name), ` · ${detail}`),
       field,
       el("button", { type: "button", onclick: async (event) => {
-        try { await navigator.clipboard.writeText(key.value); event.target.textContent = "Copied"; }
+        try { await navigator.clipboard.writeText(value); event.target.textContent = "Copied"; }
         catch { field.select(); event.target.textContent = "Press Ctrl+C"; }
       } }, "Copy"));
   }));
-  $("#reveal-advice").textContent = created.some((k) => k.kind === "secret")
-    ? "Store secret keys in an environment variable or secret manager on your servers, never in source code or frontend code."
-    : "Publishable keys are safe in frontend code.";
+  $("#reveal-advice").textContent = advice;
   $("#reveal-dialog").showModal();
 }
 
+function reveal(title, created) {
+  revealOnce(title, created.map((key) => ({ name: `${key.kind} key`, detail: key.label, value: key.value })),
+    created.some((k) => k.kind === "secret")
+      ? "Store secret keys in an environment variable or secret manager on your servers, never in source code or frontend code."
+      : "Publishable keys are safe in frontend code.");
+}
+
+// The values leave the page as the dialog closes: at once on "Done" (the close event
+// comes a moment later), and on Escape.
+$("#reveal-dialog form").addEventListener("submit", () => $("#reveal-keys").replaceChildren());
 $("#reveal-dialog").addEventListener("close", () => $("#reveal-keys").replaceChildren());
 
 // ----- the key dialog: create a key, or edit one (PATCH) ---------------------------------
@@ -494,7 +540,7 @@ const sameRoutes = (a, b) => JSON.stringify(a?.map((r) => [METHODS.filter((m) =>
 function policyOf(key) {
   const scopes = key.scopes ? SCOPES.filter((s) => key.scopes.includes(s)) : null;
   return {
-    // All three scopes restrict nothing: the same as none.
+    // Every scope restricts nothing: the same as none.
     scopes: scopes && scopes.length < SCOPES.length ? scopes : null,
     routes: key.routes ?? null,
     allowed_ips: key.allowed_ips ?? null,
@@ -662,8 +708,8 @@ $("#key-form").addEventListener("input", (event) => event.target.removeAttribute
 
 $("#preset-read-only").addEventListener("click", () => {
   if (keyDialog.mode === "create") { $("#key-kind").value = "secret"; showKindFields(); }
-  for (const box of scopeBoxes()) box.checked = box.value !== "keys:write";
-  $("#preset-note").textContent = "Read-only: it can list keys, read usage and read the audit log, and change nothing.";
+  for (const box of scopeBoxes()) box.checked = !WRITE_SCOPES.includes(box.value);
+  $("#preset-note").textContent = "Read-only: it can list keys, read usage, read the audit log and list webhook endpoints and their deliveries, and change nothing.";
 });
 
 $("#preset-website").addEventListener("click", () => {
@@ -750,9 +796,9 @@ $("#suspend-form").addEventListener("submit", async (event) => {
   const button = $("#suspend-confirm");
   if (!key || button.disabled) return;
   button.disabled = true;
-  let updated;
+  let updated, suspendedEverywhere;
   try {
-    updated = (await api("POST", `${base()}/keys/${key.id}/suspend`)).key;
+    ({ key: updated, effective_at: suspendedEverywhere } = await api("POST", `${base()}/keys/${key.id}/suspend`));
   } catch (error) {
     // 409 last_active_secret_key, say: the dialog stays open with the reason.
     if (error.status === 401) $("#suspend-dialog").close();
@@ -761,7 +807,7 @@ $("#suspend-form").addEventListener("submit", async (event) => {
   } finally { button.disabled = false; }
   $("#suspend-dialog").close();
   replaceKey(updated);
-  say(`Suspended ${updated.label} (${updated.hint}): requests with it are refused until you resume it.`);
+  say(`Suspended ${updated.label} (${updated.hint}): refused everywhere from ${formatTime(suspendedEverywhere)} until you resume it.`);
   await loadAudit().catch((error) => say(error.message));
 });
 
@@ -777,11 +823,11 @@ async function revoke(key) {
   $("#revoke-what").textContent = `${key.kind} key “${key.label}” (${key.hint})`;
   if (await ask($("#revoke-dialog")) !== "revoke") return;
   try {
-    const { key: revoked } = await api("POST", `${base()}/keys/${key.id}/revoke`);
+    const { key: revoked, effective_at } = await api("POST", `${base()}/keys/${key.id}/revoke`);
     state.keys = state.keys.map((k) => (k.id === revoked.id ? revoked : k));
     state.justRevoked.add(revoked.id);
     renderKeys();
-    say(`Revoked ${revoked.hint}.`);
+    say(`Revoked ${revoked.hint}: refused everywhere from ${formatTime(effective_at)}.`);
     await loadAudit();
   } catch (error) { say(error.message); }
 }
@@ -838,16 +884,357 @@ $("#check-form").addEventListener("submit", (event) => {
   }
 });
 
+// ----- webhooks --------------------------------------------------------------------------
+//
+// The application's endpoints, each with its last 100 delivery attempts. While the page is
+// open it refreshes itself: every second for half a minute after an action (a test event,
+// a resend), every 5 seconds while an endpoint is failing, otherwise every 15 seconds. A
+// card is rebuilt only when what it shows changed, so a refresh neither moves the focus
+// nor clears a selection in the cards that stayed the same.
+
+// The events an endpoint can choose (WebhookEventType without webhook.test, which every
+// endpoint receives), in the README's words.
+const WEBHOOK_EVENTS = [
+  ["key.created", "a key is created"],
+  ["key.updated", "a key's label or policy changed"],
+  ["key.rotated", "a key is rotated"],
+  ["key.revoked", "a key is revoked"],
+  ["key.expired", "a key's grace period or its own expiry ended"],
+  ["key.suspended", "a key is suspended"],
+  ["key.resumed", "a key is resumed"],
+  ["key.leaked", "a secret scanner found a key in public; it was revoked"],
+  ["key.secret_in_browser", "a browser sent a secret key"],
+  ["key.grace_period_in_use", "the old key of a rotation is still used"],
+  ["key.expiring_soon", "a key expires in 7 days, then in 1 day"],
+  ["key.rate_limited", "requests past a key's rate limit were refused"],
+  ["key.origin_not_allowed", "a publishable key was used from a website its policy does not list"],
+];
+const DELIVERY_ERRORS = {
+  timeout: "The endpoint did not answer in time.",
+  connection_failed: "The endpoint could not be reached.",
+  redirect_not_followed: "The endpoint answered with a redirect, which is not followed: messages go to the URL registered.",
+  endpoint_queue_full: "Not sent: 10,000 messages were already waiting for this endpoint. Resend it once the endpoint recovers.",
+};
+// Where the API's refusal of a new endpoint points, to focus that field.
+const WEBHOOK_FIELDS = {
+  invalid_webhook_url: "#webhook-url", invalid_description: "#webhook-description",
+  invalid_webhook_events: '#webhook-form input[name="webhook-events-mode"]:checked',
+};
+const webhooks = {
+  appId: null, endpoints: [], deliveries: new Map(), notes: new Map(), listing: 0, fastUntil: 0, timer: null,
+  signatures: new WeakMap(), busy: false,
+};
+
+const webhooksOpen = () => !$("#app-view").hidden && !$("#webhooks-panel").hidden && webhooks.appId === state.app?.id;
+const endpointPath = (endpoint) => `/v1/applications/${webhooks.appId}/webhook_endpoints/${endpoint.id}`;
+
+async function openWebhooks() {
+  if (webhooks.appId !== state.app.id) {
+    Object.assign(webhooks, { appId: state.app.id, endpoints: [], deliveries: new Map(), notes: new Map(), fastUntil: 0 });
+    $("#webhook-endpoints").replaceChildren(el("p", { class: "hint" }, "Loading…"));
+    $("#webhooks-updated").textContent = "";
+  }
+  try {
+    await loadWebhooks();
+  } catch (error) {
+    if (error.status !== 401 && !webhooks.endpoints.length) {
+      $("#webhook-endpoints").replaceChildren(el("p", { class: "error" }, `The endpoints could not be listed: ${error.message}`));
+    }
+    if (error.status !== 401) say(error.message);
+  } finally { scheduleWebhookRefresh(); }
+}
+
+/** The endpoints and every endpoint's deliveries. A listing overtaken by a newer one is dropped. */
+async function loadWebhooks() {
+  const listing = ++webhooks.listing;
+  const { appId } = webhooks;
+  const { endpoints } = await api("GET", `/v1/applications/${appId}/webhook_endpoints`);
+  const deliveries = await Promise.all(endpoints.map((endpoint) =>
+    api("GET", `/v1/applications/${appId}/webhook_endpoints/${endpoint.id}/deliveries`)
+      .then((answer) => answer.deliveries, (error) => ({ error: error.message }))));
+  if (listing !== webhooks.listing || appId !== webhooks.appId) return;
+  webhooks.endpoints = endpoints;
+  webhooks.deliveries = new Map(endpoints.map((endpoint, i) => [endpoint.id, deliveries[i]]));
+  $("#webhooks-updated").textContent = `${plural(endpoints.length, "endpoint")} of at most 10 · updated ${new Date().toLocaleTimeString()}`;
+  renderWebhooks();
+}
+
+function refreshFailed(error) {
+  if (error.status !== 401) $("#webhooks-updated").textContent = `Could not refresh: ${error.message}`;
+}
+
+function scheduleWebhookRefresh() {
+  clearTimeout(webhooks.timer);
+  if (!webhooksOpen()) return;
+  const failing = webhooks.endpoints.some((endpoint) => endpoint.status === "enabled" && endpoint.failing_since);
+  const delay = Date.now() < webhooks.fastUntil ? 1000 : failing ? 5000 : 15000;
+  webhooks.timer = setTimeout(async () => {
+    if (!webhooksOpen()) return;
+    if (document.visibilityState !== "hidden") await loadWebhooks().catch(refreshFailed);
+    scheduleWebhookRefresh();
+  }, delay);
+}
+
+/** After an action: look again at once, then every second for half a minute. */
+function watchWebhooks() {
+  webhooks.fastUntil = Date.now() + 30_000;
+  loadWebhooks().catch(refreshFailed).finally(scheduleWebhookRefresh);
+}
+
+function renderWebhooks() {
+  const container = $("#webhook-endpoints");
+  if (!webhooks.endpoints.length) {
+    container.replaceChildren(el("p", { class: "card hint" }, "No endpoints yet. Add one to receive this application's key events."));
+    return;
+  }
+  const focused = document.activeElement?.dataset?.focusKey;
+  const before = [...container.children];
+  const cards = webhooks.endpoints.map((endpoint) => {
+    const deliveries = webhooks.deliveries.get(endpoint.id);
+    const note = webhooks.notes.get(endpoint.id);
+    const signature = JSON.stringify([endpoint, deliveries, note]);
+    const old = before.find((card) => card.dataset.endpointId === endpoint.id);
+    if (old && webhooks.signatures.get(old) === signature) return old;
+    const card = endpointCard(endpoint, deliveries, note);
+    webhooks.signatures.set(card, signature);
+    return card;
+  });
+  const sameOrder = cards.length === before.length && cards.every((card, i) => card.dataset.endpointId === before[i].dataset.endpointId);
+  if (sameOrder) cards.forEach((card, i) => { if (before[i] !== card) before[i].replaceWith(card); });
+  else container.replaceChildren(...cards);
+  // A button that was rebuilt gets the focus back.
+  if (focused && !container.contains(document.activeElement)) {
+    container.querySelector(`[data-focus-key="${CSS.escape(focused)}"]`)?.focus();
+  }
+}
+
+function endpointCard(endpoint, deliveries, note) {
+  const disabled = endpoint.status === "disabled";
+  const { url } = endpoint;
+  const headingId = `endpoint-${endpoint.id}`;
+  const button = (text, key, attributes, action) => el("button", {
+    type: "button", "data-focus-key": `${key}:${endpoint.id}`, ...attributes,
+    onclick: (event) => busyWhile(event.currentTarget, action),
+  }, text);
+  const facts = [
+    ["Events", endpoint.events.includes("*") ? "All events, including future ones" : endpoint.events.join(", ")],
+    ["Created", formatTime(endpoint.created_at)],
+  ];
+  if (endpoint.previous_secret_expires_at) {
+    facts.push(["Previous secret", `also signs every message until ${formatTime(endpoint.previous_secret_expires_at)}`]);
+  }
+  let alert = "";
+  if (disabled) {
+    alert = el("div", { class: "banner danger" }, el("strong", {}, "Disabled: nothing is sent to this endpoint. "),
+      `It failed for too long without a single success and was disabled ${formatTime(endpoint.disabled_at)}; its waiting messages were marked failed. `,
+      "Fix the receiver, enable the endpoint, then resend the messages it missed.");
+  } else if (endpoint.failing_since) {
+    alert = el("div", { class: "banner warning" }, el("strong", {}, `Failing since ${formatTime(endpoint.failing_since)}. `),
+      "Messages are retried with growing waits; an endpoint that keeps failing without a single success (for 3 days, by default) is disabled.");
+  }
+  return el("article", { class: `card endpoint${disabled ? " disabled" : ""}`, "data-endpoint-id": endpoint.id, "data-status": endpoint.status, "aria-labelledby": headingId },
+    el("div", { class: "endpoint-head" },
+      el("h3", { id: headingId, class: "endpoint-url" }, url),
+      el("span", { class: `badge ${disabled ? "suspended" : "active"}` }, disabled ? "disabled" : "enabled")),
+    endpoint.description ? el("p", { class: "endpoint-description" }, endpoint.description) : "",
+    alert,
+    el("dl", { class: "facts" }, facts.map(([name, value]) => el("div", {}, el("dt", {}, name), el("dd", {}, value)))),
+    el("div", { class: "row-actions" },
+      disabled ? button("Enable", "enable", { class: "primary", "aria-label": `Enable ${url}` }, () => enableEndpoint(endpoint)) : "",
+      button("Send test event", "test", { "aria-label": `Send test event to ${url}` }, () => sendTestEvent(endpoint)),
+      button("Rotate secret", "rotate", { "aria-label": `Rotate secret of ${url}` }, () => rotateEndpointSecret(endpoint)),
+      button("Delete", "delete", { class: "danger", "aria-label": `Delete ${url}` }, () => deleteEndpoint(endpoint))),
+    el("p", { class: `endpoint-note${note?.error ? " error" : ""}` }, note?.text ?? ""),
+    deliveriesTable(endpoint, deliveries));
+}
+
+function deliveriesTable(endpoint, deliveries) {
+  if (!Array.isArray(deliveries)) return el("p", { class: "error" }, `The deliveries could not be listed: ${deliveries?.error ?? "no answer"}`);
+  if (!deliveries.length) return el("p", { class: "hint" }, "No deliveries yet. Send a test event to check the endpoint.");
+  const columns = ["Time", "Event", "Message", "Attempt", "Result", "Latency", "Delivered", "Actions"];
+  return el("div", { class: "table-wrap" }, el("table", { class: "deliveries" },
+    el("caption", {}, `Recent deliveries, newest first (${deliveries.length}${deliveries.length === 100 ? ", the most kept" : ""})`),
+    el("thead", {}, el("tr", {}, columns.map((name) => el("th", { scope: "col" }, name)))),
+    el("tbody", {}, deliveries.map((delivery) => deliveryRow(endpoint, delivery)))));
+}
+
+function deliveryRow(endpoint, d) {
+  const result = d.error
+    ? el("span", { class: "delivery-error", title: DELIVERY_ERRORS[d.error] ?? d.error }, d.status ? `${d.status} ${d.error}` : d.error)
+    : String(d.status ?? "—");
+  return el("tr", { "data-message-id": d.message_id, "data-attempt": String(d.attempt), "data-delivered": String(d.delivered) },
+    el("td", { "data-label": "Time" }, el("time", { datetime: d.at, title: d.at }, formatMoment(d.at))),
+    el("td", { "data-label": "Event" }, d.event),
+    el("td", { "data-label": "Message" }, el("code", {}, d.message_id)),
+    el("td", { "data-label": "Attempt" }, d.attempt === 0 ? "not sent" : String(d.attempt)),
+    el("td", { "data-label": "Result" }, result),
+    el("td", { "data-label": "Latency" }, d.attempt === 0 ? "—" : `${d.latency_ms.toLocaleString("en-US")} ms`),
+    el("td", { "data-label": "Delivered" }, el("span", { class: `badge ${d.delivered ? "active" : "suspended"}` }, d.delivered ? "yes" : "no")),
+    el("td", { "data-label": "Actions" }, el("button", {
+      type: "button", "data-focus-key": `resend:${endpoint.id}:${d.message_id}:${d.attempt}`,
+      "aria-label": `Resend ${d.message_id}`, onclick: (event) => busyWhile(event.currentTarget, () => resendMessage(endpoint, d.message_id)),
+    }, "Resend")));
+}
+
+/** Disables `button` while `action` runs, so a double click does not do it twice. */
+async function busyWhile(button, action) {
+  if (button.disabled) return;
+  button.disabled = true;
+  try { await action(); } finally { button.disabled = false; }
+}
+
+/** What happened to an endpoint, on its card and in the status line. */
+function noteOn(endpoint, text, error = false) {
+  webhooks.notes.set(endpoint.id, { text, error });
+  say(`${endpoint.url}: ${text}`);
+  renderWebhooks();
+}
+
+/** Runs an endpoint's action; a refusal is said on its card, in the API's words. */
+async function endpointAction(endpoint, action) {
+  try {
+    await action();
+  } catch (error) {
+    if (error.status === 401) return; // signed out: the sign-in view shows
+    noteOn(endpoint, error.message, true);
+    // Disabled, enabled or deleted meanwhile: show it as it is now.
+    if (error.status === 404 || error.status === 409) watchWebhooks();
+  }
+}
+
+const sendTestEvent = (endpoint) => endpointAction(endpoint, async () => {
+  const { message_id: id } = await api("POST", `${endpointPath(endpoint)}/test`);
+  noteOn(endpoint, `Test event queued as ${id}: its delivery attempts appear below.`);
+  watchWebhooks();
+});
+
+const resendMessage = (endpoint, messageId) => endpointAction(endpoint, async () => {
+  const { message_id: id } = await api("POST", `${endpointPath(endpoint)}/messages/${encodeURIComponent(messageId)}/resend`);
+  noteOn(endpoint, `Resending ${id}, with the same webhook-id: a receiver that already handled it can ignore it.`);
+  watchWebhooks();
+});
+
+const enableEndpoint = (endpoint) => endpointAction(endpoint, async () => {
+  const { endpoint: enabled } = await api("POST", `${endpointPath(endpoint)}/enable`);
+  webhooks.endpoints = webhooks.endpoints.map((e) => (e.id === enabled.id ? enabled : e));
+  noteOn(enabled, "Enabled: new events are sent to it again. Messages that failed while it was disabled are not sent by themselves: resend those it needs.");
+  watchWebhooks();
+});
+
+const rotateEndpointSecret = (endpoint) => endpointAction(endpoint, async () => {
+  $("#webhook-rotate-what").textContent = endpoint.url;
+  if (await ask($("#webhook-rotate-dialog")) !== "rotate") return;
+  const { endpoint: rotated, secret } = await api("POST", `${endpointPath(endpoint)}/rotate_secret`);
+  const until = formatTime(rotated.previous_secret_expires_at);
+  revealOnce("The endpoint's new signing secret", [{ name: "Signing secret", detail: rotated.url, value: secret }],
+    `Until ${until} (24 hours), every message is signed with both the new and the previous secret, so the receiver keeps verifying with either: deploy the new secret to it before then. After that, only the new one signs.`);
+  webhooks.endpoints = webhooks.endpoints.map((e) => (e.id === rotated.id ? rotated : e));
+  noteOn(rotated, `Secret rotated: the previous one also signs until ${until}.`);
+});
+
+const deleteEndpoint = (endpoint) => endpointAction(endpoint, async () => {
+  $("#webhook-delete-what").textContent = endpoint.url;
+  if (await ask($("#webhook-delete-dialog")) !== "delete") return;
+  await api("DELETE", endpointPath(endpoint));
+  webhooks.notes.delete(endpoint.id);
+  webhooks.endpoints = webhooks.endpoints.filter((e) => e.id !== endpoint.id);
+  renderWebhooks();
+  say(`Deleted the webhook endpoint ${endpoint.url}.`);
+  await loadWebhooks().catch(refreshFailed);
+});
+
+$("#refresh-webhooks").addEventListener("click", (event) => busyWhile(event.currentTarget,
+  () => loadWebhooks().catch(refreshFailed).finally(scheduleWebhookRefresh)));
+
+// ----- adding an endpoint ----------------------------------------------------------------
+
+// Each box is labelled by the event's name; what it means describes it.
+$("#webhook-event-choices").replaceChildren(...WEBHOOK_EVENTS.map(([name, what]) => {
+  const id = `webhook-event-${name.replace(".", "-")}`;
+  return el("div", { class: "event-choice" },
+    el("label", { class: "check" },
+      el("input", { type: "checkbox", name: "webhook-event", value: name, "aria-describedby": `${id}-what` }), el("code", {}, name)),
+    el("span", { class: "hint", id: `${id}-what` }, what));
+}));
+
+const eventsMode = () => document.querySelector('#webhook-form input[name="webhook-events-mode"]:checked')?.value ?? "all";
+const eventBoxes = () => [...document.querySelectorAll('#webhook-form input[name="webhook-event"]')];
+
+function showEventChoices() {
+  $("#webhook-event-choices").hidden = eventsMode() !== "chosen";
+}
+
+function setWebhookError(message, selector) {
+  for (const node of document.querySelectorAll('#webhook-form [aria-invalid="true"]')) node.removeAttribute("aria-invalid");
+  $("#webhook-dialog-error").textContent = message ?? "";
+  const target = selector && document.querySelector(selector);
+  if (target) {
+    target.setAttribute("aria-invalid", "true");
+    target.focus();
+  }
+}
+
+$("#add-endpoint").addEventListener("click", () => {
+  $("#webhook-form").reset();
+  showEventChoices();
+  setWebhookError("");
+  $("#webhook-dialog").showModal();
+});
+$("#webhook-dialog-cancel").addEventListener("click", () => $("#webhook-dialog").close());
+$("#webhook-form").addEventListener("change", (event) => {
+  if (event.target.name === "webhook-events-mode") showEventChoices();
+});
+$("#webhook-form").addEventListener("input", (event) => event.target.removeAttribute?.("aria-invalid"));
+
+$("#webhook-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (webhooks.busy) return;
+  const url = $("#webhook-url").value.trim();
+  if (!url) { setWebhookError("Endpoint URL: type the address to send the messages to, such as https://hooks.example.com/aero2.", "#webhook-url"); return; }
+  const body = { url };
+  const description = $("#webhook-description").value.trim();
+  if (description) body.description = description;
+  // All events: no list, so that events added later come too.
+  if (eventsMode() === "chosen") {
+    body.events = eventBoxes().filter((box) => box.checked).map((box) => box.value);
+    if (!body.events.length) { setWebhookError("Events: choose at least one, or All events.", '#webhook-form input[name="webhook-event"]'); return; }
+  }
+  setWebhookError("");
+  const dialog = $("#webhook-dialog");
+  webhooks.busy = true;
+  $("#webhook-dialog-submit").disabled = true;
+  let created;
+  try {
+    created = await api("POST", `/v1/applications/${webhooks.appId}/webhook_endpoints`, body);
+  } catch (error) {
+    // A refusal keeps the dialog open, with everything typed and the API's own words.
+    if (error.status === 401) dialog.close();
+    else setWebhookError(error.message, WEBHOOK_FIELDS[error.code]);
+    return;
+  } finally {
+    webhooks.busy = false;
+    $("#webhook-dialog-submit").disabled = false;
+  }
+  dialog.close();
+  const { endpoint, secret } = created;
+  revealOnce("Your endpoint's signing secret", [{ name: "Signing secret", detail: endpoint.url, value: secret }],
+    "Give it to the receiver, for example as the environment variable AERO2_WEBHOOK_SECRET: a Standard Webhooks library verifies each message's webhook-signature with it. If it is lost, rotate the secret.");
+  webhooks.endpoints = [...webhooks.endpoints.filter((e) => e.id !== endpoint.id), endpoint];
+  webhooks.deliveries.set(endpoint.id, []);
+  noteOn(endpoint, "Added. Send a test event to check that the receiver verifies its messages.");
+  await loadWebhooks().catch(refreshFailed);
+});
+
 // ----- routing ---------------------------------------------------------------------------
 
 async function route() {
   try {
     if (!state.csrf) state.csrf = (await api("GET", "/v1/dashboard/session")).csrf;
   } catch { showSignIn(); return; }
-  const match = /^#\/apps\/(app_[0-9A-Za-z]{16})$/.exec(location.hash);
+  const match = /^#\/apps\/(app_[0-9A-Za-z]{16})(\/webhooks)?$/.exec(location.hash);
   try {
     if (location.hash === "#/sessions") await showSessions();
-    else if (match) await showApp(match[1]);
+    else if (match) await showApp(match[1], match[2] ? "webhooks" : "keys");
     else await showApps();
   } catch (error) { if (error.status !== 401) say(error.message); }
 }
