@@ -1,7 +1,9 @@
 // The benchmark's baseline: the same gating as the Rust worker's edge mode, written in
 // plain JavaScript as a team would write it instead. Same key format and checksum, same
 // KV schema (SHA-256 hex -> {application_id, key_id, kind, status, expires_at}), SHA-256
-// through WebCrypto, same capability rules and the same origin proxying.
+// through WebCrypto, same capability rules, the same headers kept from the origin, and the
+// same signed assertion (an Ed25519 JWT, X-Aero2-Assertion) on every forwarded request:
+// the work the gate does for a request with a key that has no policy.
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const CRC_TABLE = new Uint32Array(256).map((_, n) => {
   let c = n;
@@ -55,6 +57,34 @@ function isFrontendRoute(path, routes) {
     route.endsWith("/*") ? path === route.slice(0, -2) || path.startsWith(route.slice(0, -1)) : path === route);
 }
 
+// Headers a client states about itself, or the worker's own: never forwarded.
+const DROPPED = new Set(["authorization", "host", "cookie", "connection", "keep-alive", "proxy-connection",
+  "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "x-real-ip",
+  "true-client-ip", "forwarded", "x-client-ip", "x-cluster-client-ip", "client-ip"]);
+const dropped = (name) => DROPPED.has(name) || name.startsWith("x-aero2-") || name.startsWith("x-forwarded-")
+  || name.startsWith("x-original-") || name.startsWith("cf-");
+
+let signing; // { key, kid }, imported once per isolate
+async function signer(env) {
+  if (!signing) {
+    const jwk = JSON.parse(env.ORIGIN_SIGNING_KEY);
+    const key = await crypto.subtle.importKey("jwk", { kty: jwk.kty, crv: jwk.crv, d: jwk.d, x: jwk.x }, { name: "Ed25519" }, false, ["sign"]);
+    signing = { key, kid: jwk.kid };
+  }
+  return signing;
+}
+
+const base64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const encoder = new TextEncoder();
+
+async function assertion(env, claims) {
+  const { key, kid } = await signer(env);
+  const header = base64url(encoder.encode(JSON.stringify({ alg: "EdDSA", typ: "JWT", kid })));
+  const body = base64url(encoder.encode(JSON.stringify(claims)));
+  const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key, encoder.encode(`${header}.${body}`)));
+  return `${header}.${body}.${base64url(signature)}`;
+}
+
 export default {
   async fetch(request, env) {
     const parsed = parseKey(request.headers.get("authorization"));
@@ -73,13 +103,18 @@ export default {
     }
     const headers = new Headers();
     for (const [name, value] of request.headers) {
-      if (name === "authorization" || name === "host" || name.startsWith("x-aero2-")) continue;
-      headers.append(name, value);
+      if (!dropped(name.replace(/_/g, "-"))) headers.append(name, value);
     }
     headers.set("x-aero2-application-id", record.application_id);
     headers.set("x-aero2-environment", parsed.environment);
     headers.set("x-aero2-key-id", record.key_id);
     headers.set("x-aero2-key-kind", record.kind);
+    const now = Math.floor(Date.now() / 1000);
+    const jti = base64url(crypto.getRandomValues(new Uint8Array(16)));
+    headers.set("x-aero2-assertion", await assertion(env, {
+      iss: url.origin, aud: env.ORIGIN_URL, sub: record.key_id, app: record.application_id, env: parsed.environment,
+      kind: record.kind, htm: request.method, htu: url.pathname + url.search, iat: now, exp: now + 60, jti,
+    }));
     const hasBody = request.method !== "GET" && request.method !== "HEAD";
     return fetch(env.ORIGIN_URL + url.pathname + url.search, {
       method: request.method, headers, body: hasBody ? request.body : undefined, redirect: "manual",

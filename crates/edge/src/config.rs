@@ -99,6 +99,9 @@ pub struct Config {
     /// (`WEBHOOK_GRACE_WARNING_SECONDS`, default 3600).
     pub reminders: ReminderSettings,
     pub regional: RegionalSettings,
+    /// Edge mode: how long an isolate reuses a key's KV record (`EDGE_CACHE_SECONDS`,
+    /// default 5; 0 turns it off). It adds to edge mode's revocation bound.
+    pub edge_cache_ms: u64,
 }
 
 thread_local! {
@@ -222,6 +225,7 @@ impl Config {
                 clock_margin_ms: number(env, "REGIONAL_CLOCK_MARGIN_MS", 0..=10_000, 2_000),
                 push_timeout_ms: number(env, "REGIONAL_PUSH_TIMEOUT_MS", 100..=10_000, 2_000),
             },
+            edge_cache_ms: number(env, "EDGE_CACHE_SECONDS", 0..=60, 5) * 1000,
         }
     }
 

@@ -18,6 +18,7 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 
+use aero2_keys::cache::RecordCache;
 use aero2_keys::gate::EdgeRecord;
 use aero2_keys::http::ErrorCode;
 use aero2_keys::{ApplicationId, Environment, KeyIdentity, StorageId, UnixMillis};
@@ -99,19 +100,43 @@ fn store(env: &Env) -> ApiResult<KvStore> {
     Ok(env.kv(KV_BINDING)?)
 }
 
-/// The edge record of a key, if KV has one.
+thread_local! {
+    /// Edge records read in the last `EDGE_CACHE_SECONDS` (edge mode), at most 10,000.
+    static EDGE_CACHE: RefCell<Option<RecordCache<EdgeRecord>>> = const { RefCell::new(None) };
+}
+
+/// The edge record of a key, if KV has one: from this isolate's cache when it was read
+/// less than `EDGE_CACHE_SECONDS` ago, else from KV.
 pub async fn edge_record(env: &Env, storage_id: &StorageId) -> ApiResult<Option<EdgeRecord>> {
+    let hex = storage_id.to_hex();
+    let now = crate::clock::now();
+    let ttl_ms = crate::config::Config::cached(env).edge_cache_ms;
+    let cached = EDGE_CACHE.with(|cache| {
+        cache
+            .borrow_mut()
+            .get_or_insert_with(|| RecordCache::new(ttl_ms, 10_000))
+            .get(&hex, now)
+    });
+    if let Some(record) = cached {
+        return Ok(Some(record));
+    }
     #[cfg(feature = "instrumentation")]
     crate::instrumentation::kv_read();
     // Read as text and parse in Rust: one string crosses the JavaScript boundary, rather
     // than one call per field of a JavaScript object.
-    let Some(text) = store(env)?.get(&storage_id.to_hex()).text().await? else {
+    let Some(text) = store(env)?.get(&hex).text().await? else {
         return Ok(None);
     };
-    serde_json::from_str(&text).map(Some).map_err(|_| {
+    let record: EdgeRecord = serde_json::from_str(&text).map_err(|_| {
         console_error!("undecodable KV record for a key");
         ApiError::from(ErrorCode::TemporarilyUnavailable)
-    })
+    })?;
+    EDGE_CACHE.with(|cache| {
+        if let Some(cache) = cache.borrow_mut().as_mut() {
+            cache.put(hex, record.clone(), now);
+        }
+    });
+    Ok(Some(record))
 }
 
 /// Writes one of the key ring's records (already serialised): a key's edge record or an

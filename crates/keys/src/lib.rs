@@ -29,6 +29,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod base62;
+pub mod cache;
 mod checksum;
 pub mod der;
 mod format;

@@ -43,6 +43,8 @@ pub struct Params {
     pub kv_stores: [&'static str; 2],
     /// KV's documented propagation bound, s.
     pub kv_propagation_s: f64,
+    /// Edge mode: how long an isolate reuses a record it read, s.
+    pub edge_cache_s: f64,
     /// Regional mode.
     pub lease_s: f64,
     pub clock_margin_s: f64,
@@ -85,6 +87,7 @@ impl Default for Params {
             kv_hit_ms: 1.0,
             kv_stores: ["enam", "weur"],
             kv_propagation_s: 60.0,
+            edge_cache_s: 5.0,
             lease_s: 30.0,
             clock_margin_s: 2.0,
             shards: 1,
@@ -119,7 +122,7 @@ impl Params {
             ("time inside a Durable Object per validation", format!("{} ms", self.object_service_ms)),
             ("capacity of one Durable Object", format!("{} simple requests/s (the order of magnitude Cloudflare states)", self.object_capacity_rps)),
             ("edge mode: KV cache hits", format!("{:.0}% at {} ms; misses go to the nearer of {} and {}", self.kv_hit_ratio * 100.0, self.kv_hit_ms, self.kv_stores[0], self.kv_stores[1])),
-            ("KV propagation", format!("uniform up to {} s (Cloudflare's documented bound)", self.kv_propagation_s)),
+            ("KV propagation", format!("uniform up to {} s (Cloudflare's documented bound), then up to {} s more in an isolate's record cache", self.kv_propagation_s, self.edge_cache_s)),
             ("regional mode: lease, clock margin, shards", format!("{} s, {} s, {} per region", self.lease_s, self.clock_margin_s, self.shards)),
             ("regional mode: unacknowledged pushes", format!("{}% of replicas per change; push timeout {} ms", self.push_failure * 100.0, self.push_timeout_ms)),
             ("usage batches (edge, regional)", format!("{} requests", self.usage_batch)),
@@ -248,7 +251,9 @@ impl Model {
             .map(|_| match mode {
                 // Every validation asks the key ring, which decided.
                 Mode::Strict => 0.0,
-                Mode::Edge => rng.unit() * p.kv_propagation_s * 1000.0,
+                Mode::Edge => {
+                    (rng.unit() * p.kv_propagation_s + rng.unit() * p.edge_cache_s) * 1000.0
+                }
                 Mode::Regional => (0..self.replicas())
                     .map(|r| {
                         let region = r % self.names.len();
@@ -362,7 +367,8 @@ impl Model {
              - **Revocation.** Strict mode holds from the key ring's decision. Regional mode holds when the\n\
                pushes arrive (the API answers after the acknowledgements); a replica that does not\n\
                acknowledge stops at its lease's end, so the maximum is the lease less the margin\n\
-               ({lease} s, {margin} s). Edge mode waits for KV's propagation, up to {kv} s.\n\
+               ({lease} s, {margin} s). Edge mode waits for KV's propagation, up to {kv} s, and for the\n\
+               records isolates cached to expire, up to {cache} s more.\n\
              - **Capacity.** Strict mode puts every validation of an application on one object. Regional\n\
                mode divides it by region (and shard), so the busiest region's share sets the limit;\n\
                `REGIONAL_SHARDS` multiplies it.\n\
@@ -384,6 +390,7 @@ impl Model {
             lease = p.lease_s,
             margin = p.clock_margin_s,
             kv = p.kv_propagation_s,
+            cache = p.edge_cache_s,
             threshold = p.filter_threshold,
             per_location = p.flood_rps / p.flood_locations,
             regional_rps = self.max_rps(Mode::Regional).unwrap_or(0.0),

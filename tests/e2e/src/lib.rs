@@ -258,7 +258,12 @@ impl Worker {
             args.push("--script".into());
             args.push(script.clone());
         }
-        let mut vars = vec![("ORIGIN_URL", self.origin_url.clone())];
+        // Edge mode's record cache is off unless a test turns it on: the tests that check
+        // revocations at the edge count on local KV being immediate.
+        let mut vars = vec![
+            ("EDGE_CACHE_SECONDS", "0".to_owned()),
+            ("ORIGIN_URL", self.origin_url.clone()),
+        ];
         if let Some(test_origin) = &self.test_origin_url {
             vars.push(("TEST_ORIGIN_URL", test_origin.clone()));
         }

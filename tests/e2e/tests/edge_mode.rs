@@ -88,3 +88,53 @@ fn edge_mode_validates_from_kv_and_honours_the_configured_grace_period() {
             .is_some_and(|e| !e.is_empty())
     });
 }
+
+/// The isolate's record cache (`EDGE_CACHE_SECONDS`): a revoked key may pass at the edge
+/// until the cached record is older than the TTL, and never after; the receipt counts it.
+#[test]
+fn the_edge_record_cache_holds_a_record_for_its_ttl_only_and_the_receipt_says_so() {
+    let w = Worker::start(
+        "edge-cache",
+        Options {
+            vars: vec![
+                ("PUBLISHABLE_KEY_VALIDATION", "edge".into()),
+                ("EDGE_CACHE_SECONDS", "3".into()),
+            ],
+            ..Options::default()
+        },
+    );
+    let app = w.create_application("Cached", "production");
+    let created = w.post(
+        "/v1/keys",
+        &app.secret.value,
+        Some(&serde_json::json!({"kind": "publishable"})),
+    );
+    let id = created.json["key"]["id"].as_str().unwrap().to_string();
+    let value = created.json["key"]["value"].as_str().unwrap().to_string();
+    assert_eq!(w.get("/v1/client/x", &value).status, 200);
+    let read_at = Instant::now();
+    let revoked = w.post(&format!("/v1/keys/{id}/revoke"), &app.secret.value, None);
+    let receipt =
+        aero2_keys::UnixMillis::parse_rfc3339(revoked.json["effective_at"].as_str().unwrap())
+            .unwrap()
+            .0;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(
+        (now + 62_000..now + 64_000).contains(&receipt),
+        "60 s of KV and 3 s of cache: {receipt} against {now}"
+    );
+    // Within the TTL of the read above, the isolate may still pass it from its cache...
+    if read_at.elapsed() < Duration::from_millis(2_500) {
+        assert_eq!(
+            w.get("/v1/client/x", &value).status,
+            200,
+            "served from the isolate's cache"
+        );
+    }
+    // ...and past it, never.
+    std::thread::sleep(Duration::from_millis(3_100).saturating_sub(read_at.elapsed()));
+    assert_eq!(w.get("/v1/client/x", &value).code(), "revoked_key");
+}

@@ -173,8 +173,12 @@ impl KeyRingObject {
         let receipt = |kind: KeyKind, audit: u64| -> ApiResult<String> {
             let at = match Config::cached(&self.env).mode(kind) {
                 ValidationMode::Strict => crate::clock::now(),
-                // KV's documented propagation bound.
-                ValidationMode::Edge => UnixMillis(crate::clock::now().0 + KV_PROPAGATION_MS),
+                // KV's documented propagation bound, and the isolates' record cache.
+                ValidationMode::Edge => UnixMillis(
+                    crate::clock::now().0
+                        + KV_PROPAGATION_MS
+                        + Config::cached(&self.env).edge_cache_ms,
+                ),
                 ValidationMode::Regional => regional,
             };
             self.store.set_audit_receipt(audit, at)?;
