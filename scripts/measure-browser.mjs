@@ -1,6 +1,10 @@
 // Measures the browser package: its gzipped size, and parsing 100,000 publishable keys in
 // headless Chromium with the wasm package against a plain-JavaScript parser of the same
-// format, in the same page and run. Prints a JSON report.
+// format, in the same page and run. It also times the boundary alone: what wasm-bindgen's
+// glue does for every call whatever the wasm computes (the key's UTF-8 copied into a
+// buffer with TextEncoder.encodeInto, the 20-character result decoded with TextDecoder,
+// the result object built), with no parsing at all: the floor of any wasm parser called
+// this way. Prints a JSON report.
 //   node scripts/measure-browser.mjs [--keys N] [--rounds R]
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -36,11 +40,18 @@ try {
       if (sink === 0) throw new Error("nothing parsed");
       return ms;
     };
-    run(parsePublishableKey); run(parsePublishableKeyJs); // warm up both
-    const wasm = [], js = [];
-    for (let r = 0; r < rounds; r++) { wasm.push(run(parsePublishableKey)); js.push(run(parsePublishableKeyJs)); }
+    // The glue's work per call, and nothing else.
+    const encoder = new TextEncoder(), decoder = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true });
+    const memory = new Uint8Array(1 << 16);
+    const boundaryOnly = (key) => {
+      const { written } = encoder.encodeInto(key, memory.subarray(64));
+      return { applicationId: decoder.decode(memory.subarray(64 + 8, 64 + 8 + Math.min(written, 20))), environment: "live" };
+    };
+    run(parsePublishableKey); run(parsePublishableKeyJs); run(boundaryOnly); // warm up all three
+    const wasm = [], js = [], boundary = [];
+    for (let r = 0; r < rounds; r++) { wasm.push(run(parsePublishableKey)); js.push(run(parsePublishableKeyJs)); boundary.push(run(boundaryOnly)); }
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    return { wasm_ms: median(wasm), js_ms: median(js), wasm_all: wasm, js_all: js };
+    return { wasm_ms: median(wasm), js_ms: median(js), boundary_ms: median(boundary), wasm_all: wasm, js_all: js };
   }, { appBody, keyCount, rounds });
   const round2 = (x) => Math.round(x * 100) / 100;
   console.log(JSON.stringify({
@@ -52,6 +63,8 @@ try {
     wasm_ns_per_key: round2((result.wasm_ms * 1e6) / keyCount),
     js_ns_per_key: round2((result.js_ms * 1e6) / keyCount),
     wasm_over_js_time_ratio: round2(result.wasm_ms / result.js_ms),
+    boundary_only_ns_per_key: round2((result.boundary_ms * 1e6) / keyCount),
+    boundary_share_of_wasm: round2(result.boundary_ms / result.wasm_ms),
     wasm_spread_ms: [round2(Math.min(...result.wasm_all)), round2(Math.max(...result.wasm_all))],
     js_spread_ms: [round2(Math.min(...result.js_all)), round2(Math.max(...result.js_all))],
   }, null, 2));

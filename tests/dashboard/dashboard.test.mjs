@@ -8,9 +8,9 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync, sign } from "node:crypto";
 import { mkdirSync, mkdtempSync } from "node:fs";
-import http from "node:http";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { send as sendTo, signedInDashboard } from "./support.mjs";
 import { launchChromium, root } from "../../scripts/support/browser.mjs";
 import { startOrigin, startWrangler } from "../../scripts/support/processes.mjs";
 
@@ -24,18 +24,7 @@ const env = { ...process.env, PATH: `${process.env.HOME}/.cargo/bin:${process.en
 let origin, worker, browser;
 
 /** A request as a server sends it (no browser headers), with a JSON body (text) if given. */
-function send(method, path, headers = {}, body = undefined) {
-  return new Promise((resolve, reject) => {
-    const allHeaders = body === undefined ? headers : { "content-type": "application/json", ...headers };
-    const req = http.request(worker.base + path, { method, headers: allHeaders }, (res) => {
-      let text = "";
-      res.on("data", (c) => { text += c; });
-      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, json: JSON.parse(text || "{}") }));
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
+const send = (method, path, headers = {}, body = undefined) => sendTo(worker.base, method, path, headers, body);
 
 const post = (path, headers, body) => send("POST", path, headers, body);
 
@@ -255,6 +244,9 @@ test("an operator manages keys end to end in the dashboard", async () => {
   ]);
   assert.deepEqual([reported.status, reported.json.map((f) => f.label)], [200, ["true_positive", "true_positive"]]);
   await page.reload();
+  // The page has loaded its keys before the box is ticked (a reload can otherwise restore
+  // the box's old state after the click).
+  await page.locator("#keys-table tbody tr").first().waitFor();
   await page.getByLabel("Show revoked keys").check();
   for (const leaked of [ci, gist]) {
     await page.locator(`#keys-table tbody tr[data-key-id="${leaked.json.key.id}"]`).getByText("revoked: leaked").waitFor();

@@ -8,10 +8,10 @@
 // each test makes its own application through the operator API.
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync } from "node:fs";
-import http from "node:http";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { launchChromium, root } from "../../scripts/support/browser.mjs";
+import { send as sendTo, signedInDashboard } from "./support.mjs";
+import { root } from "../../scripts/support/browser.mjs";
 import { startOrigin, startWrangler } from "../../scripts/support/processes.mjs";
 
 const ADMIN_TOKEN = "policies-test-operator-token-42";
@@ -22,22 +22,10 @@ const TIME_ZONE = "America/New_York";
 const POLICY_FIELDS = ["scopes", "routes", "allowed_origins", "origin_policy", "allowed_ips", "rate_limit"];
 const artifacts = join(root, "tests/artifacts");
 const env = { ...process.env, PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}` };
-let origin, worker, browser, context, page;
-const pageErrors = [];
+let origin, worker, browser, context, page, pageErrors;
 
 /** A request as a server sends it (no browser headers), with a JSON body (text) if given. */
-function send(method, path, headers = {}, body = undefined) {
-  return new Promise((resolve, reject) => {
-    const allHeaders = body === undefined ? headers : { "content-type": "application/json", ...headers };
-    const req = http.request(worker.base + path, { method, headers: allHeaders }, (res) => {
-      let text = "";
-      res.on("data", (c) => { text += c; });
-      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, json: JSON.parse(text || "{}") }));
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
+const send = (method, path, headers = {}, body = undefined) => sendTo(worker.base, method, path, headers, body);
 
 /** The operator API with ADMIN_TOKEN, as a script would call it. */
 const operator = (method, path, body) =>
@@ -123,19 +111,7 @@ before(async () => {
     name: "policies", config: "wrangler.toml", stateDir: mkdtempSync(join(runDir, "state-")), logDir,
     vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN },
   });
-  browser = await launchChromium();
-  context = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: TIME_ZONE });
-  // Content-Security-Policy refusals, from the start of every page.
-  await context.addInitScript(() => {
-    window.cspViolations = [];
-    document.addEventListener("securitypolicyviolation", (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
-  });
-  page = await context.newPage();
-  page.on("pageerror", (e) => pageErrors.push(e.message));
-  await page.goto(`${worker.base}/dashboard/`);
-  await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Applications" }).waitFor();
+  ({ browser, context, page, pageErrors } = await signedInDashboard(worker.base, ADMIN_TOKEN, { timezoneId: TIME_ZONE }));
 });
 
 after(async () => {

@@ -10,10 +10,10 @@
 // each test makes its own application through the operator API.
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync } from "node:fs";
-import http from "node:http";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { launchChromium, root } from "../../scripts/support/browser.mjs";
+import { send, signedInDashboard } from "./support.mjs";
+import { root } from "../../scripts/support/browser.mjs";
 import { freePort, sleep, startProcess, startWrangler, waitForHttp } from "../../scripts/support/processes.mjs";
 
 const ADMIN_TOKEN = "webhooks-test-operator-token-42";
@@ -21,22 +21,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const SECRET_PATTERN = /^whsec_[A-Za-z0-9+/]{43}=$/;
 const artifacts = join(root, "tests/artifacts");
 const env = { ...process.env, PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}` };
-let receiver, worker, browser, context, page;
-const pageErrors = [];
+let receiver, worker, browser, context, page, pageErrors;
 
-/** A request as a server sends it (no browser headers), with a JSON body (text) if given. */
-function send(base, method, path, headers = {}, body = undefined) {
-  return new Promise((resolve, reject) => {
-    const allHeaders = body === undefined ? headers : { "content-type": "application/json", ...headers };
-    const req = http.request(base + path, { method, headers: allHeaders }, (res) => {
-      let text = "";
-      res.on("data", (c) => { text += c; });
-      res.on("end", () => resolve({ status: res.statusCode, json: JSON.parse(text || "{}") }));
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
 
 const json = (body) => (body === undefined ? undefined : JSON.stringify(body));
 /** The operator API with ADMIN_TOKEN, as a script would call it. */
@@ -141,20 +127,9 @@ before(async () => {
       WEBHOOK_TIMEOUT_MS: "1000", WEBHOOK_DISABLE_AFTER_SECONDS: "3",
     },
   });
-  browser = await launchChromium();
-  context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: worker.base });
-  // Content-Security-Policy refusals, from the start of every page.
-  await context.addInitScript(() => {
-    window.cspViolations = [];
-    document.addEventListener("securitypolicyviolation", (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
-  });
-  page = await context.newPage();
-  page.on("pageerror", (e) => pageErrors.push(e.message));
-  await page.goto(`${worker.base}/dashboard/`);
-  await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Applications" }).waitFor();
+  ({ browser, context, page, pageErrors } = await signedInDashboard(worker.base, ADMIN_TOKEN, {
+    permissions: ["clipboard-read", "clipboard-write"],
+  }));
 });
 
 after(async () => {

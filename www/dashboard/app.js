@@ -191,6 +191,7 @@ const base = () => `/v1/applications/${state.app.id}`;
 // (#/apps/{id}/webhooks).
 async function showApp(id, page = "keys") {
   show("app-view");
+  $("#show-revoked").checked = state.showRevoked;
   const { applications } = await api("GET", "/v1/applications");
   // What the banners summarise belongs to one application.
   if (state.app?.id !== id) Object.assign(state, { leaks: [], exposures: [], disabledEndpoints: [] });

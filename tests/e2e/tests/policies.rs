@@ -45,6 +45,17 @@ fn create(w: &Worker, admin: &str, body: Value) -> (String, String) {
     )
 }
 
+/// A key as the API lists it, revoked or not.
+fn key_view(w: &Worker, admin: &str, id: &str) -> Value {
+    w.get("/v1/keys?include_revoked=true", admin).json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == id)
+        .unwrap()
+        .clone()
+}
+
 fn patch(w: &Worker, admin: &str, id: &str, body: Value) -> Reply {
     request(
         "PATCH",
@@ -109,14 +120,7 @@ fn expiry_scopes_and_rights(w: &Worker) {
         gate(w, "GET", "/v1/users", &temp, "10.20.0.1", &[]).status,
         200
     );
-    let listed = w.get("/v1/keys", admin);
-    let view = listed.json["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["id"] == temp_id.as_str())
-        .unwrap()
-        .clone();
+    let view = key_view(w, admin, &temp_id);
     assert!(view["expires_at"].is_string(), "{view}");
     std::thread::sleep(Duration::from_millis(2_200));
     let expired = gate(w, "GET", "/v1/users", &temp, "10.20.0.2", &[]);
@@ -132,14 +136,7 @@ fn expiry_scopes_and_rights(w: &Worker) {
             log.json["entries"].as_array().is_some_and(|e| e.len() == 1)
         },
     );
-    let all = w.get("/v1/keys?include_revoked=true", admin);
-    let view = all.json["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["id"] == temp_id.as_str())
-        .unwrap()
-        .clone();
+    let view = key_view(w, admin, &temp_id);
     assert_eq!(
         (view["status"].as_str(), view["revocation_reason"].as_str()),
         (Some("revoked"), Some("expired"))

@@ -35,21 +35,8 @@ pub struct AuditQuery<'a> {
 }
 
 impl Store {
-    pub fn insert_audit(
-        &self,
-        now: UnixMillis,
-        event: &str,
-        key_id: Option<KeyId>,
-        actor: &str,
-        client: &ClientInfo,
-        detail: &AuditDetail<'_>,
-    ) -> ApiResult<()> {
-        self.insert_audit_entry(now, event, key_id, actor, client, detail)
-            .map(|_| ())
-    }
-
     /// Inserts an audit entry and returns its id.
-    pub fn insert_audit_entry(
+    pub fn insert_audit(
         &self,
         now: UnixMillis,
         event: &str,

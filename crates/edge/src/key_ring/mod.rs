@@ -262,6 +262,16 @@ impl KeyRingObject {
             .ok_or_else(|| ErrorCode::TemporarilyUnavailable.into())
     }
 
+    /// Reads the loaded ring (loading it first).
+    fn read<T>(&self, read: impl FnOnce(&Loaded) -> ApiResult<T>) -> ApiResult<T> {
+        self.ensure_loaded()?;
+        let guard = self.loaded.borrow();
+        let loaded = guard
+            .as_ref()
+            .ok_or(ApiError::from(ErrorCode::TemporarilyUnavailable))?;
+        read(loaded)
+    }
+
     /// Runs a synchronous change against the loaded ring. If storage fails part-way, the
     /// in-memory copy is dropped and reloaded from SQLite on the next request, so memory
     /// never claims more than storage holds.

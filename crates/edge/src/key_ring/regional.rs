@@ -17,7 +17,7 @@ use worker::{Delay, Response};
 use super::store::{corrupt, int, text, Store};
 use super::{KeyRingObject, Loaded};
 use crate::config::Config;
-use crate::errors::{ApiError, ApiResult};
+use crate::errors::ApiResult;
 use crate::protocol::{to_replica, LeaseGrant, RecordAnswer, ReplicaCommand, ReplicaName};
 use crate::views::json_response;
 
@@ -151,14 +151,12 @@ impl KeyRingObject {
         if !self.application_exists()? {
             return Ok(json_response(200, &RecordAnswer { record: None }));
         }
-        let guard = self.loaded.borrow();
-        let loaded = guard
-            .as_ref()
-            .ok_or(ApiError::from(ErrorCode::TemporarilyUnavailable))?;
-        let record = loaded
-            .ring
-            .find_by_storage_id(storage_id)
-            .map(|record| EdgeRecord::of(loaded.application.id, record));
+        let record = self.read(|loaded| {
+            Ok(loaded
+                .ring
+                .find_by_storage_id(storage_id)
+                .map(|record| EdgeRecord::of(loaded.application.id, record)))
+        })?;
         Ok(json_response(200, &RecordAnswer { record }))
     }
 

@@ -37,7 +37,7 @@ use super::store::{corrupt, int, opt_text, text, Store};
 use super::{KeyRingObject, Loaded};
 use crate::clock::now;
 use crate::config::Config;
-use crate::errors::{ApiError, ApiResult};
+use crate::errors::ApiResult;
 use crate::protocol::{ClientInfo, ManageOp};
 use crate::views::{json_response, AuditDetail};
 
@@ -583,14 +583,9 @@ impl KeyRingObject {
         detail: &AuditDetail<'_>,
         now: UnixMillis,
     ) -> ApiResult<u64> {
-        let seq = self.store.insert_audit_entry(
-            now,
-            event.name(),
-            Some(record.id),
-            actor,
-            client,
-            detail,
-        )?;
+        let seq =
+            self.store
+                .insert_audit(now, event.name(), Some(record.id), actor, client, detail)?;
         let data = key_data(loaded.application.id, record, detail);
         self.notify(loaded, event, &data, None, now)?;
         Ok(seq)
@@ -756,17 +751,15 @@ impl KeyRingObject {
         let response = match op {
             ManageOp::ListWebhookEndpoints => {
                 caller.require(Scope::WebhooksRead)?;
-                let guard = self.loaded.borrow();
-                let loaded = guard
-                    .as_ref()
-                    .ok_or(ApiError::from(ErrorCode::TemporarilyUnavailable))?;
-                let endpoints = loaded
-                    .webhooks
-                    .endpoints
-                    .iter()
-                    .map(|endpoint| EndpointView::of(endpoint, now))
-                    .collect();
-                return Ok(json_response(200, &EndpointList { endpoints }));
+                return self.read(|loaded| {
+                    let endpoints = loaded
+                        .webhooks
+                        .endpoints
+                        .iter()
+                        .map(|endpoint| EndpointView::of(endpoint, now))
+                        .collect();
+                    Ok(json_response(200, &EndpointList { endpoints }))
+                });
             }
             ManageOp::WebhookDeliveries { endpoint_id } => {
                 caller.require(Scope::WebhooksRead)?;
@@ -794,10 +787,7 @@ impl KeyRingObject {
                 events,
             } => {
                 caller.require(Scope::WebhooksWrite)?;
-                let master = config
-                    .webhook_secret
-                    .as_ref()
-                    .ok_or(ApiError::from(ErrorCode::WebhooksNotConfigured))?;
+                let master = master_secret(&config)?;
                 let endpoint = self.mutate(|loaded| {
                     if loaded.webhooks.endpoints.len() >= MAX_ENDPOINTS {
                         return Err(ErrorCode::TooManyWebhookEndpoints.into());
@@ -820,16 +810,7 @@ impl KeyRingObject {
                     loaded.webhooks.endpoints.push(endpoint.clone());
                     Ok(endpoint)
                 })?;
-                let secret = master
-                    .endpoint_secret(self.application_id()?, endpoint.id, endpoint.secret_version)
-                    .expose();
-                return Ok(json_response(
-                    201,
-                    &EndpointWithSecret {
-                        endpoint: EndpointView::of(&endpoint, now),
-                        secret,
-                    },
-                ));
+                return self.with_secret(201, master, &endpoint, now);
             }
             ManageOp::DeleteWebhookEndpoint { endpoint_id } => {
                 caller.require(Scope::WebhooksWrite)?;
@@ -844,10 +825,7 @@ impl KeyRingObject {
             }
             ManageOp::RotateWebhookSecret { endpoint_id } => {
                 caller.require(Scope::WebhooksWrite)?;
-                let master = config
-                    .webhook_secret
-                    .as_ref()
-                    .ok_or(ApiError::from(ErrorCode::WebhooksNotConfigured))?;
+                let master = master_secret(&config)?;
                 let endpoint = self.mutate(|loaded| {
                     let index = position(loaded, endpoint_id)?;
                     let endpoint = &mut loaded.webhooks.endpoints[index];
@@ -859,16 +837,7 @@ impl KeyRingObject {
                     audit(loaded, "webhook_endpoint.secret_rotated", &endpoint)?;
                     Ok(endpoint)
                 })?;
-                let secret = master
-                    .endpoint_secret(self.application_id()?, endpoint.id, endpoint.secret_version)
-                    .expose();
-                json_response(
-                    200,
-                    &EndpointWithSecret {
-                        endpoint: EndpointView::of(&endpoint, now),
-                        secret,
-                    },
-                )
+                self.with_secret(200, master, &endpoint, now)?
             }
             ManageOp::EnableWebhookEndpoint { endpoint_id } => {
                 caller.require(Scope::WebhooksWrite)?;
@@ -942,12 +911,28 @@ impl KeyRingObject {
         Ok(response)
     }
 
+    /// The one kind of answer that shows an endpoint's secret: after creation and rotation.
+    fn with_secret(
+        &self,
+        status: u16,
+        master: &MasterSecret,
+        endpoint: &EndpointRecord,
+        now: UnixMillis,
+    ) -> ApiResult<Response> {
+        let secret = master
+            .endpoint_secret(self.application_id()?, endpoint.id, endpoint.secret_version)
+            .expose();
+        Ok(json_response(
+            status,
+            &EndpointWithSecret {
+                endpoint: EndpointView::of(endpoint, now),
+                secret,
+            },
+        ))
+    }
+
     fn endpoint(&self, id: EndpointId) -> ApiResult<EndpointRecord> {
-        let guard = self.loaded.borrow();
-        let loaded = guard
-            .as_ref()
-            .ok_or(ApiError::from(ErrorCode::TemporarilyUnavailable))?;
-        Ok(loaded.webhooks.endpoints[position(loaded, id)?].clone())
+        self.read(|loaded| Ok(loaded.webhooks.endpoints[position(loaded, id)?].clone()))
     }
 
     fn refresh_next_attempt(&self) -> ApiResult<()> {
@@ -1091,6 +1076,13 @@ impl KeyRingObject {
         }
         Ok(())
     }
+}
+
+fn master_secret(config: &Config) -> ApiResult<&MasterSecret> {
+    config
+        .webhook_secret
+        .as_ref()
+        .ok_or_else(|| ErrorCode::WebhooksNotConfigured.into())
 }
 
 fn position(loaded: &Loaded, id: EndpointId) -> ApiResult<usize> {
