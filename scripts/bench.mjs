@@ -91,6 +91,9 @@ run("bash", ["scripts/build-worker.sh"], { stdio: ["ignore", "ignore", "inherit"
 // The test build: counters (instrumentation) and the test-only region header (regional mode).
 run("bash", ["scripts/build-worker.sh"], { env: { ...env, AERO2_WORKER_FEATURES: "fault-injection" }, stdio: ["ignore", "ignore", "inherit"] });
 run("node", ["scripts/build-browser.mjs"], { stdio: ["ignore", "ignore", "inherit"] });
+// What the gate would weigh if the Durable Object classes moved to a second script (#15).
+// A measurement only: that build is not deployable. The full run builds it; the smoke skips it.
+if (!smoke) run("bash", ["scripts/build-worker.sh"], { env: { ...env, AERO2_WORKER_FEATURES: "gate-only" }, stdio: ["ignore", "ignore", "inherit"] });
 
 step("1. Core cost, native (criterion): full validation against a bare SHA-256");
 const criterionArgs = smoke ? ["--warm-up-time", "0.2", "--measurement-time", "0.5", "--sample-size", "10"] : ["--warm-up-time", "2", "--measurement-time", "5"];
@@ -401,6 +404,7 @@ report.sizes = {
   worker_wasm_gzip: gz(join(root, "crates/edge/build/index_bg.wasm")),
   browser_package_gzip: browserFiles.reduce((s, f) => s + gz(f), 0),
   baseline_js_worker_gzip: gz(join(root, "bench/baseline-js/worker.js")),
+  gate_only_wasm_plus_js_gzip: smoke ? null : gz(join(root, "crates/edge/build-gate-only/index_bg.wasm")) + gz(join(root, "crates/edge/build-gate-only/index.js")),
 };
 
 // wrk prints its version and exits 1, so the output is read whatever the exit status.
@@ -588,6 +592,7 @@ ${r.fanout.map((f) => `| ${f.replicas} | ${f.revoke_p50_ms} | ${f.revoke_max_ms}
 | worker: wasm + JavaScript | ${s.worker_wasm_plus_js_gzip} | ≤ 150 KB (153,600): ${verdict(s.worker_wasm_plus_js_gzip <= 153600)}; the smoke pass fails above ${s.budget_bytes} |
 | browser package: JavaScript + wasm | ${s.browser_package_gzip} | ≤ 10 KB (10,240): ${verdict(s.browser_package_gzip <= 10240)} |
 | JavaScript baseline worker, for comparison | ${s.baseline_js_worker_gzip} | |
+| the gate alone, without the Durable Object classes (the \`gate-only\` measurement build, not deployable) | ${s.gate_only_wasm_plus_js_gzip ?? "not built"} | what moving the objects to a second script would leave |
 
 ## 6. Management (strict mode, one application's Durable Object)
 

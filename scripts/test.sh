@@ -17,6 +17,7 @@ cargo clippy --workspace --exclude aero2-edge --all-targets -- -D warnings
 # One at a time: built together, the worker's std features would reach the no_std
 # browser crate.
 cargo clippy -p aero2-edge --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p aero2-edge --target wasm32-unknown-unknown --features gate-only -- -D warnings
 cargo clippy -p aero2-browser --target wasm32-unknown-unknown -- -D warnings
 
 step "Core crate on wasm32-unknown-unknown"

@@ -17,7 +17,18 @@ use worker::{Env, Method, Request, RequestInit, Response};
 
 use crate::config::{KEY_RING_BINDING, REGISTRY_BINDING, REPLICA_BINDING};
 use crate::errors::{ApiError, ApiResult};
-use crate::registry::SessionRecord;
+
+/// A dashboard session, as the registry stores it (never the token itself).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub id: String,
+    pub csrf: String,
+    pub created_at: u64,
+    pub last_seen_at: u64,
+    pub expires_at: u64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
 
 /// Who is calling, as far as the audit log is concerned.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

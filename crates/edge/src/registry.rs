@@ -8,12 +8,12 @@
 
 use aero2_keys::http::ErrorCode;
 use aero2_keys::UnixMillis;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
 
 use crate::clock::now;
 use crate::errors::{ApiError, ApiResult};
-use crate::protocol::{ApplicationInfo, RegistryCommand};
+use crate::protocol::{ApplicationInfo, RegistryCommand, SessionRecord};
 use crate::schema::{int, opt_text, text, Schema};
 use crate::views::{json_response, ApplicationList, ApplicationView, Empty};
 
@@ -32,18 +32,6 @@ const SCHEMA: Schema = Schema {
 
 /// A session's last-seen time is written at most this often.
 const LAST_SEEN_RESOLUTION_MS: u64 = 60_000;
-
-/// A dashboard session, as stored (never the token itself).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SessionRecord {
-    pub id: String,
-    pub csrf: String,
-    pub created_at: u64,
-    pub last_seen_at: u64,
-    pub expires_at: u64,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
 
 #[derive(Deserialize)]
 struct InfoRow {
