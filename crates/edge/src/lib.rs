@@ -7,6 +7,11 @@
 //! - `key_ring`: the per-application Durable Object (the source of truth), `replica` its
 //!   regional copies (regional mode), and `registry`, the list of applications;
 //! - `protocol`: the messages to Durable Objects; `kv`: all Workers KV access;
+//! - `assertion`: the signed assertion the origin verifies, and the JWKS;
+//! - `limits`: per-address limits (failed attempts, sign-ins), the forged-key flood filter,
+//!   and per-key rate limits in edge and regional mode;
+//! - `schema`: SQLite schema versions and their migrations, for the Durable Objects;
+//! - `usage`: usage batched per isolate (edge and regional mode);
 //! - `config`: every setting; `clock`: the one clock; `errors`, `views`, `body`: errors,
 //!   JSON shapes and request bodies.
 

@@ -12,8 +12,11 @@
 //!   client) and of the management API ([`rights`]: may this caller manage keys);
 //! - the timers, outbox and usage batching a key ring runs on ([`timers`], [`outbox`],
 //!   [`usage`]), as state machines driven by `now`;
+//! - key policies ([`policy`]): scopes, routes, origins, addresses and rate limits, each a
+//!   pure check with its bounds;
+//! - the edge's per-isolate record cache ([`cache`]), with its stated time to live;
 //! - the HTTP-facing rules ([`http`]): the error-code catalogue, request bodies, query
-//!   strings;
+//!   strings, path normalisation, CORS and what may be forwarded to the origin;
 //! - regional validation ([`regional`]): regions, shards, leases, pushes and receipts;
 //! - webhooks ([`webhooks`]): event types, endpoint URLs, Standard Webhooks signatures,
 //!   the retry schedule and the reminders that fall due;

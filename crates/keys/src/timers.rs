@@ -2,8 +2,8 @@
 //!
 //! A Durable Object has a single alarm, but several things want to wake it: a rotated
 //! key's grace period ending, a failed KV write's retry, buffered usage counts to write
-//! out, the daily clean-up, webhooks to send. Each is a named timer here; the alarm is set for the earliest, and only rewritten
-//! when that moves earlier (the quinn-proto `TimerTable` pattern: pure, driven by `now`).
+//! out, the daily clean-up, webhooks to send. Each is a named timer here; the alarm is set
+//! for the earliest, and only rewritten when that moves earlier (the quinn-proto `TimerTable` pattern: pure, driven by `now`).
 
 use crate::time::UnixMillis;
 
@@ -133,5 +133,60 @@ mod tests {
         assert_eq!(alarm.arm(Some(UnixMillis(20))), Some(UnixMillis(20)));
         alarm.failed();
         assert_eq!(alarm.arm(Some(UnixMillis(20))), Some(UnixMillis(20)));
+    }
+
+    proptest::proptest! {
+        /// The table answers as a plain scan would: `next` is the smallest deadline and
+        /// `due` lists exactly the timers at or before `now`, in their fixed order.
+        #[test]
+        fn the_table_agrees_with_a_scan(
+            deadlines in proptest::collection::vec(proptest::option::of(0u64..1_000), 6),
+            now in 0u64..1_000,
+        ) {
+            let mut table = TimerTable::default();
+            for (timer, deadline) in Timer::ALL.into_iter().zip(&deadlines) {
+                table.set(timer, deadline.map(UnixMillis));
+            }
+            let smallest = deadlines.iter().flatten().min().copied().map(UnixMillis);
+            proptest::prop_assert_eq!(table.next(), smallest);
+            let due: alloc::vec::Vec<Timer> = table.due(UnixMillis(now)).collect();
+            let expected: alloc::vec::Vec<Timer> = Timer::ALL
+                .into_iter()
+                .zip(&deadlines)
+                .filter(|(_, d)| d.is_some_and(|at| at <= now))
+                .map(|(timer, _)| timer)
+                .collect();
+            proptest::prop_assert_eq!(due, expected);
+        }
+
+        /// No deadline is missed and no write is wasted: after any run of `arm`, `fired`
+        /// and `failed`, the alarm is armed for the earliest deadline asked for since it
+        /// last fired or failed, and `arm` wrote it exactly when that moved it earlier.
+        #[test]
+        fn the_alarm_is_always_armed_for_the_earliest_deadline_asked_for(
+            steps in proptest::collection::vec(proptest::option::of(proptest::option::of(0u64..100)), 1..40),
+        ) {
+            let mut alarm = Alarm::default();
+            let mut earliest: Option<u64> = None;
+            for step in steps {
+                match step {
+                    // `None`: the alarm fired (or a write failed): nothing is armed.
+                    None => {
+                        alarm.fired();
+                        earliest = None;
+                    }
+                    Some(next) => {
+                        let written = alarm.arm(next.map(UnixMillis));
+                        let moved = next.is_some_and(|n| earliest.is_none_or(|e| n < e));
+                        proptest::prop_assert_eq!(written.is_some(), moved);
+                        if moved {
+                            proptest::prop_assert_eq!(written, next.map(UnixMillis));
+                            earliest = next;
+                        }
+                    }
+                }
+                proptest::prop_assert_eq!(alarm.armed_at, earliest.map(UnixMillis));
+            }
+        }
     }
 }

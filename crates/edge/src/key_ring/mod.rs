@@ -3,7 +3,7 @@
 //! It serialises every create, revoke and rotate for its application, keeps the key records
 //! and the audit log in its SQLite storage (`store.rs`, `audit.rs`, `usage.rs`), mirrors
 //! each key's state into Workers KV through an outbox (`outbox.rs`), and revokes rotated
-//! keys from its alarm when their grace period ends.
+//! keys from its alarm when their grace period ends (`alarm.rs`: every timer, one alarm).
 //!
 //! Who may do what is decided once, in `auth.rs`, before any management operation
 //! (`ops.rs`) runs: the operations take the [`auth::Caller`] that only authentication
@@ -13,6 +13,7 @@
 //! SQLite, so no other request can observe a half-applied operation. Awaits (KV writes,
 //! alarms) happen after those sections.
 
+mod alarm;
 mod audit;
 mod auth;
 mod ops;
@@ -30,14 +31,11 @@ use aero2_keys::gate::{admit, authorize, RecordView, Rejection};
 use aero2_keys::http::ErrorCode;
 use aero2_keys::outbox::Outbox;
 use aero2_keys::policy::{self, Window};
-use aero2_keys::timers::{Alarm, Timer, TimerTable};
+use aero2_keys::timers::Alarm;
 use aero2_keys::usage::UsageBatcher;
 use aero2_keys::{KeyId, KeyIdentity, KeyRing, UnixMillis};
 use futures_util::lock::Mutex;
-use worker::{
-    console_error, durable_object, DurableObject, Env, Request, Response, Result, ScheduledTime,
-    State,
-};
+use worker::{console_error, durable_object, DurableObject, Env, Request, Response, Result, State};
 
 use crate::clock::now;
 use crate::config::Config;
@@ -174,7 +172,7 @@ impl KeyRingObject {
                     started |= self.after_use(count.key_id, now)?;
                 }
                 if started {
-                    self.schedule(now).await?;
+                    self.schedule().await?;
                 }
                 Ok(json_response(202, &Empty {}))
             }
@@ -186,7 +184,7 @@ impl KeyRingObject {
                 self.ensure_loaded()?;
                 if self.record_event(key_id, &event, &client, now)? {
                     // A webhook message may wait to be sent.
-                    self.schedule(now).await?;
+                    self.schedule().await?;
                 }
                 Ok(json_response(202, &Empty {}))
             }
@@ -328,7 +326,7 @@ impl KeyRingObject {
             let origin = facts.origin.unwrap_or("null").to_owned();
             let event = KeyEvent::OriginNotAllowed { origin };
             if self.record_event(validated.key_id, &event, client, now)? {
-                self.schedule(now).await?;
+                self.schedule().await?;
             }
         }
         if let Some(limit) = limit {
@@ -339,7 +337,7 @@ impl KeyRingObject {
             if !decision.allowed
                 && self.record_event(validated.key_id, &KeyEvent::RateLimited, client, now)?
             {
-                self.schedule(now).await?;
+                self.schedule().await?;
             }
             validated.rate = Some(RateVerdict::of(limit, decision));
         }
@@ -380,79 +378,9 @@ impl KeyRingObject {
         }
         if let Err(Rejection::SecretKeyInBrowser) = decision {
             if self.record_event(key_id, &KeyEvent::SecretInBrowser, client, now)? {
-                self.schedule(now).await?;
+                self.schedule().await?;
             }
         }
         decision.map_err(ApiError::from)
-    }
-
-    // ----- the alarm ----------------------------------------------------------------------
-
-    /// Every deadline the key ring has, from the state it is in.
-    fn timers(&self) -> TimerTable {
-        let mut table = TimerTable::default();
-        if let Some(loaded) = self.loaded.borrow().as_ref() {
-            table.set(Timer::GraceExpiry, loaded.ring.next_expiry());
-            table.set(Timer::OutboxRetry, loaded.outbox.next_attempt());
-            table.set(Timer::Retention, Some(loaded.retention_next_at));
-            table.set(Timer::Webhooks, loaded.webhooks.next_attempt_at);
-            table.set(Timer::Reminders, self.next_reminder(loaded, now()));
-        }
-        table.set(Timer::UsageFlush, self.usage.borrow().deadline());
-        table
-    }
-
-    /// Sets the alarm for the earliest deadline, unless it is already set no later.
-    async fn schedule(&self, _now: UnixMillis) -> ApiResult<()> {
-        let mut alarm = self.alarm.get();
-        // Never in the past: an alarm handler that sets the alarm to the very time it was
-        // woken for finds it deleted when it returns (workerd takes it for the alarm that
-        // just ran). Found by the webhook tests: deliveries stopped after a few retries.
-        let earliest = UnixMillis(now().0 + 1);
-        let next = self.timers().next().map(|at| at.max(earliest));
-        let Some(when) = alarm.arm(next) else {
-            return Ok(());
-        };
-        self.alarm.set(alarm);
-        let at = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(when.0 as f64));
-        if let Err(err) = self.state.storage().set_alarm(ScheduledTime::new(at)).await {
-            let mut alarm = self.alarm.get();
-            alarm.failed();
-            self.alarm.set(alarm);
-            return Err(err.into());
-        }
-        Ok(())
-    }
-
-    /// Persisted changes go to the regional replicas and to KV, then the alarm is set for
-    /// whatever remains. KV failures do not fail the operation: the outbox keeps the
-    /// change and the alarm retries it. Returns the regional receipt: from when every
-    /// replica answers with the change.
-    async fn after_change(&self, now: UnixMillis) -> ApiResult<UnixMillis> {
-        let receipt = self.push_to_replicas(now).await?;
-        self.flush_kv().await?;
-        self.schedule(now).await?;
-        Ok(receipt)
-    }
-
-    async fn run_alarm(&self, now: UnixMillis) -> ApiResult<()> {
-        if !self.application_exists()? {
-            return Ok(());
-        }
-        let due: Vec<Timer> = self.timers().due(now).collect();
-        for timer in due {
-            match timer {
-                Timer::GraceExpiry => self.expire_due(now)?,
-                Timer::UsageFlush => self.flush_usage(now)?,
-                Timer::Retention => self.run_retention(now)?,
-                Timer::Reminders => self.send_reminders(None, now)?,
-                // Sent below, with whatever the expiries queued.
-                Timer::OutboxRetry | Timer::Webhooks => {}
-            }
-        }
-        self.after_change(now).await?;
-        // Last: what the steps above queued goes out in this run too.
-        self.deliver_webhooks(now).await?;
-        self.schedule(now).await
     }
 }

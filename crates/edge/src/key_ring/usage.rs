@@ -59,7 +59,7 @@ impl KeyRingObject {
         let application = self.application_id()?;
         let started = self.count_usage(application, key_id, 1, now);
         if self.after_use(key_id, now)? || started {
-            self.schedule(now).await?;
+            self.schedule().await?;
         }
         Ok(())
     }

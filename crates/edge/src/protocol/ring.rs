@@ -1,62 +1,20 @@
-//! The messages the worker sends to Durable Objects. Keys cross this boundary only as
-//! storage ids (hashes), never as values.
+//! Commands to an application's key ring, and what it answers.
 
-use aero2_keys::gate::EdgeRecord;
 use aero2_keys::http::bodies::UpdateKeyRequest;
 use aero2_keys::http::ErrorCode;
 use aero2_keys::policy::{Facts, Policy, RateDecision, RateLimit};
-use aero2_keys::regional::{Lease, Push, Region};
 use aero2_keys::usage::UsageCount;
 use aero2_keys::webhooks::EventType;
 use aero2_keys::{
     ApplicationId, EndpointId, Environment, KeyId, KeyIdentity, KeyKind, MessageId, StorageId,
     UnixMillis,
 };
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use worker::{Env, Method, Request, RequestInit, Response};
+use serde::{Deserialize, Serialize};
+use worker::{Env, Response};
 
-use crate::config::{KEY_RING_BINDING, REGISTRY_BINDING, REPLICA_BINDING};
+use super::{send, ClientInfo, ReplicaName};
+use crate::config::KEY_RING_BINDING;
 use crate::errors::{ApiError, ApiResult};
-
-/// A dashboard session, as the registry stores it (never the token itself).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SessionRecord {
-    pub id: String,
-    pub csrf: String,
-    pub created_at: u64,
-    pub last_seen_at: u64,
-    pub expires_at: u64,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-/// Who is calling, as far as the audit log is concerned.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct ClientInfo {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-impl ClientInfo {
-    const MAX_USER_AGENT: usize = 256;
-
-    pub fn of(req: &Request) -> Self {
-        let header = |name| req.headers().get(name).ok().flatten();
-        ClientInfo {
-            ip: header("CF-Connecting-IP").map(|ip| truncate(ip, 64)),
-            user_agent: header("User-Agent").map(|ua| truncate(ua, Self::MAX_USER_AGENT)),
-        }
-    }
-}
-
-/// Cuts client-supplied text (user agents, reported URLs) to at most `max_chars`
-/// characters before it is stored.
-pub fn truncate(mut text: String, max_chars: usize) -> String {
-    if let Some((index, _)) = text.char_indices().nth(max_chars) {
-        text.truncate(index);
-    }
-    text
-}
 
 /// The caller of a management operation, as the worker saw it. The key ring decides what
 /// it may do (`aero2_keys::rights`).
@@ -129,49 +87,6 @@ pub enum RingCommand {
     /// for a while (a network partition).
     #[cfg(feature = "fault-injection")]
     PartitionReplica { replica: ReplicaName, for_ms: u64 },
-}
-
-/// A regional validation replica: one per application, region and shard.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReplicaName {
-    pub application: ApplicationId,
-    pub region: Region,
-    pub shard: u8,
-}
-
-impl ReplicaName {
-    /// The Durable Object's name: `app_…/weur/0`.
-    pub fn object_name(&self) -> String {
-        format!("{}/{}/{}", self.application, self.region.hint(), self.shard)
-    }
-}
-
-/// What a replica (or the key ring, for a replica without a lease) says of a key: its
-/// record, or none (an unknown key).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct RecordAnswer {
-    pub record: Option<EdgeRecord>,
-}
-
-/// A lease with the shard's records, at a version.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct LeaseGrant {
-    pub version: u64,
-    pub lease: Lease,
-    pub records: Vec<(StorageId, EdgeRecord)>,
-}
-
-/// Commands to a regional validation replica.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case")]
-pub enum ReplicaCommand {
-    /// The gate asks for a presented key's record.
-    Lookup {
-        replica: ReplicaName,
-        storage_id: StorageId,
-    },
-    /// The key ring pushes a change.
-    Apply { replica: ReplicaName, push: Push },
 }
 
 /// One key a secret scanner found, with where it was found.
@@ -314,28 +229,6 @@ pub enum LeakOutcome {
     Unknown,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum RegistryCommand {
-    Register {
-        application: ApplicationInfo,
-    },
-    List,
-    /// Dashboard sessions: a token is only ever sent as its SHA-256.
-    CreateSession {
-        token_hash: String,
-        session: SessionRecord,
-    },
-    FindSession {
-        token_hash: String,
-    },
-    ListSessions,
-    EndSession {
-        id: String,
-    },
-    EndAllSessions,
-}
-
 /// What the key ring answers to `Validate` when the key may be used.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Validated {
@@ -380,20 +273,6 @@ impl RateVerdict {
     }
 }
 
-async fn send<T: Serialize>(
-    env: &Env,
-    binding: &str,
-    name: &str,
-    command: &T,
-) -> ApiResult<Response> {
-    let stub = env.durable_object(binding)?.get_by_name(name)?;
-    let body = serde_json::to_string(command).map_err(|_| ErrorCode::TemporarilyUnavailable)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
-    let req = Request::new_with_init("https://durable-object.internal/", &init)?;
-    Ok(stub.fetch_with_request(req).await?)
-}
-
 /// Sends a command to an application's key ring. Its response is the public response.
 pub async fn to_key_ring(
     env: &Env,
@@ -402,56 +281,8 @@ pub async fn to_key_ring(
 ) -> ApiResult<Response> {
     #[cfg(feature = "instrumentation")]
     crate::instrumentation::key_ring_call();
-    send(env, KEY_RING_BINDING, &application.to_string(), command).await
-}
-
-/// Sends a command to a regional replica, created near its region (a location hint).
-pub async fn to_replica(
-    env: &Env,
-    replica: &ReplicaName,
-    command: &ReplicaCommand,
-) -> ApiResult<Response> {
-    #[cfg(feature = "instrumentation")]
-    crate::instrumentation::replica_call();
     let stub = env
-        .durable_object(REPLICA_BINDING)?
-        .get_by_name_with_location_hint(&replica.object_name(), replica.region.hint())?;
-    let body = serde_json::to_string(command).map_err(|_| ErrorCode::TemporarilyUnavailable)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
-    let req = Request::new_with_init("https://durable-object.internal/", &init)?;
-    Ok(stub.fetch_with_request(req).await?)
-}
-
-pub async fn to_registry(env: &Env, command: &RegistryCommand) -> ApiResult<Response> {
-    send(env, REGISTRY_BINDING, "registry", command).await
-}
-
-/// Reads a command in a Durable Object. Parsed by serde_json from the text, not by
-/// `Request::json` (JavaScript's `JSON.parse` then a conversion): that is one string across
-/// the JavaScript boundary instead of one call per field, and integers above 2^53 (audit
-/// cursors) keep their value.
-pub async fn read_command<T: DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
-    let text = req.text().await?;
-    serde_json::from_str(&text)
-        .map_err(|_| ApiError::with_detail(ErrorCode::InvalidRequest, "unreadable command"))
-}
-
-/// Passes a Durable Object's successful answer through as the public response, and turns
-/// an error answer back into an error.
-pub async fn relay(mut response: Response) -> ApiResult<Response> {
-    if response.status_code() < 400 {
-        return Ok(response);
-    }
-    let body = response.bytes().await?;
-    Err(ApiError::from_wire(&body))
-}
-
-/// Reads a Durable Object's JSON answer, turning its error responses back into errors.
-pub async fn read_answer<T: DeserializeOwned>(mut response: Response) -> ApiResult<T> {
-    let body = response.bytes().await?;
-    if !(200..300).contains(&response.status_code()) {
-        return Err(ApiError::from_wire(&body));
-    }
-    serde_json::from_slice(&body).map_err(|_| ErrorCode::TemporarilyUnavailable.into())
+        .durable_object(KEY_RING_BINDING)?
+        .get_by_name(&application.to_string())?;
+    send(stub, command).await
 }

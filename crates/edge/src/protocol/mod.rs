@@ -1,0 +1,85 @@
+//! The messages the worker sends to Durable Objects. Keys cross this boundary only as
+//! storage ids (hashes), never as values.
+//!
+//! `ring`: the key ring's commands; `replica`: a regional replica's; `registry`: the
+//! operator registry's. This file: what they share, and the transport.
+
+mod registry;
+mod replica;
+mod ring;
+
+pub use registry::*;
+pub use replica::*;
+pub use ring::*;
+
+use aero2_keys::http::ErrorCode;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use worker::{Method, Request, RequestInit, Response, Stub};
+
+use crate::errors::{ApiError, ApiResult};
+
+/// Who is calling, as far as the audit log is concerned.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    const MAX_USER_AGENT: usize = 256;
+
+    pub fn of(req: &Request) -> Self {
+        let header = |name| req.headers().get(name).ok().flatten();
+        ClientInfo {
+            ip: header("CF-Connecting-IP").map(|ip| truncate(ip, 64)),
+            user_agent: header("User-Agent").map(|ua| truncate(ua, Self::MAX_USER_AGENT)),
+        }
+    }
+}
+
+/// Cuts client-supplied text (user agents, reported URLs) to at most `max_chars`
+/// characters before it is stored.
+pub fn truncate(mut text: String, max_chars: usize) -> String {
+    if let Some((index, _)) = text.char_indices().nth(max_chars) {
+        text.truncate(index);
+    }
+    text
+}
+
+/// Posts a command, as JSON, to a Durable Object.
+async fn send<T: Serialize>(stub: Stub, command: &T) -> ApiResult<Response> {
+    let body = serde_json::to_string(command).map_err(|_| ErrorCode::TemporarilyUnavailable)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(body.into()));
+    let req = Request::new_with_init("https://durable-object.internal/", &init)?;
+    Ok(stub.fetch_with_request(req).await?)
+}
+
+/// Reads a command in a Durable Object. Parsed by serde_json from the text, not by
+/// `Request::json` (JavaScript's `JSON.parse` then a conversion): that is one string across
+/// the JavaScript boundary instead of one call per field, and integers above 2^53 (audit
+/// cursors) keep their value.
+pub async fn read_command<T: DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
+    let text = req.text().await?;
+    serde_json::from_str(&text)
+        .map_err(|_| ApiError::with_detail(ErrorCode::InvalidRequest, "unreadable command"))
+}
+
+/// Passes a Durable Object's successful answer through as the public response, and turns
+/// an error answer back into an error.
+pub async fn relay(mut response: Response) -> ApiResult<Response> {
+    if response.status_code() < 400 {
+        return Ok(response);
+    }
+    let body = response.bytes().await?;
+    Err(ApiError::from_wire(&body))
+}
+
+/// Reads a Durable Object's JSON answer, turning its error responses back into errors.
+pub async fn read_answer<T: DeserializeOwned>(mut response: Response) -> ApiResult<T> {
+    let body = response.bytes().await?;
+    if !(200..300).contains(&response.status_code()) {
+        return Err(ApiError::from_wire(&body));
+    }
+    serde_json::from_slice(&body).map_err(|_| ErrorCode::TemporarilyUnavailable.into())
+}
