@@ -19,6 +19,8 @@ pub const KEY_RING_BINDING: &str = "KEY_RING";
 pub const REGISTRY_BINDING: &str = "REGISTRY";
 /// Regional mode's validation replicas.
 pub const REPLICA_BINDING: &str = "REPLICA";
+/// The static assets (`www/`): the dashboard, and `openapi.json`, which the worker serves.
+pub const ASSETS_BINDING: &str = "ASSETS";
 /// Workers Rate Limiting: failed authentications per client address.
 pub const FAILED_AUTH_LIMITER: &str = "FAILED_AUTH_LIMITER";
 /// Workers Rate Limiting: failed authentications per application.

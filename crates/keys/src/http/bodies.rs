@@ -552,7 +552,7 @@ mod tests {
         let request: CreateKeyRequest = serde_json::from_str(&beyond).unwrap();
         assert_eq!(request.policy(NOW).unwrap_err().field, "expires_in_seconds");
         let openapi: serde_json::Value =
-            serde_json::from_str(include_str!("../../../edge/src/openapi.json")).unwrap();
+            serde_json::from_str(include_str!("../../../../www/openapi.json")).unwrap();
         for schema in ["CreateKey", "UpdateKey"] {
             assert_eq!(
                 openapi["components"]["schemas"][schema]["properties"]["expires_in_seconds"]

@@ -186,7 +186,7 @@ mod tests {
     #[test]
     fn the_openapi_document_lists_exactly_these_codes() {
         let document: serde_json::Value =
-            serde_json::from_str(include_str!("../../../edge/src/openapi.json")).unwrap();
+            serde_json::from_str(include_str!("../../../../www/openapi.json")).unwrap();
         let listed: BTreeSet<String> = document["components"]["schemas"]["ErrorCode"]["enum"]
             .as_array()
             .expect("components.schemas.ErrorCode.enum")
