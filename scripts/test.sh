@@ -39,6 +39,15 @@ node --test tests/browser/ 2>&1 | tee -a "$results"
 step "Building the worker, and its fault-injection test build"
 bash scripts/build-worker.sh
 AERO2_WORKER_FEATURES=fault-injection bash scripts/build-worker.sh
+# The test-only hooks (the region header, fault injection, the counters) are compiled
+# into the fault-injection build only: the release bundle must not even name them.
+for hook in x-aero2-test-region __faults __instrumentation; do
+  if grep -qaiF "$hook" crates/edge/build/index_bg.wasm crates/edge/build/index.js; then
+    echo "the release bundle contains the test-only hook $hook" >&2; exit 1
+  fi
+  grep -qaiF "$hook" crates/edge/build-fault-injection/index_bg.wasm \
+    || { echo "the check for $hook is broken: not even the test build has it" >&2; exit 1; }
+done
 
 step "End-to-end tests: the worker in workerd through wrangler, with local KV and Durable Objects"
 rm -rf target/e2e target/dashboard target/gate-browser

@@ -170,6 +170,7 @@ fn browser_answers_on_frontend_routes_can_be_read_by_the_page_errors_included() 
         (403, "secret_key_in_browser")
     );
     assert_eq!(secret.header("Access-Control-Allow-Origin"), Some(page));
+    assert!(secret.header("Vary").unwrap_or("").contains("Origin"));
 
     let unknown = ApiKey::generate(
         KeyKind::Publishable,
@@ -181,6 +182,7 @@ fn browser_answers_on_frontend_routes_can_be_read_by_the_page_errors_included() 
     let refused = browser(unknown.expose_secret(), "/v1/client/session");
     assert_eq!((refused.status, refused.code()), (401, "unknown_key"));
     assert_eq!(refused.header("Access-Control-Allow-Origin"), Some(page));
+    assert!(refused.header("Vary").unwrap_or("").contains("Origin"));
     assert!(refused
         .header("Access-Control-Expose-Headers")
         .unwrap()

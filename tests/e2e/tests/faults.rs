@@ -341,3 +341,76 @@ fn flood_stops_reaching_durable_objects(mode: &str) {
     let fresh = created.json["key"]["value"].as_str().unwrap().to_string();
     assert_eq!(w.get("/v1/users", &fresh).status, 200);
 }
+
+/// #12, item 5, counted: a well-formed key for an application that does not exist costs one
+/// KV read (misses are not cached, so a new application is never refused for longer than KV
+/// takes to propagate) and no Durable Object call, in strict mode, where a real key costs
+/// one. A CORS preflight, which carries no key, costs neither.
+#[test]
+fn forged_keys_for_applications_that_do_not_exist_cost_one_kv_read_and_no_durable_object_call() {
+    use aero2_keys::{ApiKey, ApplicationId, Environment, KeyKind, SystemRandom};
+    let w = Worker::start(
+        "faults-forged-apps",
+        Options {
+            script: Some("crates/edge/build-fault-injection/index.js".into()),
+            ..Options::default()
+        },
+    );
+    let app = w.create_application("Real", "production");
+    let counters = || request("GET", &w.url("/__instrumentation"), &[], None).json;
+    let spent = |before: &Value, after: &Value, name: &str| {
+        after[name].as_u64().unwrap() - before[name].as_u64().unwrap()
+    };
+
+    let before = counters();
+    for i in 0..200u32 {
+        let key = ApiKey::generate(
+            if i % 2 == 0 {
+                KeyKind::Secret
+            } else {
+                KeyKind::Publishable
+            },
+            Environment::Live,
+            ApplicationId::generate(&mut SystemRandom).unwrap(),
+            &mut SystemRandom,
+        )
+        .unwrap();
+        let ip = format!("10.41.{}.{}", i / 250, i % 250);
+        let reply = request(
+            "GET",
+            &w.url("/v1/users"),
+            &[
+                ("Authorization", &bearer(key.expose_secret())),
+                ("CF-Connecting-IP", &ip),
+            ],
+            None,
+        );
+        assert_eq!(reply.code(), "unknown_key", "{}", reply.body);
+    }
+    let after = counters();
+    assert_eq!(spent(&before, &after, "durable_object_calls"), 0);
+    assert_eq!(spent(&before, &after, "kv_reads"), 200, "one KV read each");
+
+    // The contrast: a real key in strict mode is one Durable Object call.
+    let before = counters();
+    assert_eq!(w.get("/v1/users", &app.secret.value).status, 200);
+    let after = counters();
+    assert_eq!(spent(&before, &after, "durable_object_calls"), 1);
+
+    // A preflight on a frontend route reads nothing.
+    let before = counters();
+    let reply = request(
+        "OPTIONS",
+        &w.url("/v1/client/session"),
+        &[
+            ("Origin", "https://shop.example"),
+            ("Access-Control-Request-Method", "POST"),
+            ("CF-Connecting-IP", "10.42.0.1"),
+        ],
+        None,
+    );
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let after = counters();
+    assert_eq!(spent(&before, &after, "durable_object_calls"), 0);
+    assert_eq!(spent(&before, &after, "kv_reads"), 0);
+}
