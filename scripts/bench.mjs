@@ -11,6 +11,7 @@ import { cpus, totalmem, tmpdir } from "node:os";
 import http from "node:http";
 import { startOrigin, startWrangler } from "./support/processes.mjs";
 import { startDirect } from "./support/direct.mjs";
+import { sizeProfile } from "./support/wasm-size.mjs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -52,13 +53,13 @@ function wrk(url, key, seconds = settings.duration, headers = {}) {
 }
 
 /** A request as a server would send it. (Node's fetch adds Sec-Fetch-Mode; http does not.) */
-function send(base, method, path, token, body) {
+function send(base, method, path, token, body, extraHeaders = {}) {
   const payload = body ? JSON.stringify(body) : undefined;
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const req = http.request(base + path, {
       method, agent: keepAlive,
-      headers: { authorization: `Bearer ${token}`, ...(payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {}) },
+      headers: { authorization: `Bearer ${token}`, ...(payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {}), ...extraHeaders },
     }, (res) => {
       let text = "";
       res.setEncoding("utf8");
@@ -315,7 +316,11 @@ try {
     await send(w.base, "GET", path, secret);
     for (const [name, key] of [["valid", secret], ["repeated", secret], ["unknown", unknown], ["forged", forged], ["malformed", malformed], ["bad_checksum", badChecksum]]) {
       const before = await counters();
-      for (let i = 0; i < settings.countRequests; i++) await send(w.base, "GET", path, key);
+      // Each request from its own address: past 100 failures a minute, an address gets
+      // 429 before any lookup, and the rows would count that instead of the key's cost.
+      for (let i = 0; i < settings.countRequests; i++) {
+        await send(w.base, "GET", path, key, undefined, { "cf-connecting-ip": `10.77.${i >> 8}.${i & 255}` });
+      }
       const after = await counters();
       const per = (field) => round((after[field] - before[field]) / settings.countRequests);
       report.counts[`${mode}_${name}`] = {
@@ -332,6 +337,11 @@ try {
   check(c.strict_valid.kv_reads_per_request === 0 && c.strict_valid.durable_object_calls_per_request === 1, "strict mode: one Durable Object call, no KV read");
   check(c.regional_valid.durable_object_calls_per_request === 1 && c.regional_valid.key_ring_calls_per_request === 0, "regional mode: one replica call, none to the key ring");
   check(c.regional_forged.key_ring_calls_per_request === 0, "regional mode: forged keys never reach the key ring");
+  check(c.strict_forged.key_ring_calls_per_request === 1, "strict mode: a forged key of an existing application costs one key ring call");
+  for (const mode of ["edge", "strict", "regional"]) {
+    const u = c[`${mode}_unknown`];
+    check(u.kv_reads_per_request === 1 && u.durable_object_calls_per_request === 0, `${mode} mode: a key of an application that does not exist costs one KV read and no Durable Object call`);
+  }
 
   step("7. Regional mode: push fan-out against the number of replicas (revocations, strict clock)");
   report.fanout = [];
@@ -405,6 +415,9 @@ report.sizes = {
   browser_package_gzip: browserFiles.reduce((s, f) => s + gz(f), 0),
   baseline_js_worker_gzip: gz(join(root, "bench/baseline-js/worker.js")),
   gate_only_wasm_plus_js_gzip: smoke ? null : gz(join(root, "crates/edge/build-gate-only/index_bg.wasm")) + gz(join(root, "crates/edge/build-gate-only/index.js")),
+  // Where the code goes, from the unstripped copies build-worker.sh keeps (function names).
+  profile: sizeProfile(join(root, "target/worker-with-names.wasm")),
+  gate_only_profile: smoke ? null : sizeProfile(join(root, "target/worker-with-names-gate-only.wasm")),
 };
 
 // wrk prints its version and exits 1, so the output is read whatever the exit status.
@@ -440,6 +453,13 @@ function previousHistory() {
   } catch {
     return [];
   }
+}
+
+function sizeRows(s) {
+  const gate = new Map((s.gate_only_profile?.crates ?? []).map((c) => [c.crate, c.bytes]));
+  const rows = s.profile.crates.map((c) => `| ${c.crate} | ${c.bytes} | ${gate.get(c.crate) ?? "–"} |`);
+  rows.push(`| all code | ${s.profile.code_bytes} | ${s.gate_only_profile?.code_bytes ?? "–"} |`);
+  return rows.join("\n");
 }
 
 function renderMarkdown(r, history) {
@@ -593,6 +613,19 @@ ${r.fanout.map((f) => `| ${f.replicas} | ${f.revoke_p50_ms} | ${f.revoke_max_ms}
 | browser package: JavaScript + wasm | ${s.browser_package_gzip} | ≤ 10 KB (10,240): ${verdict(s.browser_package_gzip <= 10240)} |
 | JavaScript baseline worker, for comparison | ${s.baseline_js_worker_gzip} | |
 | the gate alone, without the Durable Object classes (the \`gate-only\` measurement build, not deployable) | ${s.gate_only_wasm_plus_js_gzip ?? "not built"} | what moving the objects to a second script would leave |
+
+Where the wasm's code goes (bytes of function bodies before compression, by crate, from
+the name section; \`node scripts/support/wasm-size.mjs\` prints more):
+
+| crate | whole worker | gate alone |
+|---|---|---|
+${sizeRows(s)}
+
+The largest functions of the whole worker:
+
+| bytes | function |
+|---|---|
+${s.profile.largest_functions.map((f) => `| ${f.bytes} | \`${f.name.replace(/\|/g, "\\|")}\` |`).join("\n")}
 
 ## 6. Management (strict mode, one application's Durable Object)
 

@@ -32,9 +32,9 @@ echo "==> Building the worker (worker-build ${args[*]})" >&2
 worker-build "${args[@]}"
 # worker-build keeps the wasm name section (about 170 KB) for readable stack traces; the
 # deployed bundle drops it to stay small. An unstripped copy is kept for size profiling
-# (twiggy); panics are bugs, and the tests catch them by their error codes.
+# (scripts/support/wasm-size.mjs; one file per feature set); panics are bugs, and the tests catch them by their error codes.
 mkdir -p "$root/target"
-cp "$out_dir/index_bg.wasm" "$root/target/worker-with-names.wasm"
+cp "$out_dir/index_bg.wasm" "$root/target/worker-with-names${features:+-${features//,/-}}.wasm"
 "$WASM_OPT_BIN" --strip-debug --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling \
   "$out_dir/index_bg.wasm" -o "$out_dir/index_bg.wasm"
