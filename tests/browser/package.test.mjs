@@ -73,7 +73,7 @@ test("the wasm only parses: no randomness, no hashing, no worker code", async ()
     assert.doesNotMatch(entry, /random|crypto|getRandomValues|fetch|digest/i, `forbidden import ${entry}`);
   }
   const api = exports.filter((name) => !name.startsWith("__") && name !== "memory");
-  assert.deepEqual(api.sort(), ["parsePublishableKey"]);
+  assert.deepEqual(api.sort(), ["applicationIdPrefix", "parsePublishableKey", "publishableKeyLayout"]);
   // SHA-256's first round constants (0x428a2f98, 0x71374491), as stored little-endian.
   assert.equal(bytes.indexOf(Buffer.from([0x98, 0x2f, 0x8a, 0x42, 0x91, 0x44, 0x37, 0x71])), -1, "SHA-256 is linked in");
   const glue = readFileSync(join(installed, "index.js"), "utf8");

@@ -13,7 +13,9 @@ extern crate alloc;
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 
-use aero2_keys::{parse, ApplicationId, Environment, KeyKind, ParseError, PREFIX_LEN};
+use aero2_keys::{
+    parse, ApplicationId, Environment, KeyKind, ParseError, APPLICATION_ID_LEN, PREFIX_LEN,
+};
 use wasm_bindgen::prelude::*;
 
 // A small free-list allocator instead of std's dlmalloc: the package's size budget is
@@ -97,6 +99,27 @@ pub fn parse_publishable(input: &str) -> Result<PublishableKeyInfo, BrowserKeyEr
     }
 }
 
+/// Where a publishable key's facts sit in the string, as one number, or 0 for anything
+/// that is not a publishable key (the caller then asks [`parse_publishable`] why).
+///
+/// Bits 0 and 1: a publishable key, and a live one; bits 8–15: where the application id's
+/// body starts; bits 16–23: its length. Byte positions equal UTF-16 positions here,
+/// because a key that parses is ASCII.
+///
+/// Why a number: every string that crosses from wasm to JavaScript is decoded and every
+/// object is built through the boundary, and for a call this small that glue costs more
+/// than the parse. A number crosses for free, and the JavaScript takes the id with one
+/// `slice` of the string it already holds (`crates/browser/js/index.js`).
+pub fn publishable_key_layout(input: &str) -> u32 {
+    match parse(input) {
+        Ok(parsed) if parsed.kind == KeyKind::Publishable => {
+            let live = u32::from(parsed.environment == Environment::Live);
+            1 | (live << 1) | ((PREFIX_LEN as u32) << 8) | ((APPLICATION_ID_LEN as u32) << 16)
+        }
+        _ => 0,
+    }
+}
+
 /// Prefix and last 4 characters, and less for short inputs, so the hint never shows
 /// more than 4 characters of a key's secret part.
 fn secret_hint(input: &str) -> String {
@@ -143,4 +166,17 @@ pub fn parse_publishable_key(key: JsValue) -> Result<JsValue, JsValue> {
         .ok_or_else(|| to_js_error(&BrowserKeyError::NotAString))?;
     let info = parse_publishable(&text).map_err(|err| to_js_error(&err))?;
     Ok(key_info(&info.application_id, info.environment.as_str()))
+}
+
+/// The fast path: [`publishable_key_layout`]. The package's `parsePublishableKey` calls it
+/// first, and this crate's full parse only to build the error for a key it refuses.
+#[wasm_bindgen(js_name = publishableKeyLayout)]
+pub fn publishable_key_layout_js(key: &str) -> u32 {
+    publishable_key_layout(key)
+}
+
+/// `app_`: what the JavaScript puts before the id's body, read once when the package loads.
+#[wasm_bindgen(js_name = applicationIdPrefix)]
+pub fn application_id_prefix() -> String {
+    ApplicationId::PREFIX.to_owned()
 }

@@ -1,4 +1,4 @@
-use aero2_browser::{parse_publishable, BrowserKeyError};
+use aero2_browser::{parse_publishable, publishable_key_layout, BrowserKeyError};
 use aero2_keys::{ApiKey, ApplicationId, Environment, KeyKind, ParseError, SystemRandom};
 
 fn key(kind: KeyKind, environment: Environment) -> (ApiKey, ApplicationId) {
@@ -62,4 +62,40 @@ fn malformed_and_mistyped_keys_have_their_codes() {
         parse_publishable(&"é".repeat(100_000)).unwrap_err().code(),
         "malformed_key"
     );
+}
+
+/// The fast path's number says exactly what the full parse says: where the id is, which
+/// environment, and 0 for everything the full parse refuses.
+#[test]
+fn the_layout_agrees_with_the_full_parse() {
+    for environment in [Environment::Live, Environment::Test] {
+        for _ in 0..200 {
+            let (pk, app) = key(KeyKind::Publishable, environment);
+            let value = pk.expose_secret();
+            let layout = publishable_key_layout(value);
+            assert_eq!(layout & 1, 1);
+            assert_eq!(layout & 2 != 0, environment == Environment::Live);
+            let start = ((layout >> 8) & 0xff) as usize;
+            let len = ((layout >> 16) & 0xff) as usize;
+            let id = format!("{}{}", ApplicationId::PREFIX, &value[start..start + len]);
+            assert_eq!(id, app.to_string());
+            assert_eq!(id, parse_publishable(value).unwrap().application_id);
+        }
+    }
+    let (sk, _) = key(KeyKind::Secret, Environment::Live);
+    let (pk, _) = key(KeyKind::Publishable, Environment::Live);
+    let value = pk.expose_secret();
+    let mut altered = value.to_string();
+    altered.replace_range(30..31, if &value[30..31] == "A" { "B" } else { "A" });
+    for refused in [
+        sk.expose_secret(),
+        "",
+        "pk_live_",
+        &value[..value.len() - 1],
+        altered.as_str(),
+        "pk_live_ÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄÄ",
+    ] {
+        assert_eq!(publishable_key_layout(refused), 0, "{refused:?}");
+        assert!(parse_publishable(refused).is_err());
+    }
 }
