@@ -169,6 +169,8 @@ test("an operator manages keys end to end in the dashboard", async () => {
   assert.equal(await page.evaluate(() => window.notReloaded), true);
   // The receipt: when the revocation holds everywhere.
   assert.match(await page.locator("#status").textContent(), /^Revoked sk_live_…\w{4}: refused everywhere from /);
+  // The audit log keeps the receipt beside the revocation.
+  await page.locator("#audit-table tbody tr", { hasText: "key.revoked" }).locator(".receipt", { hasText: /everywhere from / }).first().waitFor();
   const refused = await gate("/v1/users", billing);
   assert.deepEqual([refused.status, refused.json.error.code], [401, "revoked_key"]);
 

@@ -396,9 +396,13 @@ function auditRow(e) {
   const about = fields ? el("span", { class: "detail" }, `: ${fields}`)
     : origins ? el("span", { class: "detail" }, ` from ${origins}`)
       : host ? el("span", { class: "detail" }, `: ${host}`) : "";
+  // A change's receipt: from when no location accepts the key in its old state.
+  const receipt = typeof e.detail?.effective_at === "string"
+    ? el("span", { class: "receipt" }, ` · everywhere from ${formatTime(e.detail.effective_at)}`)
+    : "";
   return el("tr", { "data-entry-id": e.id },
     el("td", { "data-label": "Time" }, formatTime(e.at)),
-    el("td", { "data-label": "Event" }, el("span", {}, e.event, about, count)),
+    el("td", { "data-label": "Event" }, el("span", {}, e.event, about, count, receipt)),
     el("td", { "data-label": "Key" }, label(e.key_id)),
     // Operator actions name no address or browser: "operator" and "—".
     el("td", { "data-label": "By" }, e.actor.startsWith("key_") ? label(e.actor) : e.actor),
@@ -741,11 +745,11 @@ $("#key-form").addEventListener("submit", async (event) => {
   if (!body) { dialog.close(); say(`Nothing changed for ${editing.hint}.`); return; }
   keyDialog.busy = true;
   $("#key-dialog-submit").disabled = true;
-  let saved;
+  let saved, effectiveAt;
   try {
-    saved = editing
-      ? (await api("PATCH", `${base()}/keys/${editing.id}`, body)).key
-      : (await api("POST", `${base()}/keys`, body)).key;
+    ({ key: saved, effective_at: effectiveAt } = editing
+      ? await api("PATCH", `${base()}/keys/${editing.id}`, body)
+      : await api("POST", `${base()}/keys`, body));
   } catch (error) {
     // A refusal keeps the dialog open, with everything typed and the API's own words.
     if (error.status === 401) dialog.close(); // signed out: the sign-in view shows
@@ -758,7 +762,7 @@ $("#key-form").addEventListener("submit", async (event) => {
   dialog.close();
   if (editing) {
     replaceKey(saved);
-    say(`Saved ${saved.label} (${saved.hint}).`);
+    say(`Saved ${saved.label} (${saved.hint})${effectiveAt ? `: in effect everywhere from ${formatTime(effectiveAt)}` : ""}.`);
     await loadAudit().catch((error) => say(error.message));
   } else {
     reveal("Your new key", [saved]);
@@ -842,7 +846,7 @@ async function rotate(key) {
     reveal("Your rotated key", [result.key]);
     $("#reveal-advice").textContent += result.previous_key.expires_at
       ? ` The old key ${result.previous_key.hint} keeps working until ${formatTime(result.previous_key.expires_at)}.`
-      : ` The old key ${result.previous_key.hint} no longer works.`;
+      : ` The old key ${result.previous_key.hint} is refused everywhere from ${formatTime(result.effective_at)}.`;
     await Promise.all([loadKeys(), loadAudit()]);
   } catch (error) { say(error.message); }
 }
