@@ -23,8 +23,6 @@ use crate::protocol::{ClientInfo, ManageOp};
 use crate::views::{json_response, AuditDetail};
 
 impl KeyRingObject {
-    // ----- the API ------------------------------------------------------------------------
-
     /// The webhook operations, for a caller that `authenticate` let through.
     pub(in crate::key_ring) async fn manage_webhooks(
         &self,

@@ -20,8 +20,6 @@ use crate::protocol::ClientInfo;
 use crate::views::AuditDetail;
 
 impl KeyRingObject {
-    // ----- delivery -----------------------------------------------------------------------
-
     /// Sends the messages that are due (the alarm's work).
     pub(in crate::key_ring) async fn deliver_webhooks(&self, now: UnixMillis) -> ApiResult<()> {
         let config = Config::cached(&self.env);

@@ -18,8 +18,6 @@ use crate::key_ring::{KeyRingObject, Loaded};
 use crate::protocol::ClientInfo;
 use crate::views::AuditDetail;
 
-// ----- events ---------------------------------------------------------------------------
-
 /// What a key event's `data` says about its key: never its value.
 pub fn key_data(
     application: ApplicationId,

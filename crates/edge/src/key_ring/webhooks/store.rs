@@ -10,8 +10,6 @@ use super::{EndpointRecord, WebhookState, ATTEMPTS_KEPT, DELIVERY_BATCH, MESSAGE
 use crate::errors::ApiResult;
 use crate::key_ring::store::{corrupt, int, opt_text, text, Store};
 
-// ----- storage --------------------------------------------------------------------------
-
 #[derive(Deserialize)]
 pub(super) struct InfoRow {
     pub(super) info: String,

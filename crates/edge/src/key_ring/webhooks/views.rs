@@ -6,8 +6,6 @@ use serde_json::{Map, Value};
 
 use super::EndpointRecord;
 
-// ----- the public shapes ----------------------------------------------------------------
-
 #[derive(Serialize)]
 pub(super) struct EndpointView<'a> {
     pub(super) id: EndpointId,
