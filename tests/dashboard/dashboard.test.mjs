@@ -7,10 +7,9 @@
 // 127.0.0.1 here stay under that (6), and the test of the limit uses an address of its own.
 import assert from "node:assert/strict";
 import { generateKeyPairSync, sign } from "node:crypto";
-import { mkdirSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { send as sendTo, signedInDashboard } from "./support.mjs";
+import { artifacts, runDirectories, send as sendTo, signedInDashboard } from "./support.mjs";
 import { launchChromium, root } from "../../scripts/support/browser.mjs";
 import { startOrigin, startWrangler } from "../../scripts/support/processes.mjs";
 
@@ -19,7 +18,6 @@ const COOKIE = "__Host-aero2_session";
 // A stand-in for GitHub's secret-scanning signing key.
 const scanner = generateKeyPairSync("ec", { namedCurve: "P-256" });
 const SCANNER_KEYS = JSON.stringify([{ key_identifier: "test-key", key: scanner.publicKey.export({ type: "spki", format: "pem" }) }]);
-const artifacts = join(root, "tests/artifacts");
 const env = { ...process.env, PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}` };
 let origin, worker, browser;
 
@@ -78,14 +76,10 @@ async function rowCount(page, selector, n) {
 const keyRows = (page, n) => rowCount(page, "#keys-table tbody tr", n);
 
 before(async () => {
-  mkdirSync(artifacts, { recursive: true });
-  // Under target/ so that scripts/scan-secrets.mjs checks this run's state and logs too.
-  const runDir = join(root, "target/dashboard");
-  mkdirSync(runDir, { recursive: true });
-  const logDir = mkdtempSync(join(runDir, "logs-"));
+  const { logDir, stateDir } = runDirectories();
   origin = await startOrigin(root, env, logDir);
   worker = await startWrangler(root, env, {
-    name: "dashboard", config: "wrangler.toml", stateDir: mkdtempSync(join(runDir, "state-")), logDir,
+    name: "dashboard", config: "wrangler.toml", stateDir, logDir,
     vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN, GITHUB_SECRET_SCANNING_KEYS: SCANNER_KEYS },
   });
   browser = await launchChromium();

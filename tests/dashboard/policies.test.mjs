@@ -7,10 +7,9 @@
 // One browser sign-in for the whole file (sign-ins are limited to 10 a minute per address);
 // each test makes its own application through the operator API.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { send as sendTo, signedInDashboard } from "./support.mjs";
+import { artifacts, runDirectories, send as sendTo, signedInDashboard } from "./support.mjs";
 import { root } from "../../scripts/support/browser.mjs";
 import { startOrigin, startWrangler } from "../../scripts/support/processes.mjs";
 
@@ -20,7 +19,6 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 // from the browser's time zone to be right.
 const TIME_ZONE = "America/New_York";
 const POLICY_FIELDS = ["scopes", "routes", "allowed_origins", "origin_policy", "allowed_ips", "rate_limit"];
-const artifacts = join(root, "tests/artifacts");
 const env = { ...process.env, PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}` };
 let origin, worker, browser, context, page, pageErrors;
 
@@ -102,13 +100,10 @@ const unlabeledControls = () => page.evaluate(() => [...document.querySelectorAl
   .map((el) => el.id || el.name));
 
 before(async () => {
-  mkdirSync(artifacts, { recursive: true });
-  const runDir = join(root, "target/dashboard");
-  mkdirSync(runDir, { recursive: true });
-  const logDir = mkdtempSync(join(runDir, "logs-"));
+  const { logDir, stateDir } = runDirectories();
   origin = await startOrigin(root, env, logDir);
   worker = await startWrangler(root, env, {
-    name: "policies", config: "wrangler.toml", stateDir: mkdtempSync(join(runDir, "state-")), logDir,
+    name: "policies", config: "wrangler.toml", stateDir, logDir,
     vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN },
   });
   ({ browser, context, page, pageErrors } = await signedInDashboard(worker.base, ADMIN_TOKEN, { timezoneId: TIME_ZONE }));

@@ -1,7 +1,24 @@
-// What the dashboard tests share: requests as a server sends them, and a browser page
-// signed in to the dashboard that records page errors and Content-Security-Policy refusals.
+// What the dashboard tests share: their run directories, requests as a server sends them,
+// and a browser page signed in to the dashboard that records page errors and
+// Content-Security-Policy refusals.
+import { mkdirSync, mkdtempSync } from "node:fs";
 import http from "node:http";
-import { launchChromium } from "../../scripts/support/browser.mjs";
+import { join } from "node:path";
+import { launchChromium, root } from "../../scripts/support/browser.mjs";
+
+/** Where the tests' screenshots go. */
+export const artifacts = join(root, "tests/artifacts");
+
+/**
+ * A fresh log and state directory for one test file's worker, under target/dashboard so
+ * that scripts/scan-secrets.mjs checks this run's state and logs too.
+ */
+export function runDirectories() {
+  mkdirSync(artifacts, { recursive: true });
+  const runDir = join(root, "target/dashboard");
+  mkdirSync(runDir, { recursive: true });
+  return { logDir: mkdtempSync(join(runDir, "logs-")), stateDir: mkdtempSync(join(runDir, "state-")) };
+}
 
 /** A request as a server sends it (no browser headers), with a JSON body (text) if given. */
 export function send(base, method, path, headers = {}, body = undefined) {

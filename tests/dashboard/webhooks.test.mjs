@@ -9,17 +9,15 @@
 // One browser sign-in for the whole file (sign-ins are limited to 10 a minute per address);
 // each test makes its own application through the operator API.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { send, signedInDashboard } from "./support.mjs";
+import { artifacts, runDirectories, send, signedInDashboard } from "./support.mjs";
 import { root } from "../../scripts/support/browser.mjs";
 import { freePort, sleep, startProcess, startWrangler, waitForHttp } from "../../scripts/support/processes.mjs";
 
 const ADMIN_TOKEN = "webhooks-test-operator-token-42";
 const DAY_MS = 24 * 60 * 60 * 1000;
 const SECRET_PATTERN = /^whsec_[A-Za-z0-9+/]{43}=$/;
-const artifacts = join(root, "tests/artifacts");
 const env = { ...process.env, PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}` };
 let receiver, worker, browser, context, page, pageErrors;
 
@@ -112,16 +110,13 @@ const closeReveal = async () => {
 };
 
 before(async () => {
-  mkdirSync(artifacts, { recursive: true });
-  const runDir = join(root, "target/dashboard");
-  mkdirSync(runDir, { recursive: true });
-  const logDir = mkdtempSync(join(runDir, "logs-"));
+  const { logDir, stateDir } = runDirectories();
   const port = await freePort();
   const proc = startProcess(root, env, "node", ["tests/e2e/webhook-receiver.mjs", String(port)], join(logDir, "receiver.log"));
   receiver = { url: `http://127.0.0.1:${port}`, stop: proc.stop };
   await waitForHttp(`${receiver.url}/received/ping`, proc, "the webhook receiver");
   worker = await startWrangler(root, env, {
-    name: "webhooks", config: "wrangler.toml", stateDir: mkdtempSync(join(runDir, "state-")), logDir,
+    name: "webhooks", config: "wrangler.toml", stateDir, logDir,
     vars: {
       ADMIN_TOKEN, WEBHOOK_ALLOW_HTTP: "true", WEBHOOK_FIRST_RETRY_MS: "300", WEBHOOK_MAX_RETRY_MS: "1000",
       WEBHOOK_TIMEOUT_MS: "1000", WEBHOOK_DISABLE_AFTER_SECONDS: "3",

@@ -648,3 +648,18 @@ impl Receiver {
             .unwrap_or_default()
     }
 }
+
+/// Wall-clock milliseconds since the Unix epoch, to compare with times the worker states.
+pub fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// An RFC 3339 time in a JSON answer (`effective_at`, `expires_at`…), in Unix milliseconds.
+pub fn millis(text: &Value) -> u64 {
+    aero2_keys::UnixMillis::parse_rfc3339(text.as_str().expect("a time"))
+        .expect("RFC 3339")
+        .0
+}

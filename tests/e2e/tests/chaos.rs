@@ -15,17 +15,10 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use aero2_e2e::*;
 use serde_json::{json, Value};
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 /// `2026-11-27T08:19:58.123Z` to milliseconds since the epoch.
 fn parse_time(text: &str) -> u64 {
@@ -107,7 +100,7 @@ fn run(name: &str, seconds: u64) {
         let admin = admin.as_str();
         // Creators.
         scope.spawn(|| {
-            let mut rng = Rng(now_ms() | 1);
+            let mut rng = Rng(wall_ms() | 1);
             while Instant::now() < deadline {
                 let kind = if rng.below(2) == 0 {
                     "publishable"
@@ -140,7 +133,7 @@ fn run(name: &str, seconds: u64) {
         for role in ["rotate", "revoke", "rotate"] {
             let (ledger, totals, pick) = (&ledger, &totals, &pick);
             scope.spawn(move || {
-                let mut rng = Rng(now_ms().wrapping_mul(31) | 1);
+                let mut rng = Rng(wall_ms().wrapping_mul(31) | 1);
                 while Instant::now() < deadline {
                     let usable = |f: &Facts| {
                         !f.busy && f.revoke_started_ms.is_none() && f.expires_at_ms.is_none()
@@ -184,14 +177,14 @@ fn run(name: &str, seconds: u64) {
                             .unwrap()
                             .get_mut(&value)
                             .unwrap()
-                            .revoke_started_ms = Some(now_ms());
+                            .revoke_started_ms = Some(wall_ms());
                         let reply = w.post(&format!("/v1/keys/{}/revoke", facts.id), admin, None);
                         let mut book = ledger.lock().unwrap();
                         let entry = book.get_mut(&value).unwrap();
                         entry.busy = false;
                         if reply.status == 200 {
                             totals.revocations.fetch_add(1, Ordering::Relaxed);
-                            entry.revoke_returned_ms = Some(now_ms());
+                            entry.revoke_returned_ms = Some(wall_ms());
                         } else {
                             if reply.status >= 500 {
                                 totals.server_errors.fetch_add(1, Ordering::Relaxed);
@@ -207,7 +200,7 @@ fn run(name: &str, seconds: u64) {
         for seed in 0..3u64 {
             let (ledger, totals, violations, stop) = (&ledger, &totals, &violations, &stop);
             scope.spawn(move || {
-                let mut rng = Rng((now_ms() + seed * 7919) | 1);
+                let mut rng = Rng((wall_ms() + seed * 7919) | 1);
                 while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
                     // Three times in four, a key that should still work; otherwise any key.
                     let want_live = rng.below(4) != 0;
@@ -227,7 +220,7 @@ fn run(name: &str, seconds: u64) {
                         }
                     };
                     let value = candidates[rng.below(candidates.len())].clone();
-                    let start = now_ms();
+                    let start = wall_ms();
                     // Refusing revoked keys on purpose: each request from its own address,
                     // so the per-address failure limit (tested in boundaries.rs) stays out
                     // of this test.
@@ -241,7 +234,7 @@ fn run(name: &str, seconds: u64) {
                         ],
                         None,
                     );
-                    let end = now_ms();
+                    let end = wall_ms();
                     totals.requests.fetch_add(1, Ordering::Relaxed);
                     if reply.body.contains(&value) {
                         violations

@@ -114,14 +114,8 @@ fn the_edge_record_cache_holds_a_record_for_its_ttl_only_and_the_receipt_says_so
     assert_eq!(w.get("/v1/client/x", &value).status, 200);
     let read_at = Instant::now();
     let revoked = w.post(&format!("/v1/keys/{id}/revoke"), &app.secret.value, None);
-    let receipt =
-        aero2_keys::UnixMillis::parse_rfc3339(revoked.json["effective_at"].as_str().unwrap())
-            .unwrap()
-            .0;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    let receipt = millis(&revoked.json["effective_at"]);
+    let now = wall_ms();
     assert!(
         (now + 62_000..now + 64_000).contains(&receipt),
         "60 s of KV and 3 s of cache: {receipt} against {now}"

@@ -5,11 +5,10 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aero2_e2e::*;
-use aero2_keys::UnixMillis;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const FI: &str = "crates/edge/build-fault-injection/index.js";
 
@@ -27,19 +26,6 @@ fn start(name: &str, mode: &str, extra: &[(&'static str, &str)]) -> Worker {
             ..Options::default()
         },
     )
-}
-
-fn wall_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-fn millis(text: &Value) -> u64 {
-    UnixMillis::parse_rfc3339(text.as_str().expect("a time"))
-        .expect("RFC 3339")
-        .0
 }
 
 /// A frontend request with a publishable key, from `region`, from its own address (so no
@@ -194,17 +180,23 @@ fn a_thousand_changes_under_traffic_in_three_regions_never_outlive_their_receipt
         change_sent: Option<u64>,
         dead_from: Option<u64>,
     }
+    impl KeyState {
+        /// A key whose create (or rotate) call has just returned.
+        fn active_now(value: String) -> Self {
+            KeyState {
+                value,
+                active_from: wall_ms(),
+                change_sent: None,
+                dead_from: None,
+            }
+        }
+    }
     let keys: Arc<Mutex<Vec<KeyState>>> = Arc::new(Mutex::new(Vec::new()));
     let mut ids: Vec<String> = Vec::new();
     for i in 0..20 {
         let (id, value) = create_publishable(&w, &sk, &format!("seed {i}"));
         ids.push(id);
-        keys.lock().unwrap().push(KeyState {
-            value,
-            active_from: wall_ms(),
-            change_sent: None,
-            dead_from: None,
-        });
+        keys.lock().unwrap().push(KeyState::active_now(value));
     }
     /// One validation: the key's index, when it started and ended, its status.
     type Outcome = (usize, u64, u64, u16);
@@ -271,12 +263,7 @@ fn a_thousand_changes_under_traffic_in_three_regions_never_outlive_their_receipt
         if live.len() < 10 || step.is_multiple_of(4) {
             let (id, value) = create_publishable(&w, &sk, &format!("k{step}"));
             ids.push(id);
-            keys.lock().unwrap().push(KeyState {
-                value,
-                active_from: wall_ms(),
-                change_sent: None,
-                dead_from: None,
-            });
+            keys.lock().unwrap().push(KeyState::active_now(value));
             changes += 1;
             continue;
         }
@@ -299,12 +286,7 @@ fn a_thousand_changes_under_traffic_in_three_regions_never_outlive_their_receipt
                 let new_id = reply.json["key"]["id"].as_str().unwrap().to_owned();
                 let value = reply.json["key"]["value"].as_str().unwrap().to_owned();
                 ids.push(new_id);
-                keys.lock().unwrap().push(KeyState {
-                    value,
-                    active_from: wall_ms(),
-                    change_sent: None,
-                    dead_from: None,
-                });
+                keys.lock().unwrap().push(KeyState::active_now(value));
                 reply
             }
         };
