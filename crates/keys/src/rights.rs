@@ -1,11 +1,13 @@
 //! Who may call the management API, and what they may do there: the one rule, shared by
 //! every management operation, computed from the caller's key record alone.
 
+use core::net::IpAddr;
+
 use crate::format::{KeyId, KeyIdentity, KeyKind};
 use crate::gate::{admit, refuse_secret_key_from_browser, RecordView, Rejection};
 use crate::http::ErrorCode;
 use crate::lifecycle::KeyStatus;
-use crate::policy::{Policy, Scope};
+use crate::policy::{address_allowed, Policy, Scope};
 use crate::time::UnixMillis;
 
 /// A caller that may manage its application's keys.
@@ -70,7 +72,8 @@ impl Manager {
 
 /// The rights of a key that asks to manage its application, or why it has none. The key
 /// must pass the gate's own check ([`admit`]), be a secret key, not come from a browser,
-/// and be active.
+/// come from an address its `allowed_ips` lists (`client_ip`: the address the platform
+/// reports), and be active.
 ///
 /// A key in its rotation grace period still passes the gate until `expires_at`, so
 /// deployments keep working, but it manages nothing: the usual answer to a leaked key is
@@ -80,10 +83,14 @@ pub fn key_manager(
     record: RecordView<'_>,
     key: &KeyIdentity,
     from_browser: bool,
+    client_ip: Option<IpAddr>,
     now: UnixMillis,
 ) -> Result<Manager, Rejection> {
     admit(record, key, now)?;
     refuse_secret_key_from_browser(record.kind, from_browser)?;
+    if record.kind == KeyKind::Secret {
+        address_allowed(record.policy, client_ip)?;
+    }
     match (record.kind, record.status) {
         (KeyKind::Publishable, _) => Err(Rejection::PublishableKeyNotAllowed),
         (KeyKind::Secret, KeyStatus::Active) => Ok(Manager::Key {
@@ -171,7 +178,7 @@ mod tests {
             let key = identity(kind);
             for (status, refusal) in &statuses {
                 for from_browser in [false, true] {
-                    let got = key_manager(view(&key, status), &key, from_browser, now);
+                    let got = key_manager(view(&key, status), &key, from_browser, None, now);
                     let expiring = matches!(status, KeyStatus::Expiring { .. });
                     let expected = match (refusal, kind, from_browser) {
                         (Some(refusal), _, _) => Err(*refusal),
@@ -198,7 +205,7 @@ mod tests {
         let mut record = view(&key, &active);
         record.suspended = true;
         assert_eq!(
-            key_manager(record, &key, false, UnixMillis(0)),
+            key_manager(record, &key, false, None, UnixMillis(0)),
             Err(Rejection::SuspendedKey)
         );
         let expiring = Policy {
@@ -207,11 +214,29 @@ mod tests {
         };
         let mut record = view(&key, &active);
         record.policy = &expiring;
-        assert!(key_manager(record, &key, false, UnixMillis(9)).is_ok());
+        assert!(key_manager(record, &key, false, None, UnixMillis(9)).is_ok());
         assert_eq!(
-            key_manager(record, &key, false, UnixMillis(10)),
+            key_manager(record, &key, false, None, UnixMillis(10)),
             Err(Rejection::ExpiredKey)
         );
+    }
+
+    /// Found by review: `allowed_ips` held at the gate but not on the management API, so
+    /// a leaked key held to an office network still managed keys from anywhere.
+    #[test]
+    fn a_key_held_to_a_network_manages_nothing_from_outside_it() {
+        let key = identity(KeyKind::Secret);
+        let active = KeyStatus::Active;
+        let office: Policy = serde_json::from_str(r#"{"allowed_ips":["10.0.0.0/8"]}"#).unwrap();
+        let mut record = view(&key, &active);
+        record.policy = &office;
+        let from = |ip: &str| key_manager(record, &key, false, ip.parse().ok(), UnixMillis(0));
+        assert!(from("10.1.2.3").is_ok());
+        assert!(from("::ffff:10.1.2.3").is_ok());
+        assert_eq!(from("203.0.113.7"), Err(Rejection::IpNotAllowed));
+        assert_eq!(from("unknown"), Err(Rejection::IpNotAllowed));
+        // Without a list, any address manages, as before.
+        assert!(key_manager(view(&key, &active), &key, false, None, UnixMillis(0)).is_ok());
     }
 
     #[test]

@@ -518,9 +518,16 @@ fn rotating_a_secret_signs_with_the_new_and_the_old_one_for_a_day() {
             .to_owned();
         (reply.json["secret"].as_str().unwrap().to_owned(), expires)
     };
+    let rotated_at = wall_ms();
     let (second, expires) = rotate();
     assert_ne!(first, second);
-    assert!(expires.ends_with('Z'));
+    // The old secret signs for a day from the rotation, and no longer.
+    let day = 24 * 60 * 60 * 1000;
+    let until = millis(&json!(expires));
+    assert!(
+        (rotated_at + day - 60_000..=rotated_at + day + 60_000).contains(&until),
+        "the previous secret stops at {expires}, not a day after the rotation"
+    );
     receiver.configure("rotate", &json!({"secrets": [first, second]}));
     w.post(&format!("/v1/webhook_endpoints/{endpoint}/test"), sk, None);
     wait_until("a message", Duration::from_secs(15), || {
@@ -652,6 +659,28 @@ fn hostile_requests_to_the_webhook_api_are_refused() {
         code(create(&reader, json!({"url": url}))),
         (403, "insufficient_scope".into())
     );
+    // Found by review: events carry the key list and audit details, so pointing an
+    // endpoint somewhere needs the rights to read both, not webhooks:write alone.
+    let hooks_only = scoped(json!(["webhooks:write"]));
+    let refused = create(&hooks_only, json!({"url": url}));
+    assert_eq!(
+        (refused.status, refused.code()),
+        (403, "insufficient_scope")
+    );
+    assert!(refused.body.contains("keys:read"), "{}", refused.body);
+    let hooks_and_reads = scoped(json!(["webhooks:write", "keys:read", "audit:read"]));
+    let allowed = create(&hooks_and_reads, json!({"url": url}));
+    assert_eq!(allowed.status, 201, "{}", allowed.body);
+    // Deleted again: the count of endpoints below starts from none.
+    let allowed_id = allowed.json["endpoint"]["id"].as_str().unwrap();
+    let deleted = send(
+        w,
+        "DELETE",
+        &format!("/v1/webhook_endpoints/{allowed_id}"),
+        &hooks_and_reads,
+        None,
+    );
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
     // A key in its grace period manages nothing.
     let (old_id, old) = {
         let reply = w.post("/v1/keys", sk, Some(&json!({"kind": "secret"})));

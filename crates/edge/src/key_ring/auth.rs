@@ -64,7 +64,8 @@ impl KeyRingObject {
             Actor::Key { key, from_browser } => (key, *from_browser),
         };
         self.decide(key, client, now, |record| {
-            key_manager(record, key, from_browser, now)
+            let client_ip = client.ip.as_deref().and_then(|ip| ip.parse().ok());
+            key_manager(record, key, from_browser, client_ip, now)
         })
         .await
         .map(|manager| Caller { manager })

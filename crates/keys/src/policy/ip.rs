@@ -32,7 +32,20 @@ impl IpNet {
             Some(_) => return None,
         };
         let net = IpNet { address, prefix };
-        (net.network_bits() == bits(address)).then_some(net)
+        if net.network_bits() != bits(address) {
+            return None;
+        }
+        // An IPv4-mapped network (`::ffff:10.0.0.0/104`) is the IPv4 network it maps
+        // (`10.0.0.0/8`): stored that way, every comparison below is between networks of
+        // one family with prefixes that mean the same thing. (A mapped address with a
+        // prefix under 96 always has host bits set, so it never gets here.)
+        Some(match canonical(address) {
+            IpAddr::V4(v4) if matches!(address, IpAddr::V6(_)) => IpNet {
+                address: IpAddr::V4(v4),
+                prefix: prefix - 96,
+            },
+            _ => net,
+        })
     }
 
     fn mask(&self) -> u128 {
@@ -56,33 +69,14 @@ impl IpNet {
     /// IPv4-mapped IPv6 form (`::ffff:203.0.113.7`), and the other way round.
     pub fn contains(&self, address: IpAddr) -> bool {
         let address = canonical(address);
-        let own = canonical(self.address);
-        match (own, address) {
-            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
-                let prefix =
-                    if matches!(self.address, IpAddr::V6(_)) && matches!(own, IpAddr::V4(_)) {
-                        // A mapped network ::ffff:a.b.c.d/n: n counts the 96 mapping bits.
-                        self.prefix.saturating_sub(96)
-                    } else {
-                        self.prefix
-                    };
-                let net = IpNet {
-                    address: own,
-                    prefix,
-                };
-                bits(address) & net.mask() == net.network_bits()
-            }
-            _ => false,
-        }
+        same_family(self.address, address) && bits(address) & self.mask() == self.network_bits()
     }
 
     /// Whether every address of `other` is in this network.
     pub fn covers(&self, other: &IpNet) -> bool {
-        let same_family = matches!(
-            (canonical(self.address), canonical(other.address)),
-            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_))
-        );
-        same_family && self.prefix <= other.prefix && self.contains(other.address)
+        same_family(self.address, other.address)
+            && self.prefix <= other.prefix
+            && self.contains(other.address)
     }
 }
 
@@ -111,6 +105,13 @@ pub fn limit_bucket(address: &str) -> alloc::string::String {
 }
 
 /// IPv4-mapped IPv6 addresses as the IPv4 addresses they are.
+fn same_family(a: IpAddr, b: IpAddr) -> bool {
+    matches!(
+        (a, b),
+        (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_))
+    )
+}
+
 fn canonical(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
@@ -227,6 +228,17 @@ mod tests {
         assert!(!IpNet::parse("10.1.0.0/16").unwrap().covers(&wide));
         assert!(!wide.covers(&IpNet::parse("11.0.0.0/16").unwrap()));
         assert!(!wide.covers(&IpNet::parse("2001:db8::/32").unwrap()));
+        // Found by review: written IPv4-mapped, a wider IPv4 network passed as narrower
+        // (its prefix counts the 96 mapping bits), so a key limited to 10.0.0.0/8 could
+        // make a key for 10.0.0.0/7. A mapped network is now the IPv4 network it maps.
+        let mapped_wider = IpNet::parse("::ffff:10.0.0.0/103").unwrap();
+        assert_eq!(mapped_wider, IpNet::parse("10.0.0.0/7").unwrap());
+        assert!(!wide.covers(&mapped_wider));
+        assert!(wide.covers(&IpNet::parse("::ffff:10.1.0.0/112").unwrap()));
+        assert_eq!(
+            alloc::string::ToString::to_string(&IpNet::parse("::ffff:10.0.0.0/104").unwrap()),
+            "10.0.0.0/8"
+        );
     }
 
     proptest::proptest! {
@@ -237,6 +249,32 @@ mod tests {
             let net = IpNet::parse(&alloc::format!("{}/{}", core::net::Ipv4Addr::from(a & mask), prefix)).unwrap();
             let inside = net.contains(IpAddr::V4(core::net::Ipv4Addr::from(b)));
             proptest::prop_assert_eq!(inside, a & mask == b & mask);
+        }
+
+        /// `covers` is sound whichever way a network is written: if `a` covers `b`, every
+        /// address in `b` is in `a`, checked on `b`'s first and last address.
+        #[test]
+        fn covering_implies_containment(
+            a: u32, pa in 0u8..=32, b: u32, pb in 0u8..=32,
+            a_mapped: bool, b_mapped: bool,
+        ) {
+            let net = |bits: u32, prefix: u8, mapped: bool| {
+                let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+                let address = core::net::Ipv4Addr::from(bits & mask);
+                let text = if mapped {
+                    alloc::format!("::ffff:{}/{}", address, prefix + 96)
+                } else {
+                    alloc::format!("{}/{}", address, prefix)
+                };
+                (IpNet::parse(&text).unwrap(), bits & mask, !mask)
+            };
+            let (wide, _, _) = net(a, pa, a_mapped);
+            let (narrow, first, host) = net(b, pb, b_mapped);
+            if wide.covers(&narrow) {
+                for address in [first, first | host] {
+                    proptest::prop_assert!(wide.contains(IpAddr::V4(core::net::Ipv4Addr::from(address))));
+                }
+            }
         }
     }
 }

@@ -206,7 +206,19 @@ impl Policy {
             (Some(_), None) => false,
             (Some(theirs), Some(ours)) => ours <= theirs,
         };
-        scopes && routes && addresses && expiry
+        // A rate limit no looser than the holder's: no larger burst (requests per window)
+        // and no higher rate. Found by review: a key held to 10 requests a minute could
+        // make a twin with no limit at all.
+        let rate = match (holder.rate_limit, self.rate_limit) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(theirs), Some(ours)) => {
+                ours.requests <= theirs.requests
+                    && u64::from(ours.requests) * u64::from(theirs.per_seconds)
+                        <= u64::from(theirs.requests) * u64::from(ours.per_seconds)
+            }
+        };
+        scopes && routes && addresses && expiry && rate
     }
 
     /// Whether an origin may read this key's answers (CORS): any origin unless the key
@@ -246,6 +258,21 @@ impl Policy {
 
 /// The address, origin and route checks, in that order. `Ok(Some(OriginReport))` when a
 /// policy in `report` mode let an unlisted origin through.
+/// A secret key's `allowed_ips`: the client's address (the one the platform reports) must
+/// be in one of them. No list allows every address; an unknown address passes no list.
+/// The gate applies it through [`check`], and the management API through
+/// [`crate::rights::key_manager`], so a key held to a network manages nothing from outside it.
+pub fn address_allowed(policy: &Policy, client_ip: Option<IpAddr>) -> Result<(), Rejection> {
+    match &policy.allowed_ips {
+        Some(networks)
+            if !client_ip.is_some_and(|ip| networks.iter().any(|net| net.contains(ip))) =>
+        {
+            Err(Rejection::IpNotAllowed)
+        }
+        _ => Ok(()),
+    }
+}
+
 pub fn check(
     kind: KeyKind,
     policy: &Policy,
@@ -253,14 +280,7 @@ pub fn check(
 ) -> Result<Option<OriginReport>, Rejection> {
     let mut report = None;
     if kind == KeyKind::Secret {
-        if let Some(networks) = &policy.allowed_ips {
-            let allowed = facts
-                .client_ip
-                .is_some_and(|ip| networks.iter().any(|net| net.contains(ip)));
-            if !allowed {
-                return Err(Rejection::IpNotAllowed);
-            }
-        }
+        address_allowed(policy, facts.client_ip)?;
     }
     if kind == KeyKind::Publishable {
         if let Some(patterns) = &policy.allowed_origins {

@@ -234,6 +234,27 @@ fn a_restricted_key_cannot_make_a_key_with_more_rights() {
         Policy::default().within(KeyKind::Publishable, &reader),
         "publishable keys manage nothing"
     );
+
+    // Found by review: the rate limit took no part, so a key held to 10 requests a minute
+    // could make a twin with none. No larger burst and no higher rate.
+    let limited = policy(r#"{"rate_limit":{"requests":10,"per_seconds":60}}"#);
+    for ok in [
+        r#"{"rate_limit":{"requests":10,"per_seconds":60}}"#,
+        r#"{"rate_limit":{"requests":5,"per_seconds":60}}"#,
+        r#"{"rate_limit":{"requests":10,"per_seconds":3600}}"#,
+        r#"{"rate_limit":{"requests":1,"per_seconds":6}}"#,
+    ] {
+        assert!(policy(ok).within(KeyKind::Secret, &limited), "{ok}");
+    }
+    for wider in [
+        "{}",
+        r#"{"rate_limit":{"requests":11,"per_seconds":60}}"#,
+        r#"{"rate_limit":{"requests":10,"per_seconds":59}}"#,
+        r#"{"rate_limit":{"requests":2,"per_seconds":6}}"#,
+        r#"{"rate_limit":{"requests":20,"per_seconds":3600}}"#,
+    ] {
+        assert!(!policy(wider).within(KeyKind::Secret, &limited), "{wider}");
+    }
 }
 
 #[test]
