@@ -84,18 +84,32 @@ pub fn drop_request_header(name: &str) -> bool {
 }
 
 /// The client's `Cookie` header without the worker's own cookies; `None` when nothing is
-/// left. Split on `,` as well as `;`: a request with several `Cookie` fields reaches the
-/// worker joined with `, `.
+/// left. A request with several `Cookie` fields reaches the worker joined with `, `, so a
+/// worker cookie may also follow a comma; but commas are common inside cookie values
+/// (JSON, lists), so a `;`-separated pair is only cut at its commas when one of the pieces
+/// is a worker cookie, and is otherwise forwarded as it came.
 pub fn forwardable_cookies(cookie_header: &str) -> Option<String> {
-    let kept: Vec<&str> = cookie_header
-        .split([';', ','])
-        .map(str::trim)
-        .filter(|pair| !pair.is_empty())
-        .filter(|pair| {
-            let name = pair.split_once('=').map_or(*pair, |(name, _)| name).trim();
-            !WORKER_COOKIES.contains(&name)
-        })
-        .collect();
+    let is_worker_cookie = |piece: &str| {
+        let piece = piece.trim();
+        let name = piece.split_once('=').map_or(piece, |(name, _)| name).trim();
+        WORKER_COOKIES.contains(&name)
+    };
+    let mut kept: Vec<String> = Vec::new();
+    for pair in cookie_header.split(';').map(str::trim) {
+        if pair.split(',').any(is_worker_cookie) {
+            let rest: Vec<&str> = pair
+                .split(',')
+                .filter(|piece| !is_worker_cookie(piece))
+                .map(str::trim)
+                .filter(|piece| !piece.is_empty())
+                .collect();
+            if !rest.is_empty() {
+                kept.push(rest.join(", "));
+            }
+        } else if !pair.is_empty() {
+            kept.push(String::from(pair));
+        }
+    }
     (!kept.is_empty()).then(|| kept.join("; "))
 }
 
@@ -274,6 +288,16 @@ mod tests {
         assert_eq!(
             forwardable_cookies("theme=dark, __Host-aero2_session=0123"),
             Some("theme=dark".into())
+        );
+        // Found by review: commas inside a value were cut and rejoined with "; ", so JSON
+        // in a cookie reached the origin mangled. A pair with no worker cookie is kept whole.
+        assert_eq!(
+            forwardable_cookies(r#"prefs={"a":1,"b":2}; theme=dark"#),
+            Some(r#"prefs={"a":1,"b":2}; theme=dark"#.into())
+        );
+        assert_eq!(
+            forwardable_cookies("list=a,b, __Host-aero2_session=0123; cart=1"),
+            Some("list=a, b; cart=1".into())
         );
         // A cookie whose value mentions the name is kept; only the name counts.
         assert_eq!(

@@ -69,7 +69,9 @@ impl RateLimit {
         let end = start.0 + self.window_ms();
         RateDecision {
             allowed,
-            remaining: self.requests - window.count,
+            // saturating: a window counted under a higher limit, before the key's policy
+            // was lowered, may hold more than the new limit.
+            remaining: self.requests.saturating_sub(window.count),
             reset_after_seconds: (end - now.0).div_ceil(1000).max(1),
         }
     }

@@ -47,10 +47,19 @@ impl KeyRingObject {
             .map(|loaded| loaded.webhooks.endpoints.clone())
             .unwrap_or_default();
         let timeout_ms = config.webhook_timeout_ms;
-        let sends = due.iter().filter_map(|message| {
-            let endpoint = endpoints
+        let enabled = |message: &MessageRow| {
+            endpoints
                 .iter()
-                .find(|e| e.id.to_string() == message.endpoint_id && e.disabled_at.is_none())?;
+                .find(|e| e.id.to_string() == message.endpoint_id && e.disabled_at.is_none())
+        };
+        // A message whose endpoint is disabled (or gone) fails now: left pending, it would
+        // be leased and skipped by every alarm run, keeping the alarm firing for nothing.
+        for message in due.iter().filter(|message| enabled(message).is_none()) {
+            self.store
+                .set_message(message, message.attempts, "failed", None)?;
+        }
+        let sends = due.iter().filter_map(|message| {
+            let endpoint = enabled(message)?;
             let secrets = endpoint.secrets(master, application, now);
             Some(async move {
                 let outcome = send(
@@ -109,6 +118,11 @@ impl KeyRingObject {
         };
         let endpoint = &mut loaded.webhooks.endpoints[index];
         let mut health = endpoint.health();
+        if health.is_disabled() && !outcome.status.is_some_and(is_delivered) {
+            // Disabled by an earlier outcome of this same run, which failed the rest of its
+            // messages: this one fails too, rather than wait for an endpoint that is off.
+            return self.store.set_message(message, attempt, "failed", None);
+        }
         if outcome.status.is_some_and(is_delivered) {
             self.store
                 .set_message(message, attempt, "delivered", None)?;
