@@ -112,12 +112,20 @@ thread_local! {
     static CACHED: OnceCell<Rc<Config>> = const { OnceCell::new() };
 }
 
-/// A whole number of days, at least 1; `default` when unset or invalid.
+/// A whole number of days, from 1 to 100 years; `default` when unset or invalid.
 fn days(env: &Env, name: &str, default: u64) -> u64 {
-    setting(env, name)
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|days| (1..=36_500).contains(days))
-        .unwrap_or(default)
+    number(env, name, 1..=36_500, default)
+}
+
+/// A setting given in seconds (`range`), in milliseconds; `default_ms` when unset or out of
+/// range.
+fn seconds_in_ms(
+    env: &Env,
+    name: &str,
+    range: std::ops::RangeInclusive<u64>,
+    default_ms: u64,
+) -> u64 {
+    number(env, name, range, default_ms / 1000) * 1000
 }
 
 /// A whole number within `range`; `default` when unset or out of range.
@@ -206,28 +214,28 @@ impl Config {
                     100..=86_400_000,
                     RetryPolicy::DEFAULT.max_retry_ms,
                 ),
-                disable_after_ms: number(
+                disable_after_ms: seconds_in_ms(
                     env,
                     "WEBHOOK_DISABLE_AFTER_SECONDS",
                     1..=30 * 86_400,
-                    RetryPolicy::DEFAULT.disable_after_ms / 1000,
-                ) * 1000,
+                    RetryPolicy::DEFAULT.disable_after_ms,
+                ),
             },
             reminders: ReminderSettings {
-                grace_warning_ms: number(
+                grace_warning_ms: seconds_in_ms(
                     env,
                     "WEBHOOK_GRACE_WARNING_SECONDS",
                     1..=7 * 86_400,
-                    ReminderSettings::DEFAULT.grace_warning_ms / 1000,
-                ) * 1000,
+                    ReminderSettings::DEFAULT.grace_warning_ms,
+                ),
             },
             regional: RegionalSettings {
-                lease_ms: number(env, "REGIONAL_LEASE_SECONDS", 2..=600, 30) * 1000,
+                lease_ms: seconds_in_ms(env, "REGIONAL_LEASE_SECONDS", 2..=600, 30_000),
                 shards: number(env, "REGIONAL_SHARDS", 1..=16, 1) as u8,
                 clock_margin_ms: number(env, "REGIONAL_CLOCK_MARGIN_MS", 0..=10_000, 2_000),
                 push_timeout_ms: number(env, "REGIONAL_PUSH_TIMEOUT_MS", 100..=10_000, 2_000),
             },
-            edge_cache_ms: number(env, "EDGE_CACHE_SECONDS", 0..=60, 5) * 1000,
+            edge_cache_ms: seconds_in_ms(env, "EDGE_CACHE_SECONDS", 0..=60, 5_000),
         }
     }
 

@@ -170,13 +170,14 @@ async fn validate(
         }
     };
     let mode = config.mode(key.kind);
+    // Strict and regional mode: forged keys name applications at random, so refuse those
+    // here, without waking (or creating) a Durable Object. While an application is flooded
+    // with keys that fail, its keys must also have a KV record before a Durable Object is
+    // asked. (Edge mode reads the key's KV record anyway.)
+    if mode != ValidationMode::Edge && !kv::key_may_exist(env, key, now).await? {
+        return Err(Rejection::UnknownKey.into());
+    }
     if mode == ValidationMode::Strict {
-        // Forged keys name applications at random: refuse those here, without waking (or
-        // creating) a Durable Object. While an application is flooded with keys that fail,
-        // its keys must also have a KV record before its Durable Object is asked.
-        if !kv::key_may_exist(env, key, now).await? {
-            return Err(Rejection::UnknownKey.into());
-        }
         let command = RingCommand::Validate {
             key: *key,
             request,
@@ -187,13 +188,9 @@ async fn validate(
     }
     let record = if mode == ValidationMode::Regional {
         // Regional mode: the record from the application's replica in this region, which
-        // holds the key ring's current state under a lease. Forged keys stop at the same
-        // KV checks as in strict mode (the application exists; while it is flooded, the
-        // key's own record); the rest are answered from the replica's memory, and never
-        // reach the key ring.
-        if !kv::key_may_exist(env, key, now).await? {
-            return Err(Rejection::UnknownKey.into());
-        }
+        // holds the key ring's current state under a lease. Forged keys stopped at the KV
+        // checks above; the rest are answered from the replica's memory, and never reach
+        // the key ring.
         let replica = ReplicaName {
             application: key.application_id,
             region: region_of(req),

@@ -178,6 +178,12 @@ impl KeyRingObject {
                 self.store.delete_lease(name)?;
             }
             state.leases.retain(|(_, lease)| lease.until > now);
+            // No replica holds a lease (always so outside regional mode): nothing to push,
+            // and no version to write, since a replica that renews later gets a full copy.
+            if state.leases.is_empty() {
+                state.changed.clear();
+                state.removed.clear();
+            }
             if state.changed.is_empty() && state.removed.is_empty() {
                 return Ok(Vec::new());
             }

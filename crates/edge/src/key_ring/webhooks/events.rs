@@ -2,7 +2,7 @@
 //! in use, expiring soon) that time sends.
 
 use aero2_keys::http::ErrorCode;
-use aero2_keys::webhooks::reminders::{self, Due, KeyFacts, Reminder};
+use aero2_keys::webhooks::reminders::{self, Due, KeyFacts, ReminderSettings};
 use aero2_keys::webhooks::EventType;
 use aero2_keys::{
     ApplicationId, EndpointId, KeyId, KeyRecord, KeyStatus, MessageId, SystemRandom, UnixMillis,
@@ -135,6 +135,31 @@ impl KeyRingObject {
         }
     }
 
+    /// The reminders of one key that are due at `now` and not yet sent; with `on_use`, also
+    /// the one its latest use calls for (a rotated key still in use).
+    fn reminders_due(
+        loaded: &Loaded,
+        record: &KeyRecord,
+        now: UnixMillis,
+        settings: ReminderSettings,
+        on_use: bool,
+    ) -> Vec<Due> {
+        let facts = Self::key_facts(loaded, record);
+        let sent = |due: Due| {
+            loaded
+                .webhooks
+                .reminders_sent
+                .contains(&(record.id, due.reminder, due.for_at.0))
+        };
+        let mut due = reminders::due(facts, now, settings, sent);
+        if on_use {
+            if let Some(used) = facts.last_used {
+                due.extend(reminders::on_use(facts, used, settings, sent));
+            }
+        }
+        due
+    }
+
     /// The next instant a reminder of any key falls due.
     pub(in crate::key_ring) fn next_reminder(
         &self,
@@ -173,20 +198,7 @@ impl KeyRingObject {
                 if key_id.is_some_and(|id| id != record.id) {
                     continue;
                 }
-                let facts = Self::key_facts(loaded, record);
-                let sent = |due: Due| {
-                    loaded.webhooks.reminders_sent.contains(&(
-                        record.id,
-                        due.reminder,
-                        due.for_at.0,
-                    ))
-                };
-                let mut due = reminders::due(facts, now, settings, sent);
-                if key_id.is_some() {
-                    if let Some(used) = facts.last_used {
-                        due.extend(reminders::on_use(facts, used, settings, sent));
-                    }
-                }
+                let due = Self::reminders_due(loaded, record, now, settings, key_id.is_some());
                 found.extend(due.into_iter().map(|due| (record.clone(), due)));
             }
             for (record, due) in found {
@@ -234,24 +246,20 @@ impl KeyRingObject {
     }
 
     /// After a key was used: sends a reminder if it is in a grace period and one is due.
-    /// Returns whether it looked (the alarm may then have something to send).
+    /// Returns whether it sent one (the alarm must then be set for what comes next).
     pub(in crate::key_ring) fn after_use(&self, key_id: KeyId, now: UnixMillis) -> ApiResult<bool> {
-        let in_grace = self.loaded.borrow().as_ref().is_some_and(|loaded| {
+        // Read first, write only when a reminder is due: a rotated key is used on every
+        // request of its grace period, and most of those uses send nothing.
+        let settings = Config::cached(&self.env).reminders;
+        let due = self.loaded.borrow().as_ref().is_some_and(|loaded| {
             loaded.ring.get(key_id).is_some_and(|record| {
                 matches!(record.status, KeyStatus::Expiring { .. })
-                    && !Reminder::ALL.iter().filter(|r| r.is_grace()).all(|r| {
-                        record.expires_at().is_some_and(|end| {
-                            loaded
-                                .webhooks
-                                .reminders_sent
-                                .contains(&(key_id, *r, end.0))
-                        })
-                    })
+                    && !Self::reminders_due(loaded, record, now, settings, true).is_empty()
             })
         });
-        if in_grace {
+        if due {
             self.send_reminders(Some(key_id), now)?;
         }
-        Ok(in_grace)
+        Ok(due)
     }
 }
