@@ -5,7 +5,7 @@
 # otherwise try to download wasm-bindgen and wasm-opt.
 #
 #   AERO2_SKIP_BUILD=1      reuse the existing bundle (tests start wrangler many times)
-#   AERO2_WORKER_FEATURES   cargo features, e.g. "instrumentation" for the benchmark. Such a
+#   AERO2_WORKER_FEATURES   cargo features, e.g. "fault-injection" for the tests. Such a
 #                           build goes to crates/edge/build-<features> with its own target
 #                           directory, so it never replaces or invalidates the release bundle.
 set -euo pipefail

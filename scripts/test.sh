@@ -70,7 +70,8 @@ step "Secrets at rest and in logs: no key value in any persisted state or log of
 node scripts/scan-secrets.mjs target/e2e target/dashboard target/gate-browser
 
 step "Benchmark smoke run: every part of make bench, for a second each, with its checks"
-node scripts/bench.mjs --smoke
+# The bundles built above are reused (AERO2_SKIP_BUILD), not built a second time.
+AERO2_SKIP_BUILD=1 node scripts/bench.mjs --smoke
 
 # One closing line over every test run above.
 awk '/^test result:/ { passed += $4; failed += $6 }
