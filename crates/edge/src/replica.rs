@@ -11,7 +11,7 @@
 use std::cell::{Cell, RefCell};
 
 use aero2_keys::http::ErrorCode;
-use aero2_keys::regional::{Applied, Lease, Replica};
+use aero2_keys::regional::{Applied, Replica};
 use aero2_keys::{StorageId, UnixMillis};
 use futures_util::lock::Mutex;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, ScheduledTime, State};
@@ -136,15 +136,12 @@ impl ValidationReplica {
     /// Sets the alarm for the last third of the lease.
     async fn arm_renewal(&self) {
         let settings = Config::cached(&self.env).regional;
-        let Some(Lease { until }) = self.replica.borrow().lease else {
+        let Some(lease) = self.replica.borrow().lease else {
             return;
         };
-        let at = UnixMillis(
-            until
-                .0
-                .saturating_sub(settings.clock_margin_ms + settings.lease_ms / 3)
-                .max(now().0 + 1),
-        );
+        let at = lease
+            .renew_at(settings.lease_ms, settings.clock_margin_ms)
+            .max(UnixMillis(now().0 + 1));
         let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at.0 as f64));
         let _ = self
             .state

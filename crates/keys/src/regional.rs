@@ -115,9 +115,10 @@ impl Lease {
         now.0.saturating_add(margin_ms) < self.until.0
     }
 
-    /// Whether it is time to renew ahead of the end: in the last third of the lease.
-    pub fn renew_due(&self, now: UnixMillis, lease_ms: u64, margin_ms: u64) -> bool {
-        now.0.saturating_add(margin_ms).saturating_add(lease_ms / 3) >= self.until.0
+    /// When to renew ahead of the end: at the start of the lease's last third, counted
+    /// back from when the replica stops serving (`margin_ms` before the end).
+    pub fn renew_at(&self, lease_ms: u64, margin_ms: u64) -> UnixMillis {
+        UnixMillis(self.until.0.saturating_sub(margin_ms + lease_ms / 3))
     }
 }
 
@@ -320,8 +321,7 @@ mod tests {
         };
         assert!(lease.serves(UnixMillis(T.0 + 27_999), 2_000));
         assert!(!lease.serves(UnixMillis(T.0 + 28_000), 2_000));
-        assert!(!lease.renew_due(UnixMillis(T.0 + 17_999), 30_000, 2_000));
-        assert!(lease.renew_due(UnixMillis(T.0 + 18_000), 30_000, 2_000));
+        assert_eq!(lease.renew_at(30_000, 2_000), UnixMillis(T.0 + 18_000));
     }
 
     #[test]
