@@ -23,6 +23,126 @@ fn from(ip: &str, method: &str, w: &Worker, path: &str, headers: &[(&str, &str)]
     request(method, &w.url(path), &all, None)
 }
 
+/// The key endpoints #13 added (`PATCH /v1/keys/{id}`, `…/suspend`, `…/resume`), each
+/// tried by a key in its grace period, another application's key, a secret key from a
+/// browser, a forged key and a malformed body: all refused, and the key is unchanged.
+#[test]
+fn the_key_policy_endpoints_refuse_grace_keys_other_applications_browsers_and_bad_bodies() {
+    let w = worker();
+    let app = w.create_application("Policy endpoints", "production");
+    let admin = app.secret.value.clone();
+    let target = w.post(
+        "/v1/keys",
+        &admin,
+        Some(&json!({"kind": "secret", "label": "target"})),
+    );
+    assert_eq!(target.status, 201, "{}", target.body);
+    let target_id = target.json["key"]["id"].as_str().unwrap().to_owned();
+    // A key in its grace period: rotate a second admin key and keep the old value.
+    let spare = w.post("/v1/keys", &admin, Some(&json!({"kind": "secret"})));
+    let spare_id = spare.json["key"]["id"].as_str().unwrap().to_owned();
+    let in_grace = spare.json["key"]["value"].as_str().unwrap().to_owned();
+    let rotated = w.post(
+        &format!("/v1/keys/{spare_id}/rotate"),
+        &admin,
+        Some(&json!({"grace_period_seconds": 3600})),
+    );
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let other = w.create_application("Someone else", "production");
+    let forged = ApiKey::generate(
+        KeyKind::Secret,
+        Environment::Live,
+        ApplicationId::parse(&app.id).unwrap(),
+        &mut SystemRandom,
+    )
+    .unwrap();
+
+    let call = |key: &str, method: &str, path: &str, body: Option<&str>, extra: &[(&str, &str)]| {
+        let auth = bearer(key);
+        let mut headers = vec![
+            ("Authorization", auth.as_str()),
+            ("CF-Connecting-IP", "198.51.100.77"),
+            ("Content-Type", "application/json"),
+        ];
+        headers.extend_from_slice(extra);
+        request(method, &w.url(path), &headers, body)
+    };
+    let patch_body = r#"{"label":"taken over"}"#;
+    let operations: [(&str, String, Option<&str>); 3] = [
+        ("PATCH", format!("/v1/keys/{target_id}"), Some(patch_body)),
+        ("POST", format!("/v1/keys/{target_id}/suspend"), None),
+        ("POST", format!("/v1/keys/{target_id}/resume"), None),
+    ];
+    for (method, path, body) in &operations {
+        for (who, key, extra, expected) in [
+            (
+                "a key in its grace period",
+                in_grace.as_str(),
+                &[][..],
+                (403, "key_in_grace_period"),
+            ),
+            (
+                "another application's key",
+                other.secret.value.as_str(),
+                &[][..],
+                (404, "key_not_found"),
+            ),
+            (
+                "a secret key from a browser",
+                admin.as_str(),
+                &[("Origin", "https://shop.example")][..],
+                (403, "secret_key_in_browser"),
+            ),
+            (
+                "a forged key",
+                forged.expose_secret(),
+                &[][..],
+                (401, "unknown_key"),
+            ),
+        ] {
+            let reply = call(key, method, path, *body, extra);
+            assert_eq!(
+                (reply.status, reply.code()),
+                expected,
+                "{who}: {method} {path}"
+            );
+        }
+    }
+    // Malformed bodies for PATCH: not JSON, not an object, too large, an unknown field.
+    let huge = format!(r#"{{"label":"{}"}}"#, "x".repeat(40_000));
+    for (body, expected) in [
+        ("not json", (400, "invalid_request")),
+        ("[1,2]", (400, "invalid_request")),
+        (huge.as_str(), (413, "payload_too_large")),
+        (r#"{"kind":"publishable"}"#, (400, "invalid_request")),
+    ] {
+        let reply = call(
+            &admin,
+            "PATCH",
+            &format!("/v1/keys/{target_id}"),
+            Some(body),
+            &[],
+        );
+        assert_eq!(
+            (reply.status, reply.code()),
+            expected,
+            "{}",
+            &body[..body.len().min(40)]
+        );
+    }
+    // Nothing of it took effect.
+    let listed = w.get("/v1/keys", &admin);
+    let key = listed.json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == json!(target_id))
+        .unwrap()
+        .clone();
+    assert_eq!(key["label"], json!("target"));
+    assert!(key.get("suspended_at").is_none_or(Value::is_null), "{key}");
+}
+
 // ----- 1. a key in its grace period -----------------------------------------------------
 
 #[test]
