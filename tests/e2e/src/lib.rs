@@ -663,3 +663,15 @@ pub fn millis(text: &Value) -> u64 {
         .expect("RFC 3339")
         .0
 }
+
+/// A well-formed live key that was never issued, as an attacker mints one (the checksum is
+/// public): for the application `application` (an `app_…` id), or for one that does not
+/// exist when `None`.
+pub fn forged_key(kind: aero2_keys::KeyKind, application: Option<&str>) -> aero2_keys::ApiKey {
+    use aero2_keys::{ApiKey, ApplicationId, Environment, SystemRandom};
+    let application = match application {
+        Some(id) => ApplicationId::parse(id).expect("an application id"),
+        None => ApplicationId::generate(&mut SystemRandom).unwrap(),
+    };
+    ApiKey::generate(kind, Environment::Live, application, &mut SystemRandom).unwrap()
+}

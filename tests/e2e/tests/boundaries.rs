@@ -9,7 +9,7 @@
 use std::sync::OnceLock;
 
 use aero2_e2e::*;
-use aero2_keys::{ApiKey, ApplicationId, Environment, KeyKind, SystemRandom};
+use aero2_keys::KeyKind;
 use serde_json::{json, Value};
 
 fn worker() -> &'static Worker {
@@ -49,13 +49,7 @@ fn the_key_policy_endpoints_refuse_grace_keys_other_applications_browsers_and_ba
     );
     assert_eq!(rotated.status, 200, "{}", rotated.body);
     let other = w.create_application("Someone else", "production");
-    let forged = ApiKey::generate(
-        KeyKind::Secret,
-        Environment::Live,
-        ApplicationId::parse(&app.id).unwrap(),
-        &mut SystemRandom,
-    )
-    .unwrap();
+    let forged = forged_key(KeyKind::Secret, Some(&app.id));
 
     let call = |key: &str, method: &str, path: &str, body: Option<&str>, extra: &[(&str, &str)]| {
         let auth = bearer(key);
@@ -292,13 +286,7 @@ fn browser_answers_on_frontend_routes_can_be_read_by_the_page_errors_included() 
     assert_eq!(secret.header("Access-Control-Allow-Origin"), Some(page));
     assert!(secret.header("Vary").unwrap_or("").contains("Origin"));
 
-    let unknown = ApiKey::generate(
-        KeyKind::Publishable,
-        Environment::Live,
-        ApplicationId::parse(&app.id).unwrap(),
-        &mut SystemRandom,
-    )
-    .unwrap();
+    let unknown = forged_key(KeyKind::Publishable, Some(&app.id));
     let refused = browser(unknown.expose_secret(), "/v1/client/session");
     assert_eq!((refused.status, refused.code()), (401, "unknown_key"));
     assert_eq!(refused.header("Access-Control-Allow-Origin"), Some(page));
@@ -532,13 +520,7 @@ fn forged_keys_for_random_applications_create_no_storage_and_reveal_nothing() {
         } else {
             KeyKind::Publishable
         };
-        let forged = ApiKey::generate(
-            kind,
-            Environment::Live,
-            ApplicationId::generate(&mut SystemRandom).unwrap(),
-            &mut SystemRandom,
-        )
-        .unwrap();
+        let forged = forged_key(kind, None);
         // A different address each time: this is about storage, not the failure limit.
         let ip = format!("10.5.{}.{}", i / 250, i % 250);
         let auth = bearer(forged.expose_secret());
@@ -562,20 +544,8 @@ fn forged_keys_for_random_applications_create_no_storage_and_reveal_nothing() {
     );
 
     // An unknown application is answered exactly as an unknown key of a real one.
-    let of_existing = ApiKey::generate(
-        KeyKind::Secret,
-        Environment::Live,
-        ApplicationId::parse(&app.id).unwrap(),
-        &mut SystemRandom,
-    )
-    .unwrap();
-    let of_nothing = ApiKey::generate(
-        KeyKind::Secret,
-        Environment::Live,
-        ApplicationId::generate(&mut SystemRandom).unwrap(),
-        &mut SystemRandom,
-    )
-    .unwrap();
+    let of_existing = forged_key(KeyKind::Secret, Some(&app.id));
+    let of_nothing = forged_key(KeyKind::Secret, None);
     for path in ["/v1/keys", "/v1/users"] {
         let a = from(
             "10.6.0.1",
@@ -601,13 +571,7 @@ fn an_address_that_fails_too_often_is_refused_before_any_lookup() {
     let w = worker();
     let app = w.create_application("Limits", "production");
     let ip = "192.0.2.99";
-    let forged = ApiKey::generate(
-        KeyKind::Secret,
-        Environment::Live,
-        ApplicationId::parse(&app.id).unwrap(),
-        &mut SystemRandom,
-    )
-    .unwrap();
+    let forged = forged_key(KeyKind::Secret, Some(&app.id));
     let auth = bearer(forged.expose_secret());
     within_one_rate_window(20);
     let mut codes = Vec::new();

@@ -348,7 +348,7 @@ fn flood_stops_reaching_durable_objects(mode: &str) {
 /// one. A CORS preflight, which carries no key, costs neither.
 #[test]
 fn forged_keys_for_applications_that_do_not_exist_cost_one_kv_read_and_no_durable_object_call() {
-    use aero2_keys::{ApiKey, ApplicationId, Environment, KeyKind, SystemRandom};
+    use aero2_keys::KeyKind;
     let w = Worker::start(
         "faults-forged-apps",
         Options {
@@ -364,17 +364,14 @@ fn forged_keys_for_applications_that_do_not_exist_cost_one_kv_read_and_no_durabl
 
     let before = counters();
     for i in 0..200u32 {
-        let key = ApiKey::generate(
+        let key = forged_key(
             if i % 2 == 0 {
                 KeyKind::Secret
             } else {
                 KeyKind::Publishable
             },
-            Environment::Live,
-            ApplicationId::generate(&mut SystemRandom).unwrap(),
-            &mut SystemRandom,
-        )
-        .unwrap();
+            None,
+        );
         let ip = format!("10.41.{}.{}", i / 250, i % 250);
         let reply = request(
             "GET",
