@@ -285,7 +285,7 @@ test("editing a key sends only what changed, and null for a restriction removed"
   await d.getByLabel("Create, change, rotate, suspend and revoke keys (keys:write)").check();
   await d.getByLabel("Read the audit log (audit:read)").check();
   await d.getByLabel("List webhook endpoints and their deliveries (webhooks:read)").check();
-  await d.getByLabel("Add, delete and test webhook endpoints, rotate their secrets, resend messages (webhooks:write)").check();
+  await d.getByLabel("Add (with reading keys and the audit log), delete and test webhook endpoints, rotate their secrets, resend messages (webhooks:write)").check();
   await d.getByLabel("Label").fill("ops team");
   await d.getByLabel("Allowed requests (routes)").fill("/v1/orders/*\nDELETE,PUT /v1/carts/*");
   await d.getByRole("button", { name: "Save changes" }).click();
