@@ -8,6 +8,7 @@ use serde_json::json;
 
 #[test]
 fn state_survives_a_restart_and_pending_expiries_still_fire() {
+    const GRACE_SECONDS: u64 = 20;
     let mut w = Worker::start("restart", Options::default());
     let app = w.create_application("Durable", "production");
     let extra = w.post(
@@ -29,7 +30,9 @@ fn state_survives_a_restart_and_pending_expiries_still_fire() {
     let rotated = w.post(
         &format!("/v1/keys/{}/rotate", app.publishable.id),
         &app.secret.value,
-        Some(&json!({"grace_period_seconds": 8})),
+        // Longer than a restart on a slow, shared CI machine can take, so the old key is
+        // provably still in its grace period afterwards.
+        Some(&json!({"grace_period_seconds": GRACE_SECONDS})),
     );
     assert_eq!(rotated.status, 200);
     let rotated_at = Instant::now();
@@ -43,13 +46,14 @@ fn state_survives_a_restart_and_pending_expiries_still_fire() {
         .len();
 
     w.restart("TERM");
+    let restarted_after = rotated_at.elapsed();
 
     assert_eq!(w.get("/v1/users", &app.secret.value).status, 200);
     assert_eq!(w.get("/v1/users", &extra_value).code(), "revoked_key");
     assert_eq!(
         w.get("/v1/client/a", &app.publishable.value).status,
         200,
-        "still in its grace period"
+        "still in its grace period ({restarted_after:?} after the rotation)"
     );
     assert_eq!(w.get("/v1/client/a", &new_publishable).status, 200);
     let after = w
@@ -83,7 +87,7 @@ fn state_survives_a_restart_and_pending_expiries_still_fire() {
     assert!(apps.body.contains(&app.id));
 
     // The expiry alarm set before the restart fires after it.
-    std::thread::sleep(Duration::from_secs(8).saturating_sub(rotated_at.elapsed()));
+    std::thread::sleep(Duration::from_secs(GRACE_SECONDS).saturating_sub(rotated_at.elapsed()));
     wait_until("the expiry alarm", Duration::from_secs(30), || {
         let log = w.get("/v1/audit_log?event=key.expired", &app.secret.value);
         log.json["entries"].as_array().is_some_and(|e| e.len() == 1)
