@@ -158,12 +158,16 @@ impl KeyRecord {
         }
     }
 
-    /// Active, and not suspended: what counts when the application must keep one secret
-    /// key it can use.
-    fn is_usable_secret(&self) -> bool {
+    /// Active, not suspended and not past its own `expires_at`: what counts when the
+    /// application must keep one secret key it can use. A key past its `expires_at` stays
+    /// `active` until the alarm revokes it, but the gate already refuses it, so it is no
+    /// substitute. (A key that expires later still counts: the application is warned with
+    /// `key.expiring_soon`, and may choose to run on expiring keys only.)
+    fn is_usable_secret(&self, now: UnixMillis) -> bool {
         self.kind == KeyKind::Secret
             && self.status == KeyStatus::Active
             && self.suspended_at.is_none()
+            && self.policy.expires_at.is_none_or(|end| end > now)
     }
 
     /// The instant this key stops (or stopped) being valid, if that is known.
@@ -461,7 +465,7 @@ impl KeyRing {
         if record.status.is_revoked() {
             return Err(LifecycleError::AlreadyRevoked);
         }
-        if reason != RevocationReason::Leaked && self.is_last_usable_secret(record) {
+        if reason != RevocationReason::Leaked && self.is_last_usable_secret(record, now) {
             return Err(LifecycleError::LastActiveSecretKey);
         }
         let record = &mut self.keys[index];
@@ -533,8 +537,12 @@ impl KeyRing {
 
     /// Whether `record` is the only secret key the application can still use (active and
     /// not suspended): revoking or suspending it would lock the application out.
-    fn is_last_usable_secret(&self, record: &KeyRecord) -> bool {
-        record.is_usable_secret() && self.keys.iter().filter(|r| r.is_usable_secret()).count() == 1
+    fn is_last_usable_secret(&self, record: &KeyRecord, now: UnixMillis) -> bool {
+        record.is_usable_secret(now)
+            && !self
+                .keys
+                .iter()
+                .any(|other| other.id != record.id && other.is_usable_secret(now))
     }
 
     /// Changes a key's label and policy; its kind never changes. Returns the record before
@@ -574,7 +582,7 @@ impl KeyRing {
         if record.suspended_at.is_some() {
             return Err(LifecycleError::AlreadySuspended);
         }
-        if self.is_last_usable_secret(record) {
+        if self.is_last_usable_secret(record, now) {
             return Err(LifecycleError::LastActiveSecretKey);
         }
         let record = &mut self.keys[index];

@@ -146,6 +146,49 @@ fn the_last_active_secret_key_cannot_be_revoked_unless_leaked() {
     assert!(!usable(&leaked, at(4)));
 }
 
+/// A secret key past its own `expires_at` is refused by the gate at once, though it stays
+/// `active` until the alarm revokes it: it must not count as the key that keeps the
+/// application in. Checked at the exact boundary, with an injected clock.
+#[test]
+fn a_secret_key_past_its_own_expiry_does_not_keep_the_application_in() {
+    let lasting_and_expiring = || {
+        let (mut ring, mut rng) = ring();
+        let (_, lasting) = ring
+            .create(KeyKind::Secret, "lasting", Policy::default(), T0, &mut rng)
+            .unwrap();
+        let expiring_policy = Policy {
+            expires_at: Some(at(100)),
+            ..Policy::default()
+        };
+        let (_, expiring) = ring
+            .create(KeyKind::Secret, "temp", expiring_policy, T0, &mut rng)
+            .unwrap();
+        (ring, lasting, expiring)
+    };
+    // One millisecond before its end, the expiring key still works: the other may go.
+    let (mut ring, lasting, _) = lasting_and_expiring();
+    assert!(ring.suspend(lasting.id, at(99)).is_ok());
+    let (mut ring, lasting, _) = lasting_and_expiring();
+    assert!(ring
+        .revoke(lasting.id, at(99), RevocationReason::Revoked)
+        .is_ok());
+    // At its end it works no more, so the lasting key is the last one.
+    let (mut ring, lasting, expiring) = lasting_and_expiring();
+    assert_eq!(
+        ring.suspend(lasting.id, at(100)),
+        Err(LifecycleError::LastActiveSecretKey)
+    );
+    assert_eq!(
+        ring.revoke(lasting.id, at(100), RevocationReason::Revoked),
+        Err(LifecycleError::LastActiveSecretKey)
+    );
+    assert_eq!(ring.get(lasting.id).unwrap().status, KeyStatus::Active);
+    // The expired key itself may be revoked early, before the alarm: it opens nothing.
+    assert!(ring
+        .revoke(expiring.id, at(100), RevocationReason::Revoked)
+        .is_ok());
+}
+
 #[test]
 fn rotate_keeps_the_old_key_for_the_grace_period() {
     let (mut ring, mut rng) = ring();
