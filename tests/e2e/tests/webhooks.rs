@@ -848,6 +848,17 @@ fn production_settings_refuse_plain_http_and_local_addresses_and_need_a_secret()
         "https://169.254.169.254/latest/meta-data",
         "https://localhost/x",
         "https://printer.local/x",
+        // The same places, spelled so a string check would miss them: the worker judges
+        // the host the WHATWG URL parser gives, as fetch would use it.
+        "https://0x7f.1/x",
+        "https://2130706433/x",
+        "https://[::ffff:a9fe:a9fe]/x",
+        "https://[64:ff9b::a9fe:a9fe]/x",
+        "https://[2002:7f00:1::]/x",
+        "https://[::127.0.0.1]/x",
+        "https://224.0.0.1/x",
+        "https://metadata.google.internal/computeMetadata/v1/",
+        "https://LocalHost./x",
     ] {
         let reply = send(
             &w,

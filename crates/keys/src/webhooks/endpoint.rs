@@ -48,7 +48,7 @@ impl UrlError {
             UrlError::NoHost => "url: must have a host",
             UrlError::Fragment => "url: must not have a #fragment",
             UrlError::PrivateAddress => {
-                "url: must not point at localhost or a private, loopback or link-local address"
+                "url: must not point at localhost or a private, loopback, link-local, multicast or reserved address"
             }
         }
     }
@@ -80,31 +80,71 @@ pub fn check_url(url: &UrlParts<'_>, local_development: bool) -> Result<(), UrlE
     Ok(())
 }
 
-/// Names and addresses that lead to the machine itself or a private network.
+/// Names and addresses that lead to the machine itself, a private network, or no single
+/// public host (multicast, reserved). IPv6 forms that carry an IPv4 address (mapped,
+/// compatible, NAT64, 6to4) are judged by that address, so none of them is a way around
+/// the IPv4 rules. Names that resolve to a private address (DNS rebinding) cannot be seen
+/// here; Workers' `fetch` does not reach private networks, which is the second line.
 fn is_local(host: Host<'_>) -> bool {
     match host {
         Host::Domain(name) => {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost") || name.ends_with(".local")
+            ["localhost", "local", "internal", "home.arpa"]
+                .iter()
+                .any(|zone| {
+                    name.strip_suffix(zone)
+                        .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+                })
         }
         Host::Ip(IpAddr::V4(ip)) => {
+            let [a, b, c, _] = ip.octets();
             ip.is_private()
                 || ip.is_loopback()
                 || ip.is_link_local()
-                || ip.is_unspecified()
-                || ip.is_broadcast()
-                || ip.octets()[0] == 100 && ip.octets()[1] & 0xC0 == 64 // 100.64.0.0/10, shared
+                || a == 0 // "this network", 0.0.0.0/8
+                || a >= 224 // multicast 224.0.0.0/4, reserved 240.0.0.0/4 and broadcast
+                || a == 100 && b & 0xC0 == 64 // shared address space, 100.64.0.0/10
+                || a == 192 && b == 0 && c == 0 // protocol assignments, 192.0.0.0/24
+                || a == 198 && b & 0xFE == 18 // benchmarking, 198.18.0.0/15
         }
         Host::Ip(IpAddr::V6(ip)) => {
-            if let Some(v4) = ip.to_ipv4_mapped() {
+            if let Some(v4) = embedded_ipv4(ip) {
                 return is_local(Host::Ip(IpAddr::V4(v4)));
             }
-            let first = ip.segments()[0];
+            let [first, second, ..] = ip.segments();
             ip.is_loopback()
                 || ip.is_unspecified()
                 || first & 0xFE00 == 0xFC00 // unique local, fc00::/7
                 || first & 0xFFC0 == 0xFE80 // link-local, fe80::/10
+                || first & 0xFFC0 == 0xFEC0 // site-local (deprecated), fec0::/10
+                || first & 0xFF00 == 0xFF00 // multicast, ff00::/8
+                || first == 0x2001 && second == 0 // Teredo, 2001::/32: a tunnel to anywhere
+                || ip.segments()[..4] == [0x100, 0, 0, 0] // discard-only, 100::/64
         }
+    }
+}
+
+/// The IPv4 address an IPv6 address stands for, where it stands for one: IPv4-mapped
+/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`, deprecated), NAT64 (`64:ff9b::/96`
+/// and the local-use `64:ff9b:1::/48`) and 6to4 (`2002:AABB:CCDD::/48`).
+fn embedded_ipv4(ip: core::net::Ipv6Addr) -> Option<core::net::Ipv4Addr> {
+    let s = ip.segments();
+    let from = |high: u16, low: u16| {
+        let [a, b] = high.to_be_bytes();
+        let [c, d] = low.to_be_bytes();
+        core::net::Ipv4Addr::new(a, b, c, d)
+    };
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    match s {
+        // `::` and `::1` are IPv6's own unspecified and loopback, judged as such.
+        [0, 0, 0, 0, 0, 0, 0, 0 | 1] => None,
+        [0, 0, 0, 0, 0, 0, high, low] => Some(from(high, low)),
+        [0x64, 0xff9b, 0, 0, 0, 0, high, low] => Some(from(high, low)),
+        [0x64, 0xff9b, 1, ..] => Some(from(s[6], s[7])),
+        [0x2002, high, low, ..] => Some(from(high, low)),
+        _ => None,
     }
 }
 
@@ -153,6 +193,29 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:10.0.0.1",
+            // The rest of the reserved IPv4 space.
+            "0.1.2.3",
+            "224.0.0.251",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            "192.0.0.8",
+            "198.18.0.1",
+            "198.19.255.255",
+            // IPv6 forms of a private IPv4 address.
+            "::10.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::7f00:1",
+            "2002:c0a8:0101::1",
+            "2002:7f00:1::",
+            // IPv6's own private, multicast and tunnel ranges.
+            "::",
+            "fec0::1",
+            "ff02::1",
+            "ff05::1:3",
+            "2001:0:4136:e378::1",
+            "100::1",
         ] {
             assert_eq!(
                 check_url(&parts("https", ip(local)), false),
@@ -160,18 +223,46 @@ mod tests {
                 "{local}"
             );
         }
-        for name in ["localhost", "LOCALHOST.", "api.localhost", "printer.local"] {
+        for name in [
+            "localhost",
+            "LOCALHOST.",
+            "api.localhost",
+            "printer.local",
+            "metadata.google.internal",
+            "internal",
+            "router.home.arpa",
+        ] {
             assert_eq!(
                 check_url(&parts("https", Some(Host::Domain(name))), false),
                 Err(UrlError::PrivateAddress),
                 "{name}"
             );
         }
-        assert_eq!(
-            check_url(&parts("https", ip("100.128.0.1")), false),
-            Ok(()),
-            "just past 100.64.0.0/10"
-        );
+        // Just outside each range, and the public forms of the tunnelled ones.
+        for public in [
+            "100.128.0.1",
+            "198.20.0.1",
+            "192.0.1.1",
+            "223.255.255.254",
+            "1.0.0.1",
+            "64:ff9b::cb00:7109",
+            "2002:cb00:7109::1",
+            "2001:1::1",
+            "2606:4700::1111",
+        ] {
+            assert_eq!(
+                check_url(&parts("https", ip(public)), false),
+                Ok(()),
+                "{public}"
+            );
+        }
+        for public in ["internal.example.com", "local.example", "notlocalhost"] {
+            assert_eq!(
+                check_url(&parts("https", Some(Host::Domain(public))), false),
+                Ok(()),
+                "{public}"
+            );
+        }
     }
 
     #[test]
