@@ -411,7 +411,9 @@ test("the keys table shows each key's restrictions and expiry at a glance", asyn
   // An API-provided label is text, never markup.
   assert.equal(await keyRow(keys[label].id).locator('td[data-label="Label"]').textContent(), label);
   assert.equal(await page.locator("#keys-table img").count(), 0);
-  assert.equal(await page.evaluate(() => window.injected), undefined);
+  // Had it become markup, the CSP would have refused the image and its inline handler (so
+  // `window.injected` could never be set); the refusal is what would show.
+  assert.deepEqual(await page.evaluate(() => window.cspViolations), []);
 
   // Live countdowns to each key's own expiry.
   const reader = keyRow(keys.reader.id).locator(".countdown");

