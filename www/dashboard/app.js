@@ -67,6 +67,16 @@ function formatTime(iso) {
   return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "never";
 }
 
+/**
+ * Where a change to a key holds, from its receipt. A null receipt means the write to the
+ * edge's store failed and waits for a retry: the change holds at the key ring already.
+ */
+function everywhereFrom(effectiveAt) {
+  return effectiveAt
+    ? `everywhere from ${formatTime(effectiveAt)}`
+    : "at the key ring now, and at the edge once a failed KV write is retried";
+}
+
 /** With seconds, for delivery attempts that can be moments apart. */
 function formatMoment(iso) {
   return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
@@ -762,7 +772,7 @@ $("#key-form").addEventListener("submit", async (event) => {
   dialog.close();
   if (editing) {
     replaceKey(saved);
-    say(`Saved ${saved.label} (${saved.hint})${effectiveAt ? `: in effect everywhere from ${formatTime(effectiveAt)}` : ""}.`);
+    say(`Saved ${saved.label} (${saved.hint}): in effect ${everywhereFrom(effectiveAt)}.`);
     await loadAudit().catch((error) => say(error.message));
   } else {
     reveal("Your new key", [saved]);
@@ -812,7 +822,7 @@ $("#suspend-form").addEventListener("submit", async (event) => {
   } finally { button.disabled = false; }
   $("#suspend-dialog").close();
   replaceKey(updated);
-  say(`Suspended ${updated.label} (${updated.hint}): refused everywhere from ${formatTime(suspendedEverywhere)} until you resume it.`);
+  say(`Suspended ${updated.label} (${updated.hint}): refused ${everywhereFrom(suspendedEverywhere)} until you resume it.`);
   await loadAudit().catch((error) => say(error.message));
 });
 
@@ -832,7 +842,7 @@ async function revoke(key) {
     state.keys = state.keys.map((k) => (k.id === revoked.id ? revoked : k));
     state.justRevoked.add(revoked.id);
     renderKeys();
-    say(`Revoked ${revoked.hint}: refused everywhere from ${formatTime(effective_at)}.`);
+    say(`Revoked ${revoked.hint}: refused ${everywhereFrom(effective_at)}.`);
     await loadAudit();
   } catch (error) { say(error.message); }
 }
@@ -846,7 +856,7 @@ async function rotate(key) {
     reveal("Your rotated key", [result.key]);
     $("#reveal-advice").textContent += result.previous_key.expires_at
       ? ` The old key ${result.previous_key.hint} keeps working until ${formatTime(result.previous_key.expires_at)}.`
-      : ` The old key ${result.previous_key.hint} is refused everywhere from ${formatTime(result.effective_at)}.`;
+      : ` The old key ${result.previous_key.hint} is refused ${everywhereFrom(result.effective_at)}.`;
     await Promise.all([loadKeys(), loadAudit()]);
   } catch (error) { say(error.message); }
 }

@@ -114,6 +114,7 @@ pub struct KeyList<'a> {
 pub struct KeyResponse<'a> {
     pub key: KeyView<'a>,
     /// The receipt: from this instant no location accepts the key in its old state.
+    /// `None` (null) while it cannot be known: in edge mode, a KV write waiting for retry.
     pub effective_at: Option<String>,
 }
 
@@ -128,7 +129,8 @@ pub struct CreatedKeyResponse<'a> {
 pub struct RotationResponse<'a> {
     pub key: CreatedKey<'a>,
     pub previous_key: KeyView<'a>,
-    /// The receipt: from this instant every location knows the rotation.
+    /// The receipt: from this instant every location knows the rotation. `None` (null)
+    /// while it cannot be known, as for [`KeyResponse`].
     pub effective_at: Option<String>,
 }
 

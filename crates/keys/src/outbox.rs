@@ -110,6 +110,11 @@ impl<K: PartialEq + Clone, V: Clone> Outbox<K, V> {
             .collect()
     }
 
+    /// Whether a value for `key` still waits to be delivered.
+    pub fn is_pending(&self, key: &K) -> bool {
+        self.entries.iter().any(|entry| entry.key == *key)
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -186,7 +191,9 @@ mod tests {
         assert!(!outbox.delivered(&"k", v1));
         let due = outbox.due(now);
         assert_eq!((due[0].value, due[0].version), ("revoked", v2));
+        assert!(outbox.is_pending(&"k"));
         assert!(outbox.delivered(&"k", v2));
+        assert!(!outbox.is_pending(&"k"));
         assert!(outbox.is_empty());
     }
 

@@ -38,6 +38,12 @@ fn failed_kv_writes_are_retried_until_kv_is_correct() {
         None,
     );
     assert_eq!(revoked.status, 200, "{}", revoked.body);
+    // ...but in edge mode it cannot say from when the edge refuses the key: no receipt.
+    assert!(
+        revoked.json["effective_at"].is_null(),
+        "a receipt while KV fails: {}",
+        revoked.body
+    );
     // ...and a key created meanwhile works at once where the Durable Object decides.
     let created = w.post(
         "/v1/keys",
@@ -70,6 +76,25 @@ fn failed_kv_writes_are_retried_until_kv_is_correct() {
     );
     let audit = w.get("/v1/audit_log?event=key.revoked", &app.secret.value);
     assert_eq!(audit.json["entries"].as_array().unwrap().len(), 1);
+    assert!(audit.json["entries"][0]["detail"]["effective_at"].is_null());
+    // With KV healthy again, an edge-mode change has its receipt once more.
+    let spare = w.post(
+        "/v1/keys",
+        &app.secret.value,
+        Some(&json!({"kind": "publishable", "label": "spare"})),
+    );
+    let spare_id = spare.json["key"]["id"].as_str().unwrap();
+    let suspended = w.post(
+        &format!("/v1/keys/{spare_id}/suspend"),
+        &app.secret.value,
+        None,
+    );
+    assert_eq!(suspended.status, 200, "{}", suspended.body);
+    assert!(
+        suspended.json["effective_at"].is_string(),
+        "{}",
+        suspended.body
+    );
     assert!(
         w.logs().contains("queued for retry"),
         "the failed writes were logged and retried"

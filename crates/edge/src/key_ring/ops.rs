@@ -170,9 +170,12 @@ impl KeyRingObject {
             _ => return Err(ErrorCode::NotFound.into()),
         };
         let regional = self.after_change(now).await?;
-        let receipt = |kind: KeyKind, audit: u64| -> ApiResult<String> {
+        // `None` where the receipt cannot be known yet: in edge mode, a KV write that failed
+        // and waits in the outbox for its retry (the log says "queued for retry").
+        let receipt = |kind: KeyKind, changed: &[&KeyRecord], audit: u64| {
             let at = match Config::cached(&self.env).mode(kind) {
                 ValidationMode::Strict => crate::clock::now(),
+                ValidationMode::Edge if self.kv_write_pending(changed) => return Ok(None),
                 // KV's documented propagation bound, and the isolates' record cache.
                 ValidationMode::Edge => UnixMillis(
                     crate::clock::now().0
@@ -182,17 +185,18 @@ impl KeyRingObject {
                 ValidationMode::Regional => regional,
             };
             self.store.set_audit_receipt(audit, at)?;
-            Ok(at.to_rfc3339())
+            ApiResult::Ok(Some(at.to_rfc3339()))
         };
         Ok(match done {
             Done::Answered(response) => response,
             Done::Key(record, audit) => {
-                let effective_at = Some(receipt(record.kind, audit)?);
+                let effective_at = receipt(record.kind, &[&record], audit)?;
                 let key = KeyView::of(&record, self.last_used(record.id));
                 json_response(200, &KeyResponse { key, effective_at })
             }
             Done::Rotated(rotation, audit) => {
-                let effective_at = Some(receipt(rotation.old_record.kind, audit)?);
+                let changed = [&rotation.old_record, &rotation.new_record];
+                let effective_at = receipt(rotation.old_record.kind, &changed, audit)?;
                 let last_used = self.last_used(rotation.old_record.id);
                 json_response(
                     200,

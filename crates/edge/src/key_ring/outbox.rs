@@ -72,6 +72,15 @@ impl KeyRingObject {
         self.store.save_outbox_entry(entry)
     }
 
+    /// Whether any of `records` still waits in the outbox for its KV write.
+    pub(super) fn kv_write_pending(&self, records: &[&KeyRecord]) -> bool {
+        self.loaded.borrow().as_ref().is_none_or(|loaded| {
+            records
+                .iter()
+                .any(|record| loaded.outbox.is_pending(&record.storage_id.to_hex()))
+        })
+    }
+
     /// Sends every due outbox entry to KV, oldest first, until none is due. A failed write
     /// waits for its backoff (the alarm retries it); the others go on.
     pub(super) async fn flush_kv(&self) -> ApiResult<()> {
