@@ -18,7 +18,7 @@ use aero2_keys::http::cors::{self, is_preflight, reflectable_origin};
 use aero2_keys::http::ErrorCode;
 use aero2_keys::policy::{self, referer_origin};
 use aero2_keys::regional::{shard_of, Region};
-use aero2_keys::{contains_secret_key, ApplicationId, KeyId, KeyIdentity, UnixMillis};
+use aero2_keys::{contains_secret_key, KeyIdentity, UnixMillis};
 use worker::{web_sys, Context, Env, Headers, Request, Response};
 
 use crate::clock::now;
@@ -211,15 +211,10 @@ async fn validate(
     // The same decisions as the key ring's, against that record.
     admit(record.view(), key, now)?;
     usage::count(ctx, env, record.application_id, record.key_id, now);
+    usage::flush_events(ctx, env, now);
     let later = |event| {
-        record_later(
-            ctx,
-            env,
-            record.application_id,
-            record.key_id,
-            event,
-            client(),
-        )
+        let key = (record.application_id, record.key_id);
+        usage::event(ctx, env, key, event, client(), now);
     };
     let facts = request.facts();
     let checked = authorize(
@@ -281,27 +276,6 @@ fn region_of(req: &Request) -> Region {
         cf.and_then(|cf| cf.coordinates())
             .map(|(_, longitude)| f64::from(longitude)),
     )
-}
-
-/// Sends an event to the key ring after the response (edge and regional modes): no round
-/// trip on the request's path.
-fn record_later(
-    ctx: &Context,
-    env: &Env,
-    application: ApplicationId,
-    key_id: KeyId,
-    event: KeyEvent,
-    client: ClientInfo,
-) {
-    let command = RingCommand::RecordEvent {
-        key_id,
-        event,
-        client,
-    };
-    let env = env.clone();
-    ctx.wait_until(async move {
-        let _ = to_key_ring(&env, application, &command).await;
-    });
 }
 
 /// Whether the request came from a browser, by its headers ([`is_browser_request`]).

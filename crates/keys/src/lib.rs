@@ -11,7 +11,8 @@
 //! - the decisions of the gate ([`gate`]: is this key usable, on this route, from this
 //!   client) and of the management API ([`rights`]: may this caller manage keys);
 //! - the timers, outbox and usage batching a key ring runs on ([`timers`], [`outbox`],
-//!   [`usage`]), as state machines driven by `now`;
+//!   [`usage`]), and the coalescing of events that repeat per request ([`repeats`]), as
+//!   state machines driven by `now`;
 //! - key policies ([`policy`]): scopes, routes, origins, addresses and rate limits, each a
 //!   pure check with its bounds;
 //! - the edge's per-isolate record cache ([`cache`]), with its stated time to live;
@@ -44,6 +45,7 @@ pub mod outbox;
 pub mod policy;
 mod random;
 pub mod regional;
+pub mod repeats;
 pub mod rights;
 mod storage;
 mod time;

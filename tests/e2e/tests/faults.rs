@@ -441,3 +441,85 @@ fn forged_keys_for_applications_that_do_not_exist_cost_one_kv_read_and_no_durabl
     assert_eq!(spent(&before, &after, "durable_object_calls"), 0);
     assert_eq!(spent(&before, &after, "kv_reads"), 0);
 }
+
+/// A flood of requests past a public key's rate limit must cost less than normal traffic,
+/// not more: in edge mode each refused request used to send its own event to the key ring
+/// (one Durable Object call each). Now the first is sent at once and the repeats go as one
+/// count when their 10 s window ends, and the audit log still counts every one.
+#[test]
+fn a_flood_past_a_rate_limit_costs_a_few_durable_object_calls_and_is_counted_exactly() {
+    let w = Worker::start(
+        "faults-rate-flood",
+        Options {
+            script: Some("crates/edge/build-fault-injection/index.js".into()),
+            vars: vec![("PUBLISHABLE_KEY_VALIDATION", "edge".into())],
+            ..Options::default()
+        },
+    );
+    let app = w.create_application("Flooded", "production");
+    let created = w.post(
+        "/v1/keys",
+        &app.secret.value,
+        Some(&json!({"kind": "publishable", "label": "widget",
+                     "rate_limit": {"requests": 2, "per_seconds": 3600}})),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let key_id = created.json["key"]["id"].as_str().unwrap().to_string();
+    let value = created.json["key"]["value"].as_str().unwrap().to_string();
+    let counters = || request("GET", &w.url("/__instrumentation"), &[], None).json;
+    let calls = |c: &Value| c["key_ring_calls"].as_u64().unwrap();
+
+    let before = counters();
+    let mut refused = 0;
+    for i in 0..300u32 {
+        let ip = format!("10.43.{}.{}", i / 250, i % 250);
+        let reply = request(
+            "GET",
+            &w.url("/v1/client/x"),
+            &[
+                ("Authorization", &bearer(&value)),
+                ("CF-Connecting-IP", &ip),
+            ],
+            None,
+        );
+        match reply.status {
+            200 => {}
+            429 => refused += 1,
+            other => panic!("{other}: {}", reply.body),
+        }
+    }
+    assert_eq!(refused, 298, "the limit is 2");
+    let spent = calls(&counters()) - calls(&before);
+    // The first rate-limited event, and at most one usage batch (500 requests or 5 s).
+    eprintln!("key ring calls during a flood of 298 rate-limited requests: {spent}");
+    assert!(
+        spent <= 3,
+        "{spent} key ring calls for 298 refused requests"
+    );
+
+    // Reading the audit log is a key ring call too: counted, to leave it out.
+    let reads = std::cell::Cell::new(0);
+    wait_until(
+        "every refused request counted",
+        Duration::from_secs(30),
+        || {
+            reads.set(reads.get() + 1);
+            let log = w.get(
+                &format!("/v1/audit_log?event=key.rate_limited&key_id={key_id}"),
+                &app.secret.value,
+            );
+            let total: u64 = log.json["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["detail"]["count"].as_u64().unwrap())
+                .sum();
+            assert!(total <= 298, "counted twice: {}", log.body);
+            total == 298
+        },
+    );
+    let spent = calls(&counters()) - calls(&before) - reads.get();
+    // Plus the one count of the repeats, sent when their window ended.
+    eprintln!("key ring calls in all, once the repeats were sent: {spent}");
+    assert!(spent <= 4, "{spent} key ring calls in all");
+}

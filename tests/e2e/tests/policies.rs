@@ -299,7 +299,8 @@ fn routes_addresses_and_origins(w: &Worker) {
             Some("https://other.example")
         );
     }
-    wait_until("the origin report", Duration::from_secs(15), || {
+    // The first report at once, the repeats when their 10 s window ends.
+    wait_until("the origin report", Duration::from_secs(30), || {
         let log = w.get(
             &format!("/v1/audit_log?event=key.origin_not_allowed&key_id={report_id}"),
             admin,
@@ -352,7 +353,7 @@ fn rate_limits(w: &Worker) {
     );
     wait_until(
         "the aggregated rate-limit entry",
-        Duration::from_secs(15),
+        Duration::from_secs(30),
         || {
             let log = w.get(
                 &format!("/v1/audit_log?event=key.rate_limited&key_id={limited_id}"),

@@ -21,7 +21,10 @@ impl KeyRingObject {
             table.set(Timer::Webhooks, loaded.webhooks.next_attempt_at);
             table.set(Timer::Reminders, self.next_reminder(loaded, now));
         }
-        table.set(Timer::UsageFlush, self.usage.borrow().deadline());
+        // Counted usage and counted repeats of events reach storage on the same timer.
+        let usage = self.usage.borrow().deadline();
+        let repeats = self.repeats.borrow().deadline();
+        table.set(Timer::UsageFlush, usage.into_iter().chain(repeats).min());
         table
     }
 
@@ -69,7 +72,10 @@ impl KeyRingObject {
         for timer in due {
             match timer {
                 Timer::GraceExpiry => self.expire_due(now)?,
-                Timer::UsageFlush => self.flush_usage(now)?,
+                Timer::UsageFlush => {
+                    self.flush_usage(now)?;
+                    self.flush_repeats(now)?;
+                }
                 Timer::Retention => self.run_retention(now)?,
                 Timer::Reminders => self.send_reminders(None, now)?,
                 // Sent below, with whatever the expiries queued.

@@ -4,6 +4,7 @@
 use aero2_keys::{KeyId, UnixMillis};
 use serde::Deserialize;
 
+use aero2_keys::repeats::Seen;
 use aero2_keys::usage::HOUR_MS;
 use aero2_keys::webhooks::EventType;
 
@@ -146,15 +147,59 @@ impl Store {
     }
 }
 
+/// How many times an event happened, the last time and client.
+#[derive(Clone, Copy)]
+struct Occurrences<'a> {
+    count: u32,
+    at: UnixMillis,
+    client: &'a ClientInfo,
+}
+
 impl KeyRingObject {
-    /// Records an event seen at the gate, aggregated per key and hour. Returns whether it
-    /// was the first of its hour (then a webhook message may wait to be sent).
+    /// One occurrence of an event this object saw itself (strict mode): the first of its
+    /// window is recorded at once, repeats are counted in memory and recorded as one count
+    /// when the window ends (`Timer::UsageFlush`), so that a flood of refused requests
+    /// costs no SQLite write per request. Returns whether the alarm must be looked at: a
+    /// webhook message may wait, or a window now holds repeats to record.
+    pub(super) fn note_event(
+        &self,
+        key_id: KeyId,
+        event: KeyEvent,
+        client: &ClientInfo,
+        now: UnixMillis,
+    ) -> ApiResult<bool> {
+        let recorded = self
+            .repeats
+            .borrow_mut()
+            .record((key_id, event), client.clone(), now);
+        Ok(self.record_repeats(recorded.send)? || recorded.look_again_at.is_some())
+    }
+
+    /// Records the counted repeats whose window is over at `now`.
+    pub(super) fn flush_repeats(&self, now: UnixMillis) -> ApiResult<bool> {
+        let due = self.repeats.borrow_mut().take_due(now);
+        self.record_repeats(due)
+    }
+
+    fn record_repeats(&self, due: Vec<Seen<(KeyId, KeyEvent), ClientInfo>>) -> ApiResult<bool> {
+        let mut started = false;
+        for seen in due {
+            let ((key_id, event), client) = (seen.event, seen.client);
+            started |= self.record_event(key_id, &event, seen.count, &client, seen.last_at)?;
+        }
+        Ok(started)
+    }
+
+    /// Records `count` occurrences of an event, the last at `at`, aggregated per key and
+    /// hour. Returns whether it was the first of its hour (then a webhook message may wait
+    /// to be sent).
     pub(super) fn record_event(
         &self,
         key_id: KeyId,
         event: &KeyEvent,
+        count: u32,
         client: &ClientInfo,
-        now: UnixMillis,
+        at: UnixMillis,
     ) -> ApiResult<bool> {
         let (name, message, origin) = match event {
             KeyEvent::SecretInBrowser => (
@@ -173,7 +218,8 @@ impl KeyRingObject {
                 None,
             ),
         };
-        self.record_aggregated(name, key_id, client, now, message, origin)
+        let seen = Occurrences { count, at, client };
+        self.record_aggregated(name, key_id, &seen, message, origin)
     }
 
     /// Records an event that can repeat on every request as one audit entry per key and
@@ -183,11 +229,15 @@ impl KeyRingObject {
         &self,
         event_type: EventType,
         key_id: KeyId,
-        client: &ClientInfo,
-        now: UnixMillis,
+        seen: &Occurrences<'_>,
         message: &'static str,
         origin: Option<&str>,
     ) -> ApiResult<bool> {
+        let Occurrences {
+            count: added,
+            at: now,
+            client,
+        } = *seen;
         let event = event_type.name();
         let sql = &self.store.sql;
         let hour = now.0 / HOUR_MS;
@@ -198,9 +248,10 @@ impl KeyRingObject {
                 vec![text(event), key(), int(hour)],
             )?
             .to_array()?;
-        let (count, first_at) = existing
-            .first()
-            .map_or((1, now), |row| (row.count + 1, UnixMillis(row.first_at)));
+        let added = u64::from(added.max(1));
+        let (count, first_at) = existing.first().map_or((added, now), |row| {
+            (row.count.saturating_add(added), UnixMillis(row.first_at))
+        });
         // The distinct origins seen this hour, at most a few: the list is for people.
         let mut origins: Vec<String> = existing
             .first()
@@ -254,8 +305,8 @@ impl KeyRingObject {
             .map(|row| row.seq)
             .ok_or_else(|| corrupt("audit entry"))?;
         sql.exec(
-            "INSERT INTO aggregates (event, key_id, hour, audit_seq, count, first_at, origins) VALUES (?, ?, ?, ?, 1, ?, ?)",
-            vec![text(event), key(), int(hour), int(seq), int(now.0), opt_text(origins_json)],
+            "INSERT INTO aggregates (event, key_id, hour, audit_seq, count, first_at, origins) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            vec![text(event), key(), int(hour), int(seq), int(count), int(now.0), opt_text(origins_json)],
         )?;
         let mut guard = self.loaded.borrow_mut();
         if let Some(loaded) = guard.as_mut() {

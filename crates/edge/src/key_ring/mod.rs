@@ -31,6 +31,7 @@ use aero2_keys::gate::{admit, authorize, RecordView, Rejection};
 use aero2_keys::http::ErrorCode;
 use aero2_keys::outbox::Outbox;
 use aero2_keys::policy::{self, Window};
+use aero2_keys::repeats::Repeats;
 use aero2_keys::timers::Alarm;
 use aero2_keys::usage::UsageBatcher;
 use aero2_keys::{KeyId, KeyIdentity, KeyRing, UnixMillis};
@@ -41,8 +42,10 @@ use crate::clock::now;
 use crate::config::Config;
 use crate::errors::{ApiError, ApiResult};
 use crate::protocol::{
-    ApplicationInfo, ClientInfo, KeyEvent, RateVerdict, RequestFacts, RingCommand, Validated,
+    ApplicationInfo, ClientInfo, KeyEvent, RateVerdict, RequestFacts, RingCommand, SeenEvent,
+    Validated,
 };
+use crate::usage::{EVENT_WINDOW_MS, MAX_HELD_EVENTS};
 use crate::views::{json_response, Empty};
 use outbox::{KvOutbox, KV_BACKOFF};
 use store::Store;
@@ -77,6 +80,8 @@ pub struct KeyRingObject {
     /// request of the application comes here. (An evicted object starts its windows
     /// afresh.)
     rate_windows: RefCell<HashMap<KeyId, Window>>,
+    /// Repeats of events seen here (strict mode) not yet written: see `note_event`.
+    repeats: RefCell<Repeats<(KeyId, KeyEvent), ClientInfo>>,
     alarm: Cell<Alarm>,
     /// KV writes are sent by one task at a time, so the newest state of a key is always
     /// the last one written.
@@ -100,6 +105,7 @@ impl DurableObject for KeyRingObject {
             loaded: RefCell::new(None),
             usage: RefCell::new(UsageBatcher::new(USAGE_FLUSH_MS, u32::MAX)),
             rate_windows: RefCell::new(HashMap::new()),
+            repeats: RefCell::new(Repeats::new(EVENT_WINDOW_MS, MAX_HELD_EVENTS)),
             alarm: Cell::new(Alarm::default()),
             kv_flush: Mutex::new(()),
             #[cfg(feature = "fault-injection")]
@@ -176,13 +182,22 @@ impl KeyRingObject {
                 }
                 Ok(json_response(202, &Empty {}))
             }
-            RingCommand::RecordEvent {
-                key_id,
-                event,
-                client,
-            } => {
+            RingCommand::RecordEvents { events } => {
                 self.ensure_loaded()?;
-                if self.record_event(key_id, &event, &client, now)? {
+                let mut started = false;
+                for seen in events.iter().take(MAX_HELD_EVENTS) {
+                    let SeenEvent {
+                        key_id,
+                        event,
+                        count,
+                        last_at,
+                        client,
+                    } = seen;
+                    // An isolate's clock could be off: never record it in the future.
+                    let at = (*last_at).min(now);
+                    started |= self.record_event(*key_id, event, *count, client, at)?;
+                }
+                if started {
                     // A webhook message may wait to be sent.
                     self.schedule().await?;
                 }
@@ -325,7 +340,7 @@ impl KeyRingObject {
         if report.is_some() {
             let origin = facts.origin.unwrap_or("null").to_owned();
             let event = KeyEvent::OriginNotAllowed { origin };
-            if self.record_event(validated.key_id, &event, client, now)? {
+            if self.note_event(validated.key_id, event, client, now)? {
                 self.schedule().await?;
             }
         }
@@ -335,7 +350,7 @@ impl KeyRingObject {
                 limit.hit(windows.entry(validated.key_id).or_default(), now)
             };
             if !decision.allowed
-                && self.record_event(validated.key_id, &KeyEvent::RateLimited, client, now)?
+                && self.note_event(validated.key_id, KeyEvent::RateLimited, client, now)?
             {
                 self.schedule().await?;
             }
@@ -377,7 +392,7 @@ impl KeyRingObject {
             self.record_usage(key_id, now).await?;
         }
         if let Err(Rejection::SecretKeyInBrowser) = decision {
-            if self.record_event(key_id, &KeyEvent::SecretInBrowser, client, now)? {
+            if self.note_event(key_id, KeyEvent::SecretInBrowser, client, now)? {
                 self.schedule().await?;
             }
         }

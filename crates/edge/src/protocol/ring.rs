@@ -62,13 +62,10 @@ pub enum RingCommand {
     },
     /// Usage counted at the edge in `edge` mode, sent in batches after the response.
     RecordUsage { counts: Vec<UsageCount> },
-    /// Something the edge saw that the audit log keeps, aggregated per key and hour
-    /// (`edge` mode; in strict mode the key ring sees it itself).
-    RecordEvent {
-        key_id: KeyId,
-        event: KeyEvent,
-        client: ClientInfo,
-    },
+    /// What the edge saw that the audit log keeps, aggregated per key and hour (`edge`
+    /// and `regional` mode; in strict mode the key ring sees it itself). Repeats are
+    /// already coalesced by the isolate ([`aero2_keys::repeats`]).
+    RecordEvents { events: Vec<SeenEvent> },
     /// Test builds only: make this key ring's KV writes fail for a while.
     #[cfg(feature = "fault-injection")]
     InjectKvFailure { fail_for_ms: u64 },
@@ -122,7 +119,7 @@ impl RequestFacts {
 
 /// Events that can repeat on every request; the audit log keeps one entry per key and
 /// hour for each.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum KeyEvent {
     /// A secret key, refused because a browser sent it.
@@ -131,6 +128,16 @@ pub enum KeyEvent {
     OriginNotAllowed { origin: String },
     /// A request refused by the key's rate limit.
     RateLimited,
+}
+
+/// `count` occurrences of `event` with one key, the last at `last_at` from `client`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SeenEvent {
+    pub key_id: KeyId,
+    pub event: KeyEvent,
+    pub count: u32,
+    pub last_at: UnixMillis,
+    pub client: ClientInfo,
 }
 
 /// The management operations, once the caller is known.
