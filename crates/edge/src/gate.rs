@@ -25,8 +25,8 @@ use crate::clock::now;
 use crate::config::{Config, ValidationMode};
 use crate::errors::ApiResult;
 use crate::protocol::{
-    read_answer, to_key_ring, to_replica, ClientInfo, KeyEvent, RateVerdict, RecordAnswer,
-    ReplicaCommand, ReplicaName, RequestFacts, RingCommand, Validated,
+    read_answer, to_key_ring, to_replica, ClientInfo, KeyEvent, Observed, RateVerdict,
+    RecordAnswer, ReplicaCommand, ReplicaName, RequestFacts, RingCommand, Validated,
 };
 use crate::proxy::{self, Forward};
 use crate::router::{allow, method};
@@ -212,9 +212,9 @@ async fn validate(
     admit(record.view(), key, now)?;
     usage::count(ctx, env, record.application_id, record.key_id, now);
     usage::flush_events(ctx, env, now);
-    let later = |event| {
+    let later = |event, origin: Option<&str>| {
         let key = (record.application_id, record.key_id);
-        usage::event(ctx, env, key, event, client(), now);
+        usage::event(ctx, env, key, event, Observed::new(client(), origin), now);
     };
     let facts = request.facts();
     let checked = authorize(
@@ -228,20 +228,21 @@ async fn validate(
         Ok(report) => report,
         Err(rejection) => {
             if rejection == Rejection::SecretKeyInBrowser {
-                later(KeyEvent::SecretInBrowser);
+                later(KeyEvent::SecretInBrowser, None);
             }
             return Err(rejection.into());
         }
     };
     if report.is_some() {
-        later(KeyEvent::OriginNotAllowed {
-            origin: facts.origin.unwrap_or("null").to_owned(),
-        });
+        later(
+            KeyEvent::OriginNotAllowed,
+            Some(facts.origin.unwrap_or("null")),
+        );
     }
     let rate = record.policy.rate_limit.map(|limit| {
         let verdict = RateVerdict::of(limit, limits::hit_key_limit(record.key_id, limit, now));
         if !verdict.allowed {
-            later(KeyEvent::RateLimited);
+            later(KeyEvent::RateLimited, None);
         }
         verdict
     });

@@ -16,7 +16,7 @@ use aero2_keys::{ApplicationId, KeyId, UnixMillis};
 use std::time::Duration;
 use worker::{Context, Delay, Env};
 
-use crate::protocol::{to_key_ring, ClientInfo, KeyEvent, RingCommand, SeenEvent};
+use crate::protocol::{to_key_ring, KeyEvent, Observed, RingCommand, SeenEvent};
 
 /// Repeats of one event with one key are sent at most this often, as one count.
 pub const EVENT_WINDOW_MS: u64 = 10_000;
@@ -28,7 +28,7 @@ type EventKey = (ApplicationId, KeyId, KeyEvent);
 thread_local! {
     /// At most every 5 seconds, or every 500 requests.
     static BATCH: RefCell<UsageBatcher> = const { RefCell::new(UsageBatcher::new(5_000, 500)) };
-    static EVENTS: RefCell<Repeats<EventKey, ClientInfo>> =
+    static EVENTS: RefCell<Repeats<EventKey, Observed>> =
         const { RefCell::new(Repeats::new(EVENT_WINDOW_MS, MAX_HELD_EVENTS)) };
 }
 
@@ -40,13 +40,13 @@ pub fn event(
     env: &Env,
     (application, key_id): (ApplicationId, KeyId),
     event: KeyEvent,
-    client: ClientInfo,
+    observed: Observed,
     now: UnixMillis,
 ) {
     let recorded = EVENTS.with(|events| {
         events
             .borrow_mut()
-            .record((application, key_id, event), client, now)
+            .record((application, key_id, event), observed, now)
     });
     let (due, wake_at) = (recorded.send, recorded.look_again_at);
     let env = env.clone();
@@ -54,8 +54,11 @@ pub fn event(
         ctx.wait_until(async move {
             send_events(&env, due).await;
             if let Some(at) = wake_at {
-                let wait = at.0.saturating_sub(crate::clock::now().0);
-                Delay::from(Duration::from_millis(wait)).await;
+                // Until the window's end by this isolate's clock: a timer may fire early.
+                while crate::clock::now() < at {
+                    let wait = at.0.saturating_sub(crate::clock::now().0).max(1);
+                    Delay::from(Duration::from_millis(wait)).await;
+                }
                 let due = EVENTS.with(|events| events.borrow_mut().take_due(crate::clock::now()));
                 send_events(&env, due).await;
             }
@@ -72,7 +75,7 @@ pub fn flush_events(ctx: &Context, env: &Env, now: UnixMillis) {
     }
 }
 
-async fn send_events(env: &Env, due: Vec<Seen<EventKey, ClientInfo>>) {
+async fn send_events(env: &Env, due: Vec<Seen<EventKey, Observed>>) {
     let mut by_application: Vec<(ApplicationId, Vec<SeenEvent>)> = Vec::new();
     for seen in due {
         let (application, key_id, event) = seen.event;
@@ -81,7 +84,7 @@ async fn send_events(env: &Env, due: Vec<Seen<EventKey, ClientInfo>>) {
             event,
             count: seen.count,
             last_at: seen.last_at,
-            client: seen.client,
+            observed: seen.client,
         };
         match by_application
             .iter_mut()

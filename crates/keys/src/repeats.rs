@@ -13,8 +13,16 @@ use alloc::vec::Vec;
 
 use crate::time::UnixMillis;
 
+/// What is known of an event's occurrences besides their number (who sent the last one,
+/// which origins were seen): merged as repeats are counted. Whatever it holds must stay
+/// bounded, as an attacker chooses what goes into it.
+pub trait Observation: Clone {
+    /// Takes in a later occurrence's observation.
+    fn merge(&mut self, later: Self);
+}
+
 /// One event, or several of the same, to record: `count` occurrences, the last at
-/// `last_at` with `client`.
+/// `last_at`, with what was observed of them (`client`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Seen<K, C> {
     pub event: K,
@@ -40,7 +48,8 @@ struct Held<C> {
     client: C,
 }
 
-/// Coalesces repeats of each event (`K`: which key, which kind of event) for `window_ms`.
+/// Coalesces repeats of each event (`K`: which key, which kind of event; never anything the
+/// client chooses, or each request could be a first occurrence) for `window_ms`.
 /// At most `max_held` events are held at once; past that, an event goes out at once, as if
 /// it were not coalesced, so memory stays bounded whatever the traffic.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,7 +61,7 @@ pub struct Repeats<K: Ord, C> {
     pub max_held: usize,
 }
 
-impl<K: Ord + Clone, C: Clone> Repeats<K, C> {
+impl<K: Ord + Clone, C: Observation> Repeats<K, C> {
     pub const fn new(window_ms: u64, max_held: usize) -> Self {
         Repeats {
             held: BTreeMap::new(),
@@ -71,7 +80,7 @@ impl<K: Ord + Clone, C: Clone> Repeats<K, C> {
         if let Some(held) = self.held.get_mut(&event) {
             held.repeats = held.repeats.saturating_add(1);
             held.last_at = held.last_at.max(now);
-            held.client = client;
+            held.client.merge(client);
             let first_repeat = held.repeats == 1;
             let end = UnixMillis(held.window_start.0.saturating_add(self.window_ms));
             return Recorded {
@@ -165,6 +174,13 @@ mod tests {
 
     fn at(ms: u64) -> UnixMillis {
         UnixMillis(1_000_000 + ms)
+    }
+
+    /// The last client seen, for these tests.
+    impl Observation for u32 {
+        fn merge(&mut self, later: Self) {
+            *self = later;
+        }
     }
 
     fn counts(seen: &[Seen<&'static str, u32>]) -> Vec<(&'static str, u32)> {

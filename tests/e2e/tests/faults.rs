@@ -339,6 +339,7 @@ fn flood_stops_reaching_durable_objects(mode: &str) {
     // afresh when the minute turns. (Once over, the isolate remembers it for a minute.)
     within_one_rate_window(50);
     let start = counters();
+    let flood = Instant::now();
     for i in 0..1_001 {
         assert_eq!(forged(i).code(), "unknown_key");
     }
@@ -346,8 +347,14 @@ fn flood_stops_reaching_durable_objects(mode: &str) {
     if mode == "regional" {
         let ring =
             before["key_ring_calls"].as_u64().unwrap() - start["key_ring_calls"].as_u64().unwrap();
-        // The replica's first lease, and nothing for the forged keys themselves.
-        assert!(ring <= 1, "forged keys reached the key ring: {ring} calls");
+        // The replica's first lease and its renewals (every 18 s of a 30 s lease: slow
+        // machines take that long for the flood), and nothing for the forged keys.
+        let seconds = flood.elapsed().as_secs();
+        let leases = 1 + seconds.div_ceil(18);
+        assert!(
+            ring <= leases,
+            "forged keys reached the key ring: {ring} calls in {seconds} s"
+        );
     }
     for i in 1_001..1_101 {
         assert_eq!(forged(i).code(), "unknown_key");
@@ -470,6 +477,7 @@ fn a_flood_past_a_rate_limit_costs_a_few_durable_object_calls_and_is_counted_exa
     let calls = |c: &Value| c["key_ring_calls"].as_u64().unwrap();
 
     let before = counters();
+    let started = Instant::now();
     let mut refused = 0;
     for i in 0..300u32 {
         let ip = format!("10.43.{}.{}", i / 250, i % 250);
@@ -490,11 +498,15 @@ fn a_flood_past_a_rate_limit_costs_a_few_durable_object_calls_and_is_counted_exa
     }
     assert_eq!(refused, 298, "the limit is 2");
     let spent = calls(&counters()) - calls(&before);
-    // The first rate-limited event, and at most one usage batch (500 requests or 5 s).
-    eprintln!("key ring calls during a flood of 298 rate-limited requests: {spent}");
+    // The first rate-limited event; a usage batch every 5 s; and for each 10 s window
+    // that ended during the flood, its count and the next first occurrence. On a slow
+    // machine the flood takes longer, so the bound is computed from how long it took.
+    let seconds = started.elapsed().as_secs();
+    let bound = 2 + seconds / 5 + 2 * (seconds / 10);
+    eprintln!("key ring calls during a flood of 298 rate-limited requests: {spent} in {seconds} s");
     assert!(
-        spent <= 3,
-        "{spent} key ring calls for 298 refused requests"
+        spent <= bound,
+        "{spent} key ring calls for 298 refused requests in {seconds} s"
     );
 
     // Reading the audit log is a key ring call too: counted, to leave it out.
@@ -521,5 +533,55 @@ fn a_flood_past_a_rate_limit_costs_a_few_durable_object_calls_and_is_counted_exa
     let spent = calls(&counters()) - calls(&before) - reads.get();
     // Plus the one count of the repeats, sent when their window ended.
     eprintln!("key ring calls in all, once the repeats were sent: {spent}");
-    assert!(spent <= 4, "{spent} key ring calls in all");
+    assert!(spent <= bound + 2, "{spent} key ring calls in all");
+
+    // A different Origin on every request must not make each one a first occurrence: the
+    // origin is what was seen, not part of the event. In report mode every request passes.
+    let created = w.post(
+        "/v1/keys",
+        &app.secret.value,
+        Some(&json!({"kind": "publishable", "label": "reporting",
+                     "allowed_origins": ["https://shop.example"], "origin_policy": "report"})),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let key_id = created.json["key"]["id"].as_str().unwrap().to_string();
+    let value = created.json["key"]["value"].as_str().unwrap().to_string();
+    let before = counters();
+    let started = Instant::now();
+    for i in 0..200u32 {
+        let origin = format!("https://site-{i}.example");
+        let reply = request(
+            "GET",
+            &w.url("/v1/client/x"),
+            &[
+                ("Authorization", &bearer(&value)),
+                ("Origin", &origin),
+                ("CF-Connecting-IP", &format!("10.44.0.{}", i % 250)),
+            ],
+            None,
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    let spent = calls(&counters()) - calls(&before);
+    let seconds = started.elapsed().as_secs();
+    let bound = 2 + seconds / 5 + 2 * (seconds / 10);
+    eprintln!("key ring calls for 200 reports from 200 origins: {spent} in {seconds} s");
+    assert!(spent <= bound, "{spent} key ring calls for 200 reports");
+    wait_until("all 200 reports counted", Duration::from_secs(30), || {
+        let log = w.get(
+            &format!("/v1/audit_log?event=key.origin_not_allowed&key_id={key_id}"),
+            &app.secret.value,
+        );
+        let entries = log.json["entries"].as_array().unwrap();
+        let total: u64 = entries
+            .iter()
+            .map(|e| e["detail"]["count"].as_u64().unwrap())
+            .sum();
+        // The origins are listed for people: the first ten, not two hundred.
+        let listed = entries[0]["detail"]["origins"]
+            .as_array()
+            .map_or(0, Vec::len);
+        assert!(listed <= 10, "{}", log.body);
+        total == 200 && listed == 10
+    });
 }

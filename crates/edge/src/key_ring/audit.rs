@@ -12,7 +12,7 @@ use super::store::{corrupt, int, opt_text, text, Store};
 use super::webhooks::key_data;
 use super::KeyRingObject;
 use crate::errors::ApiResult;
-use crate::protocol::{truncate, ClientInfo, KeyEvent};
+use crate::protocol::{ClientInfo, KeyEvent, Observed};
 use crate::views::{AuditDetail, AuditEntryView, AuditLog};
 
 #[derive(Deserialize)]
@@ -125,9 +125,6 @@ struct AggregateRow {
     origins: Option<String>,
 }
 
-/// Distinct origins an aggregated entry lists, at most.
-const MAX_ORIGINS_LISTED: usize = 10;
-
 #[derive(Deserialize)]
 struct SeqRow {
     seq: u64,
@@ -147,12 +144,12 @@ impl Store {
     }
 }
 
-/// How many times an event happened, the last time and client.
+/// How many times an event happened, the last time, and what was seen of it.
 #[derive(Clone, Copy)]
 struct Occurrences<'a> {
     count: u32,
     at: UnixMillis,
-    client: &'a ClientInfo,
+    observed: &'a Observed,
 }
 
 impl KeyRingObject {
@@ -165,13 +162,13 @@ impl KeyRingObject {
         &self,
         key_id: KeyId,
         event: KeyEvent,
-        client: &ClientInfo,
+        observed: Observed,
         now: UnixMillis,
     ) -> ApiResult<bool> {
         let recorded = self
             .repeats
             .borrow_mut()
-            .record((key_id, event), client.clone(), now);
+            .record((key_id, event), observed, now);
         Ok(self.record_repeats(recorded.send)? || recorded.look_again_at.is_some())
     }
 
@@ -181,11 +178,11 @@ impl KeyRingObject {
         self.record_repeats(due)
     }
 
-    fn record_repeats(&self, due: Vec<Seen<(KeyId, KeyEvent), ClientInfo>>) -> ApiResult<bool> {
+    fn record_repeats(&self, due: Vec<Seen<(KeyId, KeyEvent), Observed>>) -> ApiResult<bool> {
         let mut started = false;
         for seen in due {
-            let ((key_id, event), client) = (seen.event, seen.client);
-            started |= self.record_event(key_id, &event, seen.count, &client, seen.last_at)?;
+            let ((key_id, event), observed) = (seen.event, seen.client);
+            started |= self.record_event(key_id, event, seen.count, &observed, seen.last_at)?;
         }
         Ok(started)
     }
@@ -196,30 +193,31 @@ impl KeyRingObject {
     pub(super) fn record_event(
         &self,
         key_id: KeyId,
-        event: &KeyEvent,
+        event: KeyEvent,
         count: u32,
-        client: &ClientInfo,
+        observed: &Observed,
         at: UnixMillis,
     ) -> ApiResult<bool> {
-        let (name, message, origin) = match event {
+        let (name, message) = match event {
             KeyEvent::SecretInBrowser => (
                 EventType::KeySecretInBrowser,
                 "a secret key was sent from a browser and refused; it may be exposed in client code",
-                None,
             ),
-            KeyEvent::OriginNotAllowed { origin } => (
+            KeyEvent::OriginNotAllowed => (
                 EventType::KeyOriginNotAllowed,
                 "a publishable key was used from a website its policy does not list; let through because the policy only reports",
-                Some(origin.as_str()),
             ),
             KeyEvent::RateLimited => (
                 EventType::KeyRateLimited,
                 "requests past the key's rate limit were refused",
-                None,
             ),
         };
-        let seen = Occurrences { count, at, client };
-        self.record_aggregated(name, key_id, &seen, message, origin)
+        let seen = Occurrences {
+            count,
+            at,
+            observed,
+        };
+        self.record_aggregated(name, key_id, &seen, message)
     }
 
     /// Records an event that can repeat on every request as one audit entry per key and
@@ -231,13 +229,13 @@ impl KeyRingObject {
         key_id: KeyId,
         seen: &Occurrences<'_>,
         message: &'static str,
-        origin: Option<&str>,
     ) -> ApiResult<bool> {
         let Occurrences {
             count: added,
             at: now,
-            client,
+            observed,
         } = *seen;
+        let client = &observed.client;
         let event = event_type.name();
         let sql = &self.store.sql;
         let hour = now.0 / HOUR_MS;
@@ -253,16 +251,16 @@ impl KeyRingObject {
             (row.count.saturating_add(added), UnixMillis(row.first_at))
         });
         // The distinct origins seen this hour, at most a few: the list is for people.
-        let mut origins: Vec<String> = existing
-            .first()
-            .and_then(|row| row.origins.as_deref())
-            .and_then(|json| serde_json::from_str(json).ok())
-            .unwrap_or_default();
-        if let Some(origin) = origin {
-            if !origins.iter().any(|seen| seen == origin) && origins.len() < MAX_ORIGINS_LISTED {
-                origins.push(truncate(origin.to_owned(), 256));
-            }
-        }
+        let mut listed = Observed {
+            origins: existing
+                .first()
+                .and_then(|row| row.origins.as_deref())
+                .and_then(|json| serde_json::from_str(json).ok())
+                .unwrap_or_default(),
+            ..Observed::default()
+        };
+        listed.add_origins(observed.origins.iter().cloned());
+        let origins = listed.origins;
         let origins_json =
             (!origins.is_empty()).then(|| serde_json::to_string(&origins).unwrap_or_default());
         let detail = AuditDetail::Aggregated {

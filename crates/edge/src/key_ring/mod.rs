@@ -42,8 +42,8 @@ use crate::clock::now;
 use crate::config::Config;
 use crate::errors::{ApiError, ApiResult};
 use crate::protocol::{
-    ApplicationInfo, ClientInfo, KeyEvent, RateVerdict, RequestFacts, RingCommand, SeenEvent,
-    Validated,
+    ApplicationInfo, ClientInfo, KeyEvent, Observed, RateVerdict, RequestFacts, RingCommand,
+    SeenEvent, Validated,
 };
 use crate::usage::{EVENT_WINDOW_MS, MAX_HELD_EVENTS};
 use crate::views::{json_response, Empty};
@@ -81,7 +81,7 @@ pub struct KeyRingObject {
     /// afresh.)
     rate_windows: RefCell<HashMap<KeyId, Window>>,
     /// Repeats of events seen here (strict mode) not yet written: see `note_event`.
-    repeats: RefCell<Repeats<(KeyId, KeyEvent), ClientInfo>>,
+    repeats: RefCell<Repeats<(KeyId, KeyEvent), Observed>>,
     alarm: Cell<Alarm>,
     /// KV writes are sent by one task at a time, so the newest state of a key is always
     /// the last one written.
@@ -185,17 +185,18 @@ impl KeyRingObject {
             RingCommand::RecordEvents { events } => {
                 self.ensure_loaded()?;
                 let mut started = false;
-                for seen in events.iter().take(MAX_HELD_EVENTS) {
+                // A gate sends at most a full map of repeats and the event at hand.
+                for seen in events.iter().take(MAX_HELD_EVENTS + 1) {
                     let SeenEvent {
                         key_id,
                         event,
                         count,
                         last_at,
-                        client,
+                        observed,
                     } = seen;
                     // An isolate's clock could be off: never record it in the future.
                     let at = (*last_at).min(now);
-                    started |= self.record_event(*key_id, event, *count, client, at)?;
+                    started |= self.record_event(*key_id, *event, *count, observed, at)?;
                 }
                 if started {
                     // A webhook message may wait to be sent.
@@ -338,9 +339,9 @@ impl KeyRingObject {
             })
             .await?;
         if report.is_some() {
-            let origin = facts.origin.unwrap_or("null").to_owned();
-            let event = KeyEvent::OriginNotAllowed { origin };
-            if self.note_event(validated.key_id, event, client, now)? {
+            let origin = Some(facts.origin.unwrap_or("null"));
+            let observed = Observed::new(client.clone(), origin);
+            if self.note_event(validated.key_id, KeyEvent::OriginNotAllowed, observed, now)? {
                 self.schedule().await?;
             }
         }
@@ -350,7 +351,12 @@ impl KeyRingObject {
                 limit.hit(windows.entry(validated.key_id).or_default(), now)
             };
             if !decision.allowed
-                && self.note_event(validated.key_id, KeyEvent::RateLimited, client, now)?
+                && self.note_event(
+                    validated.key_id,
+                    KeyEvent::RateLimited,
+                    Observed::new(client.clone(), None),
+                    now,
+                )?
             {
                 self.schedule().await?;
             }
@@ -392,7 +398,8 @@ impl KeyRingObject {
             self.record_usage(key_id, now).await?;
         }
         if let Err(Rejection::SecretKeyInBrowser) = decision {
-            if self.note_event(key_id, KeyEvent::SecretInBrowser, client, now)? {
+            let observed = Observed::new(client.clone(), None);
+            if self.note_event(key_id, KeyEvent::SecretInBrowser, observed, now)? {
                 self.schedule().await?;
             }
         }

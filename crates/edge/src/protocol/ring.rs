@@ -3,6 +3,7 @@
 use aero2_keys::http::bodies::UpdateKeyRequest;
 use aero2_keys::http::ErrorCode;
 use aero2_keys::policy::{Facts, Policy, RateDecision, RateLimit};
+use aero2_keys::repeats::Observation;
 use aero2_keys::usage::UsageCount;
 use aero2_keys::webhooks::EventType;
 use aero2_keys::{
@@ -118,26 +119,70 @@ impl RequestFacts {
 }
 
 /// Events that can repeat on every request; the audit log keeps one entry per key and
-/// hour for each.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
+/// hour for each. Nothing the client chooses is part of the event (an origin goes into
+/// [`Observed`]), so that repeats can be coalesced whatever the client sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum KeyEvent {
     /// A secret key, refused because a browser sent it.
     SecretInBrowser,
     /// A publishable key used from a website its policy does not list (`report` mode).
-    OriginNotAllowed { origin: String },
+    OriginNotAllowed,
     /// A request refused by the key's rate limit.
     RateLimited,
 }
 
-/// `count` occurrences of `event` with one key, the last at `last_at` from `client`.
+/// What was seen of an event's occurrences: the last client, and the distinct origins
+/// (at most [`Observed::MAX_ORIGINS`], each cut to [`Observed::MAX_ORIGIN_CHARS`]).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Observed {
+    pub client: ClientInfo,
+    pub origins: Vec<String>,
+}
+
+impl Observed {
+    /// Distinct origins listed, at most: the list is for people.
+    pub const MAX_ORIGINS: usize = 10;
+    pub const MAX_ORIGIN_CHARS: usize = 256;
+
+    pub fn new(client: ClientInfo, origin: Option<&str>) -> Self {
+        let mut observed = Observed {
+            client,
+            origins: Vec::new(),
+        };
+        observed.add_origins(origin.into_iter().map(str::to_owned));
+        observed
+    }
+
+    /// Adds origins not listed yet, while there is room.
+    pub fn add_origins(&mut self, origins: impl IntoIterator<Item = String>) {
+        for origin in origins {
+            if self.origins.len() >= Self::MAX_ORIGINS {
+                return;
+            }
+            let origin = super::truncate(origin, Self::MAX_ORIGIN_CHARS);
+            if !self.origins.contains(&origin) {
+                self.origins.push(origin);
+            }
+        }
+    }
+}
+
+impl Observation for Observed {
+    fn merge(&mut self, later: Self) {
+        self.client = later.client;
+        self.add_origins(later.origins);
+    }
+}
+
+/// `count` occurrences of `event` with one key, the last at `last_at`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SeenEvent {
     pub key_id: KeyId,
     pub event: KeyEvent,
     pub count: u32,
     pub last_at: UnixMillis,
-    pub client: ClientInfo,
+    pub observed: Observed,
 }
 
 /// The management operations, once the caller is known.

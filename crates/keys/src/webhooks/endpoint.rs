@@ -119,14 +119,17 @@ fn is_local(host: Host<'_>) -> bool {
                 || first & 0xFFC0 == 0xFEC0 // site-local (deprecated), fec0::/10
                 || first & 0xFF00 == 0xFF00 // multicast, ff00::/8
                 || first == 0x2001 && second == 0 // Teredo, 2001::/32: a tunnel to anywhere
+                || first == 0x64 && second == 0xff9b && ip.segments()[2] == 1 // local NAT64, 64:ff9b:1::/48
                 || ip.segments()[..4] == [0x100, 0, 0, 0] // discard-only, 100::/64
         }
     }
 }
 
 /// The IPv4 address an IPv6 address stands for, where it stands for one: IPv4-mapped
-/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`, deprecated), NAT64 (`64:ff9b::/96`
-/// and the local-use `64:ff9b:1::/48`) and 6to4 (`2002:AABB:CCDD::/48`).
+/// (`::ffff:a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`), IPv4-compatible
+/// (`::a.b.c.d`, deprecated), the well-known NAT64 prefix (`64:ff9b::/96`) and 6to4
+/// (`2002:AABB:CCDD::/48`). (The local-use NAT64 prefix places the address by the
+/// operator's prefix length, so it is refused as a whole instead.)
 fn embedded_ipv4(ip: core::net::Ipv6Addr) -> Option<core::net::Ipv4Addr> {
     let s = ip.segments();
     let from = |high: u16, low: u16| {
@@ -141,8 +144,9 @@ fn embedded_ipv4(ip: core::net::Ipv6Addr) -> Option<core::net::Ipv4Addr> {
         // `::` and `::1` are IPv6's own unspecified and loopback, judged as such.
         [0, 0, 0, 0, 0, 0, 0, 0 | 1] => None,
         [0, 0, 0, 0, 0, 0, high, low] => Some(from(high, low)),
+        // IPv4-translated (SIIT), ::ffff:0:a.b.c.d.
+        [0, 0, 0, 0, 0xffff, 0, high, low] => Some(from(high, low)),
         [0x64, 0xff9b, 0, 0, 0, 0, high, low] => Some(from(high, low)),
-        [0x64, 0xff9b, 1, ..] => Some(from(s[6], s[7])),
         [0x2002, high, low, ..] => Some(from(high, low)),
         _ => None,
     }
@@ -207,6 +211,9 @@ mod tests {
             "::127.0.0.1",
             "64:ff9b::a9fe:a9fe",
             "64:ff9b:1::7f00:1",
+            "64:ff9b:1:a00::808:808",
+            "::ffff:0:7f00:1",
+            "::ffff:0:a9fe:a9fe",
             "2002:c0a8:0101::1",
             "2002:7f00:1::",
             // IPv6's own private, multicast and tunnel ranges.
