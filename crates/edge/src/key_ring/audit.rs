@@ -12,7 +12,8 @@ use super::store::{corrupt, int, opt_text, text, Store};
 use super::webhooks::key_data;
 use super::KeyRingObject;
 use crate::errors::ApiResult;
-use crate::protocol::{ClientInfo, KeyEvent, Observed};
+use crate::protocol::{ClientInfo, KeyEvent, Observed, SeenEvent};
+use crate::usage::MAX_HELD_EVENTS;
 use crate::views::{AuditDetail, AuditEntryView, AuditLog};
 
 #[derive(Deserialize)]
@@ -170,6 +171,25 @@ impl KeyRingObject {
             .borrow_mut()
             .record((key_id, event), observed, now);
         Ok(self.record_repeats(recorded.send)? || recorded.look_again_at.is_some())
+    }
+
+    /// Events a gate saw and coalesced (edge and regional mode). Returns whether the alarm
+    /// must be looked at.
+    pub(super) fn record_seen_events(
+        &self,
+        events: &[SeenEvent],
+        now: UnixMillis,
+    ) -> ApiResult<bool> {
+        self.ensure_loaded()?;
+        let mut started = false;
+        // A gate sends at most a full map of repeats and the event at hand.
+        for seen in events.iter().take(MAX_HELD_EVENTS + 1) {
+            // An isolate's clock could be off: never record it in the future.
+            let at = seen.last_at.min(now);
+            started |=
+                self.record_event(seen.key_id, seen.event, seen.count, &seen.observed, at)?;
+        }
+        Ok(started)
     }
 
     /// Records the counted repeats whose window is over at `now`.

@@ -43,7 +43,7 @@ use crate::config::Config;
 use crate::errors::{ApiError, ApiResult};
 use crate::protocol::{
     ApplicationInfo, ClientInfo, KeyEvent, Observed, RateVerdict, RequestFacts, RingCommand,
-    SeenEvent, Validated,
+    Validated,
 };
 use crate::usage::{EVENT_WINDOW_MS, MAX_HELD_EVENTS};
 use crate::views::{json_response, Empty};
@@ -165,40 +165,13 @@ impl KeyRingObject {
                 self.manage(&caller, &client, op, now).await
             }
             RingCommand::RecordUsage { counts } => {
-                self.ensure_loaded()?;
-                let application = self.application_id()?;
-                let mut started = false;
-                for count in counts {
-                    started |= self.count_usage(
-                        application,
-                        count.key_id,
-                        count.requests,
-                        count.last_used_at,
-                    );
-                    started |= self.after_use(count.key_id, now)?;
-                }
-                if started {
+                if self.record_usage_counts(&counts, now)? {
                     self.schedule().await?;
                 }
                 Ok(json_response(202, &Empty {}))
             }
             RingCommand::RecordEvents { events } => {
-                self.ensure_loaded()?;
-                let mut started = false;
-                // A gate sends at most a full map of repeats and the event at hand.
-                for seen in events.iter().take(MAX_HELD_EVENTS + 1) {
-                    let SeenEvent {
-                        key_id,
-                        event,
-                        count,
-                        last_at,
-                        observed,
-                    } = seen;
-                    // An isolate's clock could be off: never record it in the future.
-                    let at = (*last_at).min(now);
-                    started |= self.record_event(*key_id, *event, *count, observed, at)?;
-                }
-                if started {
+                if self.record_seen_events(&events, now)? {
                     // A webhook message may wait to be sent.
                     self.schedule().await?;
                 }

@@ -64,6 +64,27 @@ impl KeyRingObject {
         Ok(())
     }
 
+    /// Usage counted by a gate (edge mode). Returns whether the alarm must be looked at.
+    pub(super) fn record_usage_counts(
+        &self,
+        counts: &[UsageCount],
+        now: UnixMillis,
+    ) -> ApiResult<bool> {
+        self.ensure_loaded()?;
+        let application = self.application_id()?;
+        let mut started = false;
+        for count in counts {
+            started |= self.count_usage(
+                application,
+                count.key_id,
+                count.requests,
+                count.last_used_at,
+            );
+            started |= self.after_use(count.key_id, now)?;
+        }
+        Ok(started)
+    }
+
     /// Adds to the in-memory counts; returns whether this started a new batch (whose
     /// flush the alarm must be set for).
     pub(super) fn count_usage(
