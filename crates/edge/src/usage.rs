@@ -48,21 +48,8 @@ pub fn event(
             .borrow_mut()
             .record((application, key_id, event), observed, now)
     });
-    let (due, wake_at) = (recorded.send, recorded.look_again_at);
-    let env = env.clone();
-    if !due.is_empty() || wake_at.is_some() {
-        ctx.wait_until(async move {
-            send_events(&env, due).await;
-            if let Some(at) = wake_at {
-                // Until the window's end by this isolate's clock: a timer may fire early.
-                while crate::clock::now() < at {
-                    let wait = at.0.saturating_sub(crate::clock::now().0).max(1);
-                    Delay::from(Duration::from_millis(wait)).await;
-                }
-                let due = EVENTS.with(|events| events.borrow_mut().take_due(crate::clock::now()));
-                send_events(&env, due).await;
-            }
-        });
+    if !recorded.send.is_empty() || recorded.look_again_at.is_some() {
+        ctx.wait_until(report(env.clone(), recorded.send, recorded.look_again_at));
     }
 }
 
@@ -70,8 +57,22 @@ pub fn event(
 pub fn flush_events(ctx: &Context, env: &Env, now: UnixMillis) {
     let due = EVENTS.with(|events| events.borrow_mut().take_due(now));
     if !due.is_empty() {
-        let env = env.clone();
-        ctx.wait_until(async move { send_events(&env, due).await });
+        ctx.wait_until(report(env.clone(), due, None));
+    }
+}
+
+/// Sends `due`, then, if asked, waits for a window's end to send what it held. (One
+/// future for both callers: each `wait_until` future is a state machine in the bundle.)
+async fn report(env: Env, due: Vec<Seen<EventKey, Observed>>, wake_at: Option<UnixMillis>) {
+    send_events(&env, due).await;
+    if let Some(at) = wake_at {
+        // Until the window's end by this isolate's clock: a timer may fire early.
+        while crate::clock::now() < at {
+            let wait = at.0.saturating_sub(crate::clock::now().0).max(1);
+            Delay::from(Duration::from_millis(wait)).await;
+        }
+        let due = EVENTS.with(|events| events.borrow_mut().take_due(crate::clock::now()));
+        send_events(&env, due).await;
     }
 }
 

@@ -8,7 +8,6 @@
 //! delayed; the repeats within its window are counted in memory and go out as one count
 //! when the window ends (on the next occurrence of anything, or the owner's timer).
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use crate::time::UnixMillis;
@@ -53,18 +52,20 @@ struct Held<C> {
 /// At most `max_held` events are held at once; past that, an event goes out at once, as if
 /// it were not coalesced, so memory stays bounded whatever the traffic.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Repeats<K: Ord, C> {
-    held: BTreeMap<K, Held<C>>,
+pub struct Repeats<K: PartialEq, C> {
+    /// A list, not a map: it holds a few events at a time, and a map's code would cost
+    /// the worker's bundle several kilobytes per instantiation.
+    held: Vec<(K, Held<C>)>,
     /// When the earliest held window ends, so that most calls need not look further.
     next_end: Option<UnixMillis>,
     pub window_ms: u64,
     pub max_held: usize,
 }
 
-impl<K: Ord + Clone, C: Observation> Repeats<K, C> {
+impl<K: PartialEq + Clone, C: Observation> Repeats<K, C> {
     pub const fn new(window_ms: u64, max_held: usize) -> Self {
         Repeats {
-            held: BTreeMap::new(),
+            held: Vec::new(),
             next_end: None,
             window_ms,
             max_held,
@@ -77,7 +78,7 @@ impl<K: Ord + Clone, C: Observation> Repeats<K, C> {
     /// owner must make sure to look again then.
     pub fn record(&mut self, event: K, client: C, now: UnixMillis) -> Recorded<K, C> {
         let mut send = self.take_due(now);
-        if let Some(held) = self.held.get_mut(&event) {
+        if let Some((_, held)) = self.held.iter_mut().find(|(held, _)| *held == event) {
             held.repeats = held.repeats.saturating_add(1);
             held.last_at = held.last_at.max(now);
             held.client.merge(client);
@@ -95,7 +96,7 @@ impl<K: Ord + Clone, C: Observation> Repeats<K, C> {
                 last_at: now,
                 client: client.clone(),
             };
-            self.held.insert(event.clone(), held);
+            self.held.push((event.clone(), held));
             let end = UnixMillis(now.0.saturating_add(self.window_ms));
             self.next_end = Some(self.next_end.map_or(end, |next| next.min(end)));
         }
@@ -120,7 +121,7 @@ impl<K: Ord + Clone, C: Observation> Repeats<K, C> {
         let window_ms = self.window_ms;
         let end_of = |held: &Held<C>| UnixMillis(held.window_start.0.saturating_add(window_ms));
         let mut out = Vec::new();
-        self.held.retain(|event, held| {
+        self.held.retain(|(event, held)| {
             if now < end_of(held) {
                 return true;
             }
@@ -134,7 +135,7 @@ impl<K: Ord + Clone, C: Observation> Repeats<K, C> {
             }
             false
         });
-        self.next_end = self.held.values().map(end_of).min();
+        self.next_end = self.held.iter().map(|(_, held)| end_of(held)).min();
         out
     }
 
@@ -156,7 +157,8 @@ impl<K: Ord + Clone, C: Observation> Repeats<K, C> {
     /// When the earliest window holding repeats ends: the owner's timer, if it has one.
     pub fn deadline(&self) -> Option<UnixMillis> {
         self.held
-            .values()
+            .iter()
+            .map(|(_, held)| held)
             .filter(|held| held.repeats > 0)
             .map(|held| UnixMillis(held.window_start.0.saturating_add(self.window_ms)))
             .min()
@@ -170,6 +172,7 @@ impl<K: Ord + Clone, C: Observation> Repeats<K, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::collections::BTreeMap;
     use proptest::prelude::*;
 
     fn at(ms: u64) -> UnixMillis {
