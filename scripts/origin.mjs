@@ -27,7 +27,7 @@ async function verify(req) {
   const token = req.headers["x-aero2-assertion"];
   if (!token) throw new Error("no X-Aero2-Assertion: the request did not come through the gate");
   const { payload, protectedHeader } = await jwtVerify(token, jwks, {
-    issuer, audience, algorithms: ["EdDSA"], maxTokenAge: "60s", clockTolerance: "5s",
+    issuer, audience, algorithms: ["EdDSA"], typ: "aero2-assertion+jwt", maxTokenAge: "60s", clockTolerance: "5s",
   });
   if (payload.htm !== req.method || payload.htu !== req.url) {
     throw new Error("the assertion was made for another request");

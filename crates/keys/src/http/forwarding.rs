@@ -170,11 +170,17 @@ impl AssertionClaims<'_> {
     }
 }
 
+/// The assertion's JWT type (`typ`): explicit, so that no other token this key signs (an
+/// audit checkpoint, a receipt) can pass for an assertion, and no assertion for one of them.
+pub const ASSERTION_TYPE: &str = "aero2-assertion+jwt";
+
 /// The JWT header for an Ed25519 key with this key id.
 pub fn assertion_header(kid: &str) -> String {
     let mut out = String::from("{\"alg\":\"EdDSA\",\"kid\":");
     push_json_string(&mut out, kid);
-    out.push_str(",\"typ\":\"JWT\"}");
+    out.push_str(",\"typ\":\"");
+    out.push_str(ASSERTION_TYPE);
+    out.push_str("\"}");
     out
 }
 
@@ -340,7 +346,7 @@ mod tests {
         let header: serde_json::Value = serde_json::from_str(&assertion_header("k\"1")).unwrap();
         assert_eq!(
             header,
-            serde_json::json!({"alg": "EdDSA", "kid": "k\"1", "typ": "JWT"})
+            serde_json::json!({"alg": "EdDSA", "kid": "k\"1", "typ": "aero2-assertion+jwt"})
         );
     }
 
