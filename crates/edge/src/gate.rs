@@ -15,6 +15,7 @@
 
 use aero2_keys::gate::{admit, authorize, is_browser_request, key_from_authorization, Rejection};
 use aero2_keys::http::cors::{self, is_preflight, reflectable_origin};
+use aero2_keys::http::query::overrides_method;
 use aero2_keys::http::ErrorCode;
 use aero2_keys::policy::{self, referer_origin};
 use aero2_keys::regional::{shard_of, Region};
@@ -122,6 +123,7 @@ async fn validate_and_forward(
         origin: header("Origin").or_else(|| {
             header("Referer").and_then(|referer| referer_origin(&referer).map(str::to_owned))
         }),
+        method_override: overrides_method(target.query),
     };
     let validated = match validate(&req, &key, request, env, ctx, config, now).await {
         Ok(validated) => validated,

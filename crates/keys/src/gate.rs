@@ -2,9 +2,6 @@
 //! all, and whether it may be used on this route from this client. Kept free of HTTP and
 //! storage so every rule is tested natively; the worker only feeds it headers and records.
 
-use alloc::borrow::ToOwned;
-use alloc::string::String;
-use alloc::vec::Vec;
 use core::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -12,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::format::{identify, ApplicationId, KeyId, KeyIdentity, KeyKind, ParseError};
 use crate::http::ErrorCode;
 use crate::lifecycle::{KeyRecord, KeyStatus, RevocationReason};
+pub use crate::policy::FrontendRoutes;
 use crate::policy::Policy;
 use crate::time::UnixMillis;
 
@@ -38,6 +36,9 @@ pub enum Rejection {
     OriginNotAllowed,
     /// The key's policy lists routes, and this request is not on one.
     RouteNotAllowed,
+    /// The key's policy lists routes, and the query names a method override (`_method`),
+    /// which frameworks behind the gate would honour instead of the method checked.
+    MethodOverride,
 }
 
 impl Rejection {
@@ -57,6 +58,7 @@ impl Rejection {
             Rejection::IpNotAllowed => ErrorCode::IpNotAllowed,
             Rejection::OriginNotAllowed => ErrorCode::OriginNotAllowed,
             Rejection::RouteNotAllowed => ErrorCode::RouteNotAllowed,
+            Rejection::MethodOverride => ErrorCode::MethodOverrideNotAllowed,
         }
     }
 }
@@ -73,6 +75,7 @@ impl Rejection {
                 | Rejection::IpNotAllowed
                 | Rejection::OriginNotAllowed
                 | Rejection::RouteNotAllowed
+                | Rejection::MethodOverride
         )
     }
 }
@@ -145,51 +148,6 @@ impl<'a> RequestTarget<'a> {
             path: if path.is_empty() { "/" } else { path },
             query,
         }
-    }
-}
-
-/// The routes on which a publishable key is accepted.
-///
-/// A comma-separated list of paths; one ending in `/*` matches everything below it (and
-/// the path itself), any other matches exactly.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FrontendRoutes {
-    patterns: Vec<String>,
-}
-
-impl FrontendRoutes {
-    pub const DEFAULT: &'static str = "/v1/client/*";
-
-    pub fn parse(config: &str) -> Self {
-        FrontendRoutes {
-            patterns: config
-                .split(',')
-                .map(str::trim)
-                .filter(|p| p.starts_with('/'))
-                .map(str::to_owned)
-                .collect(),
-        }
-    }
-
-    /// `path` must already be normalised (no `.` or `..` segments), as a parsed URL's is.
-    pub fn matches(&self, path: &str) -> bool {
-        self.patterns
-            .iter()
-            .any(|pattern| match pattern.strip_suffix("/*") {
-                Some(base) => {
-                    path == base
-                        || path
-                            .strip_prefix(base)
-                            .is_some_and(|rest| rest.starts_with('/'))
-                }
-                None => path == pattern,
-            })
-    }
-}
-
-impl Default for FrontendRoutes {
-    fn default() -> Self {
-        Self::parse(Self::DEFAULT)
     }
 }
 

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::format::{ApiKey, ApplicationId, Environment, KeyId, KeyKind};
 use crate::http::ErrorCode;
-use crate::policy::{Policy, PolicyError};
+use crate::policy::{Policy, PolicyError, Scope};
 use crate::random::{RandomError, RandomSource};
 use crate::storage::StorageId;
 use crate::time::UnixMillis;
@@ -158,16 +158,18 @@ impl KeyRecord {
         }
     }
 
-    /// Active, not suspended and not past its own `expires_at`: what counts when the
-    /// application must keep one secret key it can use. A key past its `expires_at` stays
-    /// `active` until the alarm revokes it, but the gate already refuses it, so it is no
-    /// substitute. (A key that expires later still counts: the application is warned with
-    /// `key.expiring_soon`, and may choose to run on expiring keys only.)
-    fn is_usable_secret(&self, now: UnixMillis) -> bool {
+    /// A secret key that can manage the application's keys: active, not suspended, not
+    /// past its own `expires_at`, and with `keys:write`. The application must always keep
+    /// one, or nobody but the operator could manage its keys again. A key past its
+    /// `expires_at` stays `active` until the alarm revokes it, but the gate already refuses
+    /// it, so it is no substitute. (A key that expires later still counts: the application
+    /// is warned with `key.expiring_soon`, and may choose to run on expiring keys only.)
+    fn can_manage_keys(&self, now: UnixMillis) -> bool {
         self.kind == KeyKind::Secret
             && self.status == KeyStatus::Active
             && self.suspended_at.is_none()
             && self.policy.expires_at.is_none_or(|end| end > now)
+            && self.policy.scopes().contains(Scope::KeysWrite)
     }
 
     /// The instant this key stops (or stopped) being valid, if that is known.
@@ -465,7 +467,7 @@ impl KeyRing {
         if record.status.is_revoked() {
             return Err(LifecycleError::AlreadyRevoked);
         }
-        if reason != RevocationReason::Leaked && self.is_last_usable_secret(record, now) {
+        if reason != RevocationReason::Leaked && self.is_last_key_manager(record, now) {
             return Err(LifecycleError::LastActiveSecretKey);
         }
         let record = &mut self.keys[index];
@@ -535,14 +537,15 @@ impl KeyRing {
         self.keys.iter().filter_map(KeyRecord::ends_at).min()
     }
 
-    /// Whether `record` is the only secret key the application can still use (active and
-    /// not suspended): revoking or suspending it would lock the application out.
-    fn is_last_usable_secret(&self, record: &KeyRecord, now: UnixMillis) -> bool {
-        record.is_usable_secret(now)
+    /// Whether `record` is the only key that can still manage the application's keys
+    /// ([`KeyRecord::can_manage_keys`]): revoking, suspending or narrowing it would lock
+    /// the application out.
+    fn is_last_key_manager(&self, record: &KeyRecord, now: UnixMillis) -> bool {
+        record.can_manage_keys(now)
             && !self
                 .keys
                 .iter()
-                .any(|other| other.id != record.id && other.is_usable_secret(now))
+                .any(|other| other.id != record.id && other.can_manage_keys(now))
     }
 
     /// Changes a key's label and policy; its kind never changes. Returns the record before
@@ -563,6 +566,11 @@ impl KeyRing {
         policy
             .validate(before.kind, now)
             .map_err(LifecycleError::InvalidPolicy)?;
+        let mut after = before.clone();
+        after.policy = policy.clone();
+        if self.is_last_key_manager(&before, now) && !after.can_manage_keys(now) {
+            return Err(LifecycleError::LastActiveSecretKey);
+        }
         let record = &mut self.keys[index];
         if let Some(label) = label {
             record.label = label;
@@ -582,7 +590,7 @@ impl KeyRing {
         if record.suspended_at.is_some() {
             return Err(LifecycleError::AlreadySuspended);
         }
-        if self.is_last_usable_secret(record, now) {
+        if self.is_last_key_manager(record, now) {
             return Err(LifecycleError::LastActiveSecretKey);
         }
         let record = &mut self.keys[index];

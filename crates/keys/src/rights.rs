@@ -7,7 +7,7 @@ use crate::format::{KeyId, KeyIdentity, KeyKind};
 use crate::gate::{admit, refuse_secret_key_from_browser, RecordView, Rejection};
 use crate::http::ErrorCode;
 use crate::lifecycle::KeyStatus;
-use crate::policy::{address_allowed, Policy, Scope};
+use crate::policy::{address_allowed, FrontendRoutes, Policy, Scope};
 use crate::time::UnixMillis;
 
 /// A caller that may manage its application's keys.
@@ -48,13 +48,19 @@ impl Manager {
         }
     }
 
-    /// Refuses unless a key of `kind` with `policy` has no right the caller lacks (see
-    /// [`Policy::within`]). Checked for the key a caller creates, and for the key it
-    /// rotates, revokes, suspends, resumes or changes (before and after the change): a
-    /// restricted key can neither make a stronger key nor act on one.
-    pub fn may_hold(&self, kind: KeyKind, policy: &Policy) -> Result<(), ManageRefusal> {
+    /// Refuses unless a key of `kind` with `policy` reaches nothing the caller cannot (see
+    /// [`Policy::within`]; `frontend` is what a publishable key reaches). Checked for the
+    /// key a caller creates, and for the key it rotates, revokes, suspends, resumes or
+    /// changes (before and after the change): a restricted key can neither make a stronger
+    /// key nor act on one.
+    pub fn may_hold(
+        &self,
+        kind: KeyKind,
+        policy: &Policy,
+        frontend: &FrontendRoutes,
+    ) -> Result<(), ManageRefusal> {
         match self {
-            Manager::Key { policy: own, .. } if !policy.within(kind, own) => {
+            Manager::Key { policy: own, .. } if !policy.within(kind, own, frontend) => {
                 Err(ManageRefusal::RightsExceeded)
             }
             _ => Ok(()),
@@ -259,12 +265,31 @@ mod tests {
             Err(ManageRefusal::InsufficientScope(Scope::AuditRead))
         );
         let unrestricted = Policy::default();
-        assert_eq!(operator.may_hold(KeyKind::Secret, &unrestricted), Ok(()));
+        let frontend = FrontendRoutes::default();
         assert_eq!(
-            reader.may_hold(KeyKind::Secret, &unrestricted),
+            operator.may_hold(KeyKind::Secret, &unrestricted, &frontend),
+            Ok(())
+        );
+        assert_eq!(
+            reader.may_hold(KeyKind::Secret, &unrestricted, &frontend),
             Err(ManageRefusal::RightsExceeded)
         );
-        assert_eq!(reader.may_hold(KeyKind::Publishable, &unrestricted), Ok(()));
+        // Limited in scopes only: it reaches every route, and so every publishable key.
+        assert_eq!(
+            reader.may_hold(KeyKind::Publishable, &unrestricted, &frontend),
+            Ok(())
+        );
+        let orders = Manager::Key {
+            key_id: KeyId::parse("key_BBBBBBBBBBBBBBBB").unwrap(),
+            policy: serde_json::from_str(
+                r#"{"scopes":["keys:write"],"routes":[{"methods":["GET"],"path":"/v1/orders/*"}]}"#,
+            )
+            .unwrap(),
+        };
+        assert_eq!(
+            orders.may_hold(KeyKind::Publishable, &unrestricted, &frontend),
+            Err(ManageRefusal::RightsExceeded)
+        );
         assert_eq!(
             ManageRefusal::InsufficientScope(Scope::KeysWrite)
                 .error_code()

@@ -566,3 +566,75 @@ fn labels_cannot_hide_or_reorder_text() {
         )
         .is_ok());
 }
+
+fn scoped(scopes: &str) -> Policy {
+    serde_json::from_str(&format!(r#"{{"scopes":{scopes}}}"#)).unwrap()
+}
+
+/// Second attacker pass: the guard keeps a key that can manage keys, not just any secret
+/// key. A read-only key, or one that only passes the gate, does not keep the application
+/// in: with it alone, nobody but the operator could manage the keys again.
+#[test]
+fn the_last_key_that_can_manage_keys_cannot_be_revoked_suspended_or_narrowed() {
+    let (mut ring, mut rng) = ring();
+    let (_, admin) = ring
+        .create(KeyKind::Secret, "admin", Policy::default(), T0, &mut rng)
+        .unwrap();
+    let (_, reader) = ring
+        .create(
+            KeyKind::Secret,
+            "reader",
+            scoped(r#"["keys:read","audit:read"]"#),
+            T0,
+            &mut rng,
+        )
+        .unwrap();
+    let (_, gate_only) = ring
+        .create(KeyKind::Secret, "gate only", scoped("[]"), T0, &mut rng)
+        .unwrap();
+    for attempt in [
+        ring.clone()
+            .revoke(admin.id, at(1), RevocationReason::Revoked)
+            .map(drop),
+        ring.clone().suspend(admin.id, at(1)).map(drop),
+        ring.clone()
+            .update(admin.id, None, scoped(r#"["keys:read"]"#), at(1))
+            .map(drop),
+    ] {
+        assert_eq!(attempt, Err(LifecycleError::LastActiveSecretKey));
+    }
+    // Narrowing it while keeping keys:write is fine; so is changing the others.
+    assert!(ring
+        .clone()
+        .update(admin.id, None, scoped(r#"["keys:write"]"#), at(1))
+        .is_ok());
+    assert!(ring
+        .clone()
+        .revoke(reader.id, at(1), RevocationReason::Revoked)
+        .is_ok());
+    assert!(ring.clone().suspend(gate_only.id, at(1)).is_ok());
+    // With a second key that can write, either one may go.
+    let (_, writer) = ring
+        .create(
+            KeyKind::Secret,
+            "writer",
+            scoped(r#"["keys:write"]"#),
+            T0,
+            &mut rng,
+        )
+        .unwrap();
+    assert!(ring
+        .clone()
+        .revoke(admin.id, at(2), RevocationReason::Revoked)
+        .is_ok());
+    assert!(ring
+        .clone()
+        .revoke(writer.id, at(2), RevocationReason::Revoked)
+        .is_ok());
+    // A leak still revokes the last one: locking out is the lesser harm.
+    ring.revoke(writer.id, at(3), RevocationReason::Revoked)
+        .unwrap();
+    assert!(ring
+        .revoke(admin.id, at(4), RevocationReason::Leaked)
+        .is_ok());
+}

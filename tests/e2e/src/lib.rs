@@ -254,7 +254,14 @@ impl Worker {
             "--secrets".into(),
             secrets.to_str().expect("utf-8 path").into(),
         ];
-        if let Some(script) = &self.options.script {
+        // AERO2_E2E_SCRIPT runs the tests against another release bundle (an older
+        // commit's build, to see a new test fail there first).
+        let script = self
+            .options
+            .script
+            .clone()
+            .or_else(|| std::env::var("AERO2_E2E_SCRIPT").ok());
+        if let Some(script) = &script {
             args.push("--script".into());
             args.push(script.clone());
         }

@@ -711,3 +711,205 @@ fn ambiguous_paths_are_refused_and_every_other_path_is_read_one_way() {
     let body: Value = serde_json::from_str(raw_body(&response).trim()).unwrap();
     assert_eq!(body["assertion"]["claims"]["htu"], "/v1/client/~x");
 }
+
+/// The second attacker pass: escapes whose decoding spells an escape of an escape
+/// (`%25%32%46` would reach the origin as `%252F`, a `/` to an origin that decodes twice),
+/// compatibility characters that NFKC folds into path syntax, and method overrides in the
+/// query string, with a publishable key and with a secret key held to one route.
+#[test]
+fn escapes_of_escapes_compatibility_characters_and_method_overrides_are_refused() {
+    let w = worker();
+    let app = w.create_application("Paths again", "production");
+    let pk = &app.publishable.value;
+    let held = w.post(
+        "/v1/keys",
+        &app.secret.value,
+        Some(&json!({"kind": "secret", "routes": [{"methods": ["GET"], "path": "/v1/orders/*"}]})),
+    );
+    assert_eq!(held.status, 201, "{}", held.body);
+    let held = held.json["key"]["value"].as_str().unwrap().to_owned();
+    for (path, key) in [
+        ("/v1/client/%25%32%46admin", pk.as_str()),
+        ("/v1/client/%25%32%65%25%32%65%25%32%46admin", pk),
+        ("/v1/client/%25%32f", pk),
+        ("/v1/client/%E2%80%A5admin", pk),
+        ("/v1/client/%EF%BC%85%32%46admin", pk),
+        ("/v1/client/%CD%BE", pk),
+        ("/v1/orders/%25%32%46admin", &held),
+        ("/v1/orders/%E2%80%A5/admin", &held),
+    ] {
+        let (status, response) = raw(w, path, key);
+        assert_eq!(
+            (status, code_of(&response)),
+            (400, "invalid_path".to_owned()),
+            "{path}: {response}"
+        );
+        assert!(
+            origin_path(&response).is_none(),
+            "{path} reached the origin"
+        );
+    }
+    for path in [
+        "/v1/orders/1?_method=DELETE",
+        "/v1/orders/1?a=1&%5Fmethod=DELETE",
+        "/v1/orders/1?_METHOD=delete",
+        "/v1/orders/1?.method=PUT",
+        "/v1/orders/1?x-http-method-override=DELETE",
+    ] {
+        let (status, response) = raw(w, path, &held);
+        assert_eq!(
+            (status, code_of(&response)),
+            (403, "method_override_not_allowed".to_owned()),
+            "{path}: {response}"
+        );
+        assert!(
+            origin_path(&response).is_none(),
+            "{path} reached the origin"
+        );
+    }
+    // Not refused: the same request without the override, and an override sent with a key
+    // that may use every method anyway.
+    let (status, response) = raw(w, "/v1/orders/1?method=x", &held);
+    assert_eq!(status, 200, "{response}");
+    let (status, response) = raw(w, "/v1/orders/1?_method=DELETE", &app.secret.value);
+    assert_eq!(status, 200, "{response}");
+}
+
+// ----- 7. reach: what a restricted key may manage ------------------------------------------
+
+/// The second attacker pass: a secret key held to `GET /v1/orders/*` could unlock, suspend
+/// and revoke the site's publishable key, and mint an unrestricted one. A publishable key
+/// reaches the frontend routes, so such a key may now do none of that; one whose routes
+/// cover the frontend routes may, within its own expiry.
+#[test]
+fn a_restricted_key_reaches_no_publishable_key_beyond_its_own_reach() {
+    let w = worker();
+    let app = w.create_application("Reach", "production");
+    let admin = app.secret.value.as_str();
+    let site = w.post(
+        "/v1/keys",
+        admin,
+        Some(&json!({"kind": "publishable", "label": "site", "allowed_origins": ["https://shop.example"]})),
+    );
+    assert_eq!(site.status, 201, "{}", site.body);
+    let site_id = site.json["key"]["id"].as_str().unwrap().to_owned();
+    let make = |body: Value| {
+        let made = w.post("/v1/keys", admin, Some(&body));
+        assert_eq!(made.status, 201, "{}", made.body);
+        made.json["key"]["value"].as_str().unwrap().to_owned()
+    };
+    let orders = make(
+        json!({"kind": "secret", "scopes": ["keys:read", "keys:write"],
+        "routes": [{"methods": ["GET"], "path": "/v1/orders/*"}]}),
+    );
+    let patch = |key: &str, body: &str| {
+        let auth = bearer(key);
+        request(
+            "PATCH",
+            &w.url(&format!("/v1/keys/{site_id}")),
+            &[
+                ("Authorization", auth.as_str()),
+                ("Content-Type", "application/json"),
+            ],
+            Some(body),
+        )
+    };
+    let unlocked = patch(&orders, r#"{"allowed_origins":null}"#);
+    assert_eq!(
+        (unlocked.status, unlocked.code()),
+        (403, "rights_exceeded"),
+        "{}",
+        unlocked.body
+    );
+    for action in ["suspend", "revoke", "rotate"] {
+        let refused = w.post(&format!("/v1/keys/{site_id}/{action}"), &orders, None);
+        assert_eq!(
+            (refused.status, refused.code()),
+            (403, "rights_exceeded"),
+            "{action}"
+        );
+    }
+    let minted = w.post("/v1/keys", &orders, Some(&json!({"kind": "publishable"})));
+    assert_eq!((minted.status, minted.code()), (403, "rights_exceeded"));
+    let listed = w.get("/v1/keys", admin);
+    let site_now = listed.json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == site_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(site_now["status"], "active", "{site_now}");
+    assert_eq!(
+        site_now["allowed_origins"],
+        json!(["https://shop.example"]),
+        "{site_now}"
+    );
+
+    // A key whose routes cover the frontend routes, with an expiry: it manages publishable
+    // keys that end no later than it does, and no others.
+    let frontend = make(json!({"kind": "secret", "scopes": ["keys:write"],
+        "routes": [{"path": "/v1/client/*"}], "expires_in_seconds": 3600}));
+    let lasting = w.post("/v1/keys", &frontend, Some(&json!({"kind": "publishable"})));
+    assert_eq!((lasting.status, lasting.code()), (403, "rights_exceeded"));
+    let bounded = w.post(
+        "/v1/keys",
+        &frontend,
+        Some(&json!({"kind": "publishable", "expires_in_seconds": 1800})),
+    );
+    assert_eq!(bounded.status, 201, "{}", bounded.body);
+    let unlock_site = patch(&frontend, r#"{"allowed_origins":null}"#);
+    assert_eq!(
+        unlock_site.code(),
+        "rights_exceeded",
+        "the site key lasts longer than this key"
+    );
+}
+
+/// The second attacker pass: the guard counted any secret key, so the last key with
+/// `keys:write` could be revoked while a read-only key remained, and then nobody but the
+/// operator could manage the application's keys.
+#[test]
+fn the_last_key_that_can_manage_keys_stays() {
+    let w = worker();
+    let app = w.create_application("Keeps a manager", "production");
+    let admin = app.secret.value.as_str();
+    let reader = w.post(
+        "/v1/keys",
+        admin,
+        Some(&json!({"kind": "secret", "scopes": ["keys:read", "audit:read"]})),
+    );
+    assert_eq!(reader.status, 201, "{}", reader.body);
+    let admin_id = app.secret.id.as_str();
+    for (method, path, body) in [
+        ("POST", format!("/v1/keys/{admin_id}/revoke"), None),
+        ("POST", format!("/v1/keys/{admin_id}/suspend"), None),
+        (
+            "PATCH",
+            format!("/v1/keys/{admin_id}"),
+            Some(r#"{"scopes":["keys:read"]}"#),
+        ),
+    ] {
+        let auth = bearer(admin);
+        let refused = request(
+            method,
+            &w.url(&path),
+            &[
+                ("Authorization", auth.as_str()),
+                ("Content-Type", "application/json"),
+            ],
+            body,
+        );
+        assert_eq!(
+            (refused.status, refused.code()),
+            (409, "last_active_secret_key"),
+            "{method} {path}: {}",
+            refused.body
+        );
+    }
+    assert_eq!(
+        w.get("/v1/keys", admin).status,
+        200,
+        "the admin key still works"
+    );
+}

@@ -3,17 +3,20 @@
 //! `Caller`. Its field is private to this module, so there is no other way to make one:
 //! an operation that skipped authentication would not compile.
 
-use aero2_keys::policy::{Policy, Scope};
+use aero2_keys::policy::{FrontendRoutes, Policy, Scope};
 use aero2_keys::rights::{key_manager, ManageRefusal, Manager};
 use aero2_keys::{KeyKind, UnixMillis};
 
 use super::KeyRingObject;
+use crate::config::Config;
 use crate::errors::{ApiError, ApiResult};
 use crate::protocol::{Actor, ClientInfo};
 
 /// An authenticated caller of the management API.
 pub struct Caller {
     manager: Manager,
+    /// What a publishable key reaches (`FRONTEND_ROUTES`), for [`Caller::may_hold`].
+    frontend: FrontendRoutes,
 }
 
 impl Caller {
@@ -31,7 +34,9 @@ impl Caller {
 
     /// Refuses unless a key of `kind` with `policy` has no right the caller lacks.
     pub fn may_hold(&self, kind: KeyKind, policy: &Policy) -> ApiResult<()> {
-        self.manager.may_hold(kind, policy).map_err(refusal)
+        self.manager
+            .may_hold(kind, policy, &self.frontend)
+            .map_err(refusal)
     }
 }
 
@@ -54,11 +59,13 @@ impl KeyRingObject {
         client: &ClientInfo,
         now: UnixMillis,
     ) -> ApiResult<Caller> {
+        let frontend = Config::cached(&self.env).frontend_routes.clone();
         let (key, from_browser) = match actor {
             Actor::Operator => {
                 self.ensure_loaded()?;
                 return Ok(Caller {
                     manager: Manager::Operator,
+                    frontend,
                 });
             }
             Actor::Key { key, from_browser } => (key, *from_browser),
@@ -68,6 +75,6 @@ impl KeyRingObject {
             key_manager(record, key, from_browser, client_ip, now)
         })
         .await
-        .map(|manager| Caller { manager })
+        .map(|manager| Caller { manager, frontend })
     }
 }

@@ -105,6 +105,10 @@ pub struct RequestFacts {
     pub client_ip: Option<String>,
     /// `Origin`, or the origin of `Referer`.
     pub origin: Option<String>,
+    /// Whether the query names a method override (`_method`). (Absent in the messages of
+    /// gates from before it was added: they did not check it.)
+    #[serde(default)]
+    pub method_override: bool,
 }
 
 impl RequestFacts {
@@ -114,6 +118,7 @@ impl RequestFacts {
             path: &self.path,
             client_ip: self.client_ip.as_deref().and_then(|ip| ip.parse().ok()),
             origin: self.origin.as_deref(),
+            method_override: self.method_override,
         }
     }
 }

@@ -44,6 +44,7 @@ error_codes! {
     IpNotAllowed => 403, "ip_not_allowed", "this key may not be used from this address";
     OriginNotAllowed => 403, "origin_not_allowed", "this key may not be used from this website";
     RouteNotAllowed => 403, "route_not_allowed", "this key may not make this request (method and path)";
+    MethodOverrideNotAllowed => 403, "method_override_not_allowed", "this key is held to some methods and paths (routes), so a method override in the query string (_method, X-HTTP-Method-Override) is refused: send the request with its real method";
     RateLimited => 429, "rate_limited", "this key made more requests than its rate limit allows; wait for Retry-After seconds";
     InsufficientScope => 403, "insufficient_scope", "this key's scopes do not include what this request needs";
     RightsExceeded => 403, "rights_exceeded", "a key cannot create, rotate or change a key with more rights than its own";
@@ -57,7 +58,7 @@ error_codes! {
     KeyAlreadySuspended => 409, "key_already_suspended", "the key is already suspended";
     KeyNotSuspended => 409, "key_not_suspended", "the key is not suspended";
     KeyRevoked => 409, "key_revoked", "a revoked key cannot be rotated; create a new key instead";
-    LastActiveSecretKey => 409, "last_active_secret_key", "this is the application's last active secret key; rotate it instead of revoking or suspending it, so the application is not locked out";
+    LastActiveSecretKey => 409, "last_active_secret_key", "this is the application's last active secret key that can manage keys (keys:write); rotate it instead of revoking, suspending or narrowing it, so the application is not locked out";
     InvalidGracePeriod => 400, "invalid_grace_period", "grace_period_seconds must be a whole number between 0 and 604800 (7 days)";
     InvalidLabel => 400, "invalid_label", "a label has 1 to 100 characters and no control characters";
     TooManyKeys => 409, "too_many_keys", "an application can have at most 100 keys that are not revoked";

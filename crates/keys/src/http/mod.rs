@@ -4,6 +4,7 @@
 //! core so that the worker, the fuzz targets and the native tests use the same code.
 
 pub mod bodies;
+mod compat;
 pub mod cors;
 pub mod errors;
 pub mod forwarding;

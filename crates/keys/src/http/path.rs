@@ -8,6 +8,7 @@
 use alloc::borrow::Cow;
 use alloc::string::String;
 
+use crate::http::compat::folds_into_path_syntax;
 use crate::http::query::hex_digit;
 
 /// Why a path is refused (`invalid_path`).
@@ -23,8 +24,9 @@ pub enum PathError {
     /// decodes twice reads as `/`.
     DoubleEncoded,
     /// Escapes that do not decode to UTF-8 (the overlong `%C0%AF` for `/`), or decode to a
-    /// look-alike of a slash or a dot (`／`, `∕`, `．`), which lenient decoders and NFKC
-    /// turn into the real thing.
+    /// look-alike of a slash or a dot (`∕`), or to a character that NFKC folds into path
+    /// syntax (`‥` into `..`, `％` into `%`: `compat.rs`), which lenient decoders and
+    /// normalising servers turn into the real thing.
     DeceptiveEncoding,
     /// `;`: path parameters, which some servers strip before routing.
     Semicolon,
@@ -44,7 +46,8 @@ pub fn normalize(path: &str) -> Result<Cow<'_, str>, PathError> {
         return Err(PathError::Malformed);
     }
     let mut changed = false;
-    let mut escaped_high_bytes = false;
+    // Non-ASCII, raw or escaped: decoded and checked for compatibility characters.
+    let mut high_bytes = false;
     let mut i = 0;
     // First pass: refuse, and see whether anything needs rewriting.
     while i < bytes.len() {
@@ -63,17 +66,17 @@ pub fn normalize(path: &str) -> Result<Cow<'_, str>, PathError> {
                     }
                     _ => {}
                 }
-                escaped_high_bytes |= value >= 0x80;
+                high_bytes |= value >= 0x80;
                 changed |= is_unreserved(value)
                     || bytes[i + 1].is_ascii_lowercase()
                     || bytes[i + 2].is_ascii_lowercase();
                 i += 2;
             }
-            _ => {}
+            byte => high_bytes |= byte >= 0x80,
         }
         i += 1;
     }
-    if escaped_high_bytes {
+    if high_bytes {
         refuse_deceptive(bytes)?;
     }
     if !changed {
@@ -102,11 +105,24 @@ pub fn normalize(path: &str) -> Result<Cow<'_, str>, PathError> {
             i = end;
         }
     }
+    // Decoding can spell a new escape of an escape: `%25%32%46` becomes `%252F`, which an
+    // origin that decodes twice reads as `/`. The first pass saw only the raw bytes after
+    // `%25`, so the result is checked again: what is accepted is a fixed point.
+    if has_escaped_escape(out.as_bytes()) {
+        return Err(PathError::DoubleEncoded);
+    }
     Ok(Cow::Owned(out))
 }
 
-/// Characters that look like a path separator or a dot, and that best-fit mappings or NFKC
-/// normalisation turn into one.
+/// `%25` followed by two hex digits anywhere in `bytes`.
+fn has_escaped_escape(bytes: &[u8]) -> bool {
+    bytes
+        .windows(5)
+        .any(|w| w[..3] == *b"%25" && hex_digit(w[3]).is_some() && hex_digit(w[4]).is_some())
+}
+
+/// Characters that look like a path separator or a dot but that NFKC leaves alone, which
+/// best-fit mappings turn into one. (Those NFKC folds are `compat.rs`'s table.)
 const LOOK_ALIKES: [char; 12] = [
     '\u{FF0F}', // ／ fullwidth solidus
     '\u{2215}', // ∕ division slash
@@ -122,8 +138,9 @@ const LOOK_ALIKES: [char; 12] = [
     '\u{FF61}', // ｡ halfwidth ideographic full stop
 ];
 
-/// Decodes the path's escapes and refuses bytes that are not UTF-8 or decode to a
-/// look-alike of `/`, `\` or `.`.
+/// Decodes the path's escapes and refuses bytes that are not UTF-8, or decode to a
+/// look-alike of `/`, `\` or `.`, or to a compatibility character that NFKC folds into
+/// path syntax.
 fn refuse_deceptive(bytes: &[u8]) -> Result<(), PathError> {
     let mut decoded = alloc::vec::Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -137,7 +154,7 @@ fn refuse_deceptive(bytes: &[u8]) -> Result<(), PathError> {
         }
     }
     let text = core::str::from_utf8(&decoded).map_err(|_| PathError::DeceptiveEncoding)?;
-    if text.contains(LOOK_ALIKES) {
+    if text.contains(LOOK_ALIKES) || text.chars().any(folds_into_path_syntax) {
         return Err(PathError::DeceptiveEncoding);
     }
     Ok(())
@@ -198,6 +215,23 @@ mod tests {
             ("/v1/client/%E2%88%95", PathError::DeceptiveEncoding),
             ("/v1/client/x%EF%BC%8Ey", PathError::DeceptiveEncoding),
             ("/v1/client/%u2215", PathError::Malformed),
+            // Second attacker pass: escapes whose decoding spells an escape of an escape.
+            ("/v1/client/%25%32%46admin", PathError::DoubleEncoded),
+            (
+                "/v1/client/%25%32%65%25%32%65%25%32%46admin",
+                PathError::DoubleEncoded,
+            ),
+            ("/v1/client/%25%32f", PathError::DoubleEncoded),
+            ("/v1/client/%252%46", PathError::DoubleEncoded),
+            ("/v1/client/%25%3246", PathError::DoubleEncoded),
+            // Compatibility characters whose NFKC form holds `.`, `/`, `\`, `%` or `;`.
+            ("/v1/client/%E2%80%A5admin", PathError::DeceptiveEncoding), // ‥
+            ("/v1/client/%E2%80%A6", PathError::DeceptiveEncoding),      // …
+            ("/v1/client/%E2%92%88", PathError::DeceptiveEncoding),      // ⒈
+            ("/v1/client/%EF%BC%85", PathError::DeceptiveEncoding),      // ％
+            ("/v1/client/%CD%BE", PathError::DeceptiveEncoding),         // ; (Greek)
+            ("/v1/client/%EF%B9%94", PathError::DeceptiveEncoding),      // ﹔
+            ("/v1/client/\u{2025}admin", PathError::DeceptiveEncoding),
         ];
         for (path, error) in cases {
             assert_eq!(normalize(path), Err(error), "{path}");
@@ -231,13 +265,56 @@ mod tests {
         assert_eq!(normalize("/é%41").unwrap(), "/éA");
     }
 
+    /// Whether `path` holds `%25` followed by two hex digits: an escape of an escape.
+    fn has_double_escape(path: &str) -> bool {
+        path.as_bytes()
+            .windows(5)
+            .any(|w| w[..3] == *b"%25" && w[3].is_ascii_hexdigit() && w[4].is_ascii_hexdigit())
+    }
+
+    /// Paths built from the pieces that matter: `%`, the digits and letters of escapes,
+    /// escapes of those digits and letters (`%32` is `2`, `%46` is `F`), escapes of `%`,
+    /// `/`, `.` and `\`, compatibility characters, and plain text.
+    fn hostile_path() -> impl proptest::strategy::Strategy<Value = std::string::String> {
+        use proptest::prelude::*;
+        use std::borrow::ToOwned;
+        use std::string::ToString;
+        use std::{format, vec};
+        let hex = || proptest::sample::select(b"0123456789abcdefABCDEF".to_vec());
+        let piece = prop_oneof![
+            Just("%".to_owned()),
+            Just("%25".to_owned()),
+            Just("2".to_owned()),
+            Just("5".to_owned()),
+            hex().prop_map(|b| char::from(b).to_string()),
+            hex().prop_map(|b| format!("%{b:02X}")),
+            hex().prop_map(|b| format!("%{b:02x}")),
+            Just("%2F".to_owned()),
+            Just("%2E".to_owned()),
+            Just("%5C".to_owned()),
+            Just("/".to_owned()),
+            Just(".".to_owned()),
+            Just(";".to_owned()),
+            "[a-z~_-]{1,3}",
+            Just("%E2%80%A5".to_owned()),
+            Just("é".to_owned()),
+        ];
+        proptest::collection::vec(piece, 0..16).prop_map(|pieces| format!("/{}", pieces.concat()))
+    }
+
     proptest::proptest! {
-        /// Never panics; whatever passes is a fixed point and has none of what is refused.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+        /// Never panics; whatever passes is a fixed point, holds no escape of an escape and
+        /// none of what is refused.
         #[test]
-        fn normalising_is_idempotent_and_leaves_nothing_ambiguous(path in "/[a-zA-Z0-9%./;\\\\_~é-]{0,40}") {
+        fn normalising_is_a_fixed_point_and_leaves_nothing_ambiguous(path in proptest::prop_oneof![
+            "/[a-zA-Z0-9%./;\\\\_~é-]{0,40}",
+            hostile_path(),
+        ]) {
             if let Ok(normal) = normalize(&path) {
                 let normal = normal.into_owned();
-                proptest::prop_assert_eq!(normalize(&normal).unwrap().into_owned(), normal.clone());
+                proptest::prop_assert_eq!(normalize(&normal).map(Cow::into_owned), Ok(normal.clone()));
+                proptest::prop_assert!(!has_double_escape(&normal), "an escape of an escape in {}", normal);
                 let upper = normal.to_ascii_uppercase();
                 for bad in ["%2F", "%5C", "%2E", ";", "//", "\\"] {
                     proptest::prop_assert!(!upper.contains(bad), "{} in {}", bad, normal);

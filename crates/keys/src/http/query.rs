@@ -98,6 +98,69 @@ fn decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// Percent-decoding that never fails: `+` becomes a space, valid escapes their byte, and
+/// anything else stays as it is. For looking at what an origin may decode, not for reading
+/// parameters (that is [`Query::parse`], which refuses what it cannot read).
+pub fn decode_lossy(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match bytes.get(i + 1..i + 3) {
+            Some(&[high, low]) if bytes[i] == b'%' => hex_digit(high)
+                .zip(hex_digit(low))
+                .map(|(high, low)| high << 4 | low),
+            _ => None,
+        };
+        match (bytes[i], escaped) {
+            (_, Some(byte)) => {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+            (b'+', None) => out.push(b' '),
+            (byte, None) => out.push(byte),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Query parameters that frameworks read as the request's real method: Laravel, Symfony
+/// and Rails honour `_method`, and some middleware the header names as parameters. Names
+/// are compared as PHP reads them (a leading `.`, ` ` or `[` becomes `_`), without regard
+/// to case, and `_` and `-` alike.
+const METHOD_OVERRIDE_PARAMETERS: [&str; 4] = [
+    "-method",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// Whether the query names a method override ([`METHOD_OVERRIDE_PARAMETERS`]), however its
+/// name is encoded. A key held to some methods must not reach another through one.
+pub fn overrides_method(query: Option<&str>) -> bool {
+    let Some(query) = query else {
+        return false;
+    };
+    query.split('&').any(|part| {
+        let name = part.split_once('=').map_or(part, |(name, _)| name);
+        let name = decode_lossy(name);
+        // An origin that decodes twice sees one more layer.
+        let name = decode_lossy(&String::from_utf8_lossy(&name));
+        let folded: Vec<u8> = name
+            .iter()
+            .map(|&b| match b {
+                b'_' | b'.' | b' ' | b'[' => b'-',
+                b => b.to_ascii_lowercase(),
+            })
+            .collect();
+        METHOD_OVERRIDE_PARAMETERS
+            .iter()
+            .any(|candidate| folded == candidate.as_bytes())
+    })
+}
+
 pub(crate) fn hex_digit(byte: u8) -> Option<u8> {
     match byte {
         b'0'..=b'9' => Some(byte - b'0'),
@@ -133,6 +196,42 @@ mod tests {
         );
         assert_eq!(Query::parse(None).unwrap(), Query::default());
         assert_eq!(Query::parse(Some("&&")).unwrap(), Query::default());
+    }
+
+    #[test]
+    fn method_overrides_are_found_however_they_are_spelled() {
+        for query in [
+            "_method=DELETE",
+            "a=1&_method=DELETE",
+            "_METHOD=delete",
+            "%5Fmethod=DELETE",
+            "%255Fmethod=DELETE",
+            ".method=DELETE",
+            "+method=DELETE",
+            "[method=DELETE",
+            "X-HTTP-Method-Override=DELETE",
+            "x_http_method_override=PUT",
+            "x-method-override=PATCH",
+            "_method",
+        ] {
+            assert!(overrides_method(Some(query)), "{query}");
+        }
+        for query in [
+            "method=DELETE",
+            "a=_method",
+            "_methods=1",
+            "my_method=1",
+            "",
+        ] {
+            assert!(!overrides_method(Some(query)), "{query}");
+        }
+        assert!(!overrides_method(None));
+    }
+
+    #[test]
+    fn lossy_decoding_keeps_what_it_cannot_read() {
+        assert_eq!(decode_lossy("a%20b+c%zz%4"), b"a b c%zz%4");
+        assert_eq!(decode_lossy("%ff%"), [0xff, b'%']);
     }
 
     #[test]

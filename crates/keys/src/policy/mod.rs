@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use ip::{limit_bucket, IpNet};
 pub use origin::{referer_origin, OriginPattern};
 pub use rate::{RateDecision, RateLimit, Window};
-pub use routes::{MethodSet, RoutePattern, RouteRule};
+pub use routes::{FrontendRoutes, MethodSet, RoutePattern, RouteRule};
 pub use scope::{Scope, Scopes};
 
 use crate::format::KeyKind;
@@ -101,6 +101,9 @@ pub struct Facts<'a> {
     pub client_ip: Option<IpAddr>,
     /// The page's origin: `Origin`, or else the origin of `Referer`.
     pub origin: Option<&'a str>,
+    /// Whether the query string names a method override
+    /// ([`crate::http::query::overrides_method`]).
+    pub method_override: bool,
 }
 
 /// A request a policy in `report` mode let through, which `enforce` would have refused.
@@ -177,27 +180,36 @@ impl Policy {
         Ok(())
     }
 
-    /// Whether a key of `kind` with this policy has no right that a key with `holder`
-    /// lacks: no more scopes, no route or address outside the holder's, no later expiry.
-    /// A key cannot create, rotate or edit a key whose rights exceed its own. Publishable
-    /// keys manage nothing and reach frontend routes only, so they never exceed a secret
-    /// key's rights.
-    pub fn within(&self, kind: KeyKind, holder: &Policy) -> bool {
-        if kind == KeyKind::Publishable {
-            return true;
-        }
-        let scopes = self.scopes().is_subset(holder.scopes());
-        let routes = match (&holder.routes, &self.routes) {
-            (None, _) => true,
-            (Some(_), None) => false,
-            (Some(theirs), Some(ours)) => ours
-                .iter()
-                .all(|rule| theirs.iter().any(|allowed| rule.within(allowed))),
+    /// Whether a key of `kind` with this policy reaches nothing that a secret key with
+    /// `holder` cannot: the one rule, for both kinds, by which a restricted key may create,
+    /// change, suspend, resume, rotate or revoke a key (checked before and after a change).
+    ///
+    /// What a key reaches: its management scopes; the gated requests it can make (a
+    /// secret key's `routes`, or all; a publishable key's are `frontend`, every method);
+    /// the addresses it can be used from (a secret key's `allowed_ips`, or all; a
+    /// publishable key's are all); its own `expires_at`; and its `rate_limit`. Removing a
+    /// restriction widens the reach. (A publishable key's `allowed_origins` do not count:
+    /// no secret key is limited by origin, so any holder reaches every origin.)
+    pub fn within(&self, kind: KeyKind, holder: &Policy, frontend: &FrontendRoutes) -> bool {
+        let scopes = match kind {
+            KeyKind::Secret => self.scopes().is_subset(holder.scopes()),
+            KeyKind::Publishable => true,
         };
-        let addresses = match (&holder.allowed_ips, &self.allowed_ips) {
-            (None, _) => true,
-            (Some(_), None) => false,
-            (Some(theirs), Some(ours)) => ours
+        let within_holders = |rule: &RouteRule| {
+            holder
+                .routes
+                .as_ref()
+                .is_none_or(|theirs| theirs.iter().any(|allowed| rule.within(allowed)))
+        };
+        let routes = match (kind, &self.routes) {
+            (KeyKind::Publishable, _) => frontend.as_rules().all(|rule| within_holders(&rule)),
+            (KeyKind::Secret, None) => holder.routes.is_none(),
+            (KeyKind::Secret, Some(ours)) => ours.iter().all(within_holders),
+        };
+        let addresses = match (&holder.allowed_ips, kind, &self.allowed_ips) {
+            (None, _, _) => true,
+            (Some(_), KeyKind::Publishable, _) | (Some(_), KeyKind::Secret, None) => false,
+            (Some(theirs), KeyKind::Secret, Some(ours)) => ours
                 .iter()
                 .all(|net| theirs.iter().any(|allowed| allowed.covers(net))),
         };
@@ -296,6 +308,11 @@ pub fn check(
     }
     if kind == KeyKind::Secret {
         if let Some(rules) = &policy.routes {
+            // Laravel, Symfony and Rails read `?_method=DELETE` as a DELETE: a key held to
+            // some methods would reach the others through it.
+            if facts.method_override {
+                return Err(Rejection::MethodOverride);
+            }
             if !rules
                 .iter()
                 .any(|rule| rule.allows(facts.method, facts.path))

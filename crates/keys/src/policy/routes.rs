@@ -139,6 +139,46 @@ impl<'de> Deserialize<'de> for MethodSet {
     }
 }
 
+/// The routes on which a publishable key is accepted (`FRONTEND_ROUTES`): a
+/// comma-separated list of route patterns. Entries that are not a valid pattern are left
+/// out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrontendRoutes {
+    patterns: Vec<RoutePattern>,
+}
+
+impl FrontendRoutes {
+    pub const DEFAULT: &'static str = "/v1/client/*";
+
+    pub fn parse(config: &str) -> Self {
+        FrontendRoutes {
+            patterns: config
+                .split(',')
+                .filter_map(|pattern| RoutePattern::parse(pattern.trim()))
+                .collect(),
+        }
+    }
+
+    /// `path` must be the gate's normalised path.
+    pub fn matches(&self, path: &str) -> bool {
+        self.patterns.iter().any(|pattern| pattern.matches(path))
+    }
+
+    /// What a publishable key reaches: every method on each of these routes.
+    pub fn as_rules(&self) -> impl Iterator<Item = RouteRule> + '_ {
+        self.patterns.iter().map(|path| RouteRule {
+            methods: MethodSet::ALL,
+            path: path.clone(),
+        })
+    }
+}
+
+impl Default for FrontendRoutes {
+    fn default() -> Self {
+        Self::parse(Self::DEFAULT)
+    }
+}
+
 /// One gated request a secret key may make: its methods (all when absent or empty) on the
 /// paths a pattern matches.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

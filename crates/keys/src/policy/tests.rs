@@ -18,6 +18,7 @@ fn facts<'a>(
         path,
         client_ip: ip.map(|ip| IpAddr::from_str(ip).unwrap()),
         origin,
+        method_override: false,
     }
 }
 
@@ -214,9 +215,10 @@ fn a_restricted_key_cannot_make_a_key_with_more_rights() {
     let narrower = policy(
         r#"{"scopes":["keys:read"],"routes":[{"methods":["GET"],"path":"/v1/orders/42"}],"allowed_ips":["10.1.0.0/16"],"expires_at":1800000500000}"#,
     );
-    assert!(reader.within(KeyKind::Secret, &admin));
-    assert!(same.within(KeyKind::Secret, &reader));
-    assert!(narrower.within(KeyKind::Secret, &reader));
+    let frontend = FrontendRoutes::default();
+    assert!(reader.within(KeyKind::Secret, &admin, &frontend));
+    assert!(same.within(KeyKind::Secret, &reader, &frontend));
+    assert!(narrower.within(KeyKind::Secret, &reader, &frontend));
     for wider in [
         r#"{"scopes":["keys:read","keys:write","audit:read"],"routes":[{"methods":["GET"],"path":"/v1/orders/*"}],"allowed_ips":["10.0.0.0/8"],"expires_at":1800000600000}"#,
         r#"{"scopes":["keys:read"],"routes":[{"path":"/v1/orders/*"}],"allowed_ips":["10.0.0.0/8"],"expires_at":1800000600000}"#,
@@ -228,12 +230,11 @@ fn a_restricted_key_cannot_make_a_key_with_more_rights() {
         r#"{"scopes":["keys:read"],"routes":[{"methods":["GET"],"path":"/v1/orders/*"}],"allowed_ips":["10.0.0.0/8"]}"#,
         "{}",
     ] {
-        assert!(!policy(wider).within(KeyKind::Secret, &reader), "{wider}");
+        assert!(
+            !policy(wider).within(KeyKind::Secret, &reader, &frontend),
+            "{wider}"
+        );
     }
-    assert!(
-        Policy::default().within(KeyKind::Publishable, &reader),
-        "publishable keys manage nothing"
-    );
 
     // Found by review: the rate limit took no part, so a key held to 10 requests a minute
     // could make a twin with none. No larger burst and no higher rate.
@@ -244,7 +245,10 @@ fn a_restricted_key_cannot_make_a_key_with_more_rights() {
         r#"{"rate_limit":{"requests":10,"per_seconds":3600}}"#,
         r#"{"rate_limit":{"requests":1,"per_seconds":6}}"#,
     ] {
-        assert!(policy(ok).within(KeyKind::Secret, &limited), "{ok}");
+        assert!(
+            policy(ok).within(KeyKind::Secret, &limited, &frontend),
+            "{ok}"
+        );
     }
     for wider in [
         "{}",
@@ -253,7 +257,10 @@ fn a_restricted_key_cannot_make_a_key_with_more_rights() {
         r#"{"rate_limit":{"requests":2,"per_seconds":6}}"#,
         r#"{"rate_limit":{"requests":20,"per_seconds":3600}}"#,
     ] {
-        assert!(!policy(wider).within(KeyKind::Secret, &limited), "{wider}");
+        assert!(
+            !policy(wider).within(KeyKind::Secret, &limited, &frontend),
+            "{wider}"
+        );
     }
 }
 
@@ -265,4 +272,110 @@ fn changed_fields_name_fields_not_values() {
     );
     assert_eq!(before.changed_fields(&after), ["scopes", "allowed_ips"]);
     assert!(before.changed_fields(&before).is_empty());
+}
+
+/// `?_method=DELETE` is a DELETE to Laravel, Symfony and Rails: a key held to GET must not
+/// reach DELETE through it. Keys without routes, and publishable keys, are not refused.
+#[test]
+fn a_method_override_is_refused_for_keys_held_to_routes() {
+    let held = policy(r#"{"routes":[{"methods":["GET"],"path":"/v1/orders/*"}]}"#);
+    let overriding = Facts {
+        method_override: true,
+        ..facts("GET", "/v1/orders/1", None, None)
+    };
+    assert_eq!(
+        check(KeyKind::Secret, &held, &overriding),
+        Err(Rejection::MethodOverride)
+    );
+    assert_eq!(
+        check(
+            KeyKind::Secret,
+            &held,
+            &facts("GET", "/v1/orders/1", None, None)
+        ),
+        Ok(None)
+    );
+    assert_eq!(
+        check(KeyKind::Secret, &Policy::default(), &overriding),
+        Ok(None)
+    );
+    assert_eq!(
+        check(KeyKind::Publishable, &Policy::default(), &overriding),
+        Ok(None)
+    );
+}
+
+/// Second attacker pass: `within` is one rule for both kinds. A publishable key reaches the
+/// frontend routes (every method), from any address, at its own rate limit, until its own
+/// expiry; a holder acts on it only if all of that is within its own reach.
+#[test]
+fn a_publishable_key_reaches_the_frontend_routes_from_anywhere_at_its_own_rate_until_its_own_expiry(
+) {
+    let frontend = FrontendRoutes::default();
+    let pk = |json: &str| policy(json);
+    let open = pk("{}");
+    let locked = pk(r#"{"allowed_origins":["https://shop.example"]}"#);
+    // An unrestricted key, or one restricted only in its scopes, reaches every publishable key.
+    for holder in ["{}", r#"{"scopes":["keys:read","keys:write"]}"#] {
+        let holder = policy(holder);
+        assert!(open.within(KeyKind::Publishable, &holder, &frontend));
+        assert!(locked.within(KeyKind::Publishable, &holder, &frontend));
+    }
+    // The issue's key: held to GET /v1/orders/*. It reaches no publishable key at all, so
+    // it can neither unlock one (allowed_origins: null) nor suspend, revoke or mint one.
+    let orders = policy(
+        r#"{"scopes":["keys:read","keys:write"],"routes":[{"methods":["GET"],"path":"/v1/orders/*"}]}"#,
+    );
+    assert!(!open.within(KeyKind::Publishable, &orders, &frontend));
+    assert!(!locked.within(KeyKind::Publishable, &orders, &frontend));
+    // Routes: the frontend routes with every method, or a route above them.
+    for (holder, reaches) in [
+        (r#"{"routes":[{"path":"/v1/client/*"}]}"#, true),
+        (r#"{"routes":[{"path":"/v1/*"}]}"#, true),
+        (r#"{"routes":[{"path":"/*"}]}"#, true),
+        (
+            r#"{"routes":[{"methods":["GET","POST"],"path":"/v1/client/*"}]}"#,
+            false,
+        ),
+        (r#"{"routes":[{"path":"/v1/client/login"}]}"#, false),
+        (
+            r#"{"routes":[{"path":"/v1/client/*"}],"allowed_ips":["10.0.0.0/8"]}"#,
+            false,
+        ),
+    ] {
+        assert_eq!(
+            open.within(KeyKind::Publishable, &policy(holder), &frontend),
+            reaches,
+            "{holder}"
+        );
+    }
+    // Expiry and rate: the publishable key's own, no wider than the holder's. Removing a
+    // restriction is widening.
+    let temporary =
+        policy(r#"{"expires_at":1800000600000,"rate_limit":{"requests":10,"per_seconds":60}}"#);
+    assert!(!open.within(KeyKind::Publishable, &temporary, &frontend));
+    assert!(
+        pk(r#"{"expires_at":1800000600000,"rate_limit":{"requests":10,"per_seconds":60}}"#).within(
+            KeyKind::Publishable,
+            &temporary,
+            &frontend
+        )
+    );
+    assert!(pk(r#"{"expires_at":1800000500000,"rate_limit":{"requests":1,"per_seconds":60},"allowed_origins":["null"]}"#)
+        .within(KeyKind::Publishable, &temporary, &frontend));
+    assert!(
+        !pk(r#"{"expires_at":1800000600001,"rate_limit":{"requests":10,"per_seconds":60}}"#)
+            .within(KeyKind::Publishable, &temporary, &frontend)
+    );
+    assert!(!pk(r#"{"expires_at":1800000600000}"#).within(
+        KeyKind::Publishable,
+        &temporary,
+        &frontend
+    ));
+    // Other frontend routes configured: the same rule over each of them.
+    let two = FrontendRoutes::parse("/v1/client/*, /auth/*");
+    let client_only = policy(r#"{"routes":[{"path":"/v1/client/*"}]}"#);
+    assert!(!open.within(KeyKind::Publishable, &client_only, &two));
+    let both = policy(r#"{"routes":[{"path":"/v1/client/*"},{"path":"/auth/*"}]}"#);
+    assert!(open.within(KeyKind::Publishable, &both, &two));
 }
