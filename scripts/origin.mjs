@@ -1,7 +1,8 @@
 // A stand-in origin for local runs and tests. It verifies the gate's signed assertion
 // (X-Aero2-Assertion) with `jose` against the gate's JWKS, refuses requests that are
 // unsigned or forged with 401, and answers the rest with a JSON echo of what the gate
-// forwarded, so one can see the X-Aero2-* headers and that no key arrived.
+// forwarded, so one can see the X-Aero2-* headers and that no key arrived. A request with
+// X-Demo-Set-Cookie headers is answered with those cookies (the gate's tests).
 //
 //   node scripts/origin.mjs PORT --jwks http://127.0.0.1:8787/.well-known/jwks.json
 //        [--issuer http://127.0.0.1:8787] [--audience http://127.0.0.1:PORT]
@@ -62,7 +63,10 @@ const server = http.createServer(async (req, res) => {
       body_bytes: bytes,
       assertion,
     });
-    res.writeHead(200, { "content-type": "application/json" });
+    // Tests ask for cookies with X-Demo-Set-Cookie (one value per header line), to check
+    // which of them the gate lets the client see.
+    const cookies = req.headersDistinct?.["x-demo-set-cookie"] ?? [];
+    res.writeHead(200, { "content-type": "application/json", ...(cookies.length ? { "set-cookie": cookies } : {}) });
     res.end(body);
   });
 });

@@ -5,6 +5,7 @@ use std::cell::OnceCell;
 use std::rc::Rc;
 
 use aero2_keys::gate::FrontendRoutes;
+use aero2_keys::policy::TokenBucket;
 use aero2_keys::webhooks::delivery::RetryPolicy;
 use aero2_keys::webhooks::reminders::ReminderSettings;
 use aero2_keys::webhooks::signing::MasterSecret;
@@ -104,6 +105,9 @@ pub struct Config {
     /// Edge mode: how long an isolate reuses a key's KV record (`EDGE_CACHE_SECONDS`,
     /// default 5; 0 turns it off). It adds to edge mode's revocation bound.
     pub edge_cache_ms: u64,
+    /// Management changes one application may make (`MANAGEMENT_WRITES_PER_MINUTE`, default
+    /// 60, and `MANAGEMENT_WRITE_BURST`, default 60 at once), counted by its key ring.
+    pub management_writes: TokenBucket,
 }
 
 thread_local! {
@@ -236,6 +240,10 @@ impl Config {
                 push_timeout_ms: number(env, "REGIONAL_PUSH_TIMEOUT_MS", 100..=10_000, 2_000),
             },
             edge_cache_ms: seconds_in_ms(env, "EDGE_CACHE_SECONDS", 0..=60, 5_000),
+            management_writes: TokenBucket {
+                per_minute: number(env, "MANAGEMENT_WRITES_PER_MINUTE", 1..=1_000_000, 60) as u32,
+                burst: number(env, "MANAGEMENT_WRITE_BURST", 1..=1_000_000, 60) as u32,
+            },
         }
     }
 

@@ -55,6 +55,11 @@ impl ApiError {
     }
 
     /// Decodes an error a Durable Object answered with (the same JSON shape).
+    /// The headers of an error answer that [`crate::protocol::relay`] keeps when it
+    /// relays a Durable Object's error.
+    pub const RELAYED_HEADERS: [&'static str; 4] =
+        ["Retry-After", "RateLimit-Policy", "RateLimit", "Allow"];
+
     pub fn from_wire(body: &[u8]) -> Self {
         serde_json::from_slice::<ErrorBody>(body)
             .map(|body| ApiError::with_detail(body.error.code, body.error.message))

@@ -15,11 +15,12 @@
 
 use aero2_keys::gate::{admit, authorize, is_browser_request, key_from_authorization, Rejection};
 use aero2_keys::http::cors::{self, is_preflight, reflectable_origin};
+use aero2_keys::http::forwarding::carries_secret_key;
 use aero2_keys::http::query::overrides_method;
 use aero2_keys::http::ErrorCode;
 use aero2_keys::policy::{self, referer_origin};
 use aero2_keys::regional::{shard_of, Region};
-use aero2_keys::{contains_secret_key, KeyIdentity, UnixMillis};
+use aero2_keys::{KeyIdentity, UnixMillis};
 use worker::{web_sys, Context, Env, Headers, Request, Response};
 
 use crate::clock::now;
@@ -105,8 +106,9 @@ async fn validate_and_forward(
     let header = |name| req.headers().get(name).ok().flatten();
     // Malformed keys and bad checksums stop here, before any storage read.
     let key = key_from_authorization(header("Authorization").as_deref())?;
-    // A secret key in the query string would reach the origin, its logs and its caches.
-    if target.query.is_some_and(contains_secret_key) {
+    // A secret key in the path or the query string, as sent or percent-decoded, would
+    // reach the origin, its logs and its caches.
+    if carries_secret_key(target.path) || target.query.is_some_and(carries_secret_key) {
         return Err(ErrorCode::SecretKeyOutsideAuthorization.into());
     }
     let now = now();

@@ -12,7 +12,7 @@ use aero2_keys::http::bodies::{
 use aero2_keys::http::query::Query;
 use aero2_keys::http::ErrorCode;
 use aero2_keys::policy::PolicyError;
-use aero2_keys::webhooks::endpoint::{check_url, Host, UrlParts};
+use aero2_keys::webhooks::endpoint::{check_syntax, check_url, Host, UrlParts};
 use aero2_keys::{ApplicationId, EndpointId, KeyId, MessageId};
 use worker::{web_sys, Env, Request, Response};
 
@@ -212,7 +212,9 @@ async fn webhook_operation(
 /// would parse it the same way, with its Unicode tables in the bundle.)
 fn webhook_url(text: &str, allow_local: bool) -> ApiResult<String> {
     let invalid = |why: &'static str| ApiError::with_detail(ErrorCode::InvalidWebhookUrl, why);
-    let url = web_sys::Url::new(text.trim()).map_err(|_| invalid("url: not a valid URL"))?;
+    let text = text.trim();
+    check_syntax(text, allow_local).map_err(|err| invalid(err.message()))?;
+    let url = web_sys::Url::new(text).map_err(|_| invalid("url: not a valid URL"))?;
     let hostname = url.hostname();
     let host = match hostname.as_str() {
         "" => None,
@@ -231,7 +233,8 @@ fn webhook_url(text: &str, allow_local: bool) -> ApiResult<String> {
         host,
         // `hash` is empty for "#" alone: look at the text too.
         has_fragment: !url.hash().is_empty() || href.contains('#'),
-        len: href.len(),
+        // The text as given: the parser may add a `/`, and nothing else (check_syntax).
+        len: text.len(),
     };
     check_url(&parts, allow_local).map_err(|err| invalid(err.message()))?;
     Ok(href)

@@ -4,15 +4,18 @@
 //! (`assertion.rs`). Which client headers pass is the core's rule
 //! ([`aero2_keys::http::forwarding`]).
 
-use aero2_keys::http::forwarding::{drop_request_header, forwardable_cookies, AssertionClaims};
+use aero2_keys::http::forwarding::{
+    carries_secret_key, drop_request_header, forwardable_cookies, sets_worker_cookie,
+    AssertionClaims,
+};
 use aero2_keys::http::ErrorCode;
-use aero2_keys::{contains_secret_key, encode_hex, KeyIdentity, RandomSource, SystemRandom};
+use aero2_keys::{encode_hex, KeyIdentity, RandomSource, SystemRandom};
 use worker::{web_sys, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response};
 
 use crate::assertion::{self, SigningKey};
 use crate::clock::now;
 use crate::config::Config;
-use crate::errors::ApiResult;
+use crate::errors::{ApiError, ApiResult};
 use crate::protocol::Validated;
 
 /// What the gate decided about a request, for the origin.
@@ -46,7 +49,8 @@ pub async fn forward(
     let method_name = crate::router::method(&req);
 
     // Copy the headers inside JavaScript, then remove what the origin must not get. A
-    // secret key in any header but Authorization is refused: the origin would get it.
+    // secret key in any header but Authorization, cookies included, as sent or
+    // percent-decoded, is refused: the origin would get it.
     let client = req.headers();
     let headers =
         Headers(web_sys::Headers::new_with_headers(&client.0).map_err(worker::Error::from)?);
@@ -54,7 +58,7 @@ pub async fn forward(
     for (name, value) in headers.entries() {
         if drop_request_header(&name) {
             dropped.push(name);
-        } else if contains_secret_key(&value) {
+        } else if carries_secret_key(&value) {
             return Err(ErrorCode::SecretKeyOutsideAuthorization.into());
         }
     }
@@ -67,6 +71,9 @@ pub async fn forward(
         .flatten()
         .and_then(|cookie| forwardable_cookies(&cookie))
     {
+        if carries_secret_key(&cookies) {
+            return Err(ErrorCode::SecretKeyOutsideAuthorization.into());
+        }
         headers.set("Cookie", &cookies)?;
     }
     if let Some(address) = client.get("CF-Connecting-IP").ok().flatten() {
@@ -117,8 +124,34 @@ pub async fn forward(
         .with_redirect(RequestRedirect::Manual)
         .with_body(body);
     let outbound = Request::new_with_init(&destination, &init)?;
-    Fetch::Request(outbound).send().await.map_err(|err| {
+    let response = Fetch::Request(outbound).send().await.map_err(|err| {
         worker::console_error!("origin request failed: {err}");
-        ErrorCode::OriginUnreachable.into()
-    })
+        ApiError::from(ErrorCode::OriginUnreachable)
+    })?;
+    without_worker_cookies(response)
+}
+
+/// The origin's answer without any `Set-Cookie` that sets one of the worker's own cookies
+/// ([`sets_worker_cookie`]): the gate answers on the dashboard's host, so the origin could
+/// otherwise plant or overwrite the dashboard's session. One header lookup when the origin
+/// sets no cookie.
+fn without_worker_cookies(response: Response) -> ApiResult<Response> {
+    if !response.headers().has("Set-Cookie")? {
+        return Ok(response);
+    }
+    // Iterating a Headers object yields each Set-Cookie on its own.
+    let entries: Vec<(String, String)> = response.headers().entries().collect();
+    if !entries
+        .iter()
+        .any(|(name, value)| name.eq_ignore_ascii_case("set-cookie") && sets_worker_cookie(value))
+    {
+        return Ok(response);
+    }
+    let headers = Headers::new();
+    for (name, value) in entries {
+        if !(name.eq_ignore_ascii_case("set-cookie") && sets_worker_cookie(&value)) {
+            headers.append(&name, &value)?;
+        }
+    }
+    Ok(response.with_headers(headers))
 }

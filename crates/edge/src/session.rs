@@ -173,20 +173,41 @@ pub async fn handle(req: &mut Request, env: &Env, config: &Config) -> ApiResult<
     }
 }
 
+/// Refuses a request a page on another site made the browser send: an `Origin` that is
+/// not this one, or `Sec-Fetch-Site` other than `same-origin` or `none` (typed by the
+/// person). Such a page can POST here from the operator's own address (a `no-cors` fetch,
+/// a form); if that counted as a sign-in attempt, it could keep the operator locked out.
+fn refuse_cross_site(req: &Request) -> ApiResult<()> {
+    let header = |name| req.headers().get(name).ok().flatten();
+    let url = req.inner().url();
+    let own = RequestTarget::split(&url).origin;
+    let other_origin = header("Origin").is_some_and(|origin| origin != own);
+    let other_site = header("Sec-Fetch-Site")
+        .is_some_and(|site| !matches!(site.as_str(), "same-origin" | "none"));
+    if other_origin || other_site {
+        return Err(ErrorCode::CrossSiteRequest.into());
+    }
+    Ok(())
+}
+
 async fn sign_in(req: &mut Request, env: &Env, admin_token: &str) -> ApiResult<Response> {
-    // Every attempt counts, before the token is even read.
     let address = limits::client_address(req);
     let now = now();
     limits::SIGN_IN.refuse_if_blocked(&address, now)?;
-    if let Some(limited) = limits::SIGN_IN.count(env, &address, now).await {
-        return Err(limited);
-    }
+    // What another site can send is refused before anything is counted: a cross-site
+    // origin here, and a body that is not JSON (all a `no-cors` request can send) when it
+    // is read. Only wrong tokens count against the address.
+    refuse_cross_site(req)?;
     let body: SignIn = crate::body::read_json(req).await?;
     if !token_matches(body.token.trim(), admin_token) {
-        return Err(ApiError::with_detail(
+        let wrong = ApiError::with_detail(
             ErrorCode::InvalidAdminToken,
             "that is not the operator token",
-        ));
+        );
+        return Err(limits::SIGN_IN
+            .count(env, &address, now)
+            .await
+            .unwrap_or(wrong));
     }
     let token = random_hex::<32>()?;
     let client = ClientInfo::of(req);

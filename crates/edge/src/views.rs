@@ -280,6 +280,12 @@ pub enum AuditDetail<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         last_used_at: Option<String>,
     },
+    /// `key.forgotten`: a revoked record dropped before its retention ended, because the
+    /// ring was at its bound.
+    Forgotten {
+        reason: &'static str,
+        revoked_at: String,
+    },
     /// `webhook_endpoint.*`: the endpoint, and its URL's host alone (a path or query can
     /// hold a token).
     Webhook {

@@ -365,6 +365,12 @@ impl KeyRing {
     /// Keys that are not revoked, per application. A bound keeps one application's
     /// Durable Object and KV footprint small whatever its clients do.
     pub const MAX_LIVE_KEYS: usize = 100;
+    /// Records kept, live and revoked together. Revoked records stay for
+    /// `REVOKED_KEY_RETENTION_DAYS` (the key list and the edge can then say "revoked"), but
+    /// create-and-revoke loops would otherwise leave any number of them, and every strict
+    /// validation, lease grant and cold load carries the whole ring. Past this bound the
+    /// oldest revoked records are dropped early ([`KeyRing::forget_beyond_bound`]).
+    pub const MAX_RECORDS: usize = 1_000;
     pub const MAX_LABEL_CHARS: usize = 100;
 
     pub fn new(application_id: ApplicationId, environment: Environment) -> Self {
@@ -527,6 +533,32 @@ impl KeyRing {
         let (forgotten, kept) = core::mem::take(&mut self.keys).into_iter().partition(|record| {
             matches!(record.status, KeyStatus::Revoked { revoked_at, .. } if revoked_at < cutoff)
         });
+        self.keys = kept;
+        forgotten
+    }
+
+    /// Drops the oldest revoked records while the ring holds more than
+    /// [`Self::MAX_RECORDS`], returning them (for the audit log, which notes each). Live
+    /// keys are never dropped: at most [`Self::MAX_LIVE_KEYS`] of them exist, so there are
+    /// always enough revoked records to drop.
+    pub fn forget_beyond_bound(&mut self) -> Vec<KeyRecord> {
+        let excess = self.keys.len().saturating_sub(Self::MAX_RECORDS);
+        if excess == 0 {
+            return Vec::new();
+        }
+        let mut revoked: Vec<(UnixMillis, KeyId)> = self
+            .keys
+            .iter()
+            .filter_map(|record| match record.status {
+                KeyStatus::Revoked { revoked_at, .. } => Some((revoked_at, record.id)),
+                _ => None,
+            })
+            .collect();
+        revoked.sort_unstable();
+        revoked.truncate(excess);
+        let (forgotten, kept) = core::mem::take(&mut self.keys)
+            .into_iter()
+            .partition(|record| revoked.iter().any(|(_, id)| *id == record.id));
         self.keys = kept;
         forgotten
     }

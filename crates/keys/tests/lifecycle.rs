@@ -638,3 +638,46 @@ fn the_last_key_that_can_manage_keys_cannot_be_revoked_suspended_or_narrowed() {
         .revoke(admin.id, at(4), RevocationReason::Leaked)
         .is_ok());
 }
+
+/// Second attacker pass: 300 create-and-revoke pairs in 5 s, at no limit, left every
+/// revoked record in the ring for 30 days. The ring as a whole is bounded: past
+/// `MAX_RECORDS`, the oldest revoked records go first, and live keys never.
+#[test]
+fn the_ring_keeps_at_most_its_bound_dropping_the_oldest_revoked_records() {
+    let (mut ring, mut rng) = ring();
+    let (_, admin) = ring
+        .create(KeyKind::Secret, "admin", Policy::default(), T0, &mut rng)
+        .unwrap();
+    let mut first_revoked = Vec::new();
+    let cycles = KeyRing::MAX_RECORDS + 50;
+    for i in 0..cycles as u64 {
+        let (_, record) = ring
+            .create(
+                KeyKind::Publishable,
+                "loop",
+                Policy::default(),
+                at(i * 2),
+                &mut rng,
+            )
+            .unwrap();
+        ring.revoke(record.id, at(i * 2 + 1), RevocationReason::Revoked)
+            .unwrap();
+        if first_revoked.len() < 51 {
+            first_revoked.push(record.id);
+        }
+        let forgotten = ring.forget_beyond_bound();
+        assert!(ring.keys().len() <= KeyRing::MAX_RECORDS);
+        assert!(forgotten.iter().all(|r| r.status.is_revoked()));
+    }
+    assert_eq!(ring.keys().len(), KeyRing::MAX_RECORDS);
+    assert!(ring.get(admin.id).is_some(), "a live key is never dropped");
+    // The 51 oldest revoked records went, in order; the 52nd stayed.
+    for id in &first_revoked[..51] {
+        assert!(ring.get(*id).is_none());
+    }
+    assert_eq!(
+        ring.forget_beyond_bound(),
+        Vec::new(),
+        "nothing more to drop"
+    );
+}

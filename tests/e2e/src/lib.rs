@@ -267,9 +267,13 @@ impl Worker {
         }
         // Edge mode's record cache is off unless a test turns it on: the tests that check
         // revocations at the edge count on local KV being immediate.
+        // Management changes are not limited unless a test sets the limit
+        // (`management_limits.rs`): the other tests make hundreds in a few seconds.
         let mut vars = vec![
             ("EDGE_CACHE_SECONDS", "0".to_owned()),
             ("ORIGIN_URL", self.origin_url.clone()),
+            ("MANAGEMENT_WRITES_PER_MINUTE", "1000000".to_owned()),
+            ("MANAGEMENT_WRITE_BURST", "1000000".to_owned()),
         ];
         if let Some(test_origin) = &self.test_origin_url {
             vars.push(("TEST_ORIGIN_URL", test_origin.clone()));

@@ -419,6 +419,48 @@ fn a_secret_key_anywhere_but_authorization_is_refused_before_it_reaches_the_orig
             "{header}"
         );
     }
+    // Second attacker pass: in a cookie, percent-encoded in the query (once or twice), and
+    // in the path, it reached the origin.
+    let encoded = app.secret.value.replace('_', "%5F");
+    let twice = app.secret.value.replace('_', "%255F");
+    let cookie = format!("theme=dark; k={}", app.secret.value);
+    for (what, path, headers) in [
+        (
+            "a cookie",
+            "/v1/orders".to_owned(),
+            vec![("Cookie", cookie.as_str())],
+        ),
+        (
+            "an encoded query",
+            format!("/v1/orders?k={encoded}"),
+            vec![],
+        ),
+        (
+            "a doubly encoded query",
+            format!("/v1/orders?k={twice}"),
+            vec![],
+        ),
+        (
+            "the path",
+            format!("/v1/orders/{}", app.secret.value),
+            vec![],
+        ),
+        ("an encoded path", format!("/v1/orders/{encoded}"), vec![]),
+    ] {
+        let mut all = vec![("Authorization", auth.as_str())];
+        all.extend(headers);
+        let stray = from("10.30.0.2", "GET", w, &path, &all);
+        assert_eq!(
+            (stray.status, stray.code()),
+            (400, "secret_key_outside_authorization"),
+            "{what}: {}",
+            stray.body
+        );
+        assert!(
+            !stray.body.contains("aero2-demo-origin"),
+            "{what} reached the origin"
+        );
+    }
     // A publishable key is public: in a query string it is merely passed along.
     let public = from(
         "10.30.0.1",
@@ -912,4 +954,36 @@ fn the_last_key_that_can_manage_keys_stays() {
         200,
         "the admin key still works"
     );
+}
+
+/// The second attacker pass: the origin's `Set-Cookie: __Host-aero2_session=…` reached the
+/// client on the gate's host, so an origin (or whoever controls one of its pages) could
+/// plant a dashboard session. Its other cookies still arrive.
+#[test]
+fn the_origin_cannot_set_the_workers_cookies() {
+    let w = worker();
+    let app = w.create_application("Origin cookies", "production");
+    let host = w.base.trim_start_matches("http://");
+    let request = format!(
+        "GET /v1/orders HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\n\
+         CF-Connecting-IP: 10.7.0.9\r\n\
+         X-Demo-Set-Cookie: __Host-aero2_session=planted; Path=/; Secure; HttpOnly\r\n\
+         X-Demo-Set-Cookie: __host-AERO2_future=x; Path=/; Secure\r\n\
+         X-Demo-Set-Cookie: theme=dark; Path=/\r\n\
+         Connection: close\r\n\r\n",
+        app.secret.value
+    );
+    let (status, response) = raw_request(&w.base, request.as_bytes());
+    assert_eq!(status, 200, "{response}");
+    let head = response
+        .split("\r\n\r\n")
+        .next()
+        .unwrap()
+        .to_ascii_lowercase();
+    let set_cookies: Vec<&str> = head
+        .lines()
+        .filter_map(|line| line.strip_prefix("set-cookie:"))
+        .map(str::trim)
+        .collect();
+    assert_eq!(set_cookies, ["theme=dark; path=/"], "{head}");
 }

@@ -174,3 +174,30 @@ fn schemathesis_finds_no_failure_against_the_openapi_document() {
     assert!(summary.contains("passed"), "{summary}");
     println!("schemathesis: {summary}");
 }
+
+/// The second attacker pass: `/openapi.json` named the session cookie `aero2_session`, but
+/// the dashboard sets `__Host-aero2_session`.
+#[test]
+fn the_documented_session_cookie_is_the_one_set() {
+    let w = worker();
+    let document = request("GET", &w.url("/openapi.json"), &[], None);
+    let documented = document.json["components"]["securitySchemes"]["sessionCookie"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let signed_in = request(
+        "POST",
+        &w.url("/v1/dashboard/session"),
+        &[
+            ("Content-Type", "application/json"),
+            ("CF-Connecting-IP", "10.44.0.1"),
+        ],
+        Some(&json!({ "token": ADMIN_TOKEN }).to_string()),
+    );
+    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+    let set = signed_in.header("Set-Cookie").unwrap();
+    assert!(
+        set.starts_with(&format!("{documented}=")),
+        "{documented} vs {set}"
+    );
+}

@@ -74,9 +74,24 @@ fn failed_kv_writes_are_retried_until_kv_is_correct() {
         Instant::now() >= faults_end,
         "KV changed while it was failing"
     );
+    // The second attacker pass: the null receipt was never filled in. Once the retried
+    // write lands, the audit entry holds its receipt: no earlier than the write (after the
+    // outage), and KV's propagation bound and the record cache after it.
+    let landed_by = wall_ms();
     let audit = w.get("/v1/audit_log?event=key.revoked", &app.secret.value);
     assert_eq!(audit.json["entries"].as_array().unwrap().len(), 1);
-    assert!(audit.json["entries"][0]["detail"]["effective_at"].is_null());
+    let receipt = &audit.json["entries"][0]["detail"]["effective_at"];
+    assert!(
+        receipt.is_string(),
+        "no receipt once KV caught up: {}",
+        audit.body
+    );
+    let receipt = millis(receipt);
+    let revoked_at = millis(&revoked.json["key"]["revoked_at"]);
+    assert!(
+        receipt >= revoked_at + 60_000 && receipt <= landed_by + 60_000 + 5_000,
+        "receipt {receipt} for a revocation at {revoked_at}, landed by {landed_by}"
+    );
     // With KV healthy again, an edge-mode change has its receipt once more.
     let spare = w.post(
         "/v1/keys",

@@ -179,6 +179,10 @@ fn sign_ins_and_wrong_operator_tokens_are_limited_per_address() {
         let refused = sign_in(w, ip, "wrong-token-wrong-token").err().unwrap();
         assert_eq!(refused.code(), "invalid_admin_token", "attempt {attempt}");
     }
+    // Only wrong tokens count: the eleventh goes over the limit, and from then on the
+    // address waits, whatever it sends.
+    let limited = sign_in(w, ip, "wrong-token-wrong-token").err().unwrap();
+    assert_eq!(limited.status, 429);
     let limited = sign_in(w, ip, ADMIN_TOKEN).err().unwrap();
     assert_eq!(
         (limited.status, limited.code()),
@@ -290,4 +294,63 @@ fn the_admin_token_is_compared_trimmed() {
         assert_eq!(reply.status, 200, "{}", reply.body);
     }
     assert!(sign_in(w, "10.12.4.2", &format!(" {ADMIN_TOKEN} ")).is_ok());
+}
+
+/// The second attacker pass: the sign-in counter went up before the request was read, so
+/// any page the operator visited could keep the operator's address at 429 with a dozen
+/// `fetch(…, {method: "POST", mode: "no-cors"})` calls a minute. Cross-site sign-ins (another
+/// `Origin`, `Sec-Fetch-Site: cross-site`, or a body that is not JSON, all that a no-cors
+/// request can send) are refused before anything is counted.
+#[test]
+fn a_page_on_another_site_cannot_lock_the_operator_out() {
+    let w = worker();
+    let ip = "10.12.9.1";
+    let body = json!({ "token": "wrong-token-wrong-token" }).to_string();
+    for attempt in 0..30 {
+        let (origin_header, site, content_type) = match attempt % 3 {
+            0 => (
+                Some("https://evil.example"),
+                None,
+                "text/plain;charset=UTF-8",
+            ),
+            1 => (Some("https://evil.example"), None, "application/json"),
+            _ => (None, Some("cross-site"), "application/json"),
+        };
+        let mut headers = vec![("Content-Type", content_type), ("CF-Connecting-IP", ip)];
+        if let Some(origin) = origin_header {
+            headers.push(("Origin", origin));
+        }
+        if let Some(site) = site {
+            headers.push(("Sec-Fetch-Site", site));
+        }
+        let refused = request(
+            "POST",
+            &w.url("/v1/dashboard/session"),
+            &headers,
+            Some(&body),
+        );
+        assert!(
+            matches!(
+                (refused.status, refused.code()),
+                (403, "cross_site_request") | (415, "unsupported_media_type")
+            ),
+            "attempt {attempt}: {} {}",
+            refused.status,
+            refused.body
+        );
+    }
+    // The operator, on the dashboard's own page, signs in at once.
+    let own_origin = w.base.clone();
+    let signed = request(
+        "POST",
+        &w.url("/v1/dashboard/session"),
+        &[
+            ("Content-Type", "application/json"),
+            ("CF-Connecting-IP", ip),
+            ("Origin", &own_origin),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
+        Some(&json!({ "token": ADMIN_TOKEN }).to_string()),
+    );
+    assert_eq!(signed.status, 200, "{}", signed.body);
 }

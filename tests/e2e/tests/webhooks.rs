@@ -668,6 +668,22 @@ fn hostile_requests_to_the_webhook_api_are_refused() {
         (403, "insufficient_scope")
     );
     assert!(refused.body.contains("keys:read"), "{}", refused.body);
+    // The second attacker pass: the same key could rotate an endpoint's secret and read
+    // the new one, then sign key.revoked or key.leaked messages the receiver trusts.
+    let rotate = send(
+        w,
+        "POST",
+        &format!("/v1/webhook_endpoints/{endpoint}/rotate_secret"),
+        &hooks_only,
+        None,
+    );
+    assert_eq!(
+        (rotate.status, rotate.code()),
+        (403, "insufficient_scope"),
+        "{}",
+        rotate.body
+    );
+    assert!(!rotate.body.contains("whsec_"), "{}", rotate.body);
     let hooks_and_reads = scoped(json!(["webhooks:write", "keys:read", "audit:read"]));
     let allowed = create(&hooks_and_reads, json!({"url": url}));
     assert_eq!(allowed.status, 201, "{}", allowed.body);

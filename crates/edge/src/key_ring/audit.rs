@@ -75,6 +75,43 @@ impl Store {
         Ok(())
     }
 
+    /// Notes that audit entry `seq` has no receipt until each of `kv_keys` is written.
+    pub fn await_receipt(&self, seq: u64, kv_keys: &[String]) -> ApiResult<()> {
+        for kv_key in kv_keys {
+            self.sql.exec(
+                "INSERT INTO pending_receipts (audit_seq, kv_key) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                vec![int(seq), text(kv_key)],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// `kv_key` was written: every audit entry that waited only for it gets its receipt,
+    /// `effective_at`.
+    pub fn receipt_landed(&self, kv_key: &str, effective_at: UnixMillis) -> ApiResult<()> {
+        let waiting: Vec<SeqRow> = self
+            .sql
+            .exec(
+                "DELETE FROM pending_receipts WHERE kv_key = ? RETURNING audit_seq AS seq",
+                vec![text(kv_key)],
+            )?
+            .to_array()?;
+        for row in waiting {
+            let seq = row.seq;
+            let still: Vec<SeqRow> = self
+                .sql
+                .exec(
+                    "SELECT audit_seq AS seq FROM pending_receipts WHERE audit_seq = ? LIMIT 1",
+                    vec![int(seq)],
+                )?
+                .to_array()?;
+            if still.is_empty() {
+                self.set_audit_receipt(seq, effective_at)?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn audit_page(&self, query: &AuditQuery<'_>) -> ApiResult<AuditLog> {
         let limit = query.limit.clamp(1, 100);
         let mut sql = String::from(

@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use aero2_keys::gate::{admit, authorize, RecordView, Rejection};
 use aero2_keys::http::ErrorCode;
 use aero2_keys::outbox::Outbox;
-use aero2_keys::policy::{self, Window};
+use aero2_keys::policy::{self, Bucket, Window};
 use aero2_keys::repeats::Repeats;
 use aero2_keys::timers::Alarm;
 use aero2_keys::usage::UsageBatcher;
@@ -80,6 +80,9 @@ pub struct KeyRingObject {
     /// request of the application comes here. (An evicted object starts its windows
     /// afresh.)
     rate_windows: RefCell<HashMap<KeyId, Window>>,
+    /// The management changes this application may still make (`MANAGEMENT_WRITES_…`).
+    /// Kept in memory: an evicted object starts with a full bucket.
+    writes: Cell<Bucket>,
     /// Repeats of events seen here (strict mode) not yet written: see `note_event`.
     repeats: RefCell<Repeats<(KeyId, KeyEvent), Observed>>,
     alarm: Cell<Alarm>,
@@ -105,6 +108,7 @@ impl DurableObject for KeyRingObject {
             loaded: RefCell::new(None),
             usage: RefCell::new(UsageBatcher::new(USAGE_FLUSH_MS, u32::MAX)),
             rate_windows: RefCell::new(HashMap::new()),
+            writes: Cell::new(Bucket::default()),
             repeats: RefCell::new(Repeats::new(EVENT_WINDOW_MS, MAX_HELD_EVENTS)),
             alarm: Cell::new(Alarm::default()),
             kv_flush: Mutex::new(()),

@@ -71,9 +71,57 @@ impl KeyRingObject {
             op if op.is_webhook() => self.manage_webhooks(caller, client, op, now).await,
             op => {
                 caller.require(Scope::KeysWrite)?;
+                self.count_write(now)?;
                 self.change(&by, op, now).await
             }
         }
+    }
+
+    /// Counts one management change against the application's limit
+    /// (`MANAGEMENT_WRITES_PER_MINUTE` with a burst): 429 `too_many_requests`, with
+    /// `Retry-After` and the RateLimit headers, past it. Called once the caller is known to
+    /// hold the right to make the change, so a key without it cannot use up the owner's.
+    pub(super) fn count_write(&self, now: UnixMillis) -> ApiResult<()> {
+        let limit = Config::cached(&self.env).management_writes;
+        let mut bucket = self.writes.get();
+        let decision = limit.take(&mut bucket, now);
+        self.writes.set(bucket);
+        if decision.allowed {
+            return Ok(());
+        }
+        Err(
+            ApiError::retry_after(ErrorCode::TooManyRequests, decision.reset_after_seconds)
+                .with_header("RateLimit-Policy", limit.policy_header())
+                .with_header("RateLimit", decision.header_named("management")),
+        )
+    }
+
+    /// Drops the oldest revoked records past the ring's bound
+    /// ([`aero2_keys::KeyRing::forget_beyond_bound`]), each with an audit entry, in the same
+    /// synchronous section as the change that grew the ring.
+    fn forget_beyond_bound(&self, loaded: &mut Loaded, now: UnixMillis) -> ApiResult<()> {
+        for record in loaded.ring.forget_beyond_bound() {
+            self.store.delete_record(record.id)?;
+            super::regional::mark_removed(loaded, record.storage_id);
+            loaded.last_used.remove(&record.id);
+            let revoked_at = match record.status {
+                aero2_keys::KeyStatus::Revoked { revoked_at, .. } => revoked_at.to_rfc3339(),
+                _ => String::new(),
+            };
+            self.store.insert_audit(
+                now,
+                "key.forgotten",
+                Some(record.id),
+                "system",
+                &ClientInfo::default(),
+                &AuditDetail::Forgotten {
+                    reason:
+                        "the key ring keeps at most 1000 records; the oldest revoked ones go first",
+                    revoked_at,
+                },
+            )?;
+        }
+        Ok(())
     }
 
     /// The operations that change keys (`keys:write`). Each answer to a change of an
@@ -90,6 +138,12 @@ impl KeyRingObject {
                     // The key's rights before the change and after it are both checked.
                     let current = target(by, loaded, key_id)?;
                     let kind = current.kind;
+                    if let Some(conflict) = change.conflict(kind, &current.policy) {
+                        return Err(ApiError::with_detail(
+                            ErrorCode::PolicyConflictsWithKey,
+                            conflict.to_string(),
+                        ));
+                    }
                     let policy = change.apply(&current.policy, now).map_err(|err| {
                         ApiError::with_detail(ErrorCode::InvalidPolicy, err.to_string())
                     })?;
@@ -172,16 +226,19 @@ impl KeyRingObject {
         let regional = self.after_change(now).await?;
         // `None` where the receipt cannot be known yet: in edge mode, a KV write that failed
         // and waits in the outbox for its retry (the log says "queued for retry").
+        // It is filled in when the write lands (`flush_kv`).
         let receipt = |kind: KeyKind, changed: &[&KeyRecord], audit: u64| {
-            let at = match Config::cached(&self.env).mode(kind) {
+            let config = Config::cached(&self.env);
+            let at = match config.mode(kind) {
                 ValidationMode::Strict => crate::clock::now(),
-                ValidationMode::Edge if self.kv_write_pending(changed) => return Ok(None),
-                // KV's documented propagation bound, and the isolates' record cache.
-                ValidationMode::Edge => UnixMillis(
-                    crate::clock::now().0
-                        + KV_PROPAGATION_MS
-                        + Config::cached(&self.env).edge_cache_ms,
-                ),
+                ValidationMode::Edge => {
+                    let pending = self.kv_writes_pending(changed);
+                    if !pending.is_empty() {
+                        self.store.await_receipt(audit, &pending)?;
+                        return Ok(None);
+                    }
+                    edge_receipt(crate::clock::now(), &config)
+                }
                 ValidationMode::Regional => regional,
             };
             self.store.set_audit_receipt(audit, at)?;
@@ -282,6 +339,7 @@ impl KeyRingObject {
                 label: &record.label,
             };
             self.save(loaded, by, &record, EventType::KeyCreated, &detail, now)?;
+            self.forget_beyond_bound(loaded, now)?;
             Ok((key, record))
         })?;
         let key = CreatedKey {
@@ -303,6 +361,7 @@ impl KeyRingObject {
             target(by, loaded, key_id)?;
             let rotation = loaded.ring.rotate(key_id, now, grace, &mut SystemRandom)?;
             self.persist(loaded, &rotation.new_record, now)?;
+            self.forget_beyond_bound(loaded, now)?;
             let detail = AuditDetail::Rotation {
                 new_key_id: rotation.new_record.id,
                 grace_period_seconds: grace.seconds(),
@@ -332,6 +391,12 @@ enum Done {
 
 /// Workers KV's documented propagation bound: edge mode's receipts.
 const KV_PROPAGATION_MS: u64 = 60_000;
+
+/// Edge mode's receipt for a change whose KV write landed at `written_at`: KV's
+/// propagation bound, and the isolates' record cache.
+pub(super) fn edge_receipt(written_at: UnixMillis, config: &Config) -> UnixMillis {
+    UnixMillis(written_at.0 + KV_PROPAGATION_MS + config.edge_cache_ms)
+}
 
 /// The key an operation acts on, if the caller may act on it: it exists, and has no
 /// right the caller lacks.

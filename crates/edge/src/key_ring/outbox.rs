@@ -10,6 +10,7 @@ use worker::console_error;
 
 use super::{KeyRingObject, Loaded};
 use crate::clock::now;
+use crate::config::Config;
 use crate::errors::ApiResult;
 use crate::kv;
 
@@ -72,13 +73,17 @@ impl KeyRingObject {
         self.store.save_outbox_entry(entry)
     }
 
-    /// Whether any of `records` still waits in the outbox for its KV write.
-    pub(super) fn kv_write_pending(&self, records: &[&KeyRecord]) -> bool {
-        self.loaded.borrow().as_ref().is_none_or(|loaded| {
-            records
-                .iter()
-                .any(|record| loaded.outbox.is_pending(&record.storage_id.to_hex()))
-        })
+    /// The KV keys of `records` that still wait in the outbox for their write.
+    pub(super) fn kv_writes_pending(&self, records: &[&KeyRecord]) -> Vec<String> {
+        let guard = self.loaded.borrow();
+        let Some(loaded) = guard.as_ref() else {
+            return Vec::new();
+        };
+        records
+            .iter()
+            .map(|record| record.storage_id.to_hex())
+            .filter(|kv_key| loaded.outbox.is_pending(kv_key))
+            .collect()
     }
 
     /// Sends every due outbox entry to KV, oldest first, until none is due. A failed write
@@ -104,6 +109,11 @@ impl KeyRingObject {
                     Ok(()) => {
                         if loaded.outbox.delivered(&entry.key, entry.version) {
                             self.store.delete_outbox_entry(&entry.key, entry.version)?;
+                            // Edge mode's receipts that waited for this write: the change
+                            // holds everywhere once KV has propagated it.
+                            let config = Config::cached(&self.env);
+                            let at = super::ops::edge_receipt(now(), &config);
+                            self.store.receipt_landed(&entry.key, at)?;
                         }
                     }
                     Err(err) => {

@@ -78,6 +78,11 @@ const MIGRATIONS: &[&str] = &[
     // 7: regional mode: the leases granted to replicas, and the change counter pushed.
     "CREATE TABLE replica_leases (name TEXT PRIMARY KEY, info TEXT NOT NULL);
      INSERT INTO meta (name, value) VALUES ('replica_version', 0) ON CONFLICT (name) DO NOTHING;",
+    // 8: edge mode's receipts still unknown: the audit entry of a change whose KV write
+    // waits for a retry, and the KV keys it waits for.
+    "CREATE TABLE pending_receipts (
+       audit_seq INTEGER NOT NULL, kv_key TEXT NOT NULL, PRIMARY KEY (audit_seq, kv_key));
+     CREATE INDEX pending_receipts_by_kv_key ON pending_receipts (kv_key);",
 ];
 
 pub use crate::schema::{int, opt_text, text};

@@ -72,7 +72,15 @@ pub async fn relay(mut response: Response) -> ApiResult<Response> {
         return Ok(response);
     }
     let body = response.bytes().await?;
-    Err(ApiError::from_wire(&body))
+    let mut error = ApiError::from_wire(&body);
+    // The headers that go with an error (a 429's Retry-After and RateLimit, a 405's
+    // Allow) come through with it.
+    for name in ApiError::RELAYED_HEADERS {
+        if let Some(value) = response.headers().get(name).ok().flatten() {
+            error = error.with_header(name, value);
+        }
+    }
+    Err(error)
 }
 
 /// Reads a Durable Object's JSON answer, turning its error responses back into errors.

@@ -110,6 +110,11 @@ impl<T> Patch<T> {
         matches!(self, Patch::Unchanged)
     }
 
+    /// Given a value (not `null`, which removes).
+    pub fn is_set(&self) -> bool {
+        matches!(self, Patch::Set(_))
+    }
+
     /// The new value of a field that was `current`, with `parse` for a set value.
     fn apply<U: Clone>(
         &self,
@@ -168,6 +173,55 @@ impl UpdateKeyRequest {
             && self.origin_policy.is_unchanged()
             && self.allowed_ips.is_unchanged()
             && self.rate_limit.is_unchanged()
+    }
+
+    /// Why this change cannot apply to a key of `kind` whose policy is `current`, if it
+    /// cannot: it sets a field of the other kind of key, or sets `origin_policy` for a key
+    /// that has no `allowed_origins` and gets none. These depend on the key, not on the
+    /// request alone, so they are answered 409 (the request is well-formed; the key is not
+    /// one it fits).
+    pub fn conflict(&self, kind: KeyKind, current: &Policy) -> Option<PolicyError> {
+        let set = |patch_is_set: bool, field: &'static str| patch_is_set.then_some(field);
+        let other_kind = match kind {
+            KeyKind::Publishable => [
+                set(self.scopes.is_set(), "scopes"),
+                set(self.routes.is_set(), "routes"),
+                set(self.allowed_ips.is_set(), "allowed_ips"),
+            ]
+            .into_iter()
+            .flatten()
+            .next()
+            .map(|field| {
+                field_error(
+                    field,
+                    "applies to secret keys only, and this key is publishable",
+                )
+            }),
+            KeyKind::Secret => [
+                set(self.allowed_origins.is_set(), "allowed_origins"),
+                set(self.origin_policy.is_set(), "origin_policy"),
+            ]
+            .into_iter()
+            .flatten()
+            .next()
+            .map(|field| {
+                field_error(
+                    field,
+                    "applies to publishable keys only, and this key is secret",
+                )
+            }),
+        };
+        other_kind.or_else(|| {
+            (self.origin_policy.is_set()
+                && self.allowed_origins.is_unchanged()
+                && current.allowed_origins.is_none())
+            .then(|| {
+                field_error(
+                    "origin_policy",
+                    "needs allowed_origins, which this key does not have: send both",
+                )
+            })
+        })
     }
 
     /// The key's policy after this change.
@@ -337,7 +391,13 @@ impl CreateWebhookEndpointRequest {
         if names.len() == 1 && names[0] == "*" {
             return Ok(None);
         }
-        if names.is_empty() || names.len() > EventType::ALL.len() {
+        // At most one entry per type an endpoint can choose (every type but webhook.test),
+        // as /openapi.json's maxItems says.
+        let choosable = EventType::ALL
+            .iter()
+            .filter(|e| e.is_subscribable())
+            .count();
+        if names.is_empty() || names.len() > choosable {
             return Err(ErrorCode::InvalidWebhookEvents);
         }
         let mut events = Vec::with_capacity(names.len());
@@ -422,6 +482,64 @@ impl CreateApplicationRequest {
 mod tests {
     use super::*;
     use alloc::string::ToString;
+
+    /// A change that cannot fit the key it is sent to is a conflict (409), not a bad
+    /// request: the same body fits a key of the other kind.
+    #[test]
+    fn a_change_for_the_other_kind_of_key_conflicts_with_the_key() {
+        let change = |json: &str| serde_json::from_str::<UpdateKeyRequest>(json).unwrap();
+        let none = Policy::default();
+        let listed: Policy =
+            serde_json::from_str(r#"{"allowed_origins":["https://shop.example"]}"#).unwrap();
+        let conflict = |json: &str, kind, current: &Policy| {
+            change(json).conflict(kind, current).map(|err| err.field)
+        };
+        assert_eq!(
+            conflict(
+                r#"{"allowed_ips":["10.0.0.0/8"]}"#,
+                KeyKind::Publishable,
+                &none
+            ),
+            Some("allowed_ips")
+        );
+        assert_eq!(
+            conflict(r#"{"scopes":[]}"#, KeyKind::Publishable, &none),
+            Some("scopes")
+        );
+        assert_eq!(
+            conflict(r#"{"allowed_origins":["null"]}"#, KeyKind::Secret, &none),
+            Some("allowed_origins")
+        );
+        assert_eq!(
+            conflict(r#"{"origin_policy":"report"}"#, KeyKind::Publishable, &none),
+            Some("origin_policy")
+        );
+        // Fits: the key's own kind, a removal, or origin_policy with a list there or sent.
+        assert_eq!(
+            conflict(r#"{"allowed_ips":["10.0.0.0/8"]}"#, KeyKind::Secret, &none),
+            None
+        );
+        assert_eq!(
+            conflict(r#"{"scopes":null}"#, KeyKind::Publishable, &none),
+            None
+        );
+        assert_eq!(
+            conflict(
+                r#"{"origin_policy":"report"}"#,
+                KeyKind::Publishable,
+                &listed
+            ),
+            None
+        );
+        assert_eq!(
+            conflict(
+                r#"{"origin_policy":"report","allowed_origins":["null"]}"#,
+                KeyKind::Publishable,
+                &none
+            ),
+            None
+        );
+    }
 
     fn app(name: &str, environment: &str) -> CreateApplicationRequest {
         CreateApplicationRequest {

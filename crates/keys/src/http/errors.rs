@@ -46,9 +46,11 @@ error_codes! {
     RouteNotAllowed => 403, "route_not_allowed", "this key may not make this request (method and path)";
     MethodOverrideNotAllowed => 403, "method_override_not_allowed", "this key is held to some methods and paths (routes), so a method override in the query string (_method, X-HTTP-Method-Override) is refused: send the request with its real method";
     RateLimited => 429, "rate_limited", "this key made more requests than its rate limit allows; wait for Retry-After seconds";
+    TooManyRequests => 429, "too_many_requests", "this application made more management changes than its limit allows (MANAGEMENT_WRITES_PER_MINUTE); wait for Retry-After seconds";
     InsufficientScope => 403, "insufficient_scope", "this key's scopes do not include what this request needs";
     RightsExceeded => 403, "rights_exceeded", "a key cannot create, rotate or change a key with more rights than its own";
     InvalidPolicy => 400, "invalid_policy", "a policy field is not valid; see /openapi.json";
+    PolicyConflictsWithKey => 409, "policy_conflicts_with_key", "this change does not fit the key: it sets a field of the other kind of key (secret: scopes, routes, allowed_ips; publishable: allowed_origins, origin_policy), or origin_policy for a key without allowed_origins";
     PublishableKeyNotAllowed => 403, "publishable_key_not_allowed", "publishable keys only work on frontend routes; this route requires a secret key";
     SecretKeyInBrowser => 403, "secret_key_in_browser", "a secret key was sent from a browser; secret keys must never be used in client code. Revoke and rotate this key";
     // --- key lifecycle ---
@@ -71,6 +73,7 @@ error_codes! {
     OperatorApiDisabled => 403, "operator_api_disabled", "set the ADMIN_TOKEN secret (at least 16 characters) to use the operator API and the dashboard";
     InvalidAdminToken => 401, "invalid_admin_token", "the operator API requires Authorization: Bearer <ADMIN_TOKEN> or a dashboard session";
     CsrfCheckFailed => 403, "csrf_check_failed", "send the session's CSRF token in X-CSRF-Token, from this origin";
+    CrossSiteRequest => 403, "cross_site_request", "this request came from a page on another site; sign in from the dashboard's own page";
     NotSignedIn => 401, "not_signed_in", "sign in with the operator token";
     TooManySignInAttempts => 429, "too_many_sign_in_attempts", "too many sign-in attempts came from this address; wait for Retry-After seconds";
     SessionNotFound => 404, "session_not_found", "no active dashboard session has this id";

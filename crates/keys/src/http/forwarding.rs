@@ -7,19 +7,42 @@
 //! `X-Aero2-Key-Kind`), so names are compared that way. The assertion is what lets the
 //! origin refuse requests that did not come through the gate at all.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
 use base64::Engine;
 
-use crate::format::{ApplicationId, Environment, KeyId, KeyKind};
+use crate::format::{contains_secret_key, ApplicationId, Environment, KeyId, KeyKind};
+use crate::http::query::decode_lossy;
 
 /// The prefix of every header the gate sets for the origin.
 pub const GATE_HEADER_PREFIX: &str = "x-aero2-";
-/// The cookies the worker itself sets (the dashboard's session, now and before): never
-/// forwarded.
-pub const WORKER_COOKIES: [&str; 2] = ["__Host-aero2_session", "aero2_session"];
+/// The names of the cookies the worker itself sets, by prefix: the dashboard's session
+/// (`__Host-aero2_session`), any later `__Host-aero2_…` cookie, and the names of earlier
+/// releases (`aero2_session`). The one list: such a cookie is never forwarded to the
+/// origin, and the origin can never set one (`Set-Cookie`) on the gate's host.
+pub const WORKER_COOKIE_PREFIXES: [&str; 3] = ["__Host-aero2_", "__Secure-aero2_", "aero2_"];
+
+/// Whether a cookie name is one of the worker's own ([`WORKER_COOKIE_PREFIXES`]). Compared
+/// without regard to case: browsers read the `__Host-` prefix that way.
+pub fn is_worker_cookie(name: &str) -> bool {
+    let name = name.trim().as_bytes();
+    WORKER_COOKIE_PREFIXES.iter().any(|prefix| {
+        name.len() >= prefix.len() && name[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    })
+}
+
+/// Whether the origin's `Set-Cookie` value sets one of the worker's own cookies, which it
+/// must not: the gate answers on the dashboard's host, so the origin could plant or
+/// overwrite the dashboard's session.
+pub fn sets_worker_cookie(set_cookie: &str) -> bool {
+    let name = set_cookie
+        .split_once('=')
+        .map_or(set_cookie, |(name, _)| name);
+    is_worker_cookie(name)
+}
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1), and the proxy credentials that go with them.
 const HOP_BY_HOP: [&str; 9] = [
@@ -92,7 +115,7 @@ pub fn forwardable_cookies(cookie_header: &str) -> Option<String> {
     let is_worker_cookie = |piece: &str| {
         let piece = piece.trim();
         let name = piece.split_once('=').map_or(piece, |(name, _)| name).trim();
-        WORKER_COOKIES.contains(&name)
+        is_worker_cookie(name)
     };
     let mut kept: Vec<String> = Vec::new();
     for pair in cookie_header.split(';').map(str::trim) {
@@ -111,6 +134,31 @@ pub fn forwardable_cookies(cookie_header: &str) -> Option<String> {
         }
     }
     (!kept.is_empty()).then(|| kept.join("; "))
+}
+
+/// Whether `text` (a header value, a cookie, a path or a query) carries a secret key, as
+/// sent or once percent-decoded (`sk%5Flive%5F…` is a key to any origin that decodes it,
+/// and `%255F` to one that decodes twice). The raw scan is all a clean request costs: the
+/// decoded forms are looked at only when there is an escape or a `+` to decode.
+pub fn carries_secret_key(text: &str) -> bool {
+    if contains_secret_key(text) {
+        return true;
+    }
+    let mut layer = Cow::Borrowed(text);
+    for _ in 0..3 {
+        if !layer.contains(['%', '+']) {
+            return false;
+        }
+        let decoded = String::from_utf8_lossy(&decode_lossy(&layer)).into_owned();
+        if decoded == *layer {
+            return false;
+        }
+        if contains_secret_key(&decoded) {
+            return true;
+        }
+        layer = Cow::Owned(decoded);
+    }
+    false
 }
 
 /// How long an assertion is valid: the origin must refuse it after this.
@@ -278,6 +326,73 @@ mod tests {
             "X-Forwardedx",
         ] {
             assert!(!drop_request_header(name), "{name}");
+        }
+    }
+
+    /// Second attacker pass: a key in a cookie or percent-encoded in a query reached the
+    /// origin, because the scan looked for the literal `sk_` only.
+    #[test]
+    fn secret_keys_are_found_encoded_once_twice_or_with_plus() {
+        use crate::format::{ApiKey, ApplicationId, Environment};
+        use crate::random::SystemRandom;
+        use alloc::format;
+        let app = ApplicationId::parse("app_AAAAAAAAAAAAAAAA").unwrap();
+        let secret =
+            ApiKey::generate(KeyKind::Secret, Environment::Live, app, &mut SystemRandom).unwrap();
+        let key = secret.expose_secret();
+        let once = key.replace('_', "%5F");
+        let twice = key.replace('_', "%255F");
+        let lower = key.replace('_', "%5f");
+        let first = format!("%{:02X}", key.as_bytes()[0]);
+        let spelled = format!("{first}{}", &key[1..]);
+        for text in [
+            format!("k={key}"),
+            format!("k={once}"),
+            format!("k={twice}"),
+            format!("k={lower}"),
+            format!("a=1&k={spelled}"),
+            format!("session=abc; k={once}"),
+            format!("/v1/client/{key}"),
+        ] {
+            assert!(carries_secret_key(&text), "{text}");
+        }
+        let public = ApiKey::generate(
+            KeyKind::Publishable,
+            Environment::Live,
+            app,
+            &mut SystemRandom,
+        )
+        .unwrap();
+        for text in [
+            format!("k={}", public.expose_secret().replace('_', "%5F")),
+            "k=sk%5Flive%5Fnot-a-key".into(),
+            "%%%25%2525+++".into(),
+            String::new(),
+        ] {
+            assert!(!carries_secret_key(&text), "{text}");
+        }
+    }
+
+    /// Second attacker pass: the origin's `Set-Cookie: __Host-aero2_session=…` reached the
+    /// client on the gate's host.
+    #[test]
+    fn the_origin_cannot_set_the_workers_cookies() {
+        for header in [
+            "__Host-aero2_session=planted; Path=/; Secure; HttpOnly",
+            "__host-AERO2_session=x",
+            "__Host-aero2_future=x",
+            " aero2_session=old",
+            "__Secure-aero2_x=1",
+        ] {
+            assert!(sets_worker_cookie(header), "{header}");
+        }
+        for header in [
+            "theme=dark",
+            "session=1; Path=/",
+            "my_aero2_session=1",
+            "__Host-other=1",
+        ] {
+            assert!(!sets_worker_cookie(header), "{header}");
         }
     }
 

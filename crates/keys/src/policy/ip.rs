@@ -15,6 +15,25 @@ impl IpNet {
     /// Parses `203.0.113.0/24`, `2001:db8::/32` or a bare address. Host bits beyond the
     /// prefix are refused (`10.0.0.1/8` is a mistake for `10.0.0.0/8` more often than not).
     pub fn parse(text: &str) -> Option<IpNet> {
+        let net = Self::parse_syntax(text)?;
+        if net.network_bits() != bits(net.address) {
+            return None;
+        }
+        // An IPv4-mapped network (`::ffff:10.0.0.0/104`) is the IPv4 network it maps
+        // (`10.0.0.0/8`): stored that way, every comparison below is between networks of
+        // one family with prefixes that mean the same thing. (A mapped address with a
+        // prefix under 96 always has host bits set, so it never gets here.)
+        Some(match canonical(net.address) {
+            IpAddr::V4(v4) if matches!(net.address, IpAddr::V6(_)) => IpNet {
+                address: IpAddr::V4(v4),
+                prefix: net.prefix - 96,
+            },
+            _ => net,
+        })
+    }
+
+    /// An address and a prefix in range, host bits or not: what [`PATTERN`] accepts.
+    fn parse_syntax(text: &str) -> Option<IpNet> {
         let (address, prefix) = match text.split_once('/') {
             Some((address, prefix)) => (address, Some(prefix)),
             None => (text, None),
@@ -24,28 +43,20 @@ impl IpNet {
             IpAddr::V4(_) => 32,
             IpAddr::V6(_) => 128,
         };
+        // Digits only, without leading zeros (as /openapi.json's pattern states).
         let prefix = match prefix {
             None => max,
-            Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(p)
+                if !p.is_empty()
+                    && p.len() <= 3
+                    && p.bytes().all(|b| b.is_ascii_digit())
+                    && (p == "0" || !p.starts_with('0')) =>
+            {
                 p.parse::<u8>().ok().filter(|p| *p <= max)?
             }
             Some(_) => return None,
         };
-        let net = IpNet { address, prefix };
-        if net.network_bits() != bits(address) {
-            return None;
-        }
-        // An IPv4-mapped network (`::ffff:10.0.0.0/104`) is the IPv4 network it maps
-        // (`10.0.0.0/8`): stored that way, every comparison below is between networks of
-        // one family with prefixes that mean the same thing. (A mapped address with a
-        // prefix under 96 always has host bits set, so it never gets here.)
-        Some(match canonical(address) {
-            IpAddr::V4(v4) if matches!(address, IpAddr::V6(_)) => IpNet {
-                address: IpAddr::V4(v4),
-                prefix: prefix - 96,
-            },
-            _ => net,
-        })
+        Some(IpNet { address, prefix })
     }
 
     fn mask(&self) -> u128 {
@@ -78,6 +89,41 @@ impl IpNet {
             && self.prefix <= other.prefix
             && self.contains(other.address)
     }
+}
+
+/// The syntax of an `allowed_ips` entry, as `/openapi.json` states it: an IPv4 address
+/// (no leading zeros) or an IPv6 address (RFC 4291's forms, an IPv4 tail included), each
+/// with an optional prefix length in range. A test checks that it accepts exactly what
+/// [`IpNet::parse`] does, but for host bits, which no pattern can see.
+const PATTERN: &str = concat!(
+    "^(?:",
+    // IPv4, /0 to /32
+    r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])",
+    r"(?:/(?:3[0-2]|[12][0-9]|[0-9]))?",
+    "|",
+    // IPv6 (RFC 3986's IPv6address), /0 to /128
+    "(?:",
+    r"(?:[0-9A-Fa-f]{1,4}:){6}LS32",
+    r"|::(?:[0-9A-Fa-f]{1,4}:){5}LS32",
+    r"|(?:[0-9A-Fa-f]{1,4})?::(?:[0-9A-Fa-f]{1,4}:){4}LS32",
+    r"|(?:(?:[0-9A-Fa-f]{1,4}:){0,1}[0-9A-Fa-f]{1,4})?::(?:[0-9A-Fa-f]{1,4}:){3}LS32",
+    r"|(?:(?:[0-9A-Fa-f]{1,4}:){0,2}[0-9A-Fa-f]{1,4})?::(?:[0-9A-Fa-f]{1,4}:){2}LS32",
+    r"|(?:(?:[0-9A-Fa-f]{1,4}:){0,3}[0-9A-Fa-f]{1,4})?::[0-9A-Fa-f]{1,4}:LS32",
+    r"|(?:(?:[0-9A-Fa-f]{1,4}:){0,4}[0-9A-Fa-f]{1,4})?::LS32",
+    r"|(?:(?:[0-9A-Fa-f]{1,4}:){0,5}[0-9A-Fa-f]{1,4})?::[0-9A-Fa-f]{1,4}",
+    r"|(?:(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{1,4})?::",
+    ")",
+    r"(?:/(?:12[0-8]|1[01][0-9]|[1-9][0-9]|[0-9]))?",
+    ")$"
+);
+
+/// What `LS32` stands for in [`PATTERN`]: the last 32 bits of an IPv6 address, as two
+/// groups or as an IPv4 address.
+const PATTERN_LS32: &str = r"(?:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}|(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))";
+
+/// [`PATTERN`] with `LS32` written out: the regular expression itself.
+pub fn pattern() -> alloc::string::String {
+    PATTERN.replace("LS32", PATTERN_LS32)
 }
 
 /// The bucket a client address counts in for per-address limits: an IPv4 address itself,
@@ -147,6 +193,108 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         IpAddr::from_str(text).unwrap()
+    }
+
+    /// Candidates built from the pieces of addresses, prefixes and the junk around them.
+    fn candidate() -> impl proptest::strategy::Strategy<Value = alloc::string::String> {
+        use proptest::prelude::*;
+        let v4 = prop_oneof![
+            "(25[0-6]|2[0-4][0-9]|1[0-9]{2}|0?[0-9]{1,2}|300)(\\.(25[0-6]|2[0-4][0-9]|1[0-9]{2}|0?[0-9]{1,2})){2,4}",
+            "[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}",
+        ];
+        let group = "[0-9a-fA-FgG]{0,5}";
+        let v6 = (
+            proptest::collection::vec(group, 0..9),
+            proptest::option::of(0usize..9),
+            proptest::option::of(v4.clone()),
+        )
+            .prop_map(|(groups, gap, tail)| {
+                let mut parts: alloc::vec::Vec<alloc::string::String> = groups;
+                if let Some(at) = gap {
+                    let at = at.min(parts.len());
+                    parts.insert(at, alloc::string::String::new());
+                }
+                let mut text = parts.join(":");
+                if let Some(tail) = tail {
+                    text.push(':');
+                    text.push_str(&tail);
+                }
+                text
+            });
+        let prefix = prop_oneof![
+            Just(alloc::string::String::new()),
+            "/[0-9]{0,4}",
+            Just("/+8".into()),
+            Just("/ 8".into()),
+        ];
+        (prop_oneof![v4, v6], prefix)
+            .prop_map(|(address, prefix)| alloc::format!("{address}{prefix}"))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(8192))]
+        /// The pattern `/openapi.json` states accepts exactly the addresses and prefixes the
+        /// API reads (host bits aside, which no pattern can see).
+        #[test]
+        fn the_stated_pattern_accepts_exactly_what_parse_reads(text in candidate()) {
+            static COMPILED: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+            let pattern = COMPILED.get_or_init(|| regex::Regex::new(&pattern()).unwrap());
+            proptest::prop_assert_eq!(pattern.is_match(&text), IpNet::parse_syntax(&text).is_some(), "{}", text);
+        }
+    }
+
+    #[test]
+    fn the_pattern_knows_the_forms_that_matter() {
+        let pattern = regex::Regex::new(&pattern()).unwrap();
+        for good in [
+            "203.0.113.0/24",
+            "0.0.0.0/0",
+            "2001:db8::/32",
+            "::",
+            "::1",
+            "::ffff:10.0.0.0/104",
+            "1:2:3:4:5:6:7:8",
+            "1::8",
+            "1:2:3:4:5:6:1.2.3.4",
+            "fe80::1:2",
+            "::1.2.3.4",
+        ] {
+            assert!(
+                pattern.is_match(good) && IpNet::parse_syntax(good).is_some(),
+                "{good}"
+            );
+        }
+        for bad in [
+            "01.2.3.4",
+            "1.2.3.4/08",
+            "1:2:3:4:5:6:7:8:9",
+            "1:::2",
+            "::g",
+            "1.2.3.4/33",
+            "::/129",
+        ] {
+            assert!(
+                !pattern.is_match(bad) && IpNet::parse_syntax(bad).is_none(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_openapi_document_states_this_pattern() {
+        let document: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../www/openapi.json")).unwrap();
+        for schema in ["CreateKey", "UpdateKey"] {
+            let field = &document["components"]["schemas"][schema]["properties"]["allowed_ips"];
+            let items = field
+                .get("items")
+                .or_else(|| field["anyOf"][0].get("items"));
+            assert_eq!(
+                items.expect("allowed_ips items")["pattern"],
+                pattern().as_str(),
+                "{schema}"
+            );
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! [`crate::gate::admit`]), then address and origin, then routes ([`check`]), then the rate
 //! limit ([`rate`]).
 
+mod bucket;
 mod ip;
 mod origin;
 pub mod rate;
@@ -22,10 +23,11 @@ use core::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-pub use ip::{limit_bucket, IpNet};
-pub use origin::{referer_origin, OriginPattern};
+pub use bucket::{Bucket, TokenBucket};
+pub use ip::{limit_bucket, pattern as allowed_ip_pattern, IpNet};
+pub use origin::{referer_origin, OriginPattern, PATTERN as ALLOWED_ORIGIN_PATTERN};
 pub use rate::{RateDecision, RateLimit, Window};
-pub use routes::{FrontendRoutes, MethodSet, RoutePattern, RouteRule};
+pub use routes::{FrontendRoutes, MethodSet, RoutePattern, RouteRule, PATTERN as ROUTE_PATTERN};
 pub use scope::{Scope, Scopes};
 
 use crate::format::KeyKind;

@@ -88,10 +88,15 @@ impl RateLimit {
 impl RateDecision {
     /// `RateLimit`: `"key";r=<remaining>;t=<seconds to reset>`.
     pub fn header(&self) -> String {
+        self.header_named("key")
+    }
+
+    /// `RateLimit` for the policy `name` (the name its `RateLimit-Policy` gives).
+    pub fn header_named(&self, name: &str) -> String {
         let mut out = String::new();
         let _ = write!(
             out,
-            "\"key\";r={};t={}",
+            "\"{name}\";r={};t={}",
             self.remaining, self.reset_after_seconds
         );
         out

@@ -7,6 +7,13 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+/// The syntax of a route pattern, as `/openapi.json` states it: `/`, or segments of
+/// printable ASCII without `#`, `%`, `*`, `;`, `?` or `\`, optionally ending in `/` or `/*`.
+/// A test checks that it accepts exactly what [`RoutePattern::parse`] does (with the
+/// schema's `maxLength` of 256).
+pub const PATTERN: &str =
+    r#"^(?:(?:/[!"$&-)+-.0-:<->@-\[\]-~]+)+/?|/|(?:/[!"$&-)+-.0-:<->@-\[\]-~]+)*/\*)$"#;
+
 /// `/v1/orders` or `/v1/orders/*`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoutePattern {
@@ -21,7 +28,7 @@ impl RoutePattern {
         let valid = text.starts_with('/')
             && text.len() <= 256
             && !body.contains(['*', ';', '\\', '%', '?', '#'])
-            && !body.contains("//")
+            && !text.contains("//")
             && text.bytes().all(|b| b.is_ascii_graphic());
         valid.then(|| RoutePattern {
             pattern: text.into(),
@@ -263,6 +270,15 @@ mod tests {
     }
 
     #[test]
+    fn the_openapi_document_states_this_pattern() {
+        let document: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../www/openapi.json")).unwrap();
+        let path = &document["components"]["schemas"]["RouteRule"]["properties"]["path"];
+        assert_eq!(path["pattern"], PATTERN);
+        assert_eq!(path["maxLength"], 256);
+    }
+
+    #[test]
     fn within_means_allows_no_more() {
         let all = route("/*");
         let orders = route("/v1/orders/*");
@@ -278,6 +294,15 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+        /// The pattern `/openapi.json` states accepts exactly what the API does.
+        #[test]
+        fn the_stated_pattern_accepts_exactly_what_parse_does(text in "[/*a;%?#\\\\ é\"!~\\[\\]]{0,8}") {
+            static COMPILED: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+            let pattern = COMPILED.get_or_init(|| regex::Regex::new(PATTERN).unwrap());
+            proptest::prop_assert_eq!(pattern.is_match(&text), RoutePattern::parse(&text).is_some(), "{}", text);
+        }
+
         /// If a pattern is within another, every path it matches the other matches.
         #[test]
         fn within_is_sound(a in "(/[ab]{1,2}){0,3}(/\\*)?", b in "(/[ab]{1,2}){0,3}(/\\*)?", path in "(/[ab]{1,2}){0,4}/?") {

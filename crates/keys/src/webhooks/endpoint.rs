@@ -28,9 +28,103 @@ pub struct UrlParts<'a> {
     pub len: usize,
 }
 
+/// The syntax an endpoint URL must have, as `/openapi.json` states it: `https://`, a host
+/// of DNS labels (letters, digits, `-`, `_`; 1 to 63 each) or a bracketed IPv6 literal, an
+/// optional port, then an optional path and query of URL characters; no user name or
+/// password, no `#fragment`, nothing outside printable ASCII. A test checks that it accepts
+/// exactly what [`check_syntax`] does.
+pub const URL_PATTERN: &str = concat!(
+    r"^https://",
+    r"(?:[A-Za-z0-9_\-]{1,63}(?:\.[A-Za-z0-9_\-]{1,63})*|\[[0-9A-Fa-f:.]+\])",
+    r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|0[0-9]{4}|[0-9]{1,4}))?",
+    r"(?:/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*)?",
+    r"(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*)?$"
+);
+
+/// Checks an endpoint URL's text against [`URL_PATTERN`] (with `http://` too where
+/// `allow_http`), before the URL parser reads it: what the parser would quietly repair or
+/// re-encode (spaces, non-ASCII, a stray `#`) is refused instead, so the URL stored is the
+/// URL given.
+pub fn check_syntax(text: &str, allow_http: bool) -> Result<(), UrlError> {
+    if text.len() > MAX_URL_LEN {
+        return Err(UrlError::TooLong);
+    }
+    let rest = match text.strip_prefix("https://") {
+        Some(rest) => rest,
+        None => match text.strip_prefix("http://") {
+            Some(rest) if allow_http => rest,
+            Some(_) => return Err(UrlError::NotHttps),
+            None => return Err(UrlError::Syntax),
+        },
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let host = if authority.starts_with('[') {
+        let close = authority.find(']').ok_or(UrlError::Syntax)?;
+        let inner = &authority[1..close];
+        let literal_ok = !inner.is_empty()
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        if !literal_ok {
+            return Err(UrlError::Syntax);
+        }
+        port_ok(&authority[close + 1..])?;
+        return tail_ok(tail);
+    } else {
+        let (host, port) = authority.split_at(authority.rfind(':').unwrap_or(authority.len()));
+        port_ok(port)?;
+        host
+    };
+    let labels_ok = host.split('.').all(|label| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    });
+    if !labels_ok {
+        return Err(UrlError::Syntax);
+    }
+    tail_ok(tail)
+}
+
+/// `:port` (0 to 65535, at most 5 digits), or nothing.
+fn port_ok(text: &str) -> Result<(), UrlError> {
+    match text.strip_prefix(':') {
+        None if text.is_empty() => Ok(()),
+        Some(port)
+            if !port.is_empty()
+                && port.len() <= 5
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && port.parse::<u32>().is_ok_and(|p| p <= 65_535) =>
+        {
+            Ok(())
+        }
+        _ => Err(UrlError::Syntax),
+    }
+}
+
+/// `/path` then `?query`, each optional, of the characters [`URL_PATTERN`] allows.
+fn tail_ok(tail: &str) -> Result<(), UrlError> {
+    let path_char = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@%/".contains(&b);
+    let (path, query) = match tail.find('?') {
+        Some(at) => (&tail[..at], Some(&tail[at + 1..])),
+        None => (tail, None),
+    };
+    let path_ok = path.is_empty() || (path.starts_with('/') && path.bytes().all(path_char));
+    let query_ok = query.is_none_or(|q| q.bytes().all(|b| path_char(b) || b == b'?'));
+    if path_ok && query_ok {
+        Ok(())
+    } else {
+        Err(UrlError::Syntax)
+    }
+}
+
 /// Why a URL is refused. The message never quotes the URL, which may hold a token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UrlError {
+    /// Not of the form [`URL_PATTERN`] states.
+    Syntax,
     TooLong,
     NotHttps,
     Credentials,
@@ -42,6 +136,9 @@ pub enum UrlError {
 impl UrlError {
     pub const fn message(self) -> &'static str {
         match self {
+            UrlError::Syntax => {
+                "url: an https URL of printable ASCII: a host name or [IPv6] address, an optional port, path and query; see /openapi.json"
+            }
             UrlError::TooLong => "url: at most 2048 characters",
             UrlError::NotHttps => "url: must be https (http only where WEBHOOK_ALLOW_HTTP is true)",
             UrlError::Credentials => "url: must not contain a user name or password",
@@ -155,6 +252,76 @@ fn embedded_ipv4(ip: core::net::Ipv6Addr) -> Option<core::net::Ipv4Addr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Candidate URLs from the pieces of the grammar and the characters around them.
+    fn candidate() -> impl proptest::strategy::Strategy<Value = std::string::String> {
+        use proptest::prelude::*;
+        let scheme = prop_oneof![
+            Just("https://"),
+            Just("http://"),
+            Just("HTTPS://"),
+            Just("https:/"),
+            Just("")
+        ];
+        let host = prop_oneof![
+            proptest::collection::vec("[a-zA-Z0-9_\\-ä@ ]{0,4}", 1..4).prop_map(|l| l.join(".")),
+            "\\[[0-9a-fA-F:.g]{0,6}\\]?[a-z]?",
+        ];
+        let port = prop_oneof![Just(std::string::String::new()), "(:[0-9]{0,6})"];
+        let tail = "[/?#a-z%@ \"<>]{0,6}";
+        (scheme, host, port, tail).prop_map(|(s, h, p, t)| std::format!("{s}{h}{p}{t}"))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+        /// The pattern `/openapi.json` states accepts exactly what the API does.
+        #[test]
+        fn the_stated_pattern_accepts_exactly_what_check_syntax_does(text in candidate()) {
+            static COMPILED: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+            let pattern = COMPILED.get_or_init(|| regex::Regex::new(URL_PATTERN).unwrap());
+            proptest::prop_assert_eq!(pattern.is_match(&text), check_syntax(&text, false).is_ok(), "{}", text);
+        }
+    }
+
+    #[test]
+    fn url_syntax_accepts_what_a_receiver_needs_and_nothing_a_parser_would_repair() {
+        for good in [
+            "https://hooks.example.com/aero2",
+            "https://hooks.example.com:8443/a/b?x=1&y=%20",
+            "https://[2001:db8::1]/x",
+            "https://a_b.example",
+        ] {
+            assert_eq!(check_syntax(good, false), Ok(()), "{good}");
+        }
+        for bad in [
+            "https://user:pw@hooks.example.com/",
+            "https://hooks.example.com/#x",
+            "https://hooks.example.com/a b",
+            "https://exämple.com/",
+            "https://hooks..example.com/",
+            "https://hooks.example.com:99999/",
+            "ftp://hooks.example.com/",
+            "https:///x",
+        ] {
+            assert!(check_syntax(bad, false).is_err(), "{bad}");
+        }
+        assert_eq!(
+            check_syntax("http://127.0.0.1:9/x", false),
+            Err(UrlError::NotHttps)
+        );
+        assert_eq!(check_syntax("http://127.0.0.1:9/x", true), Ok(()));
+        let long = std::format!("https://h.example/{}", "a".repeat(MAX_URL_LEN));
+        assert_eq!(check_syntax(&long, false), Err(UrlError::TooLong));
+    }
+
+    #[test]
+    fn the_openapi_document_states_this_pattern() {
+        let document: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../www/openapi.json")).unwrap();
+        let url = &document["components"]["schemas"]["CreateWebhookEndpoint"]["properties"]["url"];
+        assert_eq!(url["pattern"], URL_PATTERN);
+        assert_eq!(url["maxLength"], MAX_URL_LEN);
+    }
     use core::str::FromStr;
 
     fn parts<'a>(scheme: &'a str, host: Option<Host<'a>>) -> UrlParts<'a> {

@@ -22,6 +22,18 @@ use crate::key_ring::KeyRingObject;
 use crate::protocol::{ClientInfo, ManageOp};
 use crate::views::{json_response, AuditDetail};
 
+/// The rights of an operation that returns or changes an endpoint's signing secret
+/// (creating an endpoint, rotating its secret). An endpoint receives every key's events
+/// (ids, labels, hints) and audit details (addresses, origins), so choosing where they go
+/// needs the rights to read both; and whoever holds the secret can sign messages the
+/// receiver trusts (`key.revoked`, `key.leaked`), so learning it needs the same.
+fn require_signing_rights(caller: &Caller) -> ApiResult<()> {
+    for scope in [Scope::WebhooksWrite, Scope::KeysRead, Scope::AuditRead] {
+        caller.require(scope)?;
+    }
+    Ok(())
+}
+
 impl KeyRingObject {
     /// The webhook operations, for a caller that `authenticate` let through.
     pub(in crate::key_ring) async fn manage_webhooks(
@@ -84,12 +96,8 @@ impl KeyRingObject {
                 description,
                 events,
             } => {
-                // An endpoint receives every key's events (ids, labels, hints) and audit
-                // details (addresses, origins): choosing where they go needs the rights to
-                // read both.
-                for scope in [Scope::WebhooksWrite, Scope::KeysRead, Scope::AuditRead] {
-                    caller.require(scope)?;
-                }
+                require_signing_rights(caller)?;
+                self.count_write(now)?;
                 let master = master_secret(&config)?;
                 let endpoint = self.mutate(|loaded| {
                     if loaded.webhooks.endpoints.len() >= MAX_ENDPOINTS {
@@ -117,6 +125,7 @@ impl KeyRingObject {
             }
             ManageOp::DeleteWebhookEndpoint { endpoint_id } => {
                 caller.require(Scope::WebhooksWrite)?;
+                self.count_write(now)?;
                 self.mutate(|loaded| {
                     let index = position(loaded, endpoint_id)?;
                     let endpoint = loaded.webhooks.endpoints.remove(index);
@@ -127,7 +136,8 @@ impl KeyRingObject {
                 Response::empty().map(|r| r.with_status(204))?
             }
             ManageOp::RotateWebhookSecret { endpoint_id } => {
-                caller.require(Scope::WebhooksWrite)?;
+                require_signing_rights(caller)?;
+                self.count_write(now)?;
                 let master = master_secret(&config)?;
                 let endpoint = self.mutate(|loaded| {
                     let index = position(loaded, endpoint_id)?;
@@ -144,6 +154,7 @@ impl KeyRingObject {
             }
             ManageOp::EnableWebhookEndpoint { endpoint_id } => {
                 caller.require(Scope::WebhooksWrite)?;
+                self.count_write(now)?;
                 let endpoint = self.mutate(|loaded| {
                     let index = position(loaded, endpoint_id)?;
                     let endpoint = &mut loaded.webhooks.endpoints[index];
@@ -167,6 +178,7 @@ impl KeyRingObject {
             }
             ManageOp::TestWebhookEndpoint { endpoint_id } => {
                 caller.require(Scope::WebhooksWrite)?;
+                self.count_write(now)?;
                 let message_id = self.mutate(|loaded| {
                     let index = position(loaded, endpoint_id)?;
                     if loaded.webhooks.endpoints[index].disabled_at.is_some() {
@@ -194,6 +206,7 @@ impl KeyRingObject {
                 message_id,
             } => {
                 caller.require(Scope::WebhooksWrite)?;
+                self.count_write(now)?;
                 self.mutate(|loaded| {
                     let index = position(loaded, endpoint_id)?;
                     if loaded.webhooks.endpoints[index].disabled_at.is_some() {
