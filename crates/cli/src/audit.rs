@@ -214,7 +214,7 @@ impl Progress {
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
         }
-        if written % 256 == 0 || written == total {
+        if written.is_multiple_of(256) || written == total {
             self.bar.set_position(written);
         }
     }
