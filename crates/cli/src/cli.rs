@@ -394,7 +394,7 @@ pub enum Format {
 #[derive(Args, Debug)]
 #[command(after_help = SCAN_AFTER)]
 pub struct ScanArgs {
-    /// Files or directories to scan [default: .]
+    /// Files or directories to scan; - reads standard input [default: .]
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Scan what `git commit` would record: the staged content of staged files
@@ -436,6 +436,7 @@ respected, hidden files and binary files are skipped (see --hidden, --no-ignore,
 Examples:
   aero2 scan                                  # the current directory
   aero2 scan src config.toml --format json
+  git diff | aero2 scan -                     # standard input
   aero2 scan --format sarif > aero2.sarif     # upload with github/codeql-action/upload-sarif
   aero2 scan --staged                         # what the next commit would record
   aero2 scan --install-hook                   # run that before every commit

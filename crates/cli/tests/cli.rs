@@ -620,6 +620,23 @@ fn scan_exits_0_when_only_publishable_keys_are_found() {
 }
 
 #[test]
+fn scan_reads_standard_input_with_a_dash() {
+    let secret = key(KeyKind::Secret);
+    let out = run(aero2()
+        .args(["scan", "-"])
+        .write_stdin(format!("+ token = {secret}\n")));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("<stdin>:1:11: error: secret key"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains(&secret));
+    let clean = run(aero2().args(["scan", "-"]).write_stdin("nothing here\n"));
+    assert_eq!(clean.code, 0);
+}
+
+#[test]
 fn scan_follows_ignore_and_hidden_rules_like_ripgrep() {
     let tree = tree();
     let root = tree.dir.path();

@@ -74,11 +74,33 @@ pub fn run(args: &ScanArgs) -> Result<Exit> {
 
 /// Walks the paths as ripgrep does and scans every file, in parallel.
 pub fn scan_paths(args: &ScanArgs) -> Result<ScanResult> {
+    let matcher = Matcher::new();
+    let mut result = ScanResult::default();
+    // `-`: standard input, e.g. `git diff | aero2 scan -`.
+    let stdin = Path::new("-");
+    if args.paths.iter().any(|p| p == stdin) {
+        let mut scanner = Scanner::new(&matcher, args.binary);
+        match scanner.scan_reader(std::io::stdin().lock()) {
+            Ok(Outcome::Text(hits)) => {
+                result.files_scanned += 1;
+                result.findings.extend(hits.into_iter().map(|hit| Finding {
+                    path: "<stdin>".into(),
+                    hit,
+                }));
+            }
+            Ok(Outcome::Binary) => result.binary_skipped += 1,
+            Err(err) => result.errors.push(format!("<stdin>: {err}")),
+        }
+    }
     let paths: Vec<PathBuf> = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
-        args.paths.clone()
+        args.paths.iter().filter(|p| *p != stdin).cloned().collect()
     };
+    if paths.is_empty() {
+        result.sort();
+        return Ok(result);
+    }
     for path in &paths {
         if std::fs::symlink_metadata(path).is_err() {
             return Err(Failure::usage(format!(
@@ -108,11 +130,10 @@ pub fn scan_paths(args: &ScanArgs) -> Result<ScanResult> {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         );
 
-    let matcher = Matcher::new();
-    let findings = Mutex::new(Vec::new());
-    let errors = Mutex::new(Vec::new());
-    let files = AtomicU64::new(0);
-    let binary = AtomicU64::new(0);
+    let findings = Mutex::new(std::mem::take(&mut result.findings));
+    let errors = Mutex::new(std::mem::take(&mut result.errors));
+    let files = AtomicU64::new(result.files_scanned);
+    let binary = AtomicU64::new(result.binary_skipped);
     builder.build_parallel().run(|| {
         let mut scanner = Scanner::new(&matcher, args.binary);
         let (findings, errors, files, binary) = (&findings, &errors, &files, &binary);
