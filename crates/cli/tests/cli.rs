@@ -421,6 +421,85 @@ fn revoke_needs_yes_without_a_terminal() {
     assert_eq!(request.path, "/v1/keys/key_AAAAAAAAAAAAAAAA/revoke");
 }
 
+/// Runs `aero2 args…` on a pseudo-terminal (util-linux `script`), typing `input`.
+/// `None` when `script` is not installed.
+fn on_terminal(args: &str, input: &str, env: &[(&str, &str)]) -> Option<Run> {
+    if StdCommand::new("script").arg("--version").output().is_err() {
+        return None;
+    }
+    let bin = assert_cmd::cargo::cargo_bin("aero2");
+    let mut command = Command::new("script");
+    command
+        .args([
+            "-q",
+            "-e",
+            "-c",
+            &format!("{} {args}", bin.display()),
+            "/dev/null",
+        ])
+        .env_remove("AERO2_SECRET_KEY")
+        .env_remove("AERO2_OPERATOR_TOKEN")
+        .write_stdin(input.to_owned());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    Some(run(&mut command))
+}
+
+#[test]
+fn on_a_terminal_revoking_asks_first_and_names_the_key() {
+    let api = FakeApi::start(|request| {
+        let key = json!({"id": "key_AAAAAAAAAAAAAAAA", "kind": "secret", "label": "billing",
+            "hint": "sk_live_…Qx9a", "status": "active", "created_at": "2026-11-29T09:00:00Z"});
+        if request.method == "GET" {
+            (200, json!({"keys": [key]}))
+        } else {
+            (
+                200,
+                json!({"key": key, "effective_at": "2026-11-29T09:00:00.000Z"}),
+            )
+        }
+    });
+    let secret = key(KeyKind::Secret);
+    let env = [
+        ("AERO2_API_URL", api.base.as_str()),
+        ("AERO2_SECRET_KEY", secret.as_str()),
+    ];
+    let Some(declined) = on_terminal("keys revoke key_AAAAAAAAAAAAAAAA", "no\n", &env) else {
+        eprintln!("skipped: util-linux script is not installed");
+        return;
+    };
+    assert_eq!(declined.code, 4, "{}", declined.stdout);
+    assert!(
+        declined
+            .stdout
+            .contains("key_AAAAAAAAAAAAAAAA \"billing\" sk_live_…Qx9a (secret, active)"),
+        "{}",
+        declined.stdout
+    );
+    assert!(declined.stdout.contains("nothing was changed"));
+    assert!(
+        api.requests().iter().all(|r| r.method == "GET"),
+        "declined, yet sent"
+    );
+
+    let confirmed =
+        on_terminal("keys rotate key_AAAAAAAAAAAAAAAA --grace 0", "yes\n", &env).unwrap();
+    assert!(
+        confirmed.stdout.contains("no grace period"),
+        "{}",
+        confirmed.stdout
+    );
+    let posts: Vec<Request> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].path, "/v1/keys/key_AAAAAAAAAAAAAAAA/rotate");
+    assert!(!confirmed.stdout.contains(&secret));
+}
+
 #[test]
 fn update_sends_only_what_changes_and_null_to_remove() {
     let answer = json!({"key": {"id": "key_AAAAAAAAAAAAAAAA", "hint": "sk_live_…abcd"}, "effective_at": null});
