@@ -437,7 +437,8 @@ Examples:
   aero2 scan                                  # the current directory
   aero2 scan src config.toml --format json
   git diff | aero2 scan -                     # standard input
-  aero2 scan --format sarif > aero2.sarif     # upload with github/codeql-action/upload-sarif
+  aero2 scan --format sarif > aero2.sarif     # from the repository root; upload with
+                                              # github/codeql-action/upload-sarif
   aero2 scan --staged                         # what the next commit would record
   aero2 scan --install-hook                   # run that before every commit
 
