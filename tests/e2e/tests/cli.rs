@@ -1,0 +1,431 @@
+//! The `aero2` command line against the real worker in workerd (wrangler dev): keys
+//! list, create, rotate and revoke with `AERO2_SECRET_KEY`, the audit log's list and
+//! export (paged past one page), exit statuses for 401, 404 and 409, and the operator
+//! variant (`--app` with `AERO2_OPERATOR_TOKEN`).
+//!
+//! The binary is built with cargo on first use (`cargo build -p aero2-cli`), or taken
+//! from `AERO2_CLI_BIN` when set.
+
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use aero2_e2e::*;
+use aero2_keys::KeyKind;
+use serde_json::Value;
+
+fn worker() -> &'static Worker {
+    static WORKER: OnceLock<Worker> = OnceLock::new();
+    WORKER.get_or_init(|| Worker::start("cli", Options::default()))
+}
+
+/// The `aero2` binary: built once per test run, from this workspace.
+fn aero2_bin() -> &'static str {
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Ok(bin) = std::env::var("AERO2_CLI_BIN") {
+            return bin;
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let output = Command::new(cargo)
+            .args([
+                "build",
+                "-p",
+                "aero2-cli",
+                "--bin",
+                "aero2",
+                "--message-format=json-render-diagnostics",
+            ])
+            .current_dir(repo_root())
+            .output()
+            .expect("cargo build -p aero2-cli");
+        assert!(
+            output.status.success(),
+            "cargo build -p aero2-cli failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "aero2")
+            .find_map(|m| m["executable"].as_str().map(str::to_owned))
+            .expect("cargo reported the aero2 executable")
+    })
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `aero2 args…` against the worker with `env` as its only credentials.
+fn aero2(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(aero2_bin());
+    command
+        .args(args)
+        .env_remove("AERO2_SECRET_KEY")
+        .env_remove("AERO2_OPERATOR_TOKEN")
+        .env("AERO2_API_URL", &worker().base)
+        .current_dir(repo_root());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("run aero2");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+fn hint(key: &str) -> String {
+    format!("{}…{}", &key[..8], &key[key.len() - 4..])
+}
+
+/// The value alone on standard output, as `create` and `rotate` print it.
+fn printed_value(run: &Run) -> String {
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.ends_with('\n') && run.stdout.lines().count() == 1,
+        "{}",
+        run.stdout
+    );
+    let value = run.stdout.trim_end().to_owned();
+    assert!(aero2_keys::parse(&value).is_ok(), "not a key on stdout");
+    value
+}
+
+#[test]
+fn keys_list_create_rotate_and_revoke_with_the_secret_key() {
+    let w = worker();
+    let app = w.create_application("CLI", "production");
+    let env = [("AERO2_SECRET_KEY", app.secret.value.as_str())];
+
+    // List: a table naming both demo keys by id and hint, never a value.
+    let listed = aero2(&["keys", "list"], &env);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    for key in [&app.secret, &app.publishable] {
+        assert!(listed.stdout.contains(&key.id), "{}", listed.stdout);
+        assert!(listed.stdout.contains(&hint(&key.value)));
+        assert!(!listed.stdout.contains(&key.value) && !listed.stderr.contains(&key.value));
+    }
+    let json = aero2(&["keys", "list", "--json"], &env);
+    let list: Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(list["keys"].as_array().unwrap().len(), 2);
+
+    // Create: the value alone on stdout, and it passes the gate.
+    let created = aero2(
+        &[
+            "keys",
+            "create",
+            "--label",
+            "billing",
+            "--scopes",
+            "keys:read,audit:read",
+            "--rate-limit",
+            "1000/min",
+        ],
+        &env,
+    );
+    let value = printed_value(&created);
+    assert!(value.starts_with("sk_live_"));
+    assert!(!created.stderr.contains(&value));
+    assert_eq!(w.get("/v1/orders", &value).status, 200);
+    let list: Value =
+        serde_json::from_str(&aero2(&["keys", "list", "--json"], &env).stdout).unwrap();
+    let billing = list["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["label"] == "billing")
+        .expect("the new key is listed")
+        .clone();
+    let billing_id = billing["id"].as_str().unwrap().to_owned();
+    assert_eq!(billing["hint"], hint(&value).as_str());
+    assert_eq!(
+        billing["scopes"],
+        serde_json::json!(["keys:read", "audit:read"])
+    );
+    assert_eq!(billing["rate_limit"]["per_seconds"], 60);
+    assert!(created.stderr.contains(&billing_id), "{}", created.stderr);
+
+    // Rotate with a grace period: the new value alone on stdout; both keys pass.
+    let rotated = aero2(&["keys", "rotate", &billing_id, "--grace", "1h"], &env);
+    let new_value = printed_value(&rotated);
+    assert_ne!(new_value, value);
+    assert!(
+        rotated.stderr.contains("can no longer manage keys"),
+        "{}",
+        rotated.stderr
+    );
+    assert_eq!(w.get("/v1/orders", &value).status, 200, "old key in grace");
+    assert_eq!(w.get("/v1/orders", &new_value).status, 200);
+
+    // Revoke the replacement (confirmed with --yes): the next request is refused.
+    let list: Value =
+        serde_json::from_str(&aero2(&["keys", "list", "--json"], &env).stdout).unwrap();
+    let new_id = list["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["rotated_from"] == billing_id.as_str())
+        .and_then(|k| k["id"].as_str())
+        .expect("the rotated key is listed")
+        .to_owned();
+    let refused = aero2(&["keys", "revoke", &new_id], &env);
+    assert_eq!(refused.code, 2, "no terminal, no --yes: {}", refused.stderr);
+    assert_eq!(w.get("/v1/orders", &new_value).status, 200, "not revoked");
+    let revoked = aero2(&["keys", "revoke", &new_id, "--yes"], &env);
+    assert_eq!(revoked.code, 0, "{}", revoked.stderr);
+    assert!(revoked.stdout.is_empty());
+    assert!(
+        revoked.stderr.contains("effective_at"),
+        "{}",
+        revoked.stderr
+    );
+    let gate = w.get("/v1/orders", &new_value);
+    assert_eq!((gate.status, gate.code()), (401, "revoked_key"));
+
+    // Suspend and resume the publishable key; update the label.
+    assert_eq!(
+        aero2(&["keys", "suspend", &app.publishable.id], &env).code,
+        0
+    );
+    assert_eq!(
+        w.get("/v1/client/session", &app.publishable.value).code(),
+        "suspended_key"
+    );
+    assert_eq!(
+        aero2(&["keys", "resume", &app.publishable.id], &env).code,
+        0
+    );
+    assert_eq!(
+        w.get("/v1/client/session", &app.publishable.value).status,
+        200
+    );
+    let updated = aero2(
+        &[
+            "keys",
+            "update",
+            &app.publishable.id,
+            "--label",
+            "web",
+            "--json",
+        ],
+        &env,
+    );
+    assert_eq!(updated.code, 0, "{}", updated.stderr);
+    let updated: Value = serde_json::from_str(&updated.stdout).unwrap();
+    assert_eq!(updated["key"]["label"], "web");
+}
+
+#[test]
+fn api_errors_exit_by_class() {
+    let w = worker();
+    let app = w.create_application("CLI errors", "production");
+    let env = [("AERO2_SECRET_KEY", app.secret.value.as_str())];
+
+    // 401: a well-formed key that was never issued.
+    let forged = forged_key(KeyKind::Secret, Some(&app.id));
+    let unknown = aero2(
+        &["keys", "list"],
+        &[("AERO2_SECRET_KEY", forged.expose_secret())],
+    );
+    assert_eq!(unknown.code, 3, "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("401 unknown_key"),
+        "{}",
+        unknown.stderr
+    );
+    assert!(!unknown.stderr.contains(forged.expose_secret()));
+
+    // 404: a key id this application does not have.
+    let missing = aero2(&["keys", "revoke", "key_0000000000000000", "--yes"], &env);
+    assert_eq!(missing.code, 5, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("404 key_not_found"),
+        "{}",
+        missing.stderr
+    );
+
+    // 409: the last active secret key cannot be revoked.
+    let last = aero2(&["keys", "revoke", &app.secret.id, "--yes"], &env);
+    assert_eq!(last.code, 4, "{}", last.stderr);
+    assert!(
+        last.stderr.contains("409 last_active_secret_key"),
+        "{}",
+        last.stderr
+    );
+
+    // 400: a policy the API refuses.
+    let invalid = aero2(
+        &[
+            "keys",
+            "create",
+            "--kind",
+            "publishable",
+            "--allowed-ips",
+            "10.0.0.0/8",
+        ],
+        &env,
+    );
+    assert_eq!(invalid.code, 2, "{}", invalid.stderr);
+    assert!(
+        invalid.stderr.contains("400 invalid_policy"),
+        "{}",
+        invalid.stderr
+    );
+    assert!(invalid.stdout.is_empty());
+
+    // Unreachable.
+    let port = free_port();
+    let mut command = Command::new(aero2_bin());
+    let down = command
+        .args(["keys", "list"])
+        .env("AERO2_SECRET_KEY", &app.secret.value)
+        .env("AERO2_API_URL", format!("http://127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(6));
+}
+
+#[test]
+fn the_audit_log_is_listed_and_exported_oldest_first_across_pages() {
+    let w = worker();
+    let app = w.create_application("CLI audit", "production");
+    let env = [("AERO2_SECRET_KEY", app.secret.value.as_str())];
+    // More than one page (100 entries): 55 suspend and resume pairs.
+    for _ in 0..55 {
+        for action in ["suspend", "resume"] {
+            let reply = w.post(
+                &format!("/v1/keys/{}/{action}", app.publishable.id),
+                &app.secret.value,
+                None,
+            );
+            assert_eq!(reply.status, 200, "{}", reply.body);
+        }
+    }
+
+    let listed = aero2(&["audit", "list", "--limit", "5"], &env);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(listed.stdout.contains("key.resumed"), "{}", listed.stdout);
+    assert!(listed.stderr.contains("--cursor"), "{}", listed.stderr);
+    let filtered = aero2(
+        &["audit", "list", "--event", "key.suspended", "--json"],
+        &env,
+    );
+    let page: Value = serde_json::from_str(&filtered.stdout).unwrap();
+    let entries = page["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 50, "the API's default page");
+    assert!(entries.iter().all(|e| e["event"] == "key.suspended"));
+
+    let export = aero2(&["audit", "export"], &env);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let lines: Vec<Value> = export
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object a line"))
+        .collect();
+    assert!(lines.len() > 110, "{} entries", lines.len());
+    // Oldest first: the times never go back, and the newest entry comes last.
+    let times: Vec<u64> = lines.iter().map(|e| millis(&e["at"])).collect();
+    assert!(times.windows(2).all(|t| t[0] <= t[1]), "not oldest first");
+    assert_eq!(lines.last().unwrap()["event"], "key.resumed");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|e| e["event"] == "key.suspended")
+            .count(),
+        55
+    );
+    // Every entry once: the ids are distinct.
+    let mut ids: Vec<&str> = lines.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), lines.len());
+    assert!(!export.stdout.contains(&app.secret.value));
+
+    let only_key = aero2(
+        &[
+            "audit",
+            "export",
+            "--key-id",
+            &app.publishable.id,
+            "--event",
+            "key.resumed",
+        ],
+        &env,
+    );
+    assert_eq!(only_key.stdout.lines().count(), 55, "{}", only_key.stderr);
+}
+
+#[test]
+fn the_operator_manages_any_application_with_app() {
+    let w = worker();
+    let app = w.create_application("CLI operator", "development");
+    let app_id = app.id.as_str();
+    let env = [("AERO2_OPERATOR_TOKEN", ADMIN_TOKEN)];
+
+    let listed = aero2(&["keys", "list", "--app", app_id], &env);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(listed.stdout.contains(&app.secret.id));
+
+    let created = aero2(
+        &[
+            "keys",
+            "create",
+            "--app",
+            app_id,
+            "--label",
+            "from the operator",
+        ],
+        &env,
+    );
+    let value = printed_value(&created);
+    assert!(value.starts_with("sk_test_"), "a development application");
+    assert_eq!(w.get("/v1/anything", &value).status, 200);
+
+    let export = aero2(&["audit", "export", "--app", app_id], &env);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let last: Value = serde_json::from_str(export.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "key.created");
+    assert_eq!(last["actor"], "operator");
+
+    // The token from standard input works the same; a wrong token is a 401.
+    let mut command = Command::new(aero2_bin());
+    let from_stdin = command
+        .args(["keys", "list", "--app", app_id, "--key-file", "-"])
+        .env_remove("AERO2_OPERATOR_TOKEN")
+        .env("AERO2_API_URL", &w.base)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = from_stdin.stdin.as_ref().unwrap();
+        writeln!(stdin, "{ADMIN_TOKEN}").unwrap();
+    }
+    let output = from_stdin.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+
+    let wrong = aero2(
+        &["keys", "list", "--app", app_id],
+        &[("AERO2_OPERATOR_TOKEN", "not-the-operator-token-0000")],
+    );
+    assert_eq!(wrong.code, 3, "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("invalid_admin_token"),
+        "{}",
+        wrong.stderr
+    );
+
+    // An application that does not exist: 404.
+    let missing = aero2(&["keys", "list", "--app", "app_0000000000000000"], &env);
+    assert_eq!(missing.code, 5, "{}", missing.stderr);
+}
