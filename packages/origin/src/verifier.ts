@@ -149,7 +149,8 @@ export function targetOf(url: string): string {
 export function createVerifier(options: VerifierOptions): Verifier {
   const issuer = options.issuer;
   if (typeof issuer !== "string" || !issuer) throw new TypeError("issuer is required: the gate's ASSERTION_ISSUER");
-  const audiences = typeof options.audience === "string" ? [options.audience] : [...(options.audience ?? [])];
+  const audience: unknown = options.audience;
+  const audiences: string[] = typeof audience === "string" ? [audience] : Array.isArray(audience) ? [...audience] : [];
   if (audiences.length === 0 || audiences.some((a) => typeof a !== "string" || !a)) {
     throw new TypeError("audience is required: this origin's URL as the gate calls it (ORIGIN_URL)");
   }

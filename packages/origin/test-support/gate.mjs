@@ -66,7 +66,16 @@ export async function createApplication(gate, name = "Origin package") {
   return { id: body.application.id, secret: secret.value, secretId: secret.id };
 }
 
-/** A request through the gate with the secret key. */
-export function throughGate(gate, app, target, { method = "GET", headers = {}, body } = {}) {
-  return fetch(gate.base + target, { method, headers: { authorization: `Bearer ${app.secret}`, ...headers }, body });
+/**
+ * A request through the gate with the secret key. Sent again once when the socket was
+ * closed under it: fetch reuses idle connections that wrangler's proxy may have closed.
+ */
+export async function throughGate(gate, app, target, { method = "GET", headers = {}, body } = {}) {
+  const send = () => fetch(gate.base + target, { method, headers: { authorization: `Bearer ${app.secret}`, ...headers }, body });
+  try {
+    return await send();
+  } catch (error) {
+    if (error?.cause?.code !== "UND_ERR_SOCKET") throw error;
+    return send();
+  }
 }

@@ -353,6 +353,7 @@ test("options are checked when the verifier is made", () => {
   assert.throws(() => createVerifier({ jwksUrl: JWKS_URL, audience: AUDIENCE }), /issuer/);
   assert.throws(() => createVerifier({ jwksUrl: JWKS_URL, issuer: ISSUER }), /audience/);
   assert.throws(() => createVerifier({ jwksUrl: JWKS_URL, issuer: ISSUER, audience: [] }), /audience/);
+  assert.throws(() => createVerifier({ jwksUrl: JWKS_URL, issuer: ISSUER, audience: 42 }), /audience/);
   assert.throws(() => createVerifier({ issuer: ISSUER, audience: AUDIENCE }), /jwksUrl/);
   assert.throws(() => createVerifier({ jwksUrl: JWKS_URL, issuer: ISSUER, audience: AUDIENCE, clockToleranceSeconds: -1 }), /clockTolerance/);
 });
