@@ -1,5 +1,5 @@
 # The two commands: `make dev` runs the product locally, `make test` runs every check.
-.PHONY: dev test setup build bench soak fuzz
+.PHONY: dev test setup build deploy bench soak fuzz
 
 dev:
 	@bash scripts/dev.sh
@@ -12,6 +12,10 @@ setup:
 
 build: setup
 	@bash scripts/build-worker.sh
+
+# Both Workers, the control plane first (README, "Deploying"). ARGS=--dry-run to check.
+deploy:
+	@bash scripts/deploy.sh $(ARGS)
 
 # The benchmark suite (several minutes); writes BENCHMARKS.md.
 bench: setup

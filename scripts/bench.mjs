@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, tmpdir } from "node:os";
 import http from "node:http";
-import { startOrigin, startWrangler } from "./support/processes.mjs";
+import { freePort, startOrigin, startProcess, startWrangler, waitForHttp } from "./support/processes.mjs";
 import { startDirect } from "./support/direct.mjs";
 import { sizeProfile } from "./support/wasm-size.mjs";
 import { dirname, join } from "node:path";
@@ -19,11 +19,13 @@ import { gzipSync } from "node:zlib";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const smoke = process.argv.includes("--smoke");
 const settings = smoke
-  ? { duration: 1, rounds: 1, directRuns: 1, coldStarts: 1, connections: 8, managementOps: 5, rotationSeconds: 1, countRequests: 20 }
-  : { duration: 10, rounds: 3, directRuns: 5, coldStarts: 5, connections: 16, managementOps: 50, rotationSeconds: 10, countRequests: 200 };
-// The worker's gzipped size (wasm and JavaScript) may not grow past this: the smoke pass in
-// `make test` fails if it does. The issue's target is 153,600 bytes (150 KB); see
-// BENCHMARKS.md for where the size goes.
+  ? { duration: 1, rounds: 1, directRuns: 1, coldStarts: 3, connections: 8, managementOps: 5, rotationSeconds: 1, countRequests: 20, ringBound: false }
+  : { duration: 10, rounds: 3, directRuns: 5, coldStarts: 5, connections: 16, managementOps: 50, rotationSeconds: 10, countRequests: 200, ringBound: true };
+// What a gated request loads (the gate: its wasm, its wasm-bindgen glue and its host) may
+// not grow past 150 KB gzipped, and the whole deployment (the gate and the control plane)
+// past 400,000 bytes, the budget the single Worker had: the smoke pass in `make test` fails
+// above either. See BENCHMARKS.md for where the size goes.
+const GATE_BUDGET_BYTES = 153_600;
 const BUNDLE_BUDGET_BYTES = 400_000;
 const env = { ...process.env, PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false" };
 const ADMIN_TOKEN = "bench-operator-token-0123456789";
@@ -34,9 +36,18 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.lengt
 const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { cwd: root, env, ...opts });
 
-/** wrangler dev for one worker on the shared local state. */
-function startWorker(name, { config, script, vars = {} }) {
-  return startWrangler(root, env, { name, config, script, stateDir, logDir, vars: { ORIGIN_URL: originUrl, ...vars } });
+/** wrangler dev on the shared local state: the two Aero2 Workers (`testBuild`: their test
+ *  builds, with counters), or one plain JavaScript worker's config (`plain`). */
+async function startWorker(name, { plain, testBuild = false, vars = {} }) {
+  if (!plain) return startWrangler(root, env, { name, testBuild, stateDir, logDir, vars: { ORIGIN_URL: originUrl, ...vars } });
+  const port = await freePort();
+  const args = ["dev", "-c", plain, "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()),
+    "--persist-to", stateDir, "--log-level", "warn", "--var", `ORIGIN_URL:${originUrl}`];
+  for (const [key, value] of Object.entries(vars)) args.push("--var", `${key}:${value}`);
+  const proc = startProcess(root, { ...env, CLOUDFLARE_CF_FETCH_ENABLED: "false" }, join(root, "node_modules/.bin/wrangler"), args, join(logDir, `${name}.log`));
+  const base = `http://127.0.0.1:${port}`;
+  await waitForHttp(base, proc, `wrangler dev (${name})`);
+  return { base, port, stop: proc.stop };
 }
 
 function wrk(url, key, seconds = settings.duration, headers = {}) {
@@ -88,13 +99,10 @@ mkdirSync(logDir, { recursive: true });
 const stateDir = mkdtempSync(join(tmpdir(), "aero2-bench-state-"));
 
 // With AERO2_SKIP_BUILD=1 (make test, which has just built both) the bundles are reused.
-step("Building the release worker (and with it the browser package) and the test build");
+step("Building the release Workers (and with them the browser package) and the test builds");
 run("bash", ["scripts/build-worker.sh"], { stdio: ["ignore", "ignore", "inherit"] });
-// The test build: counters (instrumentation) and the test-only region header (regional mode).
+// The test builds: counters, fault injection and the test-only region header (regional mode).
 run("bash", ["scripts/build-worker.sh"], { env: { ...env, AERO2_WORKER_FEATURES: "fault-injection" }, stdio: ["ignore", "ignore", "inherit"] });
-// What the gate would weigh if the Durable Object classes moved to a second script (#15).
-// A measurement only: that build is not deployable. The full run builds it; the smoke skips it.
-if (!smoke) run("bash", ["scripts/build-worker.sh"], { env: { ...env, AERO2_WORKER_FEATURES: "gate-only" }, stdio: ["ignore", "ignore", "inherit"] });
 
 step("1. Core cost, native (criterion): full validation against a bare SHA-256");
 const criterionArgs = smoke ? ["--warm-up-time", "0.2", "--measurement-time", "0.5", "--sample-size", "10"] : ["--warm-up-time", "2", "--measurement-time", "5"];
@@ -117,10 +125,10 @@ const origin = await startOrigin(root, env, logDir);
 const originUrl = origin.url;
 
 const workers = {
-  rust: { config: "wrangler.toml" },
-  rustInstrumented: { config: "wrangler.toml", script: "crates/edge/build-fault-injection/index.js" },
-  baseline: { config: "bench/baseline-js/wrangler.toml" },
-  passthrough: { config: "bench/passthrough/wrangler.toml" },
+  rust: {},
+  rustInstrumented: { testBuild: true },
+  baseline: { plain: "bench/baseline-js/wrangler.toml" },
+  passthrough: { plain: "bench/passthrough/wrangler.toml" },
 };
 const edgeVars = { SECRET_KEY_VALIDATION: "edge", PUBLISHABLE_KEY_VALIDATION: "edge", ADMIN_TOKEN };
 const strictVars = { SECRET_KEY_VALIDATION: "strict", PUBLISHABLE_KEY_VALIDATION: "strict", ADMIN_TOKEN };
@@ -233,7 +241,8 @@ try {
   const directState = mkdtempSync(join(tmpdir(), "aero2-bench-direct-"));
   const direct = await startDirect(root, {
     rust: { rust_edge: edgeVars, rust_edge_no_cache: { ...edgeVars, EDGE_CACHE_SECONDS: "0" }, rust_strict: strictVars, rust_regional: regionalVars },
-    js: ["baseline", "passthrough"], origin: originUrl, adminToken: ADMIN_TOKEN, stateDir: directState,
+    js: ["baseline", "baseline_no_cache", "passthrough"], jsVars: { baseline_no_cache: { EDGE_CACHE_SECONDS: "0" } },
+    origin: originUrl, adminToken: ADMIN_TOKEN, stateDir: directState,
   });
   const directSamples = {};
   try {
@@ -246,6 +255,7 @@ try {
       rust_strict: { base: "rust_strict", key: directSecret },
       rust_regional: { base: "rust_regional", key: directSecret },
       js_baseline: { base: "baseline", key: directSecret },
+      js_baseline_no_cache: { base: "baseline_no_cache", key: directSecret },
       passthrough: { base: "passthrough", key: directSecret },
       rust_reject_malformed: { base: "rust_edge", key: malformed, expect: 401 },
       rust_reject_bad_checksum: { base: "rust_edge", key: directBad, expect: 401 },
@@ -279,34 +289,41 @@ try {
   const dr = (name) => report.direct[name].rps.median;
   report.direct_ratios = {
     rust_over_js: round(dr("rust_edge") / dr("js_baseline")),
-    rust_no_cache_over_js: round(dr("rust_edge_no_cache") / dr("js_baseline")),
+    rust_no_cache_over_js_no_cache: round(dr("rust_edge_no_cache") / dr("js_baseline_no_cache")),
     cache_over_no_cache: round(dr("rust_edge") / dr("rust_edge_no_cache")),
+    js_cache_over_no_cache: round(dr("js_baseline") / dr("js_baseline_no_cache")),
     rust_over_passthrough: round(dr("rust_edge") / dr("passthrough")),
     strict_over_edge: round(dr("rust_strict") / dr("rust_edge")),
     regional_over_edge: round(dr("rust_regional") / dr("rust_edge")),
     malformed_over_valid: round(dr("rust_reject_malformed") / dr("rust_edge")),
     bad_checksum_over_valid: round(dr("rust_reject_bad_checksum") / dr("rust_edge")),
     js_malformed_over_valid: round(dr("js_reject_malformed") / dr("js_baseline")),
+    rust_malformed_over_js_malformed: round(dr("rust_reject_malformed") / dr("js_reject_malformed")),
   };
 
-  step(`2e. Cold start: a fresh workerd's first response, ${settings.coldStarts} time(s) each`);
+  step(`2e. Cold start: a fresh workerd's first response, ${settings.coldStarts} time(s) each, alternating`);
   report.cold_start = {};
-  for (const [name, options] of [["rust", { rust: { rust: edgeVars } }], ["js_baseline", { js: ["baseline"] }]]) {
-    const ready = [], first = [], second = [];
-    for (let i = 0; i < settings.coldStarts; i++) {
+  const coldWorkers = [["rust", { rust: { rust: edgeVars } }], ["js_baseline", { js: ["baseline"] }]];
+  const cold = Object.fromEntries(coldWorkers.map(([name]) => [name, { ready: [], first: [], second: [] }]));
+  // Alternating, so that neither worker always starts on a warmer machine.
+  for (let i = 0; i < settings.coldStarts; i++) {
+    for (const [name, options] of coldWorkers) {
       const fresh = await startDirect(root, { ...options, origin: originUrl, adminToken: ADMIN_TOKEN });
-      const base = Object.values(fresh.bases)[0];
+      const base = fresh.bases[name === "rust" ? "rust" : "baseline"];
       const timed = async () => { const t = performance.now(); await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${malformed}` } }); return performance.now() - t; };
       try {
-        ready.push(fresh.readyMs);
-        first.push(await timed());
-        second.push(await timed());
+        cold[name].ready.push(fresh.readyMs);
+        cold[name].first.push(await timed());
+        cold[name].second.push(await timed());
       } finally {
         await fresh.stop();
       }
     }
-    report.cold_start[name] = { ready_ms: round(median(ready), 1), first_response_ms: round(median(first), 2), second_response_ms: round(median(second), 2) };
   }
+  for (const [name, { ready, first, second }] of Object.entries(cold)) {
+    report.cold_start[name] = { ready_ms: round(median(ready), 1), first_response_ms: round(median(first), 2), second_response_ms: round(median(second), 2), starts: first.length };
+  }
+  report.cold_start.rust_first_over_js_first = round(report.cold_start.rust.first_response_ms / report.cold_start.js_baseline.first_response_ms);
 
   step("4. KV reads and Durable Object calls per request, counted by the test build");
   report.counts = {};
@@ -405,6 +422,54 @@ try {
     rotations_per_second: round(rotations / elapsed, 1), rotation_clients: clients,
   };
   check(rotations > 0, "no rotations completed");
+
+  if (settings.ringBound) {
+    step("6b. A key ring at its bound (1,000 records): its cold load and strict validation, against a ring of two");
+    // A ring filled by create-and-revoke loops to KeyRing::MAX_RECORDS (live and revoked
+    // records together), and a fresh one, each in a workerd started afresh on its state:
+    // the first strict request loads the ring from SQLite; then a wrk run in strict mode.
+    const ringState = mkdtempSync(join(tmpdir(), "aero2-bench-ring-"));
+    const setUp = await startDirect(root, { rust: { gate: strictVars }, origin: originUrl, adminToken: ADMIN_TOKEN, stateDir: ringState });
+    const rings = {};
+    try {
+      for (const [name, churn] of [["small", 0], ["full", 1000]]) {
+        const made = (await api(setUp.bases.gate, "POST", "/v1/applications", ADMIN_TOKEN, { name: `Ring ${name}`, environment: "production" })).json;
+        const key = made.keys.find((k) => k.kind === "secret").value;
+        for (let i = 0; i < churn; i++) {
+          const created = await api(setUp.bases.gate, "POST", "/v1/keys", key, { kind: "publishable", label: "churn" });
+          await api(setUp.bases.gate, "POST", `/v1/keys/${created.json.key.id}/revoke`, key);
+        }
+        const listed = (await api(setUp.bases.gate, "GET", "/v1/keys?include_revoked=true", key)).json.keys.length;
+        rings[name] = { key, records: listed };
+      }
+    } finally {
+      await setUp.stop();
+    }
+    check(rings.full.records === 1000, `the full ring holds ${rings.full.records} records, not 1,000`);
+    report.ring_bound = {};
+    for (const [name, ring] of Object.entries(rings)) {
+      const loads = [];
+      let result;
+      for (let i = 0; i < 3; i++) {
+        const fresh = await startDirect(root, { rust: { gate: strictVars }, origin: originUrl, adminToken: ADMIN_TOKEN, stateDir: ringState });
+        try {
+          const t = performance.now();
+          const first = await send(fresh.bases.gate, "GET", path, ring.key);
+          loads.push(performance.now() - t);
+          check(first.status === 200, `ring ${name}: the first request got ${first.status}`);
+          if (i === 2) {
+            wrk(`${fresh.bases.gate}${path}`, ring.key, 1);
+            result = wrk(`${fresh.bases.gate}${path}`, ring.key);
+          }
+        } finally {
+          await fresh.stop();
+        }
+      }
+      report.ring_bound[name] = { records: ring.records, cold_load_ms: round(median(loads), 1), strict_rps: round(result.rps, 0), strict_p99_ms: result.p99 };
+    }
+    report.ring_bound.full_over_small_rps = round(report.ring_bound.full.strict_rps / report.ring_bound.small.strict_rps);
+    rmSync(ringState, { recursive: true, force: true });
+  }
 } finally {
   await origin.stop();
   rmSync(stateDir, { recursive: true, force: true });
@@ -412,16 +477,22 @@ try {
 
 step("5. Sizes, gzipped");
 const browserFiles = ["index.js", "aero2_keys_wasm.js"].map((f) => join(root, "crates/browser/pkg", f));
+const gateFiles = ["crates/gate/build/aero2_gate_bg.wasm", "crates/gate/build/aero2_gate.js", "crates/gate/js/worker.mjs"].map((f) => join(root, f));
+const controlFiles = ["crates/control/build/index_bg.wasm", "crates/control/build/index.js"].map((f) => join(root, f));
+const sum = (files) => files.reduce((total, f) => total + gz(f), 0);
 report.sizes = {
+  gate_budget_bytes: GATE_BUDGET_BYTES,
   budget_bytes: BUNDLE_BUDGET_BYTES,
-  worker_wasm_plus_js_gzip: gz(join(root, "crates/edge/build/index_bg.wasm")) + gz(join(root, "crates/edge/build/index.js")),
-  worker_wasm_gzip: gz(join(root, "crates/edge/build/index_bg.wasm")),
+  // What a gated request loads: the gate's wasm, its wasm-bindgen glue, and its host.
+  gate_only_wasm_plus_js_gzip: sum(gateFiles),
+  gate_wasm_gzip: gz(gateFiles[0]),
+  control_wasm_plus_js_gzip: sum(controlFiles),
+  deployment_gzip: sum(gateFiles) + sum(controlFiles),
   browser_package_gzip: browserFiles.reduce((s, f) => s + gz(f), 0),
   baseline_js_worker_gzip: gz(join(root, "bench/baseline-js/worker.js")),
-  gate_only_wasm_plus_js_gzip: smoke ? null : gz(join(root, "crates/edge/build-gate-only/index_bg.wasm")) + gz(join(root, "crates/edge/build-gate-only/index.js")),
   // Where the code goes, from the unstripped copies build-worker.sh keeps (function names).
-  profile: sizeProfile(join(root, "target/worker-with-names.wasm")),
-  gate_only_profile: smoke ? null : sizeProfile(join(root, "target/worker-with-names-gate-only.wasm")),
+  gate_profile: sizeProfile(join(root, "target/gate-with-names.wasm")),
+  control_profile: sizeProfile(join(root, "target/control-with-names.wasm")),
 };
 
 // wrk prints its version and exits 1, so the output is read whatever the exit status.
@@ -429,7 +500,8 @@ const version = (cmd, args) => {
   try { return run(cmd, args, { stdio: ["ignore", "pipe", "pipe"] }).toString().trim().split("\n")[0]; }
   catch (error) { return (error.stdout?.toString() || error.stderr?.toString() || "unknown").trim().split("\n")[0]; }
 };
-check(report.sizes.worker_wasm_plus_js_gzip <= BUNDLE_BUDGET_BYTES, `the worker bundle is ${report.sizes.worker_wasm_plus_js_gzip} bytes gzipped, over its budget of ${BUNDLE_BUDGET_BYTES}`);
+check(report.sizes.gate_only_wasm_plus_js_gzip <= GATE_BUDGET_BYTES, `the gate is ${report.sizes.gate_only_wasm_plus_js_gzip} bytes gzipped, over its budget of ${GATE_BUDGET_BYTES}`);
+check(report.sizes.deployment_gzip <= BUNDLE_BUDGET_BYTES, `the deployment (gate and control plane) is ${report.sizes.deployment_gzip} bytes gzipped, over its budget of ${BUNDLE_BUDGET_BYTES}`);
 report.machine = {
   cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, memory_gib: round(totalmem() / 2 ** 30, 1),
   rustc: version("rustc", ["--version"]), node: process.version,
@@ -460,9 +532,12 @@ function previousHistory() {
 }
 
 function sizeRows(s) {
-  const gate = new Map((s.gate_only_profile?.crates ?? []).map((c) => [c.crate, c.bytes]));
-  const rows = s.profile.crates.map((c) => `| ${c.crate} | ${c.bytes} | ${gate.get(c.crate) ?? "–"} |`);
-  rows.push(`| all code | ${s.profile.code_bytes} | ${s.gate_only_profile?.code_bytes ?? "–"} |`);
+  const control = new Map(s.control_profile.crates.map((c) => [c.crate, c.bytes]));
+  const gate = new Map(s.gate_profile.crates.map((c) => [c.crate, c.bytes]));
+  const crates = [...new Set([...gate.keys(), ...control.keys()])]
+    .sort((a, b) => (gate.get(b) ?? 0) + (control.get(b) ?? 0) - (gate.get(a) ?? 0) - (control.get(a) ?? 0));
+  const rows = crates.map((c) => `| ${c} | ${gate.get(c) ?? "–"} | ${control.get(c) ?? "–"} |`);
+  rows.push(`| all code | ${s.gate_profile.code_bytes} | ${s.control_profile.code_bytes} |`);
   return rows.join("\n");
 }
 
@@ -611,25 +686,37 @@ ${r.fanout.map((f) => `| ${f.replicas} | ${f.revoke_p50_ms} | ${f.revoke_max_ms}
 
 ## 5. Size (gzip -9)
 
+Two Workers: the gate, which every gated request loads, and the control plane (the API,
+the dashboard's API and the Durable Objects), which only the API's own paths and the gate's
+lookups reach, through a service binding.
+
 | artifact | bytes | target |
 |---|---|---|
-| worker: wasm + JavaScript | ${s.worker_wasm_plus_js_gzip} | ≤ 150 KB (153,600): ${verdict(s.worker_wasm_plus_js_gzip <= 153600)}; the smoke pass fails above ${s.budget_bytes} |
+| the gate: wasm + wasm-bindgen glue + JavaScript host (what a gated request loads) | ${s.gate_only_wasm_plus_js_gzip} | ≤ 150 KB (153,600): ${verdict(s.gate_only_wasm_plus_js_gzip <= s.gate_budget_bytes)}; the smoke pass fails above |
+| of which the gate's wasm | ${s.gate_wasm_gzip} | |
+| the control plane: wasm + JavaScript | ${s.control_wasm_plus_js_gzip} | (reported) |
+| the whole deployment: both Workers | ${s.deployment_gzip} | ≤ ${s.budget_bytes}: ${verdict(s.deployment_gzip <= s.budget_bytes)}; the smoke pass fails above |
 | browser package: JavaScript + wasm | ${s.browser_package_gzip} | ≤ 10 KB (10,240): ${verdict(s.browser_package_gzip <= 10240)} |
 | JavaScript baseline worker, for comparison | ${s.baseline_js_worker_gzip} | |
-| the gate alone, without the Durable Object classes (the \`gate-only\` measurement build, not deployable) | ${s.gate_only_wasm_plus_js_gzip ?? "not built"} | what moving the objects to a second script would leave |
 
 Where the wasm's code goes (bytes of function bodies before compression, by crate, from
-the name section; \`node scripts/support/wasm-size.mjs\` prints more):
+the name section; \`node scripts/support/wasm-size.mjs target/gate-with-names.wasm\` prints more):
 
-| crate | whole worker | gate alone |
+| crate | gate | control plane |
 |---|---|---|
 ${sizeRows(s)}
 
-The largest functions of the whole worker:
+The largest functions of the gate:
 
 | bytes | function |
 |---|---|
-${s.profile.largest_functions.map((f) => `| ${f.bytes} | \`${f.name.replace(/\|/g, "\\|")}\` |`).join("\n")}
+${s.gate_profile.largest_functions.map((f) => `| ${f.bytes} | \`${f.name.replace(/\|/g, "\\|")}\` |`).join("\n")}
+
+The largest functions of the control plane:
+
+| bytes | function |
+|---|---|
+${s.control_profile.largest_functions.map((f) => `| ${f.bytes} | \`${f.name.replace(/\|/g, "\\|")}\` |`).join("\n")}
 
 ## 6. Management (strict mode, one application's Durable Object)
 
@@ -645,8 +732,8 @@ Sustained rotations on one key ring with ${m.rotation_clients} concurrent client
 
 Each full run adds a row, so that a regression shows.
 
-| date | commit | Rust/JS (direct) | Rust/pass-through (direct) | Rust edge req/s (direct) | worker gzip bytes | wrangler dev edge req/s |
+| date | commit | Rust/JS (direct) | Rust/pass-through (direct) | Rust edge req/s (direct) | gzip bytes (gate; whole deployment from 2026-12-04) | wrangler dev edge req/s |
 |---|---|---|---|---|---|---|
-${[...history, `| ${r.finished_at.slice(0, 10)} | ${r.commit} | ${r.direct_ratios.rust_over_js} | ${r.direct_ratios.rust_over_passthrough} | ${r.direct.rust_edge.rps.median} | ${s.worker_wasm_plus_js_gzip} | ${g.a_edge.rps} |`].join("\n")}
+${[...history, `| ${r.finished_at.slice(0, 10)} | ${r.commit} | ${r.direct_ratios.rust_over_js} | ${r.direct_ratios.rust_over_passthrough} | ${r.direct.rust_edge.rps.median} | ${s.gate_only_wasm_plus_js_gzip}; ${s.deployment_gzip} | ${g.a_edge.rps} |`].join("\n")}
 `;
 }

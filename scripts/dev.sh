@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make dev`: builds the worker, runs it in workerd (wrangler dev) with local KV and
+# `make dev`: builds the two Workers (the gate and the control plane), runs them in one
+# workerd (wrangler dev -c … -c …) with local KV and
 # Durable Objects, starts a demo origin, seeds a demo application and says where to go.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -83,7 +84,7 @@ cat <<MSG
   Aero2 Keys is running locally.
 
   Dashboard:            http://127.0.0.1:$PORT/dashboard/   (sign in with ADMIN_TOKEN from .dev.vars)
-  Worker (gate + API):  http://127.0.0.1:$PORT
+  Gate (and the API):   http://127.0.0.1:$PORT   (the control plane has no address of its own)
   OpenAPI document:     http://127.0.0.1:$PORT/openapi.json
   Demo origin:          http://127.0.0.1:$ORIGIN_PORT   (verifies X-Aero2-Assertion against the JWKS)
   Assertion keys:       http://127.0.0.1:$PORT/.well-known/jwks.json

@@ -13,11 +13,12 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy (native and wasm32), warnings are errors"
-cargo clippy --workspace --exclude aero2-edge --all-targets -- -D warnings
-# One at a time: built together, the worker's std features would reach the no_std
+cargo clippy --workspace --exclude aero2-control --all-targets -- -D warnings
+# One at a time: built together, the control plane's std features would reach the no_std
 # browser crate.
-cargo clippy -p aero2-edge --target wasm32-unknown-unknown -- -D warnings
-cargo clippy -p aero2-edge --target wasm32-unknown-unknown --features gate-only -- -D warnings
+cargo clippy -p aero2-control --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p aero2-control --target wasm32-unknown-unknown --features fault-injection -- -D warnings
+cargo clippy -p aero2-gate --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p aero2-browser --target wasm32-unknown-unknown -- -D warnings
 
 step "Core crate on wasm32-unknown-unknown"
@@ -30,23 +31,27 @@ step "Unit and property tests"
 # The core alone first: in a workspace build the browser crate switches on its
 # table-free checksum, so this is the run that tests the table the worker uses.
 cargo test -p aero2-keys 2>&1 | tee -a "$results"
-cargo test --workspace --exclude aero2-edge --exclude aero2-e2e 2>&1 | tee -a "$results"
+cargo test --workspace --exclude aero2-control --exclude aero2-e2e 2>&1 | tee -a "$results"
 
 step "Browser package: build, then test in Node (packed and installed) and in headless Chromium"
 node scripts/build-browser.mjs
 node --test tests/browser/ 2>&1 | tee -a "$results"
 
-step "Building the worker, and its fault-injection test build"
+step "Building the two Workers (the gate and the control plane), and the control plane's test build"
 bash scripts/build-worker.sh
 AERO2_WORKER_FEATURES=fault-injection bash scripts/build-worker.sh
-# The test-only hooks (the region header, fault injection, the counters) are compiled
-# into the fault-injection build only: the release bundle must not even name them.
+# The test-only hooks (the region header, fault injection, the counters) are in the test
+# builds only (the control plane's fault-injection build, the gate's test host): the
+# release bundles must not even name them.
 for hook in x-aero2-test-region __faults __instrumentation; do
-  if grep -qaiF "$hook" crates/edge/build/index_bg.wasm crates/edge/build/index.js; then
-    echo "the release bundle contains the test-only hook $hook" >&2; exit 1
+  if grep -qaiF "$hook" crates/control/build/index_bg.wasm crates/control/build/index.js \
+    crates/gate/build/aero2_gate_bg.wasm crates/gate/build/aero2_gate.js crates/gate/js/worker.mjs; then
+    echo "a release bundle contains the test-only hook $hook" >&2; exit 1
   fi
-  grep -qaiF "$hook" crates/edge/build-fault-injection/index_bg.wasm \
+  grep -qaiF "$hook" crates/control/build-fault-injection/index_bg.wasm \
     || { echo "the check for $hook is broken: not even the test build has it" >&2; exit 1; }
+  grep -qaiF "$hook" crates/gate/js/test-worker.mjs \
+    || { echo "the check for $hook is broken: not even the gate's test host has it" >&2; exit 1; }
 done
 
 step "End-to-end tests: the worker in workerd through wrangler, with local KV and Durable Objects"
@@ -58,10 +63,13 @@ for mode in edge regional; do
   AERO2_GATE_MODE=$mode AERO2_SKIP_BUILD=1 cargo test -p aero2-e2e --test gate 2>&1 | tee -a "$results"
 done
 
-step "wrangler deploy --dry-run: the bundle and wrangler.toml are deployable"
-AERO2_SKIP_BUILD=1 npx wrangler deploy --dry-run --outdir target/deploy-dry-run > target/deploy-dry-run.log 2>&1 \
-  || { cat target/deploy-dry-run.log; exit 1; }
-tail -n 1 target/deploy-dry-run.log
+step "wrangler deploy --dry-run: both Workers and their wrangler.toml files are deployable"
+for pair in control:crates/control/wrangler.toml gate:wrangler.toml; do
+  name="${pair%%:*}" config="${pair#*:}"
+  AERO2_SKIP_BUILD=1 npx wrangler deploy --dry-run --config "$config" --outdir "$PWD/target/deploy-dry-run/$name" \
+    > "target/deploy-dry-run-$name.log" 2>&1 || { cat "target/deploy-dry-run-$name.log"; exit 1; }
+  tail -n 1 "target/deploy-dry-run-$name.log"
+done
 
 step "Dashboard and gate in headless Chromium against wrangler dev (screenshots in tests/artifacts)"
 node --test tests/dashboard/ tests/gate/ 2>&1 | tee -a "$results"

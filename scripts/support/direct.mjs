@@ -1,7 +1,8 @@
 // The benchmark's workers in workerd with nothing in the way: Miniflare's API starts
 // workerd with a direct socket per worker (`unsafeDirectSockets`), so the load generator
-// talks to workerd itself, not to wrangler dev's Node.js proxy. The three workers share one
-// KV namespace, as the Rust worker writes the records the JavaScript baseline reads.
+// talks to workerd itself, not to wrangler dev's Node.js proxy. Every worker shares one KV
+// namespace: the control plane's key rings write the records that the Rust gates and the
+// JavaScript baseline read.
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,27 +11,49 @@ import { newSigningKey } from "./signing-key.mjs";
 import { freePort } from "./wrangler-dev.mjs";
 
 const COMPATIBILITY_DATE = "2026-04-01";
+const CONTROL = "control";
 
-/** A Rust worker as wrangler.toml describes it (without the dashboard's assets). All of
- * them use the Durable Object classes of the first (`owner`), so they share its state. */
-function rustWorker(root, name, owner, script, vars, secrets, port) {
+/** A rate-limiting binding's limit, as the gate's wrangler.toml sets it. */
+function limits(root, bindings) {
   const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
   const limit = (binding) => Number(new RegExp(`name = "${binding}"[^\\[]*?limit = (\\d+)`, "s").exec(toml)?.[1] ?? 100);
-  const object = (className) => (name === owner ? { className, useSQLite: true } : { className, scriptName: owner, useSQLite: true });
+  return Object.fromEntries(bindings.map((binding) => [binding, { simple: { limit: limit(binding), period: 60 } }]));
+}
+
+/** The control plane: the Durable Objects and the API, no socket of its own. */
+function controlWorker(root, script, vars, secrets) {
   return {
-    name,
+    name: CONTROL,
     modules: true,
     scriptPath: join(root, script),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: COMPATIBILITY_DATE,
     kvNamespaces: { KEYS: "keys" },
     durableObjects: {
-      KEY_RING: object("KeyRingObject"),
-      REGISTRY: object("ApplicationRegistry"),
-      REPLICA: object("ValidationReplica"),
+      KEY_RING: { className: "KeyRingObject", useSQLite: true },
+      REGISTRY: { className: "ApplicationRegistry", useSQLite: true },
+      REPLICA: { className: "ValidationReplica", useSQLite: true },
     },
-    ratelimits: Object.fromEntries(["FAILED_AUTH_LIMITER", "FAILED_AUTH_APP_LIMITER", "SIGN_IN_LIMITER"]
-      .map((binding) => [binding, { simple: { limit: limit(binding), period: 60 } }])),
+    bindings: { ...vars, ...secrets },
+  };
+}
+
+/** A gate, as wrangler.toml describes it (without the dashboard's assets). */
+function gateWorker(root, name, host, vars, secrets, port) {
+  return {
+    name,
+    modules: true,
+    scriptPath: join(root, host),
+    modulesRoot: join(root, "crates/gate"),
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }, { type: "ESModule", include: ["**/*.js", "**/*.mjs"] }],
+    compatibilityDate: COMPATIBILITY_DATE,
+    kvNamespaces: { KEYS: "keys" },
+    durableObjects: {
+      KEY_RING: { className: "KeyRingObject", scriptName: CONTROL, useSQLite: true },
+      REPLICA: { className: "ValidationReplica", scriptName: CONTROL, useSQLite: true },
+    },
+    serviceBindings: { CONTROL },
+    ratelimits: limits(root, ["FAILED_AUTH_LIMITER", "FAILED_AUTH_APP_LIMITER", "SIGN_IN_LIMITER"]),
     bindings: { ...vars, ...secrets },
     unsafeDirectSockets: [{ host: "127.0.0.1", port }],
   };
@@ -49,28 +72,34 @@ function jsWorker(root, name, dir, vars, port) {
 }
 
 /**
- * Starts workers in one workerd: `rust` maps names to the vars of a Rust worker (one per
- * validation mode, say), and `js` lists the JavaScript ones to add (`baseline`,
- * `passthrough`). Returns their base URLs and how long workerd took to be ready.
+ * Starts workers in one workerd: `rust` maps names to the vars of a Rust gate (one per
+ * validation mode, say), all in front of one control plane; `js` lists the JavaScript
+ * ones to add (`baseline`, `passthrough`). `testBuild` runs the gates' test host (with
+ * counters) and the control plane's fault-injection bundle. Returns their base URLs and
+ * how long workerd took to be ready.
  */
-export async function startDirect(root, { script = "crates/edge/build/index.js", rust = {}, js = [], origin, adminToken, stateDir }) {
+export async function startDirect(root, { rust = {}, js = [], origin, adminToken, stateDir, testBuild = false, jsVars = {} }) {
   const secrets = {
     ADMIN_TOKEN: adminToken,
     ORIGIN_SIGNING_KEY: JSON.stringify(newSigningKey()),
     WEBHOOK_SECRET: randomBytes(32).toString("base64"),
   };
-  const common = { ORIGIN_URL: origin, FRONTEND_ROUTES: "/v1/client/*" };
+  const common = { ORIGIN_URL: origin, FRONTEND_ROUTES: "/v1/client/*", MANAGEMENT_WRITES_PER_MINUTE: "1000000", MANAGEMENT_WRITE_BURST: "1000000" };
   const ports = {};
   const workers = [];
-  const owner = Object.keys(rust)[0];
   for (const [name, vars] of Object.entries(rust)) {
     ports[name] = await freePort();
-    workers.push(rustWorker(root, name, owner, script, { ...common, ...vars }, secrets, ports[name]));
+    const host = testBuild ? "crates/gate/js/test-worker.mjs" : "crates/gate/js/worker.mjs";
+    workers.push(gateWorker(root, name, host, { ...common, ...vars }, secrets, ports[name]));
+  }
+  if (Object.keys(rust).length > 0) {
+    const script = testBuild ? "crates/control/build-fault-injection/index.js" : "crates/control/build/index.js";
+    workers.push(controlWorker(root, script, common, secrets));
   }
   for (const name of js) {
     ports[name] = await freePort();
     const dir = name === "baseline" ? "bench/baseline-js" : "bench/passthrough";
-    workers.push(jsWorker(root, name, dir, { ...common, ORIGIN_SIGNING_KEY: secrets.ORIGIN_SIGNING_KEY }, ports[name]));
+    workers.push(jsWorker(root, name, dir, { ...common, ORIGIN_SIGNING_KEY: secrets.ORIGIN_SIGNING_KEY, ...(jsVars[name] ?? {}) }, ports[name]));
   }
   const started = performance.now();
   const mf = new Miniflare({

@@ -62,11 +62,12 @@ export function writeSecrets(path, secrets) {
 }
 
 /**
- * `wrangler dev` for one worker config on `stateDir`, with `--var` overrides and secrets.
- * Unless `secrets` says otherwise, the worker gets a fresh ORIGIN_SIGNING_KEY, returned as
- * `signingKey` (its public half is what the origin checks against, through the JWKS).
+ * `wrangler dev` for the two Workers on `stateDir`, with `--var` overrides (applied to
+ * both) and secrets. Unless `secrets` says otherwise, the Workers get a fresh
+ * ORIGIN_SIGNING_KEY, returned as `signingKey` (its public half is what the origin checks
+ * against, through the JWKS). `testBuild` runs the test builds (counters, fault injection).
  */
-export async function startWrangler(root, env, { name, config, script, stateDir, vars = {}, secrets, logDir, logLevel = "warn", port }) {
+export async function startWrangler(root, env, { name, testBuild = false, stateDir, vars = {}, secrets, logDir, logLevel = "warn", port }) {
   port ??= await freePort();
   const signingKey = newSigningKey();
   const secretsFile = writeSecrets(join(logDir, `${name}.secrets.env`), {
@@ -74,10 +75,14 @@ export async function startWrangler(root, env, { name, config, script, stateDir,
     WEBHOOK_SECRET: randomBytes(32).toString("base64"),
     ...secrets,
   });
+  // Each run writes its own pair of configs next to its state (wrangler-dev.mjs).
   const args = ["scripts/support/wrangler-dev.mjs", "--port", String(port), "--state", stateDir,
-    "--log-level", logLevel, "--config", config, "--secrets", secretsFile];
-  if (script) args.push("--script", script);
-  for (const [key, value] of Object.entries(vars)) args.push("--var", `${key}:${value}`);
+    "--log-level", logLevel, "--secrets", secretsFile];
+  if (testBuild) args.push("--test-build");
+  // Management changes are not limited unless a caller sets the limit: the tests and the
+  // benchmark make hundreds a minute (the limit has its own test, management_limits.rs).
+  const all = { MANAGEMENT_WRITES_PER_MINUTE: "1000000", MANAGEMENT_WRITE_BURST: "1000000", ...vars };
+  for (const [key, value] of Object.entries(all)) args.push("--var", `${key}:${value}`);
   const proc = startProcess(root, wranglerEnv(env), "node", args, join(logDir, `${name}.log`));
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/openapi.json`, proc, `wrangler dev (${name})`);

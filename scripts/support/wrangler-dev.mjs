@@ -1,37 +1,72 @@
 #!/usr/bin/env node
-// The one way this project starts `wrangler dev`: the worker in workerd with local KV and
-// Durable Objects. `make dev`, the Node tests, the benchmark and the Rust end-to-end
-// harness all run this file, so the flags live in one place.
+// The one way this project starts `wrangler dev`: both Workers (the gate and the control
+// plane) in one workerd, with local KV and Durable Objects. `make dev`, the Node tests, the
+// benchmark and the Rust end-to-end harness all run this file, so the flags live in one
+// place.
 //
 //   node scripts/support/wrangler-dev.mjs --port 8787 --state DIR
-//        [--config wrangler.toml] [--script crates/edge/build-x/index.js]
-//        [--var NAME:VALUE]... [--secrets FILE] [--log-level info] [--inspector-port N]
+//        [--test-build] [--var NAME:VALUE]... [--secrets FILE] [--log-level info]
+//        [--inspector-port N]
 //
-// Secrets (ADMIN_TOKEN, ORIGIN_SIGNING_KEY) go in a dotenv file (--secrets), which
-// wrangler shows as hidden, never on the command line where --var would print them.
+// `wrangler dev -c gate -c control` gives `--var` and `--env-file` to the first Worker only,
+// so this writes both Workers' configs afresh for each run (next to DIR, in DIR.config/):
+// the committed wrangler.toml files, with every path made absolute, every `--var` applied
+// to both (one setting, one value, in both Workers), and the secrets in a `.dev.vars` that
+// both read. `--test-build` runs the test builds: the gate's test host
+// (crates/gate/js/test-worker.mjs) and the control plane's fault-injection bundle.
 //
 // It replaces itself with wrangler (same process group, same output), so stopping the
 // group stops wrangler and workerd too.
 import { spawn } from "node:child_process";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
+export const GATE_CONFIG = join(root, "wrangler.toml");
+export const CONTROL_CONFIG = join(root, "crates/control/wrangler.toml");
 
-/** The arguments of `wrangler dev` for one worker. */
-export function wranglerDevArgs({ port, inspectorPort, stateDir, config = "wrangler.toml", script, vars = {}, secrets, logLevel = "info" }) {
-  // The script comes first: --env-file takes several values, and would swallow it.
-  const args = ["dev", ...(script ? [script] : []), "--ip", "127.0.0.1", "--port", String(port),
-    "--inspector-port", String(inspectorPort), "--persist-to", stateDir, "--log-level", logLevel, "-c", config];
-  if (secrets) args.push(`--env-file=${secrets}`);
-  for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
-  return args;
+/** Reads a committed wrangler config as wrangler itself does. */
+async function readConfig(path) {
+  const { experimental_readRawConfig } = await import("wrangler");
+  return structuredClone(experimental_readRawConfig({ config: path }).rawConfig);
 }
 
-/** The environment wrangler runs with: no telemetry, and the bundle already built. */
+/**
+ * Writes the two Workers' configs for one run into `dir` and returns their paths.
+ * `vars` override both configs' `[vars]`; `secrets` (a dotenv file) is copied to
+ * `dir/.dev.vars`, which both Workers read.
+ */
+export async function writeConfigs({ dir, vars = {}, secrets, testBuild = false }) {
+  mkdirSync(dir, { recursive: true });
+  const gate = await readConfig(GATE_CONFIG);
+  const control = await readConfig(CONTROL_CONFIG);
+  gate.main = join(root, testBuild ? "crates/gate/js/test-worker.mjs" : "crates/gate/js/worker.mjs");
+  gate.assets = { ...gate.assets, directory: resolve(dirname(GATE_CONFIG), gate.assets.directory) };
+  control.main = join(root, "crates/control", testBuild ? "build-fault-injection/index.js" : "build/index.js");
+  for (const config of [gate, control]) {
+    delete config.build; // built already (scripts/build-worker.sh)
+    config.vars = { ...config.vars, ...vars };
+  }
+  const gatePath = join(dir, "gate.json");
+  const controlPath = join(dir, "control.json");
+  writeFileSync(gatePath, JSON.stringify(gate, null, 1));
+  writeFileSync(controlPath, JSON.stringify(control, null, 1));
+  if (secrets) copyFileSync(secrets, join(dir, ".dev.vars"));
+  else writeFileSync(join(dir, ".dev.vars"), "");
+  return { gate: gatePath, control: controlPath };
+}
+
+/** The arguments of `wrangler dev` for the two Workers. */
+export function wranglerDevArgs({ port, inspectorPort, stateDir, configs, logLevel = "info" }) {
+  return ["dev", "-c", configs.gate, "-c", configs.control, "--ip", "127.0.0.1", "--port", String(port),
+    "--inspector-port", String(inspectorPort), "--persist-to", stateDir, "--log-level", logLevel];
+}
+
+/** The environment wrangler runs with: no telemetry, no `cf` fetch, the bundles built. */
 export function wranglerEnv(env = process.env) {
-  return { ...env, WRANGLER_SEND_METRICS: "false", AERO2_SKIP_BUILD: env.AERO2_SKIP_BUILD ?? "1" };
+  return { ...env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", AERO2_SKIP_BUILD: env.AERO2_SKIP_BUILD ?? "1" };
 }
 
 export function freePort() {
@@ -44,16 +79,15 @@ export function freePort() {
 }
 
 function parse(argv) {
-  const options = { vars: {} };
+  const options = { vars: {}, testBuild: false };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
+    if (flag === "--test-build") { options.testBuild = true; i--; continue; }
     if (value === undefined) throw new Error(`${flag} needs a value`);
     switch (flag) {
       case "--port": options.port = Number(value); break;
       case "--inspector-port": options.inspectorPort = Number(value); break;
       case "--state": options.stateDir = value; break;
-      case "--config": options.config = value; break;
-      case "--script": options.script = value; break;
       case "--log-level": options.logLevel = value; break;
       case "--secrets": options.secrets = value; break;
       case "--var": {
@@ -76,7 +110,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     process.exit(2);
   }
   options.inspectorPort ??= await freePort();
-  const child = spawn(join(root, "node_modules/.bin/wrangler"), wranglerDevArgs(options), {
+  const configs = await writeConfigs({
+    dir: `${resolve(options.stateDir)}.config`, vars: options.vars, secrets: options.secrets, testBuild: options.testBuild,
+  });
+  const child = spawn(join(root, "node_modules/.bin/wrangler"), wranglerDevArgs({ ...options, configs }), {
     cwd: root, env: wranglerEnv(), stdio: "inherit",
   });
   for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));

@@ -79,7 +79,7 @@ before(async () => {
   const { logDir, stateDir } = runDirectories();
   origin = await startOrigin(root, env, logDir);
   worker = await startWrangler(root, env, {
-    name: "dashboard", config: "wrangler.toml", stateDir, logDir,
+    name: "dashboard", stateDir, logDir,
     vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN, GITHUB_SECRET_SCANNING_KEYS: SCANNER_KEYS },
   });
   browser = await launchChromium();

@@ -37,7 +37,7 @@ before(async () => {
   // The origin verifies every assertion against the gate's JWKS.
   origin = await startOrigin(root, env, logDir, ["--jwks", `http://127.0.0.1:${gatePort}/.well-known/jwks.json`]);
   worker = await startWrangler(root, env, {
-    name: "gate-cors", config: "wrangler.toml", stateDir: mkdtempSync(join(runDir, "state-")), logDir,
+    name: "gate-cors", stateDir: mkdtempSync(join(runDir, "state-")), logDir,
     port: gatePort, vars: { ORIGIN_URL: origin.url }, secrets: { ADMIN_TOKEN },
   });
   const created = await createApplication();

@@ -45,6 +45,7 @@ pub mod outbox;
 pub mod policy;
 mod random;
 pub mod regional;
+pub mod rejection;
 pub mod repeats;
 pub mod rights;
 mod storage;

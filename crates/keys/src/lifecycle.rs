@@ -15,12 +15,10 @@
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::format::{ApiKey, ApplicationId, Environment, KeyId, KeyKind};
-use crate::http::ErrorCode;
 use crate::policy::{Policy, PolicyError, Scope};
 use crate::random::{RandomError, RandomSource};
 use crate::storage::StorageId;
@@ -276,35 +274,6 @@ pub enum LifecycleError {
     NotSuspended,
     InvalidPolicy(PolicyError),
     Random(RandomError),
-}
-
-impl LifecycleError {
-    /// The public error code this refusal is answered with.
-    pub const fn error_code(&self) -> ErrorCode {
-        match self {
-            LifecycleError::KeyNotFound => ErrorCode::KeyNotFound,
-            LifecycleError::AlreadyRevoked => ErrorCode::KeyAlreadyRevoked,
-            LifecycleError::AlreadyRotating => ErrorCode::KeyAlreadyRotating,
-            LifecycleError::RotateRevoked => ErrorCode::KeyRevoked,
-            LifecycleError::LastActiveSecretKey => ErrorCode::LastActiveSecretKey,
-            LifecycleError::GracePeriodOutOfRange { .. } => ErrorCode::InvalidGracePeriod,
-            LifecycleError::InvalidLabel => ErrorCode::InvalidLabel,
-            LifecycleError::TooManyKeys => ErrorCode::TooManyKeys,
-            LifecycleError::AlreadySuspended => ErrorCode::KeyAlreadySuspended,
-            LifecycleError::NotSuspended => ErrorCode::KeyNotSuspended,
-            LifecycleError::InvalidPolicy(_) => ErrorCode::InvalidPolicy,
-            LifecycleError::Random(_) => ErrorCode::RandomUnavailable,
-        }
-    }
-}
-
-impl fmt::Display for LifecycleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LifecycleError::InvalidPolicy(err) => fmt::Display::fmt(err, f),
-            _ => f.write_str(self.error_code().message()),
-        }
-    }
 }
 
 impl core::error::Error for LifecycleError {}

@@ -12,6 +12,12 @@ use alloc::vec::Vec;
 
 use crate::time::UnixMillis;
 
+/// Repeats of one event with one key are sent (or written) at most this often, as one
+/// count: by a gate isolate, and by a key ring in strict mode.
+pub const EVENT_WINDOW_MS: u64 = 10_000;
+/// Events held per isolate or key ring, at most; past that, each is recorded on its own.
+pub const MAX_HELD_EVENTS: usize = 1_000;
+
 /// What is known of an event's occurrences besides their number (who sent the last one,
 /// which origins were seen): merged as repeats are counted. Whatever it holds must stay
 /// bounded, as an attacker chooses what goes into it.

@@ -5,7 +5,6 @@ use core::net::IpAddr;
 
 use crate::format::{KeyId, KeyIdentity, KeyKind};
 use crate::gate::{admit, refuse_secret_key_from_browser, RecordView, Rejection};
-use crate::http::ErrorCode;
 use crate::lifecycle::KeyStatus;
 use crate::policy::{address_allowed, FrontendRoutes, Policy, Scope};
 use crate::time::UnixMillis;
@@ -26,15 +25,6 @@ pub enum ManageRefusal {
     InsufficientScope(Scope),
     /// The key asked to create, rotate or change a key with more rights than its own.
     RightsExceeded,
-}
-
-impl ManageRefusal {
-    pub const fn error_code(&self) -> ErrorCode {
-        match self {
-            ManageRefusal::InsufficientScope(_) => ErrorCode::InsufficientScope,
-            ManageRefusal::RightsExceeded => ErrorCode::RightsExceeded,
-        }
-    }
 }
 
 impl Manager {
@@ -291,8 +281,7 @@ mod tests {
             Err(ManageRefusal::RightsExceeded)
         );
         assert_eq!(
-            ManageRefusal::InsufficientScope(Scope::KeysWrite)
-                .error_code()
+            crate::http::ErrorCode::from(ManageRefusal::InsufficientScope(Scope::KeysWrite))
                 .status(),
             403
         );

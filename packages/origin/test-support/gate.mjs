@@ -46,7 +46,7 @@ export async function startGate({ name, originUrl, port, stateDir, signingKey = 
   stateDir ??= mkdtempSync(join(runDir, `${name}-state-`));
   port ??= await freePort();
   const worker = await startWrangler(root, env, {
-    name, config: "wrangler.toml", stateDir, logDir, port,
+    name, stateDir, logDir, port,
     vars: { ORIGIN_URL: originUrl, ORIGIN_PREVIOUS_PUBLIC_KEYS: JSON.stringify(previousKeys), EDGE_CACHE_SECONDS: "0" },
     secrets: { ADMIN_TOKEN, ORIGIN_SIGNING_KEY: JSON.stringify(signingKey) },
   });

@@ -114,8 +114,9 @@ pub struct Options {
     pub vars: Vec<(&'static str, String)>,
     /// Extra environment for wrangler (and so for the build command).
     pub env: Vec<(&'static str, String)>,
-    /// Another bundle's entry point, e.g. `crates/edge/build-fault-injection/index.js`.
-    pub script: Option<String>,
+    /// Run the test builds: the gate's test host (counters, the test region header) and the
+    /// control plane's fault-injection bundle (`/__faults/...`).
+    pub test_build: bool,
     /// Start without `ORIGIN_SIGNING_KEY` (by default each worker gets a fresh one).
     pub without_signing_key: bool,
     /// Start a second origin and send test keys to it (`TEST_ORIGIN_URL`).
@@ -254,16 +255,8 @@ impl Worker {
             "--secrets".into(),
             secrets.to_str().expect("utf-8 path").into(),
         ];
-        // AERO2_E2E_SCRIPT runs the tests against another release bundle (an older
-        // commit's build, to see a new test fail there first).
-        let script = self
-            .options
-            .script
-            .clone()
-            .or_else(|| std::env::var("AERO2_E2E_SCRIPT").ok());
-        if let Some(script) = &script {
-            args.push("--script".into());
-            args.push(script.clone());
+        if self.options.test_build {
+            args.push("--test-build".into());
         }
         // Edge mode's record cache is off unless a test turns it on: the tests that check
         // revocations at the edge count on local KV being immediate.

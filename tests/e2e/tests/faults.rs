@@ -13,7 +13,7 @@ fn failed_kv_writes_are_retried_until_kv_is_correct() {
     let w = Worker::start(
         "faults-kv",
         Options {
-            script: Some("crates/edge/build-fault-injection/index.js".into()),
+            test_build: true,
             // Publishable keys read KV alone, so KV's state is visible at the gate.
             vars: vec![("PUBLISHABLE_KEY_VALIDATION", "edge".into())],
             ..Options::default()
@@ -234,7 +234,7 @@ fn retention_forgets_long_revoked_keys_then_old_audit_entries() {
     let w = Worker::start(
         "faults-retention",
         Options {
-            script: Some("crates/edge/build-fault-injection/index.js".into()),
+            test_build: true,
             ..Options::default()
         },
     );
@@ -322,7 +322,7 @@ fn flood_stops_reaching_durable_objects(mode: &str) {
     let w = Worker::start(
         &format!("faults-flood-{mode}"),
         Options {
-            script: Some("crates/edge/build-fault-injection/index.js".into()),
+            test_build: true,
             vars: vec![("SECRET_KEY_VALIDATION", mode.into())],
             ..Options::default()
         },
@@ -404,7 +404,7 @@ fn forged_keys_for_applications_that_do_not_exist_cost_one_kv_read_and_no_durabl
     let w = Worker::start(
         "faults-forged-apps",
         Options {
-            script: Some("crates/edge/build-fault-injection/index.js".into()),
+            test_build: true,
             ..Options::default()
         },
     );
@@ -473,7 +473,7 @@ fn a_flood_past_a_rate_limit_costs_a_few_durable_object_calls_and_is_counted_exa
     let w = Worker::start(
         "faults-rate-flood",
         Options {
-            script: Some("crates/edge/build-fault-injection/index.js".into()),
+            test_build: true,
             vars: vec![("PUBLISHABLE_KEY_VALIDATION", "edge".into())],
             ..Options::default()
         },

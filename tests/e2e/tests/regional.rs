@@ -10,8 +10,6 @@ use std::time::Duration;
 use aero2_e2e::*;
 use serde_json::json;
 
-const FI: &str = "crates/edge/build-fault-injection/index.js";
-
 fn start(name: &str, mode: &str, extra: &[(&'static str, &str)]) -> Worker {
     let mut vars = vec![
         ("SECRET_KEY_VALIDATION", mode.to_owned()),
@@ -21,7 +19,7 @@ fn start(name: &str, mode: &str, extra: &[(&'static str, &str)]) -> Worker {
     Worker::start(
         name,
         Options {
-            script: Some(FI.into()),
+            test_build: true,
             vars,
             ..Options::default()
         },

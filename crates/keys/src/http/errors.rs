@@ -8,6 +8,11 @@
 
 use core::fmt;
 
+use crate::lifecycle::LifecycleError;
+use crate::rejection::Rejection;
+use crate::rights::ManageRefusal;
+use crate::ParseError;
+
 macro_rules! error_codes {
     ($( $(#[$doc:meta])* $variant:ident => $status:literal, $code:literal, $message:literal; )*) => {
         /// A stable, machine-readable error code of the public API.
@@ -150,6 +155,77 @@ impl<'de> serde::Deserialize<'de> for ErrorCode {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = <alloc::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         ErrorCode::from_code(&text).ok_or_else(|| serde::de::Error::custom("unknown error code"))
+    }
+}
+
+// ----- the one mapping from each refusal to its public code ---------------------------
+
+impl From<Rejection> for ErrorCode {
+    fn from(rejection: Rejection) -> Self {
+        match rejection {
+            Rejection::MissingKey => ErrorCode::MissingKey,
+            Rejection::NotBearer => ErrorCode::MalformedKey,
+            Rejection::Malformed(ParseError::BadChecksum) => ErrorCode::BadChecksum,
+            Rejection::Malformed(_) => ErrorCode::MalformedKey,
+            Rejection::UnknownKey => ErrorCode::UnknownKey,
+            Rejection::RevokedKey => ErrorCode::RevokedKey,
+            Rejection::ExpiredKey => ErrorCode::ExpiredKey,
+            Rejection::PublishableKeyNotAllowed => ErrorCode::PublishableKeyNotAllowed,
+            Rejection::SecretKeyInBrowser => ErrorCode::SecretKeyInBrowser,
+            Rejection::KeyInGracePeriod => ErrorCode::KeyInGracePeriod,
+            Rejection::SuspendedKey => ErrorCode::SuspendedKey,
+            Rejection::IpNotAllowed => ErrorCode::IpNotAllowed,
+            Rejection::OriginNotAllowed => ErrorCode::OriginNotAllowed,
+            Rejection::RouteNotAllowed => ErrorCode::RouteNotAllowed,
+            Rejection::MethodOverride => ErrorCode::MethodOverrideNotAllowed,
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // The parser says exactly what is wrong (a position, a length), never the key.
+            Rejection::Malformed(err) => fmt::Display::fmt(err, f),
+            other => f.write_str(ErrorCode::from(*other).message()),
+        }
+    }
+}
+
+impl From<LifecycleError> for ErrorCode {
+    fn from(err: LifecycleError) -> Self {
+        match err {
+            LifecycleError::KeyNotFound => ErrorCode::KeyNotFound,
+            LifecycleError::AlreadyRevoked => ErrorCode::KeyAlreadyRevoked,
+            LifecycleError::AlreadyRotating => ErrorCode::KeyAlreadyRotating,
+            LifecycleError::RotateRevoked => ErrorCode::KeyRevoked,
+            LifecycleError::LastActiveSecretKey => ErrorCode::LastActiveSecretKey,
+            LifecycleError::GracePeriodOutOfRange { .. } => ErrorCode::InvalidGracePeriod,
+            LifecycleError::InvalidLabel => ErrorCode::InvalidLabel,
+            LifecycleError::TooManyKeys => ErrorCode::TooManyKeys,
+            LifecycleError::AlreadySuspended => ErrorCode::KeyAlreadySuspended,
+            LifecycleError::NotSuspended => ErrorCode::KeyNotSuspended,
+            LifecycleError::InvalidPolicy(_) => ErrorCode::InvalidPolicy,
+            LifecycleError::Random(_) => ErrorCode::RandomUnavailable,
+        }
+    }
+}
+
+impl fmt::Display for LifecycleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LifecycleError::InvalidPolicy(err) => fmt::Display::fmt(err, f),
+            other => f.write_str(ErrorCode::from(*other).message()),
+        }
+    }
+}
+
+impl From<ManageRefusal> for ErrorCode {
+    fn from(refusal: ManageRefusal) -> Self {
+        match refusal {
+            ManageRefusal::InsufficientScope(_) => ErrorCode::InsufficientScope,
+            ManageRefusal::RightsExceeded => ErrorCode::RightsExceeded,
+        }
     }
 }
 

@@ -31,7 +31,7 @@ pub use routes::{FrontendRoutes, MethodSet, RoutePattern, RouteRule, PATTERN as 
 pub use scope::{Scope, Scopes};
 
 use crate::format::KeyKind;
-use crate::gate::Rejection;
+use crate::rejection::Rejection;
 use crate::time::UnixMillis;
 
 /// How long ahead a key may be set to expire.
@@ -326,19 +326,26 @@ pub fn check(
     Ok(report)
 }
 
-impl Serialize for OriginPattern {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl OriginPattern {
+    /// The pattern as text (what [`OriginPattern::parse`] reads back).
+    pub fn write_to(&self, out: &mut String) {
         match self {
-            OriginPattern::Null => serializer.serialize_str("null"),
-            OriginPattern::Exact(origin) => serializer.serialize_str(origin),
+            OriginPattern::Null => out.push_str("null"),
+            OriginPattern::Exact(origin) => out.push_str(origin),
             OriginPattern::AnySubdomain { scheme, rest } => {
-                let mut text = String::with_capacity(scheme.len() + rest.len() + 5);
-                text.push_str(scheme);
-                text.push_str("://*.");
-                text.push_str(rest);
-                serializer.serialize_str(&text)
+                out.push_str(scheme);
+                out.push_str("://*.");
+                out.push_str(rest);
             }
         }
+    }
+}
+
+impl Serialize for OriginPattern {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut text = String::new();
+        self.write_to(&mut text);
+        serializer.serialize_str(&text)
     }
 }
 

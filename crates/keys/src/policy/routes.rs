@@ -115,6 +115,20 @@ impl MethodSet {
         self.0 == 0
     }
 
+    /// The set as a number (one bit per method), for compact records.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The set a number names, or `None` when it names a method that does not exist.
+    pub const fn from_bits(bits: u8) -> Option<MethodSet> {
+        if bits & !MethodSet::ALL.0 == 0 {
+            Some(MethodSet(bits))
+        } else {
+            None
+        }
+    }
+
     fn names(self) -> impl Iterator<Item = &'static str> {
         Self::NAMES
             .iter()

@@ -73,6 +73,20 @@ impl Scopes {
     pub fn iter(self) -> impl Iterator<Item = Scope> {
         Scope::ALL.into_iter().filter(move |s| self.contains(*s))
     }
+
+    /// The set as a number (one bit per scope), for compact records.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The set a number names, or `None` when it names a scope that does not exist.
+    pub const fn from_bits(bits: u8) -> Option<Scopes> {
+        if bits & !Scopes::ALL.0 == 0 {
+            Some(Scopes(bits))
+        } else {
+            None
+        }
+    }
 }
 
 impl FromIterator<Scope> for Scopes {

@@ -1,0 +1,222 @@
+// The gate's host: the Worker's entry point. It performs the I/O the gate's state machine
+// (crates/gate, compiled to wasm) asks for, and nothing else: every decision about a
+// request is made in the wasm module, by the core's one `verify`. The control plane is a
+// second Worker, reached through the CONTROL service binding and the Durable Object
+// bindings; a gated request never loads it.
+//
+// Per request: the headers cross into wasm once, as one string; the answer or the
+// forwarding plan crosses back in a few getters; the signature is made by WebCrypto with
+// a key imported once per isolate.
+import wasmModule from "../build/aero2_gate_bg.wasm";
+import { initSync, configure, Gate, sets_own_cookie, reports, reports_waiting, next_report_at } from "../build/aero2_gate.js";
+
+initSync({ module: wasmModule });
+
+// What the state machine asks for (crates/gate/src/machine.rs, `Action`).
+const RESPOND = 0, CONTROL = 1, ASSETS = 2, READ_KV = 3, ASK_RING = 4, ASK_REPLICA = 5, COUNT_FAILURE = 6, FORWARD = 7,
+  PASS_CONTROL_ANSWER = 8;
+// The URL a Durable Object is sent its commands on (the objects route on the body alone).
+const OBJECT_URL = "https://durable-object.internal/";
+// The settings the gate reads (crates/gate/src/isolate.rs, `Settings::parse`).
+const SETTINGS = ["FRONTEND_ROUTES", "SECRET_KEY_VALIDATION", "PUBLISHABLE_KEY_VALIDATION", "EDGE_CACHE_SECONDS",
+  "REGIONAL_SHARDS", "ORIGIN_URL", "TEST_ORIGIN_URL", "ASSERTION_ISSUER"];
+
+let signing; // { key: CryptoKey } once imported, or { key: null } without a usable key
+
+/** Reads the settings and imports the signing key, once per isolate. */
+async function setUp(env) {
+  if (signing) return;
+  let kid = "";
+  let key = null;
+  try {
+    const jwk = JSON.parse(env.ORIGIN_SIGNING_KEY ?? "");
+    if (jwk && jwk.kty === "OKP" && jwk.crv === "Ed25519" && typeof jwk.kid === "string" && jwk.d && jwk.x) {
+      key = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x: jwk.x, d: jwk.d }, { name: "Ed25519" }, false, ["sign"]);
+      kid = jwk.kid;
+    }
+  } catch {
+    // Unset or unusable: the gate answers 503 origin_signing_not_configured and forwards nothing.
+    console.error("ORIGIN_SIGNING_KEY is unset or not an Ed25519 private JWK with kid");
+  }
+  let settings = `SIGNING_KID=${key ? kid : ""}\n`;
+  for (const name of SETTINGS) {
+    if (typeof env[name] === "string") settings += `${name}=${env[name]}\n`;
+  }
+  configure(settings);
+  signing = { key };
+}
+
+/** The request's headers as one string: `name\nvalue\n` pairs. */
+function headerLines(headers) {
+  let lines = "";
+  for (const [name, value] of headers) lines += name + "\n" + value + "\n";
+  return lines;
+}
+
+/** `name\nvalue\n` lines into a Headers object. */
+function applyLines(headers, lines, set = true) {
+  const parts = lines.split("\n");
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    if (set) headers.set(parts[i], parts[i + 1]);
+    else headers.append(parts[i], parts[i + 1]);
+  }
+  return headers;
+}
+
+/** Performs one I/O step; returns [status, text] for the machine (status 0 when it failed). */
+async function perform(gate, env) {
+  try {
+    switch (gate.action) {
+      case READ_KV: {
+        const text = await env.KEYS.get(gate.target);
+        return [200, text ?? undefined];
+      }
+      case ASK_RING: {
+        const stub = env.KEY_RING.get(env.KEY_RING.idFromName(gate.target));
+        const answer = await stub.fetch(OBJECT_URL, { method: "POST", body: gate.body });
+        return [answer.status, await answer.text()];
+      }
+      case ASK_REPLICA: {
+        const stub = env.REPLICA.get(env.REPLICA.idFromName(gate.target), { locationHint: gate.hint });
+        const answer = await stub.fetch(OBJECT_URL, { method: "POST", body: gate.body });
+        return [answer.status, await answer.text()];
+      }
+      case COUNT_FAILURE: {
+        const limiter = env[gate.target];
+        // A missing or failing binding limits nothing: the limits protect storage and slow
+        // guessing; they do not authenticate.
+        if (!limiter) return [1, undefined];
+        const { success } = await limiter.limit({ key: gate.body });
+        return [success ? 1 : 0, undefined];
+      }
+    }
+  } catch (error) {
+    console.error(`gate I/O failed: ${error}`);
+    if (gate.action === COUNT_FAILURE) return [1, undefined];
+  }
+  return [0, undefined];
+}
+
+const base64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+/** Sends the request to the origin as the machine planned it, signed. */
+async function forward(request, gate) {
+  const headers = new Headers(request.headers);
+  for (const name of gate.drop.split("\n")) if (name) headers.delete(name);
+  applyLines(headers, gate.set);
+  const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, signing.key, new TextEncoder().encode(gate.signing_input)));
+  headers.set("X-Aero2-Assertion", gate.signing_input + "." + base64url(signature));
+  const hasBody = request.method !== "GET" && request.method !== "HEAD";
+  let answer;
+  try {
+    answer = await fetch(gate.url, { method: request.method, headers, body: hasBody ? request.body : undefined, redirect: "manual" });
+  } catch (error) {
+    console.error(`origin request failed: ${error}`);
+    gate.origin_unreachable();
+    return respond(gate);
+  }
+  const corsOrigin = gate.cors_origin;
+  const ownCookies = answer.headers.getSetCookie?.().filter((value) => sets_own_cookie(value)) ?? [];
+  if (!corsOrigin && ownCookies.length === 0) return answer;
+  // The origin's headers are immutable: work on a copy.
+  const copy = new Headers();
+  for (const [name, value] of answer.headers) {
+    if (name === "set-cookie") continue;
+    copy.append(name, value);
+  }
+  for (const value of answer.headers.getSetCookie?.() ?? []) {
+    if (!sets_own_cookie(value)) copy.append("set-cookie", value);
+  }
+  if (corsOrigin) {
+    copy.set("Access-Control-Allow-Origin", corsOrigin);
+    copy.set("Access-Control-Expose-Headers", "WWW-Authenticate, Retry-After, RateLimit, RateLimit-Policy");
+    copy.append("Vary", "Origin");
+  }
+  return new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers: copy });
+}
+
+/** Passes the request to the control plane: the client's `X-Aero2-*` headers removed (the
+ *  control plane trusts the ones the gate sets), the gate's set. */
+async function toControl(request, gate, env) {
+  const headers = new Headers(request.headers);
+  for (const name of [...headers.keys()]) {
+    if (name.replace(/_/g, "-").startsWith("x-aero2-")) headers.delete(name);
+  }
+  applyLines(headers, gate.control_headers);
+  return env.CONTROL.fetch(new Request(request, { headers }));
+}
+
+/** The control plane's answer, without its report to the gate. */
+function withoutReport(answer) {
+  if (!answer.headers.has("x-aero2-failure")) return answer;
+  const headers = new Headers(answer.headers);
+  headers.delete("x-aero2-failure");
+  return new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers });
+}
+
+/** The gate's own answer. */
+function respond(gate) {
+  return new Response(gate.status === 204 ? null : gate.text, { status: gate.status, headers: applyLines(new Headers(), gate.headers, false) });
+}
+
+/** Sends the reports that are due to their key rings, after the response. */
+async function sendReports(env) {
+  const due = reports(Date.now());
+  if (!due) return;
+  await Promise.allSettled(due.split("\n").filter(Boolean).map((line) => {
+    const tab = line.indexOf("\t");
+    const stub = env.KEY_RING.get(env.KEY_RING.idFromName(line.slice(0, tab)));
+    return stub.fetch(OBJECT_URL, { method: "POST", body: line.slice(tab + 1) });
+  }));
+}
+
+let wakeAt = 0; // when this isolate's wait for held repeats ends (0: not waiting)
+
+/** After a response: send what is due; and while repeats are held, one wait per isolate
+ *  for their window's end, so that a burst's count is sent even if no request follows. */
+function afterResponse(env, ctx) {
+  const now = Date.now();
+  if (reports_waiting(now)) ctx.waitUntil(sendReports(env));
+  const at = next_report_at();
+  if (at > now && (wakeAt === 0 || at < wakeAt)) {
+    wakeAt = at;
+    ctx.waitUntil(new Promise((resolve) => setTimeout(resolve, at - now)).then(() => {
+      wakeAt = 0;
+      return sendReports(env);
+    }));
+  }
+}
+
+/** Handles one request; `region` is a test build's region hint (empty in production). */
+export async function handle(request, env, ctx, region = "") {
+  await setUp(env);
+  const cf = request.cf ?? {};
+  const gate = Gate.start(request.method, request.url, headerLines(request.headers), cf.continent ?? "", cf.country ?? "",
+    Number(cf.longitude ?? NaN), region, Date.now());
+  let answer; // the control plane's, while its failure report is counted
+  try {
+    for (;;) {
+      switch (gate.action) {
+        case RESPOND: return respond(gate);
+        case CONTROL:
+          answer = await toControl(request, gate, env);
+          gate.control_answered(answer.headers.get("x-aero2-failure") ?? "");
+          break;
+        case PASS_CONTROL_ANSWER: return withoutReport(answer);
+        case ASSETS: return await env.ASSETS.fetch(request);
+        case FORWARD: return await forward(request, gate);
+        default: {
+          const [status, text] = await perform(gate, env);
+          gate.resume(status, text, Date.now());
+        }
+      }
+    }
+  } finally {
+    gate.free();
+    afterResponse(env, ctx);
+  }
+}
+
+export default {
+  fetch: (request, env, ctx) => handle(request, env, ctx),
+};

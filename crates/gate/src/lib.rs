@@ -1,0 +1,231 @@
+//! The Aero2 Keys gate: the Worker every gated request runs in. It is this small wasm
+//! module and a JavaScript host (`js/worker.mjs`) that performs its I/O; the control plane
+//! (`crates/control`) is a Worker of its own, which a gated request never loads.
+//!
+//! - `machine`: one request as a state machine; the host does what [`Action`] says and
+//!   hands the result back. Every decision is the core's (`aero2_keys::gate::verify`).
+//! - `request`: the request's headers, read once; `routes`: which Worker answers a path;
+//! - `forward`: what the origin gets; `response`: the gate's own answers;
+//! - `isolate`: what an isolate keeps between requests (settings, the record cache, known
+//!   applications, failure counts, rate windows, usage and events for the key rings).
+//!
+//! The functions below are the host's whole interface: strings and numbers across the
+//! boundary, a few calls per request.
+
+mod forward;
+mod isolate;
+mod machine;
+mod request;
+mod response;
+mod routes;
+
+use aero2_keys::http::forwarding::sets_worker_cookie;
+use aero2_keys::regional::Region;
+use aero2_keys::UnixMillis;
+use wasm_bindgen::prelude::wasm_bindgen;
+
+pub use machine::{Action, Machine};
+
+/// Reads the gate's settings, `NAME=value` lines (`isolate::Settings::parse`). The host
+/// calls it once per isolate.
+#[wasm_bindgen]
+pub fn configure(settings: &str) {
+    let settings = isolate::Settings::parse(settings);
+    isolate::with(|i| i.configure(settings));
+}
+
+/// One request, for the host to drive.
+#[wasm_bindgen]
+pub struct Gate {
+    machine: Machine,
+}
+
+#[wasm_bindgen]
+impl Gate {
+    /// Starts a request. `headers`: every header as `name\nvalue\n`. `continent`,
+    /// `country` and `longitude` are `request.cf`'s (regional mode's region); `region` a
+    /// test build's region hint, or empty.
+    // Scalars, not one object: each crosses the wasm boundary without a conversion.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        method: &str,
+        url: &str,
+        headers: &str,
+        continent: &str,
+        country: &str,
+        longitude: f64,
+        region: &str,
+        now: f64,
+    ) -> Gate {
+        let region = Region::parse(region).unwrap_or_else(|| {
+            Region::locate(
+                Some(continent).filter(|c| !c.is_empty()),
+                Some(country).filter(|c| !c.is_empty()),
+                Some(longitude).filter(|l| l.is_finite()),
+            )
+        });
+        Gate {
+            machine: Machine::start(method, url, headers, Some(region), millis(now)),
+        }
+    }
+
+    /// What the host must do next ([`Action`]).
+    #[wasm_bindgen(getter)]
+    pub fn action(&self) -> u8 {
+        self.machine.action as u8
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn target(&self) -> String {
+        self.machine.target.clone()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn hint(&self) -> String {
+        self.machine.hint.to_owned()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn body(&self) -> String {
+        self.machine.body.clone()
+    }
+
+    /// The I/O's result: a status (0 when it failed) and a text (`undefined` for a KV key
+    /// that does not exist).
+    pub fn resume(&mut self, status: u16, text: Option<String>, now: f64) {
+        self.machine.resume(status, text.as_deref(), millis(now));
+    }
+
+    /// [`Action::Control`]: headers to set on the request passed to the control plane, as
+    /// `name\nvalue\n` lines.
+    #[wasm_bindgen(getter)]
+    pub fn control_headers(&self) -> String {
+        let mut out = String::new();
+        for (name, value) in &self.machine.control_headers {
+            response::push_header(&mut out, name, value);
+        }
+        out
+    }
+
+    /// [`Action::Control`] done: the control plane's `X-Aero2-Failure` report (empty for
+    /// none). Then [`Action::CountFailure`], [`Action::Respond`] or
+    /// [`Action::PassControlAnswer`].
+    pub fn control_answered(&mut self, failure: &str) {
+        self.machine
+            .control_answered(Some(failure).filter(|f| !f.is_empty()));
+    }
+
+    /// [`Action::Respond`]: the status, the header lines and the body.
+    #[wasm_bindgen(getter)]
+    pub fn status(&self) -> u16 {
+        self.machine.reply.status
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn headers(&self) -> String {
+        self.machine.reply.headers.clone()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn text(&self) -> String {
+        self.machine.reply.body.clone()
+    }
+
+    /// [`Action::Forward`]: the origin's URL.
+    #[wasm_bindgen(getter)]
+    pub fn url(&self) -> String {
+        self.machine
+            .forward
+            .as_ref()
+            .map(|f| f.url.clone())
+            .unwrap_or_default()
+    }
+
+    /// [`Action::Forward`]: the client headers to remove, one per line.
+    #[wasm_bindgen(getter)]
+    pub fn drop(&self) -> String {
+        self.machine
+            .forward
+            .as_ref()
+            .map(|f| f.drop.join("\n"))
+            .unwrap_or_default()
+    }
+
+    /// [`Action::Forward`]: the headers to set, as `name\nvalue\n` lines.
+    #[wasm_bindgen(getter)]
+    pub fn set(&self) -> String {
+        let mut out = String::new();
+        for (name, value) in self.machine.forward.iter().flat_map(|f| &f.set) {
+            response::push_header(&mut out, name, value);
+        }
+        out
+    }
+
+    /// [`Action::Forward`]: what the assertion's signature covers.
+    #[wasm_bindgen(getter)]
+    pub fn signing_input(&self) -> String {
+        self.machine
+            .forward
+            .as_ref()
+            .map(|f| f.signing_input.clone())
+            .unwrap_or_default()
+    }
+
+    /// The signed assertion: the signing input, a dot, the base64url signature.
+    pub fn assertion(&self, signature: &[u8]) -> String {
+        aero2_keys::http::forwarding::compact_jwt(&self.signing_input(), signature)
+    }
+
+    /// [`Action::Forward`] failed: the origin could not be reached. Then [`Action::Respond`].
+    pub fn origin_unreachable(&mut self) {
+        self.machine.origin_unreachable();
+    }
+
+    /// [`Action::Forward`]: the page's origin that may read the origin's answer, or empty.
+    #[wasm_bindgen(getter)]
+    pub fn cors_origin(&self) -> String {
+        self.machine.reply.cors_origin.clone().unwrap_or_default()
+    }
+}
+
+/// Whether the origin's `Set-Cookie` value sets one of the worker's own cookies, which the
+/// host then drops from the answer.
+#[wasm_bindgen]
+pub fn sets_own_cookie(set_cookie: &str) -> bool {
+    sets_worker_cookie(set_cookie)
+}
+
+/// The reports for key rings that are due (usage, events): `application\tcommand` lines.
+#[wasm_bindgen]
+pub fn reports(now: f64) -> String {
+    let mut out = String::new();
+    for (application, json) in isolate::with(|i| i.take_reports(millis(now))) {
+        out.push_str(&application.to_string());
+        out.push('\t');
+        out.push_str(&json);
+        out.push('\n');
+    }
+    out
+}
+
+/// Whether reports wait to be sent now ([`reports`]).
+#[wasm_bindgen]
+pub fn reports_waiting(now: f64) -> bool {
+    isolate::with(|i| i.reports_waiting(millis(now)))
+}
+
+/// When held repeats of an event are next due (ms since the epoch), or 0 when none is
+/// held: the host waits for it after a response, so that a burst's count is sent even if no
+/// request follows.
+#[wasm_bindgen]
+pub fn next_report_at() -> f64 {
+    isolate::with(|i| i.next_report_at()).map_or(0.0, |at| at.0 as f64)
+}
+
+fn millis(now: f64) -> UnixMillis {
+    UnixMillis(if now.is_finite() && now > 0.0 {
+        now as u64
+    } else {
+        0
+    })
+}

@@ -1,0 +1,171 @@
+//! The gate's own answers: errors as `{"error":{"code","message"}}` with the headers that
+//! go with them, and CORS preflights. Written by hand: no serializer on the gate's path.
+
+use aero2_keys::gate::wire::json_string;
+use aero2_keys::gate::Rejection;
+use aero2_keys::http::cors;
+use aero2_keys::http::ErrorCode;
+
+/// An answer for the host to send.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    /// Header lines, `name\nvalue\n` after one another.
+    pub headers: String,
+    pub body: String,
+    /// For a forwarded request: the page's origin that may read the origin's answer.
+    pub cors_origin: Option<String>,
+}
+
+impl Reply {
+    /// 204 to a preflight on a frontend route, with no storage read.
+    pub fn preflight(origin: Option<&str>, allow_headers: &str) -> Reply {
+        let mut headers = String::with_capacity(256);
+        if let Some(origin) = origin {
+            push_header(&mut headers, "Access-Control-Allow-Origin", origin);
+            push_header(
+                &mut headers,
+                "Access-Control-Allow-Methods",
+                cors::ALLOW_METHODS,
+            );
+            push_header(&mut headers, "Access-Control-Allow-Headers", allow_headers);
+            push_header(
+                &mut headers,
+                "Access-Control-Max-Age",
+                &cors::MAX_AGE_SECONDS.to_string(),
+            );
+        }
+        push_header(
+            &mut headers,
+            "Vary",
+            "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+        );
+        Reply {
+            status: 204,
+            headers,
+            body: String::new(),
+            cors_origin: None,
+        }
+    }
+}
+
+pub fn push_header(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push('\n');
+    out.push_str(value);
+    out.push('\n');
+}
+
+/// An error, with its code, an optional detail in place of the code's message, and the
+/// headers that go with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorResponse {
+    pub code: ErrorCode,
+    detail: Option<String>,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl ErrorResponse {
+    pub fn new(code: ErrorCode) -> Self {
+        ErrorResponse {
+            code,
+            detail: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// A refused key: a malformed key's message says exactly what is wrong (a length, a
+    /// position), never the key.
+    pub fn rejection(rejection: Rejection) -> Self {
+        let mut response = ErrorResponse::new(rejection.into());
+        if let Rejection::Malformed(err) = rejection {
+            response.detail = Some(err.message());
+        }
+        response
+    }
+
+    /// 405, naming the methods that are accepted.
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        ErrorResponse::new(ErrorCode::MethodNotAllowed).with_header("Allow", allow.to_owned())
+    }
+
+    /// A 429 that says when to come back.
+    pub fn retry_after(code: ErrorCode, seconds: u64) -> Self {
+        ErrorResponse::new(code).with_header("Retry-After", seconds.to_string())
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// The answer, readable by `cors_origin` when given (the page's origin on a frontend
+    /// route).
+    pub fn into_reply(self, cors_origin: Option<&str>) -> Reply {
+        let mut headers = String::with_capacity(256);
+        push_header(
+            &mut headers,
+            "Content-Type",
+            "application/json; charset=utf-8",
+        );
+        push_header(&mut headers, "Cache-Control", "no-store");
+        push_header(&mut headers, "X-Content-Type-Options", "nosniff");
+        if self.code.status() == 401 {
+            let challenge = format!(
+                "Bearer realm=\"aero2\", error=\"invalid_token\", error_description=\"{}\"",
+                self.code.as_str()
+            );
+            push_header(&mut headers, "WWW-Authenticate", &challenge);
+        }
+        for (name, value) in &self.headers {
+            push_header(&mut headers, name, value);
+        }
+        if let Some(origin) = cors_origin {
+            push_header(&mut headers, "Access-Control-Allow-Origin", origin);
+            push_header(
+                &mut headers,
+                "Access-Control-Expose-Headers",
+                cors::EXPOSE_HEADERS,
+            );
+            push_header(&mut headers, "Vary", "Origin");
+        }
+        let mut body = String::with_capacity(160);
+        body.push_str("{\"error\":{\"code\":\"");
+        body.push_str(self.code.as_str());
+        body.push_str("\",\"message\":");
+        json_string(
+            &mut body,
+            self.detail.as_deref().unwrap_or(self.code.message()),
+        );
+        body.push_str("}}");
+        Reply {
+            status: self.code.status(),
+            headers,
+            body,
+            cors_origin: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_json_with_their_headers() {
+        let reply = ErrorResponse::retry_after(ErrorCode::TooManyFailedAttempts, 7)
+            .into_reply(Some("https://shop.example"));
+        assert_eq!(reply.status, 429);
+        let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(body["error"]["code"], "too_many_failed_attempts");
+        assert!(reply.headers.contains("Retry-After\n7\n"));
+        assert!(reply
+            .headers
+            .contains("Access-Control-Allow-Origin\nhttps://shop.example\n"));
+        let unknown = ErrorResponse::new(ErrorCode::UnknownKey).into_reply(None);
+        assert!(unknown
+            .headers
+            .contains("WWW-Authenticate\nBearer realm=\"aero2\""));
+        assert!(!unknown.headers.contains("Access-Control"));
+    }
+}

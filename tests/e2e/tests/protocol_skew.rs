@@ -1,0 +1,198 @@
+//! Rolling deploys: during a deploy, gates of the previous release (protocol version 1,
+//! the single Worker up to commit 32e75f6) still talk to the new control plane's Durable
+//! Objects. Each message below is written out as that release serialised it
+//! (`crates/edge/src/protocol/{ring,replica}.rs` there), and delivered as it is through
+//! the test build's `/__faults/applications/{id}/protocol`. The new control plane must act
+//! on each one and answer in the form that release reads.
+
+use std::time::Duration;
+
+use aero2_e2e::*;
+use serde_json::{json, Value};
+
+fn worker() -> Worker {
+    Worker::start(
+        "protocol-skew",
+        Options {
+            test_build: true,
+            ..Options::default()
+        },
+    )
+}
+
+/// Delivers `message` (the previous release's JSON) to the key ring, or to the replica of
+/// a region, and returns the object's answer.
+fn deliver(w: &Worker, application: &str, to: &str, message: &Value) -> Reply {
+    w.post(
+        &format!("/__faults/applications/{application}/protocol"),
+        ADMIN_TOKEN,
+        Some(&json!({"to": to, "message": message.to_string()})),
+    )
+}
+
+/// The key's identity as version 1 sent it: `{kind, environment, application_id,
+/// storage_id}` (`aero2_keys::KeyIdentity`, unchanged since).
+fn identity(key: &str) -> Value {
+    serde_json::to_value(aero2_keys::identify(key).expect("a valid key")).unwrap()
+}
+
+fn now_ms() -> u64 {
+    wall_ms()
+}
+
+#[test]
+fn the_previous_releases_strict_validation_is_still_answered() {
+    let w = worker();
+    let app = w.create_application("Skew", "production");
+    let validate = |key: &str| {
+        json!({
+            "command": "validate",
+            "key": identity(key),
+            "request": {"method": "GET", "path": "/v1/users", "client_ip": "203.0.113.5", "origin": null},
+            "from_browser": false,
+            "client": {"ip": "203.0.113.5", "user_agent": "previous-release-gate"},
+        })
+    };
+    let answer = deliver(&w, &app.id, "key_ring", &validate(&app.secret.value));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    // Version 1's `Validated`: the key, its kind and whether the page may read the answer.
+    assert_eq!(
+        answer.json["key_id"],
+        app.secret.id.as_str(),
+        "{}",
+        answer.body
+    );
+    assert_eq!(answer.json["kind"], "secret");
+    // Version 1 said `cors: true` when the request had no origin to refuse.
+    assert_eq!(answer.json["cors"], true);
+
+    // A revoked key is refused in version 1's error form.
+    let revoked = w.post(
+        &format!("/v1/keys/{}/revoke", app.publishable.id),
+        &app.secret.value,
+        None,
+    );
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    let refused = deliver(&w, &app.id, "key_ring", &validate(&app.publishable.value));
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert_eq!(refused.code(), "revoked_key", "{}", refused.body);
+
+    // A well-formed key the application never issued.
+    let forged = forged_key(aero2_keys::KeyKind::Secret, Some(&app.id));
+    let unknown = deliver(&w, &app.id, "key_ring", &validate(forged.expose_secret()));
+    assert_eq!(unknown.status, 401, "{}", unknown.body);
+    assert_eq!(unknown.code(), "unknown_key", "{}", unknown.body);
+}
+
+#[test]
+fn the_previous_releases_usage_and_events_are_recorded() {
+    let w = worker();
+    let app = w.create_application("Skew usage", "production");
+    let now = now_ms();
+    // Version 1's usage batch: `counts`, no version field.
+    let usage = json!({
+        "command": "record_usage",
+        "counts": [{"key_id": app.publishable.id, "hour": now / 3_600_000, "requests": 4, "last_used_at": now}],
+    });
+    let recorded = deliver(&w, &app.id, "key_ring", &usage);
+    assert!(
+        recorded.status < 300,
+        "{} {}",
+        recorded.status,
+        recorded.body
+    );
+    let hours = w.get(
+        &format!("/v1/keys/{}/usage", app.publishable.id),
+        &app.secret.value,
+    );
+    assert_eq!(hours.json["hours"][23]["requests"], 4, "{}", hours.body);
+
+    // Version 1's events: `events`, each with its key, count and what was observed.
+    let events = json!({
+        "command": "record_events",
+        "events": [{
+            "key_id": app.secret.id,
+            "event": "secret_in_browser",
+            "count": 3,
+            "last_at": now,
+            "observed": {"client": {"ip": "198.51.100.77", "user_agent": "Mozilla/5.0"}, "origins": ["https://shop.example"]},
+        }],
+    });
+    let recorded = deliver(&w, &app.id, "key_ring", &events);
+    assert!(
+        recorded.status < 300,
+        "{} {}",
+        recorded.status,
+        recorded.body
+    );
+    let log = w.get(
+        "/v1/audit_log?event=key.secret_in_browser",
+        &app.secret.value,
+    );
+    let entry = &log.json["entries"][0];
+    assert_eq!(entry["key_id"], app.secret.id.as_str(), "{}", log.body);
+    assert_eq!(entry["detail"]["count"], 3, "{}", log.body);
+    assert_eq!(entry["detail"]["last_ip"], "198.51.100.77", "{}", log.body);
+}
+
+#[test]
+fn the_previous_releases_record_lookups_get_json_records() {
+    let w = Worker::start(
+        "protocol-skew-regional",
+        Options {
+            test_build: true,
+            vars: vec![
+                ("SECRET_KEY_VALIDATION", "regional".into()),
+                ("PUBLISHABLE_KEY_VALIDATION", "regional".into()),
+            ],
+            ..Options::default()
+        },
+    );
+    let app = w.create_application("Skew lookups", "production");
+    let storage_id = identity(&app.secret.value)["storage_id"].clone();
+    // A replica without a lease asked the key ring for one record: version 1 had no `v`,
+    // and read the record as JSON.
+    let from_ring = deliver(
+        &w,
+        &app.id,
+        "key_ring",
+        &json!({"command": "lookup_record", "storage_id": storage_id}),
+    );
+    assert_eq!(from_ring.status, 200, "{}", from_ring.body);
+    assert_eq!(
+        from_ring.json["record"]["key_id"],
+        app.secret.id.as_str(),
+        "{}",
+        from_ring.body
+    );
+    assert_eq!(from_ring.json["record"]["kind"], "secret");
+
+    // A gate asked its region's replica.
+    let lookup = json!({
+        "command": "lookup",
+        "replica": {"application": app.id, "region": "weur", "shard": 0},
+        "storage_id": storage_id,
+    });
+    let mut from_replica = deliver(&w, &app.id, "weur", &lookup);
+    // The replica takes its lease from the key ring first; a moment's retry covers that.
+    wait_until("the replica's answer", Duration::from_secs(10), || {
+        from_replica = deliver(&w, &app.id, "weur", &lookup);
+        from_replica.status == 200
+    });
+    assert_eq!(
+        from_replica.json["record"]["key_id"],
+        app.secret.id.as_str(),
+        "{}",
+        from_replica.body
+    );
+    // An unknown key: no record, in the same form.
+    let forged = forged_key(aero2_keys::KeyKind::Secret, Some(&app.id));
+    let unknown = json!({
+        "command": "lookup",
+        "replica": {"application": app.id, "region": "weur", "shard": 0},
+        "storage_id": identity(forged.expose_secret())["storage_id"],
+    });
+    let none = deliver(&w, &app.id, "weur", &unknown);
+    assert_eq!(none.status, 200, "{}", none.body);
+    assert!(none.json["record"].is_null(), "{}", none.body);
+}
