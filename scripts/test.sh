@@ -18,6 +18,7 @@ cargo clippy --workspace --exclude aero2-control --all-targets -- -D warnings
 # browser crate.
 cargo clippy -p aero2-control --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p aero2-control --target wasm32-unknown-unknown --features fault-injection -- -D warnings
+cargo clippy -p aero2-control --all-targets -- -D warnings   # its native unit tests
 cargo clippy -p aero2-gate --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p aero2-browser --target wasm32-unknown-unknown -- -D warnings
 
@@ -32,6 +33,8 @@ step "Unit and property tests"
 # table-free checksum, so this is the run that tests the table the worker uses.
 cargo test -p aero2-keys 2>&1 | tee -a "$results"
 cargo test --workspace --exclude aero2-control --exclude aero2-e2e 2>&1 | tee -a "$results"
+# The control plane's own unit tests, natively (its Durable Object messages).
+cargo test -p aero2-control 2>&1 | tee -a "$results"
 
 step "Browser package: build, then test in Node (packed and installed) and in headless Chromium"
 node scripts/build-browser.mjs

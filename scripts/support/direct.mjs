@@ -75,10 +75,11 @@ function jsWorker(root, name, dir, vars, port) {
  * Starts workers in one workerd: `rust` maps names to the vars of a Rust gate (one per
  * validation mode, say), all in front of one control plane; `js` lists the JavaScript
  * ones to add (`baseline`, `passthrough`). `testBuild` runs the gates' test host (with
- * counters) and the control plane's fault-injection bundle. Returns their base URLs and
- * how long workerd took to be ready.
+ * counters) and the control plane's fault-injection bundle. `inspectorPort` opens V8's
+ * inspector (for CPU profiles). Returns their base URLs and how long workerd took to be
+ * ready.
  */
-export async function startDirect(root, { rust = {}, js = [], origin, adminToken, stateDir, testBuild = false, jsVars = {} }) {
+export async function startDirect(root, { rust = {}, js = [], origin, adminToken, stateDir, testBuild = false, jsVars = {}, inspectorPort }) {
   const secrets = {
     ADMIN_TOKEN: adminToken,
     ORIGIN_SIGNING_KEY: JSON.stringify(newSigningKey()),
@@ -98,7 +99,7 @@ export async function startDirect(root, { rust = {}, js = [], origin, adminToken
   }
   for (const name of js) {
     ports[name] = await freePort();
-    const dir = name === "baseline" ? "bench/baseline-js" : "bench/passthrough";
+    const dir = name.startsWith("baseline") ? "bench/baseline-js" : "bench/passthrough";
     workers.push(jsWorker(root, name, dir, { ...common, ORIGIN_SIGNING_KEY: secrets.ORIGIN_SIGNING_KEY, ...(jsVars[name] ?? {}) }, ports[name]));
   }
   const started = performance.now();
@@ -106,6 +107,7 @@ export async function startDirect(root, { rust = {}, js = [], origin, adminToken
     workers,
     kvPersist: stateDir ? join(stateDir, "kv") : false,
     durableObjectsPersist: stateDir ? join(stateDir, "do") : false,
+    ...(inspectorPort ? { inspectorPort } : {}),
   });
   await mf.ready;
   const readyMs = performance.now() - started;

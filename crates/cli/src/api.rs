@@ -166,6 +166,15 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
+/// A JSON string for display, control characters neutralised; `-` when absent.
+pub fn text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => printable(s),
+        serde_json::Value::Null => "-".into(),
+        other => printable(&other.to_string()),
+    }
+}
+
 /// `https://` anywhere; `http://` only to this machine unless explicitly allowed.
 fn check_base_url(base: &str, allow_http: bool) -> Result<()> {
     let (scheme, rest) = base.split_once("://").ok_or_else(|| {

@@ -15,10 +15,11 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::api::text;
 use crate::api::{self, Api};
 use crate::cli::{AuditCommand, AuditFilter};
 use crate::exit::{Exit, Failure, Result};
-use crate::keys::{connect, print_json, print_stdout, text, time};
+use crate::keys::{connect, print_json, print_stdout, time};
 
 /// The largest page the API gives.
 const PAGE_LIMIT: u8 = 100;

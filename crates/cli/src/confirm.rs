@@ -6,9 +6,9 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use serde_json::Value;
 
+use crate::api::text;
 use crate::api::Api;
 use crate::exit::{Exit, Failure, Result};
-use crate::keys::text;
 
 pub fn destructive(api: &Api, key_id: &str, yes: bool, action: &str, what: &str) -> Result<()> {
     if yes {

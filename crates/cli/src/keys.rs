@@ -9,7 +9,7 @@ use std::io::Write;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use serde_json::{json, Map, Value};
 
-use crate::api::{self, printable, Api};
+use crate::api::{self, printable, text, Api};
 use crate::cli::{ClearArgs, KeysCommand, PolicyArgs, Target};
 use crate::confirm;
 use crate::credentials;
@@ -339,15 +339,6 @@ pub fn print_stdout(text: &str) -> Result<()> {
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .map_err(|err| Failure::usage(format!("standard output: {err}")))
-}
-
-/// A JSON string for display, control characters neutralised; `-` when absent.
-pub fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => printable(s),
-        Value::Null => "-".into(),
-        other => printable(&other.to_string()),
-    }
 }
 
 fn status(key: &Value) -> String {

@@ -110,13 +110,14 @@ pub fn previous_public_keys(json: Option<&str>) -> Vec<PublicJwk> {
     let Some(json) = json else {
         return Vec::new();
     };
-    let entries: Vec<serde_json::Value> = serde_json::from_str(json).unwrap_or_else(|_| {
-        worker::console_error!("ORIGIN_PREVIOUS_PUBLIC_KEYS is not a JSON array; ignored");
-        Vec::new()
-    });
+    let entries: Vec<&serde_json::value::RawValue> =
+        serde_json::from_str(json).unwrap_or_else(|_| {
+            worker::console_error!("ORIGIN_PREVIOUS_PUBLIC_KEYS is not a JSON array; ignored");
+            Vec::new()
+        });
     entries
         .into_iter()
-        .filter_map(|entry| serde_json::from_value::<PublicJwk>(entry).ok())
+        .filter_map(|entry| serde_json::from_str::<PublicJwk>(entry.get()).ok())
         .filter(|k| k.kty == "OKP" && k.crv == "Ed25519" && is_ed25519_key(&k.x) && is_kid(&k.kid))
         .collect()
 }

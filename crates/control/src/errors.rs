@@ -8,7 +8,7 @@ use aero2_keys::LifecycleError;
 use serde::{Deserialize, Serialize};
 use worker::{console_error, Headers, Response};
 
-use crate::views::json_response_with;
+use crate::json::json_response_with;
 
 #[derive(Debug)]
 pub struct ApiError {

@@ -9,7 +9,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 use worker::Response;
 
-use crate::views::json_response;
+use crate::json::json_response;
 
 static KV_READS: AtomicU64 = AtomicU64::new(0);
 static DURABLE_OBJECT_CALLS: AtomicU64 = AtomicU64::new(0);

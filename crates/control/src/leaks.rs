@@ -18,9 +18,9 @@ use aero2_keys::http::ErrorCode;
 use crate::body::read_body;
 use crate::config::Config;
 use crate::errors::{ApiError, ApiResult};
+use crate::json::json_response;
 use crate::kv;
 use crate::protocol::{read_answer, to_key_ring, LeakOutcome, LeakReport, RingCommand};
-use crate::views::json_response;
 use aero2_keys::gate::events::truncate;
 
 /// GitHub batches at most a few hundred matches; 1,000 tokens with long URLs fit.
@@ -89,8 +89,8 @@ pub async fn github_report(mut req: Request, env: &Env, config: &Config) -> ApiR
     // signature) gets the first answer and changes nothing.
     let report_id = encode_hex(&Sha256::digest(&body));
     if let Some(previous) = kv::leak_report_answer(env, &report_id).await? {
-        let feedback: serde_json::Value =
-            serde_json::from_str(&previous).map_err(|_| ErrorCode::TemporarilyUnavailable)?;
+        let feedback = serde_json::value::RawValue::from_string(previous)
+            .map_err(|_| ErrorCode::TemporarilyUnavailable)?;
         return Ok(json_response(200, &feedback));
     }
 

@@ -24,10 +24,12 @@ mod config;
 mod errors;
 #[cfg(feature = "fault-injection")]
 mod instrumentation;
+mod json;
 mod key_ring;
 mod kv;
 mod leaks;
 mod management;
+mod methods;
 mod operator;
 mod protocol;
 mod registry;

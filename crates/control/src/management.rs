@@ -21,9 +21,9 @@ use crate::clock::now;
 use crate::config::Config;
 use crate::errors::{ApiError, ApiResult, Failure};
 use crate::kv;
+use crate::methods::{allow, method};
 use crate::protocol::from_browser;
 use crate::protocol::{client_info, relay, to_key_ring, Actor, ClientInfo, ManageOp, RingCommand};
-use crate::router::{allow, method};
 
 /// The request header by which the gate says that a key's application is flooded with
 /// failing keys (`aero2_gate`'s isolate state).

@@ -10,14 +10,14 @@ use worker::{Env, Request, Response};
 use crate::body::read_json;
 use crate::clock::now;
 use crate::config::Config;
-use crate::errors::{ApiError, ApiResult, Failure};
+use crate::errors::{ApiError, ApiResult};
 use crate::management::{operation, send};
+use crate::methods::{allow, method};
 use crate::protocol::{
     relay, to_key_ring, to_registry, Actor, ApplicationInfo, ClientInfo, RegistryCommand,
     RingCommand,
 };
-use crate::router::{allow, method};
-use crate::session::{self, Session};
+use crate::session::authenticate;
 
 /// `/v1/applications`: list (GET) or create (POST).
 pub async fn applications(req: &mut Request, env: &Env, config: &Config) -> ApiResult<Response> {
@@ -49,41 +49,6 @@ pub async fn manage(
 
 fn parse_application_id(text: &str) -> ApiResult<ApplicationId> {
     ApplicationId::parse(text).map_err(|_| ErrorCode::ApplicationNotFound.into())
-}
-
-/// The operator is either a client sending `Authorization: Bearer <ADMIN_TOKEN>`, or the
-/// dashboard with a session cookie (and, to change anything, its CSRF token). Returns the
-/// session's id when a session was used. A token that does not match is reported to the
-/// gate, which counts it against the address's sign-in limit and, past it, stops the
-/// address's tokens before they get here.
-pub async fn authenticate(req: &Request, env: &Env, config: &Config) -> ApiResult<Option<String>> {
-    let Some(expected) = config.admin_token.as_deref() else {
-        return Err(ErrorCode::OperatorApiDisabled.into());
-    };
-    let header = req.headers().get("Authorization").ok().flatten();
-    if let Some(header) = header.filter(|h| !h.trim().is_empty()) {
-        let given = header
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .unwrap_or_default();
-        if session::token_matches(given, expected) {
-            return Ok(None);
-        }
-        return Err(ApiError::with_detail(
-            ErrorCode::InvalidAdminToken,
-            "the operator API requires Authorization: Bearer <ADMIN_TOKEN>",
-        )
-        .counted(Failure::SignIn));
-    }
-    match session::from_request(req, env).await? {
-        Session::Live(session) if session::allows(req, &session) => Ok(Some(session.id)),
-        Session::Live(_) => Err(ErrorCode::CsrfCheckFailed.into()),
-        Session::Unknown => {
-            Err(ApiError::from(ErrorCode::InvalidAdminToken).counted(Failure::Session))
-        }
-        Session::None => Err(ErrorCode::InvalidAdminToken.into()),
-    }
 }
 
 async fn create_application(req: &mut Request, env: &Env) -> ApiResult<Response> {

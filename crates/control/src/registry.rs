@@ -13,9 +13,10 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlS
 
 use crate::clock::now;
 use crate::errors::{ApiError, ApiResult};
+use crate::json::json_response;
 use crate::protocol::{ApplicationInfo, RegistryCommand, SessionRecord};
 use crate::schema::{int, opt_text, text, Schema};
-use crate::views::{json_response, ApplicationList, ApplicationView, Empty};
+use crate::views::{ApplicationList, ApplicationView, Empty};
 
 const SCHEMA: Schema = Schema {
     migrations: &[

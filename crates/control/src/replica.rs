@@ -20,11 +20,12 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Sche
 use crate::clock::now;
 use crate::config::Config;
 use crate::errors::{ApiError, ApiResult};
+use crate::json::json_response;
 use crate::protocol::{
     read_answer, read_command, to_key_ring, LeaseGrant, RecordAnswer, ReplicaCommand, ReplicaName,
     RingCommand,
 };
-use crate::views::{json_response, Empty};
+use crate::views::Empty;
 
 #[durable_object]
 pub struct ValidationReplica {

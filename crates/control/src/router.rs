@@ -12,6 +12,7 @@ use worker::{Env, Request, Response};
 use crate::assertion::jwks_response;
 use crate::config::Config;
 use crate::errors::{ApiError, ApiResult};
+use crate::methods::{allow, method};
 use crate::{leaks, management, operator, session};
 
 pub async fn route(mut req: Request, env: &Env, config: &Config) -> ApiResult<Response> {
@@ -55,21 +56,5 @@ pub async fn route(mut req: Request, env: &Env, config: &Config) -> ApiResult<Re
             operator::manage(&mut req, application, rest, target.query, env, config).await
         }
         _ => Err(ErrorCode::NotFound.into()),
-    }
-}
-
-/// The request's method exactly as sent. (`worker::Method` turns every method it does not
-/// know, `QUERY` or `PROPFIND`, into `GET`, so it must not be used to decide anything.)
-pub fn method(req: &Request) -> String {
-    req.inner().method()
-}
-
-/// Refuses a method the endpoint does not accept, with a 405 whose `Allow` header is
-/// `allowed` (`"GET, POST"`): one string is both the rule and the header.
-pub fn allow(method: &str, allowed: &'static str) -> ApiResult<()> {
-    if allowed.split(", ").any(|name| name == method) {
-        Ok(())
-    } else {
-        Err(ApiError::method_not_allowed(allowed))
     }
 }

@@ -19,11 +19,10 @@ use worker::{Env, Request, Response};
 use crate::clock::now;
 use crate::config::Config;
 use crate::errors::{ApiError, ApiResult, Failure};
-use crate::operator;
+use crate::json::json_response;
+use crate::methods::{allow, method};
 use crate::protocol::SessionRecord;
 use crate::protocol::{client_info, read_answer, relay, to_registry, RegistryCommand};
-use crate::router::{allow, method};
-use crate::views::json_response;
 
 pub const COOKIE: &str = "__Host-aero2_session";
 const LIFETIME_MS: u64 = 8 * 60 * 60 * 1000;
@@ -272,7 +271,7 @@ pub async fn sessions(
     env: &Env,
     config: &Config,
 ) -> ApiResult<Response> {
-    let current = operator::authenticate(req, env, config).await?;
+    let current = authenticate(req, env, config).await?;
     let method = method(req);
     let time = |ms| aero2_keys::UnixMillis(ms).to_rfc3339();
     match rest {
@@ -308,5 +307,40 @@ pub async fn sessions(
             relay(to_registry(env, &command).await?).await
         }
         _ => Err(ErrorCode::NotFound.into()),
+    }
+}
+
+/// The operator is either a client sending `Authorization: Bearer <ADMIN_TOKEN>`, or the
+/// dashboard with a session cookie (and, to change anything, its CSRF token). Returns the
+/// session's id when a session was used. A token that does not match is reported to the
+/// gate, which counts it against the address's sign-in limit and, past it, stops the
+/// address's tokens before they get here.
+pub async fn authenticate(req: &Request, env: &Env, config: &Config) -> ApiResult<Option<String>> {
+    let Some(expected) = config.admin_token.as_deref() else {
+        return Err(ErrorCode::OperatorApiDisabled.into());
+    };
+    let header = req.headers().get("Authorization").ok().flatten();
+    if let Some(header) = header.filter(|h| !h.trim().is_empty()) {
+        let given = header
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .unwrap_or_default();
+        if token_matches(given, expected) {
+            return Ok(None);
+        }
+        return Err(ApiError::with_detail(
+            ErrorCode::InvalidAdminToken,
+            "the operator API requires Authorization: Bearer <ADMIN_TOKEN>",
+        )
+        .counted(Failure::SignIn));
+    }
+    match from_request(req, env).await? {
+        Session::Live(session) if allows(req, &session) => Ok(Some(session.id)),
+        Session::Live(_) => Err(ErrorCode::CsrfCheckFailed.into()),
+        Session::Unknown => {
+            Err(ApiError::from(ErrorCode::InvalidAdminToken).counted(Failure::Session))
+        }
+        Session::None => Err(ErrorCode::InvalidAdminToken.into()),
     }
 }

@@ -7,7 +7,6 @@ use aero2_keys::policy::{
 use aero2_keys::usage::HOUR_MS;
 use aero2_keys::{KeyId, KeyKind, KeyRecord, KeyStatus, RevocationReason, UnixMillis};
 use serde::Serialize;
-use worker::{Headers, Response};
 
 use crate::protocol::ApplicationInfo;
 
@@ -200,7 +199,8 @@ pub struct AuditEntryView {
     pub actor: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-    pub detail: serde_json::Value,
+    /// The entry's detail as stored: JSON the key ring wrote, passed on unparsed.
+    pub detail: Box<serde_json::value::RawValue>,
 }
 
 /// `GET /v1/audit_log`
@@ -213,22 +213,6 @@ pub struct AuditLog {
 /// An empty object, for answers with nothing to say.
 #[derive(Serialize)]
 pub struct Empty {}
-
-/// A JSON response that no cache or proxy may keep: some carry a key's value once.
-pub fn json_response<T: Serialize>(status: u16, value: &T) -> Response {
-    json_response_with(status, value, Headers::new())
-}
-
-pub fn json_response_with<T: Serialize>(status: u16, value: &T, headers: Headers) -> Response {
-    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
-    let _ = headers.set("Content-Type", "application/json; charset=utf-8");
-    let _ = headers.set("Cache-Control", "no-store");
-    let _ = headers.set("X-Content-Type-Options", "nosniff");
-    Response::builder()
-        .with_status(status)
-        .with_headers(headers)
-        .fixed(body)
-}
 
 /// The `detail` of an audit entry, by event. Never a key's value.
 #[derive(Serialize)]

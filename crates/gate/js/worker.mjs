@@ -97,6 +97,7 @@ async function perform(gate, env) {
   return [0, undefined];
 }
 
+const encoder = new TextEncoder();
 const base64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
 /** Sends the request to the origin as the machine planned it, signed. */
@@ -104,8 +105,9 @@ async function forward(request, gate) {
   const headers = new Headers(request.headers);
   for (const name of gate.drop.split("\n")) if (name) headers.delete(name);
   applyLines(headers, gate.set);
-  const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, signing.key, new TextEncoder().encode(gate.signing_input)));
-  headers.set("X-Aero2-Assertion", gate.signing_input + "." + base64url(signature));
+  const signingInput = gate.signing_input;
+  const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, signing.key, encoder.encode(signingInput)));
+  headers.set("X-Aero2-Assertion", signingInput + "." + base64url(signature));
   const hasBody = request.method !== "GET" && request.method !== "HEAD";
   let answer;
   try {

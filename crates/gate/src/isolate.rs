@@ -2,8 +2,8 @@
 //! request work. Nothing here is shared between isolates; each bound is stated where it is
 //! kept.
 
+use aero2_keys::hashing::{self, Map, Set};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
 
 use aero2_keys::cache::RecordCache;
 use aero2_keys::gate::wire::{EventReport, SeenEvent, UsageReport};
@@ -126,14 +126,14 @@ impl Settings {
 
 /// Addresses (or applications) this isolate knows are over a limit, until when.
 pub struct Blocked {
-    until: BTreeMap<String, UnixMillis>,
+    until: Map<String, UnixMillis>,
     cap: usize,
 }
 
 impl Blocked {
-    const fn new(cap: usize) -> Self {
+    fn new(cap: usize) -> Self {
         Blocked {
-            until: BTreeMap::new(),
+            until: hashing::map(),
             cap,
         }
     }
@@ -164,7 +164,7 @@ pub struct Isolate {
     pub records: RecordCache<EdgeRecord>,
     /// Applications seen to exist (at most 50,000; cleared when full). A miss is never
     /// kept, so a new application is refused for at most KV's propagation delay.
-    pub known_applications: BTreeSet<ApplicationId>,
+    pub known_applications: Set<ApplicationId>,
     /// Addresses past `FAILED_AUTH_LIMITER` (at most 10,000).
     pub failed_addresses: Blocked,
     /// Addresses past `SIGN_IN_LIMITER`: too many wrong operator tokens or sign-ins.
@@ -190,7 +190,7 @@ impl Isolate {
         Isolate {
             settings: Settings::default(),
             records: RecordCache::new(0, 10_000),
-            known_applications: BTreeSet::new(),
+            known_applications: hashing::set(),
             failed_addresses: Blocked::new(10_000),
             sign_in_addresses: Blocked::new(10_000),
             flooded_applications: Blocked::new(10_000),

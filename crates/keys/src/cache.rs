@@ -3,23 +3,23 @@
 //! absence of one, so a new key is never refused because of it; and it adds `ttl_ms` to
 //! edge mode's revocation bound, which the receipts and README state.
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 
+use crate::hashing::{self, Map};
 use crate::time::UnixMillis;
 
 pub struct RecordCache<V> {
     ttl_ms: u64,
     capacity: usize,
-    entries: BTreeMap<String, (V, UnixMillis)>,
+    entries: Map<String, (V, UnixMillis)>,
 }
 
 impl<V: Clone> RecordCache<V> {
-    pub const fn new(ttl_ms: u64, capacity: usize) -> Self {
+    pub fn new(ttl_ms: u64, capacity: usize) -> Self {
         RecordCache {
             ttl_ms,
             capacity,
-            entries: BTreeMap::new(),
+            entries: hashing::map(),
         }
     }
 

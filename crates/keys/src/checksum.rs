@@ -5,7 +5,9 @@
 //! nothing about whether a key was issued, only whether it is well-formed.
 
 use crate::base62;
-use crate::format::CHECKSUM_LEN;
+
+/// Base62 characters of the trailing checksum.
+pub const CHECKSUM_LEN: usize = 6;
 
 // CRC-32/ISO-HDLC (the zlib/PNG CRC) in one of three sizes. All three compute the same
 // value; they trade code size for speed.

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::base62;
-use crate::checksum;
+use crate::checksum::{self, CHECKSUM_LEN};
 use crate::random::{RandomError, RandomSource};
 use crate::storage::StorageId;
 
@@ -26,8 +26,6 @@ use crate::storage::StorageId;
 pub const PREFIX_LEN: usize = 8;
 /// Base62 characters of an application id.
 pub const APPLICATION_ID_LEN: usize = 16;
-/// Base62 characters of the trailing checksum.
-pub const CHECKSUM_LEN: usize = 6;
 /// Random base62 characters in a publishable key (about 95 bits): enough that a rotated
 /// publishable key always differs from the old one.
 const PUBLISHABLE_RANDOM_LEN: usize = 16;

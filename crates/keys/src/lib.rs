@@ -38,6 +38,7 @@ mod checksum;
 pub mod der;
 mod format;
 pub mod gate;
+pub mod hashing;
 pub mod http;
 mod lifecycle;
 mod number;
@@ -54,10 +55,11 @@ pub mod timers;
 pub mod usage;
 pub mod webhooks;
 
+pub use checksum::CHECKSUM_LEN;
 pub use format::{
     contains_secret_key, identify, parse, ApiKey, ApplicationId, EndpointId, Environment, IdError,
-    KeyId, KeyIdentity, KeyKind, MessageId, ParseError, ParsedKey, APPLICATION_ID_LEN,
-    CHECKSUM_LEN, KEY_PATTERN, PREFIX_LEN, SECRET_KEY_PATTERN,
+    KeyId, KeyIdentity, KeyKind, MessageId, ParseError, ParsedKey, APPLICATION_ID_LEN, KEY_PATTERN,
+    PREFIX_LEN, SECRET_KEY_PATTERN,
 };
 pub use lifecycle::{
     GracePeriod, KeyRecord, KeyRing, KeyStatus, LifecycleError, RevocationReason, Rotation,

@@ -118,8 +118,94 @@ impl KeyStatus {
     }
 }
 
+/// The fields that a flattened [`KeyStatus`] writes into the record holding it (`"status":
+/// "revoked", "revoked_at": …, "reason": …`), read back into it. Records that hold a status
+/// read these fields by name (`#[serde(try_from)]`) instead of through `#[serde(flatten)]`,
+/// which buffers the whole record into serde's `Content` first and compiles every field's
+/// deserializer a second time (measured: a few KB of the control plane's gzipped wasm).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StatusFields {
+    pub(crate) status: StatusName,
+    pub(crate) expires_at: Option<UnixMillis>,
+    pub(crate) revoked_at: Option<UnixMillis>,
+    pub(crate) reason: Option<RevocationReason>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum StatusName {
+    Active,
+    Expiring,
+    Revoked,
+}
+
+impl StatusFields {
+    /// The status they describe, or why they describe none.
+    pub(crate) fn status(self) -> Result<KeyStatus, &'static str> {
+        match (self.status, self.expires_at, self.revoked_at, self.reason) {
+            (StatusName::Active, ..) => Ok(KeyStatus::Active),
+            (StatusName::Expiring, Some(expires_at), ..) => Ok(KeyStatus::Expiring { expires_at }),
+            (StatusName::Revoked, _, Some(revoked_at), Some(reason)) => {
+                Ok(KeyStatus::Revoked { revoked_at, reason })
+            }
+            (StatusName::Expiring, None, ..) => Err("an expiring key needs expires_at"),
+            (StatusName::Revoked, ..) => Err("a revoked key needs revoked_at and reason"),
+        }
+    }
+}
+
+/// A [`KeyRecord`] as stored: the status's fields among the others.
+#[derive(Deserialize)]
+struct StoredKeyRecord {
+    id: KeyId,
+    kind: KeyKind,
+    label: String,
+    hint: String,
+    storage_id: StorageId,
+    created_at: UnixMillis,
+    status: StatusName,
+    #[serde(default)]
+    expires_at: Option<UnixMillis>,
+    #[serde(default)]
+    revoked_at: Option<UnixMillis>,
+    #[serde(default)]
+    reason: Option<RevocationReason>,
+    rotated_from: Option<KeyId>,
+    #[serde(default)]
+    policy: Policy,
+    #[serde(default)]
+    suspended_at: Option<UnixMillis>,
+}
+
+impl TryFrom<StoredKeyRecord> for KeyRecord {
+    type Error = &'static str;
+
+    fn try_from(stored: StoredKeyRecord) -> Result<Self, Self::Error> {
+        let status = StatusFields {
+            status: stored.status,
+            expires_at: stored.expires_at,
+            revoked_at: stored.revoked_at,
+            reason: stored.reason,
+        }
+        .status()?;
+        Ok(KeyRecord {
+            id: stored.id,
+            kind: stored.kind,
+            label: stored.label,
+            hint: stored.hint,
+            storage_id: stored.storage_id,
+            created_at: stored.created_at,
+            status,
+            rotated_from: stored.rotated_from,
+            policy: stored.policy,
+            suspended_at: stored.suspended_at,
+        })
+    }
+}
+
 /// Everything kept about a key. It holds the key's hash and hint, never its value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "StoredKeyRecord")]
 pub struct KeyRecord {
     pub id: KeyId,
     pub kind: KeyKind,

@@ -5,7 +5,7 @@
 //! The same batcher serves the edge isolate (which sends its batches to each
 //! application's key ring) and the key ring (which writes them to its storage).
 
-use alloc::collections::BTreeMap;
+use crate::hashing::{self, Map};
 use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
@@ -36,7 +36,7 @@ pub struct Recorded {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UsageBatcher {
-    counts: BTreeMap<(ApplicationId, KeyId, u64), (u32, UnixMillis)>,
+    counts: Map<(ApplicationId, KeyId, u64), (u32, UnixMillis)>,
     started_at: Option<UnixMillis>,
     requests: u32,
     pub flush_after_ms: u64,
@@ -44,9 +44,9 @@ pub struct UsageBatcher {
 }
 
 impl UsageBatcher {
-    pub const fn new(flush_after_ms: u64, flush_after_requests: u32) -> Self {
+    pub fn new(flush_after_ms: u64, flush_after_requests: u32) -> Self {
         UsageBatcher {
-            counts: BTreeMap::new(),
+            counts: hashing::map(),
             started_at: None,
             requests: 0,
             flush_after_ms,
@@ -95,9 +95,11 @@ impl UsageBatcher {
 
     /// Empties the batch, returning its counts grouped by application.
     pub fn take(&mut self) -> Vec<(ApplicationId, Vec<UsageCount>)> {
-        let counts = core::mem::take(&mut self.counts);
+        let mut counts: Vec<_> = self.counts.drain().collect();
         self.started_at = None;
         self.requests = 0;
+        // In order, so that each application's counts are together.
+        counts.sort_unstable_by_key(|(key, _)| *key);
         let mut grouped: Vec<(ApplicationId, Vec<UsageCount>)> = Vec::new();
         for ((application, key_id, hour), (requests, last_used_at)) in counts {
             let count = UsageCount {

@@ -146,7 +146,8 @@ impl Store {
                 actor: row.actor,
                 ip: row.ip,
                 user_agent: row.user_agent,
-                detail: serde_json::from_str(&row.detail).unwrap_or_default(),
+                // `null` for a detail that is not JSON (none is: the key ring writes each).
+                detail: serde_json::value::RawValue::from_string(row.detail).unwrap_or_default(),
             })
             .collect();
         Ok(AuditLog {

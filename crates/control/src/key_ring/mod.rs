@@ -44,8 +44,9 @@ use worker::{console_error, durable_object, DurableObject, Env, Request, Respons
 use crate::clock::now;
 use crate::config::Config;
 use crate::errors::{ApiError, ApiResult};
+use crate::json::json_response;
 use crate::protocol::{ApplicationInfo, ClientInfo, RateVerdictV1, RingCommand, ValidatedV1};
-use crate::views::{json_response, Empty};
+use crate::views::Empty;
 use aero2_keys::repeats::{EVENT_WINDOW_MS, MAX_HELD_EVENTS};
 use outbox::{KvOutbox, KV_BACKOFF};
 use store::Store;

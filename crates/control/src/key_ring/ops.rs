@@ -15,10 +15,11 @@ use super::auth::Caller;
 use super::{KeyRingObject, Loaded};
 use crate::config::{Config, ValidationMode};
 use crate::errors::{ApiError, ApiResult};
+use crate::json::json_response;
 use crate::protocol::{ClientInfo, ManageOp};
 use crate::views::{
-    json_response, AuditDetail, CreatedKey, CreatedKeyResponse, KeyList, KeyResponse, KeyUsage,
-    KeyView, RotationResponse,
+    AuditDetail, CreatedKey, CreatedKeyResponse, KeyList, KeyResponse, KeyUsage, KeyView,
+    RotationResponse,
 };
 
 /// Who did it, and from where, for the audit log.
@@ -166,7 +167,7 @@ impl KeyRingObject {
                     )?;
                     Ok((after, audit))
                 })?;
-                Done::Key(record.0, record.1)
+                Done::Key(Box::new(record.0), record.1)
             }
             ManageOp::SuspendKey { key_id } => {
                 let record = self.mutate(|loaded| {
@@ -180,7 +181,7 @@ impl KeyRingObject {
                         self.save(loaded, by, &record, EventType::KeySuspended, &detail, now)?;
                     Ok((record, audit))
                 })?;
-                Done::Key(record.0, record.1)
+                Done::Key(Box::new(record.0), record.1)
             }
             ManageOp::ResumeKey { key_id } => {
                 let record = self.mutate(|loaded| {
@@ -194,7 +195,7 @@ impl KeyRingObject {
                         self.save(loaded, by, &record, EventType::KeyResumed, &detail, now)?;
                     Ok((record, audit))
                 })?;
-                Done::Key(record.0, record.1)
+                Done::Key(Box::new(record.0), record.1)
             }
             ManageOp::RevokeKey { key_id } => {
                 let record = self.mutate(|loaded| {
@@ -208,7 +209,7 @@ impl KeyRingObject {
                         self.save(loaded, by, &record, EventType::KeyRevoked, &detail, now)?;
                     Ok((record, audit))
                 })?;
-                Done::Key(record.0, record.1)
+                Done::Key(Box::new(record.0), record.1)
             }
             ManageOp::RotateKey {
                 key_id,
@@ -385,7 +386,7 @@ impl KeyRingObject {
 enum Done {
     /// Answered without a receipt (a new key).
     Answered(Response),
-    Key(KeyRecord, u64),
+    Key(Box<KeyRecord>, u64),
     Rotated(Box<Rotation>, u64),
 }
 

@@ -8,21 +8,12 @@ use aero2_keys::outbox::{Backoff, Outbox};
 use aero2_keys::{KeyRecord, UnixMillis};
 use worker::console_error;
 
+use super::store::OutboxValue;
 use super::{KeyRingObject, Loaded};
 use crate::clock::now;
 use crate::config::Config;
 use crate::errors::ApiResult;
 use crate::kv;
-
-/// What is written to KV for one key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OutboxValue {
-    /// The key's [`EdgeRecord`] as compact text (`EdgeRecord::encode`, what the gate
-    /// reads), or an application's existence record as JSON.
-    pub json: String,
-    /// A revoked key: written with an expiry.
-    pub tombstone: bool,
-}
 
 /// Keyed by the KV key: a key's storage id in hex, or `app:<id>` for the application.
 pub type KvOutbox = Outbox<String, OutboxValue>;

@@ -18,8 +18,8 @@ use super::store::{corrupt, int, text, Store};
 use super::{KeyRingObject, Loaded};
 use crate::config::Config;
 use crate::errors::ApiResult;
+use crate::json::json_response;
 use crate::protocol::{to_replica, LeaseGrant, RecordAnswer, ReplicaCommand, ReplicaName};
-use crate::views::json_response;
 
 /// The key ring's record of its replicas.
 #[derive(Default)]

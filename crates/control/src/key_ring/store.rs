@@ -12,7 +12,6 @@ use aero2_keys::{KeyId, KeyRecord, UnixMillis};
 use serde::Deserialize;
 use worker::{console_error, SqlStorage};
 
-use super::outbox::OutboxValue;
 use crate::errors::{ApiError, ApiResult};
 use crate::protocol::ApplicationInfo;
 use crate::schema::Schema;
@@ -91,6 +90,16 @@ const MIGRATIONS: &[&str] = &[
 
 /// The format of the key records written to KV now (see migration 9).
 pub const KV_RECORD_FORMAT: u64 = 2;
+
+/// What is written to KV for one key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxValue {
+    /// The key's `EdgeRecord` as compact text (`EdgeRecord::encode`, what the gate
+    /// reads), or an application's existence record as JSON.
+    pub json: String,
+    /// A revoked key: written with an expiry.
+    pub tombstone: bool,
+}
 
 pub use crate::schema::{int, opt_text, text};
 

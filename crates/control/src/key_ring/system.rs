@@ -14,10 +14,9 @@ use super::outbox::KV_BACKOFF;
 use super::{KeyRingObject, Loaded};
 use crate::config::Config;
 use crate::errors::ApiResult;
+use crate::json::json_response;
 use crate::protocol::{ApplicationInfo, ClientInfo, LeakOutcome, LeakReport};
-use crate::views::{
-    json_response, ApplicationView, AuditDetail, CreatedApplication, CreatedKey, KeyView,
-};
+use crate::views::{ApplicationView, AuditDetail, CreatedApplication, CreatedKey, KeyView};
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 

@@ -5,9 +5,10 @@ use aero2_keys::gate::EdgeRecord;
 use aero2_keys::regional::{Lease, Push};
 use aero2_keys::StorageId;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use worker::{Env, Response};
 
-use super::send;
+use super::{fields, send, unknown_variant, Message};
 use crate::config::REPLICA_BINDING;
 use crate::errors::ApiResult;
 
@@ -26,8 +27,9 @@ pub struct LeaseGrant {
     pub records: Vec<(StorageId, EdgeRecord)>,
 }
 
-/// Commands to a regional validation replica.
-#[derive(Debug, Serialize, Deserialize)]
+/// Commands to a regional validation replica. Read by [`Message::from_json`] (below),
+/// written by serde.
+#[derive(Debug, Serialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum ReplicaCommand {
     /// The gate asks for a presented key's record. From protocol version 2 (`v`) the
@@ -41,6 +43,47 @@ pub enum ReplicaCommand {
     },
     /// The key ring pushes a change.
     Apply { replica: ReplicaName, push: Push },
+}
+
+impl Message for ReplicaCommand {
+    fn from_json(text: &str) -> serde_json::Result<Self> {
+        #[derive(Deserialize)]
+        struct Tag<'a> {
+            #[serde(borrow)]
+            command: Cow<'a, str>,
+        }
+        Ok(match &*fields::<Tag>(text)?.command {
+            "lookup" => {
+                #[derive(Deserialize)]
+                struct Lookup {
+                    #[serde(default)]
+                    v: u8,
+                    replica: ReplicaName,
+                    storage_id: StorageId,
+                }
+                let Lookup {
+                    v,
+                    replica,
+                    storage_id,
+                } = fields(text)?;
+                ReplicaCommand::Lookup {
+                    v,
+                    replica,
+                    storage_id,
+                }
+            }
+            "apply" => {
+                #[derive(Deserialize)]
+                struct Apply {
+                    replica: ReplicaName,
+                    push: Push,
+                }
+                let Apply { replica, push } = fields(text)?;
+                ReplicaCommand::Apply { replica, push }
+            }
+            other => return unknown_variant(other),
+        })
+    }
 }
 
 /// Sends a command to a regional replica, created near its region (a location hint).

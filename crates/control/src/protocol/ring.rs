@@ -9,16 +9,18 @@ use aero2_keys::{
     UnixMillis,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
 use worker::{Env, Response};
 
-use super::{send, ClientInfo, ReplicaName};
+use super::{fields, send, unknown_variant, ClientInfo, Message, ReplicaName};
 use crate::config::KEY_RING_BINDING;
 use crate::errors::ApiResult;
 
 /// The caller of a management operation, as the worker saw it. The key ring decides what
 /// it may do (`aero2_keys::rights`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "ActorFields")]
 pub enum Actor {
     /// A request authenticated by one of the application's own keys.
     Key {
@@ -29,6 +31,42 @@ pub enum Actor {
     Operator,
 }
 
+/// An [`Actor`] as its fields, read by name rather than by serde's tagged-enum derive
+/// (see [`Message`], why).
+#[derive(Deserialize)]
+struct ActorFields {
+    #[serde(rename = "type")]
+    kind: ActorKind,
+    key: Option<KeyIdentity>,
+    from_browser: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ActorKind {
+    Key,
+    Operator,
+}
+
+impl TryFrom<ActorFields> for Actor {
+    type Error = &'static str;
+
+    fn try_from(fields: ActorFields) -> Result<Self, Self::Error> {
+        match fields {
+            ActorFields {
+                kind: ActorKind::Key,
+                key: Some(key),
+                from_browser: Some(from_browser),
+            } => Ok(Actor::Key { key, from_browser }),
+            ActorFields {
+                kind: ActorKind::Operator,
+                ..
+            } => Ok(Actor::Operator),
+            _ => Err("a key actor needs key and from_browser"),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ApplicationInfo {
     pub id: ApplicationId,
@@ -37,7 +75,10 @@ pub struct ApplicationInfo {
     pub created_at: UnixMillis,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// Read by [`Message::from_json`] (below), written by serde. The gate's commands (verify,
+/// validate, usage and events) are written by the gate (`aero2_keys::gate::wire`) and only
+/// read here: the control plane carries no code to write them.
+#[derive(Debug, Serialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum RingCommand {
     Init {
@@ -47,9 +88,11 @@ pub enum RingCommand {
     /// Strict mode: the gate asks for its decision on a request (protocol version 2, the
     /// core's `VerifyRequest`); the answer is the verdict as one line
     /// (`aero2_keys::gate::wire::WireVerdict`).
+    #[serde(skip_serializing)]
     Verify(VerifyRequest),
     /// The previous release's strict-mode validation (protocol version 1), still accepted
     /// during a deploy: the same decision, answered as JSON ([`ValidatedV1`]).
+    #[serde(skip_serializing)]
     Validate {
         key: KeyIdentity,
         request: RequestFacts,
@@ -66,10 +109,12 @@ pub enum RingCommand {
     },
     /// Usage counted at the edge in `edge` and `regional` mode, sent in batches after
     /// the response (`aero2_keys::gate::wire::UsageReport`; version 1 had no `v`).
+    #[serde(skip_serializing)]
     RecordUsage(UsageReport),
     /// What the edge saw that the audit log keeps, aggregated per key and hour (`edge`
     /// and `regional` mode; in strict mode the key ring sees it itself). Repeats are
     /// already coalesced by the isolate ([`aero2_keys::repeats`]).
+    #[serde(skip_serializing)]
     RecordEvents(EventReport),
     /// Test builds only: make this key ring's KV writes fail for a while.
     #[cfg(feature = "fault-injection")]
@@ -103,8 +148,9 @@ pub struct LeakReport {
     pub source: String,
 }
 
-/// The management operations, once the caller is known.
-#[derive(Debug, Serialize, Deserialize)]
+/// The management operations, once the caller is known. Read by [`Message::from_json`]
+/// (below), written by serde.
+#[derive(Debug, Serialize)]
 #[serde(tag = "name", rename_all = "snake_case")]
 pub enum ManageOp {
     ListKeys {
@@ -184,6 +230,276 @@ impl ManageOp {
                 | ManageOp::WebhookDeliveries { .. }
                 | ManageOp::ResendWebhookMessage { .. }
         )
+    }
+}
+
+impl Message for RingCommand {
+    fn from_json(text: &str) -> serde_json::Result<Self> {
+        #[derive(Deserialize)]
+        struct Tag<'a> {
+            #[serde(borrow)]
+            command: Cow<'a, str>,
+        }
+        Ok(match &*fields::<Tag>(text)?.command {
+            "init" => {
+                #[derive(Deserialize)]
+                struct Init {
+                    application: ApplicationInfo,
+                    client: ClientInfo,
+                }
+                let Init {
+                    application,
+                    client,
+                } = fields(text)?;
+                RingCommand::Init {
+                    application,
+                    client,
+                }
+            }
+            "verify" => RingCommand::Verify(fields(text)?),
+            "validate" => {
+                #[derive(Deserialize)]
+                struct Validate {
+                    key: KeyIdentity,
+                    request: RequestFacts,
+                    from_browser: bool,
+                    client: ClientInfo,
+                }
+                let Validate {
+                    key,
+                    request,
+                    from_browser,
+                    client,
+                } = fields(text)?;
+                RingCommand::Validate {
+                    key,
+                    request,
+                    from_browser,
+                    client,
+                }
+            }
+            "manage" => {
+                #[derive(Deserialize)]
+                struct Manage<'a> {
+                    actor: Actor,
+                    client: ClientInfo,
+                    #[serde(borrow)]
+                    op: &'a RawValue,
+                }
+                let Manage { actor, client, op } = fields(text)?;
+                RingCommand::Manage {
+                    actor,
+                    client,
+                    op: ManageOp::from_json(op.get())?,
+                }
+            }
+            "record_usage" => RingCommand::RecordUsage(fields(text)?),
+            "record_events" => RingCommand::RecordEvents(fields(text)?),
+            #[cfg(feature = "fault-injection")]
+            "inject_kv_failure" => {
+                #[derive(Deserialize)]
+                struct InjectKvFailure {
+                    fail_for_ms: u64,
+                }
+                let InjectKvFailure { fail_for_ms } = fields(text)?;
+                RingCommand::InjectKvFailure { fail_for_ms }
+            }
+            #[cfg(feature = "fault-injection")]
+            "run_retention" => {
+                #[derive(Deserialize)]
+                struct RunRetention {
+                    days_later: u64,
+                }
+                let RunRetention { days_later } = fields(text)?;
+                RingCommand::RunRetention { days_later }
+            }
+            "report_leaks" => {
+                #[derive(Deserialize)]
+                struct ReportLeaks {
+                    reports: Vec<LeakReport>,
+                }
+                let ReportLeaks { reports } = fields(text)?;
+                RingCommand::ReportLeaks { reports }
+            }
+            "renew_lease" => {
+                #[derive(Deserialize)]
+                struct RenewLease {
+                    replica: ReplicaName,
+                }
+                let RenewLease { replica } = fields(text)?;
+                RingCommand::RenewLease { replica }
+            }
+            "lookup_record" => {
+                #[derive(Deserialize)]
+                struct LookupRecord {
+                    #[serde(default)]
+                    v: u8,
+                    storage_id: StorageId,
+                }
+                let LookupRecord { v, storage_id } = fields(text)?;
+                RingCommand::LookupRecord { v, storage_id }
+            }
+            #[cfg(feature = "fault-injection")]
+            "partition_replica" => {
+                #[derive(Deserialize)]
+                struct PartitionReplica {
+                    replica: ReplicaName,
+                    for_ms: u64,
+                }
+                let PartitionReplica { replica, for_ms } = fields(text)?;
+                RingCommand::PartitionReplica { replica, for_ms }
+            }
+            other => return unknown_variant(other),
+        })
+    }
+}
+
+impl Message for ManageOp {
+    fn from_json(text: &str) -> serde_json::Result<Self> {
+        #[derive(Deserialize)]
+        struct Tag<'a> {
+            #[serde(borrow)]
+            name: Cow<'a, str>,
+        }
+        /// The operations on one key, which name nothing else.
+        #[derive(Deserialize)]
+        struct OnKey {
+            key_id: KeyId,
+        }
+        /// The operations on one webhook endpoint, which name nothing else.
+        #[derive(Deserialize)]
+        struct OnEndpoint {
+            endpoint_id: EndpointId,
+        }
+        let key_id = || fields::<OnKey>(text).map(|op| op.key_id);
+        let endpoint_id = || fields::<OnEndpoint>(text).map(|op| op.endpoint_id);
+        Ok(match &*fields::<Tag>(text)?.name {
+            "list_keys" => {
+                #[derive(Deserialize)]
+                struct ListKeys {
+                    include_revoked: bool,
+                }
+                let ListKeys { include_revoked } = fields(text)?;
+                ManageOp::ListKeys { include_revoked }
+            }
+            "create_key" => {
+                #[derive(Deserialize)]
+                struct CreateKey {
+                    kind: KeyKind,
+                    label: String,
+                    policy: Policy,
+                }
+                let CreateKey {
+                    kind,
+                    label,
+                    policy,
+                } = fields(text)?;
+                ManageOp::CreateKey {
+                    kind,
+                    label,
+                    policy,
+                }
+            }
+            "update_key" => {
+                #[derive(Deserialize)]
+                struct UpdateKey {
+                    key_id: KeyId,
+                    change: UpdateKeyRequest,
+                }
+                let UpdateKey { key_id, change } = fields(text)?;
+                ManageOp::UpdateKey { key_id, change }
+            }
+            "suspend_key" => ManageOp::SuspendKey { key_id: key_id()? },
+            "resume_key" => ManageOp::ResumeKey { key_id: key_id()? },
+            "revoke_key" => ManageOp::RevokeKey { key_id: key_id()? },
+            "rotate_key" => {
+                #[derive(Deserialize)]
+                struct RotateKey {
+                    key_id: KeyId,
+                    grace_period_seconds: Option<u64>,
+                }
+                let RotateKey {
+                    key_id,
+                    grace_period_seconds,
+                } = fields(text)?;
+                ManageOp::RotateKey {
+                    key_id,
+                    grace_period_seconds,
+                }
+            }
+            "key_usage" => ManageOp::KeyUsage { key_id: key_id()? },
+            "audit_log" => {
+                #[derive(Deserialize)]
+                struct AuditLog {
+                    cursor: Option<u64>,
+                    limit: u32,
+                    key_id: Option<KeyId>,
+                    event: Option<String>,
+                }
+                let AuditLog {
+                    cursor,
+                    limit,
+                    key_id,
+                    event,
+                } = fields(text)?;
+                ManageOp::AuditLog {
+                    cursor,
+                    limit,
+                    key_id,
+                    event,
+                }
+            }
+            "list_webhook_endpoints" => ManageOp::ListWebhookEndpoints,
+            "create_webhook_endpoint" => {
+                #[derive(Deserialize)]
+                struct CreateWebhookEndpoint {
+                    url: String,
+                    description: String,
+                    events: Option<Vec<EventType>>,
+                }
+                let CreateWebhookEndpoint {
+                    url,
+                    description,
+                    events,
+                } = fields(text)?;
+                ManageOp::CreateWebhookEndpoint {
+                    url,
+                    description,
+                    events,
+                }
+            }
+            "delete_webhook_endpoint" => ManageOp::DeleteWebhookEndpoint {
+                endpoint_id: endpoint_id()?,
+            },
+            "rotate_webhook_secret" => ManageOp::RotateWebhookSecret {
+                endpoint_id: endpoint_id()?,
+            },
+            "test_webhook_endpoint" => ManageOp::TestWebhookEndpoint {
+                endpoint_id: endpoint_id()?,
+            },
+            "enable_webhook_endpoint" => ManageOp::EnableWebhookEndpoint {
+                endpoint_id: endpoint_id()?,
+            },
+            "webhook_deliveries" => ManageOp::WebhookDeliveries {
+                endpoint_id: endpoint_id()?,
+            },
+            "resend_webhook_message" => {
+                #[derive(Deserialize)]
+                struct ResendWebhookMessage {
+                    endpoint_id: EndpointId,
+                    message_id: MessageId,
+                }
+                let ResendWebhookMessage {
+                    endpoint_id,
+                    message_id,
+                } = fields(text)?;
+                ManageOp::ResendWebhookMessage {
+                    endpoint_id,
+                    message_id,
+                }
+            }
+            other => return unknown_variant(other),
+        })
     }
 }
 

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::format::{identify, ApplicationId, KeyId, KeyIdentity, KeyKind};
-use crate::lifecycle::{KeyRecord, KeyStatus, RevocationReason};
+use crate::lifecycle::{KeyRecord, KeyStatus, RevocationReason, StatusFields, StatusName};
 pub use crate::policy::FrontendRoutes;
 pub use crate::rejection::Rejection;
 
@@ -168,7 +168,10 @@ pub fn admit(record: RecordView<'_>, key: &KeyIdentity, now: UnixMillis) -> Resu
 
 /// The value kept in Workers KV under a key's storage id: just what the edge needs to
 /// decide, and nothing from which the key could be recovered.
+/// (In KV it is kept compact, [`EdgeRecord::encode`]; this JSON form is the previous
+/// release's, and the regional protocol's.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "JsonEdgeRecord")]
 pub struct EdgeRecord {
     pub application_id: ApplicationId,
     pub key_id: KeyId,
@@ -179,6 +182,48 @@ pub struct EdgeRecord {
     pub policy: Policy,
     #[serde(default, skip_serializing_if = "core::ops::Not::not")]
     pub suspended: bool,
+}
+
+/// An [`EdgeRecord`] as JSON: the status's fields among the others (see
+/// [`StatusFields`](crate::lifecycle::StatusFields), why it is not read with flatten).
+#[derive(Deserialize)]
+struct JsonEdgeRecord {
+    application_id: ApplicationId,
+    key_id: KeyId,
+    kind: KeyKind,
+    status: StatusName,
+    #[serde(default)]
+    expires_at: Option<UnixMillis>,
+    #[serde(default)]
+    revoked_at: Option<UnixMillis>,
+    #[serde(default)]
+    reason: Option<RevocationReason>,
+    #[serde(default)]
+    policy: Policy,
+    #[serde(default)]
+    suspended: bool,
+}
+
+impl TryFrom<JsonEdgeRecord> for EdgeRecord {
+    type Error = &'static str;
+
+    fn try_from(json: JsonEdgeRecord) -> Result<Self, Self::Error> {
+        let status = StatusFields {
+            status: json.status,
+            expires_at: json.expires_at,
+            revoked_at: json.revoked_at,
+            reason: json.reason,
+        }
+        .status()?;
+        Ok(EdgeRecord {
+            application_id: json.application_id,
+            key_id: json.key_id,
+            kind: json.kind,
+            status,
+            policy: json.policy,
+            suspended: json.suspended,
+        })
+    }
 }
 
 impl EdgeRecord {
@@ -412,5 +457,85 @@ mod tests {
             assert_eq!(from_ring, from_edge, "at {now}");
             assert_eq!(from_ring.is_ok(), now < 5_000, "at {now}");
         }
+    }
+}
+
+#[cfg(test)]
+mod status_fields {
+    use super::*;
+    use crate::format::ApiKey;
+    use crate::format::Environment;
+    use crate::random::SystemRandom;
+    use alloc::format;
+
+    fn statuses() -> [KeyStatus; 3] {
+        [
+            KeyStatus::Active,
+            KeyStatus::Expiring {
+                expires_at: UnixMillis(1_800_000_000_123),
+            },
+            KeyStatus::Revoked {
+                revoked_at: UnixMillis(1_800_000_000_456),
+                reason: RevocationReason::Leaked,
+            },
+        ]
+    }
+
+    #[test]
+    fn records_read_back_the_status_they_were_written_with() {
+        let app = ApplicationId::parse("app_AAAAAAAAAAAAAAAA").unwrap();
+        let key =
+            ApiKey::generate(KeyKind::Secret, Environment::Live, app, &mut SystemRandom).unwrap();
+        for status in statuses() {
+            let edge = EdgeRecord {
+                application_id: app,
+                key_id: KeyId::parse("key_BBBBBBBBBBBBBBBB").unwrap(),
+                kind: KeyKind::Secret,
+                status,
+                policy: Policy::default(),
+                suspended: true,
+            };
+            let json = serde_json::to_string(&edge).unwrap();
+            assert_eq!(
+                serde_json::from_str::<EdgeRecord>(&json).unwrap(),
+                edge,
+                "{json}"
+            );
+            let record = KeyRecord {
+                id: edge.key_id,
+                kind: KeyKind::Secret,
+                label: "label".into(),
+                hint: key.hint(),
+                storage_id: key.storage_id(),
+                created_at: UnixMillis(1),
+                status,
+                rotated_from: None,
+                policy: Policy::default(),
+                suspended_at: Some(UnixMillis(2)),
+            };
+            let json = serde_json::to_string(&record).unwrap();
+            assert_eq!(
+                serde_json::from_str::<KeyRecord>(&json).unwrap(),
+                record,
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_status_without_its_times_is_refused() {
+        let base = r#"{"application_id":"app_AAAAAAAAAAAAAAAA","key_id":"key_BBBBBBBBBBBBBBBB","kind":"secret","#;
+        for status in [
+            r#""status":"expiring"}"#,
+            r#""status":"revoked","revoked_at":5}"#,
+            r#""status":"retired"}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<EdgeRecord>(&format!("{base}{status}")).is_err(),
+                "{status}"
+            );
+        }
+        let ok = format!(r#"{base}"status":"revoked","revoked_at":5,"reason":"revoked"}}"#);
+        assert!(serde_json::from_str::<EdgeRecord>(&ok).is_ok());
     }
 }

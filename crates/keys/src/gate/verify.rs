@@ -5,7 +5,7 @@
 //! gives. No host decides anything itself, so no check can be added to one path and
 //! forgotten in another.
 
-use alloc::collections::BTreeMap;
+use crate::hashing::{self, Map};
 use core::net::IpAddr;
 
 use crate::format::{KeyId, KeyIdentity};
@@ -171,9 +171,17 @@ pub fn verify(
 
 /// Rate windows counted exactly, one per key (the key ring's, strict mode; it holds at
 /// most its ring's keys).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ExactWindows {
-    windows: BTreeMap<KeyId, Window>,
+    windows: Map<KeyId, Window>,
+}
+
+impl Default for ExactWindows {
+    fn default() -> Self {
+        ExactWindows {
+            windows: hashing::map(),
+        }
+    }
 }
 
 impl RateWindows for ExactWindows {
@@ -187,14 +195,14 @@ impl RateWindows for ExactWindows {
 /// states). At most `cap` keys; past it, the windows start afresh.
 #[derive(Debug)]
 pub struct IsolateWindows {
-    windows: BTreeMap<KeyId, Window>,
+    windows: Map<KeyId, Window>,
     cap: usize,
 }
 
 impl IsolateWindows {
-    pub const fn new(cap: usize) -> Self {
+    pub fn new(cap: usize) -> Self {
         IsolateWindows {
-            windows: BTreeMap::new(),
+            windows: hashing::map(),
             cap,
         }
     }

@@ -17,10 +17,11 @@ use super::views::{
 use super::{master_secret, position, EndpointRecord, PREVIOUS_SECRET_MS};
 use crate::config::Config;
 use crate::errors::ApiResult;
+use crate::json::json_response;
 use crate::key_ring::auth::Caller;
 use crate::key_ring::KeyRingObject;
 use crate::protocol::{ClientInfo, ManageOp};
-use crate::views::{json_response, AuditDetail};
+use crate::views::AuditDetail;
 
 /// The rights of an operation that returns or changes an endpoint's signing secret
 /// (creating an endpoint, rotating its secret). An endpoint receives every key's events

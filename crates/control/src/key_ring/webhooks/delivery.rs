@@ -5,9 +5,7 @@ use aero2_keys::webhooks::delivery::{is_delivered, HealthChange, RetryPolicy};
 use aero2_keys::webhooks::signing::{signature_header, EndpointSecret};
 use aero2_keys::{EndpointId, RandomSource, SystemRandom, UnixMillis};
 use futures_util::future::{join_all, select, Either};
-use worker::{
-    AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
-};
+use worker::{AbortController, Delay, Fetch, Headers};
 
 use super::store::MessageRow;
 use super::views::AttemptRow;
@@ -203,12 +201,7 @@ pub(super) async fn send(
             return failed("connection_failed");
         }
     }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(body.into()))
-        .with_redirect(RequestRedirect::Manual);
-    let Ok(request) = Request::new_with_init(url, &init) else {
+    let Ok(request) = crate::protocol::post_request(url, Some(&headers.0), body, true) else {
         return failed("connection_failed");
     };
     let controller = AbortController::default();
