@@ -56,7 +56,7 @@ impl fmt::Debug for InvitationToken {
 
 /// Where an invitation stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum InvitationState {
     Pending,
     Accepted { at: UnixMillis, member: MemberId },

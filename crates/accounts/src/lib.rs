@@ -6,7 +6,7 @@
 //! in the Worker) from the exact inputs this crate prepares ([`webauthn::SignatureCheck`]).
 //!
 //! What it holds:
-//! - ids: [`AccountId`] (`acct_…`), [`MemberId`] (`mem_…`), [`InvitationId`] (`inv_…`),
+//! - members ([`Member`], [`DisplayName`]) and ids: [`AccountId`] (`acct_…`), [`MemberId`] (`mem_…`), [`InvitationId`] (`inv_…`),
 //!   and the WebAuthn [`UserHandle`] and [`CredentialId`];
 //! - roles and the one permission table ([`roles`]: [`Role`], [`Action`], [`may`]), with
 //!   the membership rules (grant at most your own role, an account keeps an owner);
@@ -27,6 +27,7 @@ extern crate std;
 mod b64;
 mod ids;
 pub mod invitation;
+mod member;
 pub mod roles;
 pub mod session;
 mod token;
@@ -35,6 +36,7 @@ pub mod webauthn;
 pub use aero2_keys::{Environment, KeyKind, RandomError, RandomSource, UnixMillis};
 pub use ids::{AccountId, CredentialId, IdError, InvitationId, MemberId, UserHandle};
 pub use invitation::{Invitation, InvitationNotFound, InvitationState, InvitationToken};
+pub use member::{DisplayName, DisplayNameError, Member, MAX_DISPLAY_NAME_CHARS};
 pub use roles::{
     check_membership_change, may, Action, KeyOperation, MembershipChange, MembershipRefusal, Role,
     WebhookOperation,

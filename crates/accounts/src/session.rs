@@ -11,9 +11,10 @@ use core::fmt;
 use aero2_keys::{RandomError, RandomSource, UnixMillis};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AccountId, MemberId};
+use crate::ids::{AccountId, MemberId, UserHandle};
 use crate::roles::{may, Action, Role};
 use crate::token::{SecretText, TokenHash};
+use crate::webauthn::{Ceremony, SignIn};
 use crate::{after, HOUR_MS, MINUTE_MS};
 
 /// A session ends this long after its last use.
@@ -180,10 +181,32 @@ impl Session {
         now < after(self.authenticated_at, STEP_UP_WINDOW_MS)
     }
 
-    /// Records a verified passkey ceremony of this session's member at `now` (a step-up);
-    /// it counts as a use. The worker must have checked that the credential belongs to
-    /// `self.member`.
-    pub fn record_step_up(&mut self, now: UnixMillis) -> Result<(), SessionExpired> {
+    /// Records a completed step-up at `now`: `ceremony` is what the answered challenge
+    /// was issued for ([`crate::webauthn::ChallengeStore::take`]), `sign_in` the concluded
+    /// assertion, `member_handle` the user handle of this session's member (from storage).
+    /// The challenge must have been issued for this session's step-up and the passkey must
+    /// be this member's: someone else's passkey at the same computer confirms nothing.
+    /// Counts as a use.
+    pub fn complete_step_up(
+        &mut self,
+        ceremony: &Ceremony,
+        sign_in: &SignIn,
+        member_handle: &UserHandle,
+        now: UnixMillis,
+    ) -> Result<(), Refusal> {
+        self.check(now).map_err(Refusal::Expired)?;
+        let ours = *ceremony
+            == Ceremony::StepUp {
+                account: self.account,
+                member: self.member,
+            };
+        if !ours || sign_in.user_handle != *member_handle {
+            return Err(Refusal::ReauthenticationRequired);
+        }
+        self.record_step_up(now).map_err(Refusal::Expired)
+    }
+
+    fn record_step_up(&mut self, now: UnixMillis) -> Result<(), SessionExpired> {
         self.touch(now)?;
         self.authenticated_at = core::cmp::max(self.authenticated_at, now);
         Ok(())
@@ -331,6 +354,56 @@ mod tests {
             Refusal::ReauthenticationRequired.code(),
             "reauthentication_required"
         );
+    }
+
+    #[test]
+    fn a_step_up_counts_only_for_this_sessions_member_and_ceremony() {
+        let (mut session, _) = start();
+        let handle = UserHandle::from_bytes([1; 32]);
+        let sign_in = |user_handle| SignIn {
+            credential_id: crate::CredentialId::from_bytes(&[9]).unwrap(),
+            user_handle,
+            sign_count: 1,
+            backed_up: false,
+        };
+        let ours = Ceremony::StepUp {
+            account: session.account,
+            member: session.member,
+        };
+        let now = at(20 * MINUTE_MS);
+        let refused = Err(Refusal::ReauthenticationRequired);
+        let other_member = Ceremony::StepUp {
+            account: session.account,
+            member: MemberId::parse("mem_0000000000000000").unwrap(),
+        };
+        for (ceremony, user_handle) in [
+            (Ceremony::SignIn, handle),
+            (other_member, handle),
+            (ours, UserHandle::from_bytes([2; 32])),
+        ] {
+            assert_eq!(
+                session.complete_step_up(&ceremony, &sign_in(user_handle), &handle, now),
+                refused
+            );
+        }
+        assert!(!session.step_up_is_fresh(now));
+        let idle = Err(Refusal::Expired(SessionExpired::Idle));
+        assert_eq!(
+            session.complete_step_up(
+                &ours,
+                &sign_in(handle),
+                &handle,
+                at(SESSION_IDLE_TIMEOUT_MS)
+            ),
+            idle
+        );
+        session.touch(at(10 * MINUTE_MS)).unwrap();
+        assert_eq!(
+            session.complete_step_up(&ours, &sign_in(handle), &handle, now),
+            Ok(())
+        );
+        assert!(session.step_up_is_fresh(now));
+        assert_eq!(session.authenticated_at, now);
     }
 
     #[test]

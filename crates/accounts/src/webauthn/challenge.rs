@@ -70,7 +70,7 @@ impl fmt::Debug for Challenge {
 /// What a challenge was issued for; handed back by [`ChallengeStore::take`], so the
 /// answer to a challenge can only complete the ceremony it was issued for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "ceremony", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Ceremony {
     /// Registering a passkey for `member` (a new member accepting `invitation`, or an
     /// existing member adding a passkey).
