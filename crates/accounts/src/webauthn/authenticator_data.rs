@@ -20,9 +20,6 @@ pub(crate) const FLAG_BS: u8 = 1 << 4;
 pub(crate) const FLAG_AT: u8 = 1 << 6;
 pub(crate) const FLAG_ED: u8 = 1 << 7;
 
-/// Bytes before the optional parts.
-const FIXED_LEN: usize = 37;
-
 /// The credential an authenticator created, from a registration's authenticator data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct AttestedCredential {
@@ -44,17 +41,15 @@ impl AuthenticatorData {
     /// panics, whatever the input.
     pub(crate) fn parse(bytes: &[u8]) -> Result<Self, WebAuthnError> {
         let malformed = WebAuthnError::MalformedAuthenticatorData;
-        let (fixed, rest) = bytes.split_at_checked(FIXED_LEN).ok_or(malformed)?;
-        let (rp_id_hash, rest_fixed) = fixed.split_at(32);
-        let rp_id_hash: [u8; 32] = rp_id_hash.try_into().map_err(|_| malformed)?;
-        let flags = rest_fixed[0];
-        let sign_count = u32::from_be_bytes(rest_fixed[1..5].try_into().map_err(|_| malformed)?);
+        let (rp_id_hash, rest) = bytes.split_first_chunk::<32>().ok_or(malformed)?;
+        let (&flags, rest) = rest.split_first().ok_or(malformed)?;
+        let (sign_count, rest) = rest.split_first_chunk::<4>().ok_or(malformed)?;
 
         let mut offset = 0;
         let attested = if flags & FLAG_AT != 0 {
-            let (aaguid, after) = rest.split_at_checked(16).ok_or(malformed)?;
-            let (length, after) = after.split_at_checked(2).ok_or(malformed)?;
-            let length = usize::from(u16::from_be_bytes([length[0], length[1]]));
+            let (aaguid, after) = rest.split_first_chunk::<16>().ok_or(malformed)?;
+            let (length, after) = after.split_first_chunk::<2>().ok_or(malformed)?;
+            let length = usize::from(u16::from_be_bytes(*length));
             if length > CredentialId::MAX_LEN {
                 return Err(malformed);
             }
@@ -64,7 +59,7 @@ impl AuthenticatorData {
             let public_key = decode_cose_key(&mut d)?;
             offset = 16 + 2 + length + d.position();
             Some(AttestedCredential {
-                aaguid: aaguid.try_into().map_err(|_| malformed)?,
+                aaguid: *aaguid,
                 credential_id,
                 public_key,
             })
@@ -91,9 +86,9 @@ impl AuthenticatorData {
             return Err(WebAuthnError::InvalidBackupFlags);
         }
         Ok(AuthenticatorData {
-            rp_id_hash,
+            rp_id_hash: *rp_id_hash,
             flags,
-            sign_count,
+            sign_count: u32::from_be_bytes(*sign_count),
             attested,
         })
     }

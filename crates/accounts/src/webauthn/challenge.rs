@@ -148,7 +148,8 @@ impl ChallengeStore {
     ) -> Result<Challenge, RandomError> {
         let challenge = Challenge::generate(rng)?;
         self.prune(now);
-        while self.pending.len() >= self.capacity {
+        // `max(1)`: a store read back from storage may say anything.
+        while !self.pending.is_empty() && self.pending.len() >= self.capacity.max(1) {
             // Oldest first: `pending` is kept in issue order.
             self.pending.remove(0);
         }
@@ -319,6 +320,18 @@ mod tests {
         store.prune(at(2 * CHALLENGE_LIFETIME_MS + 10));
         assert!(store.is_empty());
         assert_eq!(store.next_expiry(), None);
+    }
+
+    #[test]
+    fn a_stored_capacity_of_zero_still_keeps_one() {
+        let mut store: ChallengeStore =
+            serde_json::from_str(r#"{"capacity":0,"pending":[]}"#).unwrap();
+        let mut rng = SeqRandom(6);
+        let first = store.issue(Ceremony::SignIn, T0, &mut rng).unwrap();
+        let second = store.issue(Ceremony::SignIn, T0, &mut rng).unwrap();
+        assert_eq!(store.len(), 1);
+        assert_eq!(store.take(&first, T0), Err(ChallengeError::Unknown));
+        assert_eq!(store.take(&second, T0), Ok(Ceremony::SignIn));
     }
 
     #[test]
