@@ -574,6 +574,43 @@ fn malformed_signatures_are_refused_before_webcrypto() {
 }
 
 #[test]
+fn truncated_padded_and_oversized_assertions_are_refused() {
+    let (mut s, mut authenticator, record) = registered(Key::es256(2), 14);
+    let options = s.sign_in_options(T0);
+    let challenge = Challenge::from_base64url(options["challenge"].as_str().unwrap()).unwrap();
+    let asserted = authenticator.get(&options, &Tweaks::default());
+    let auth_data = unb64(asserted["response"]["authenticatorData"].as_str().unwrap());
+    let verify = |auth_data: &[u8]| {
+        let mut changed = asserted.clone();
+        changed["response"]["authenticatorData"] = b64(auth_data).into();
+        AuthenticationResponse::from_json(changed.to_string().as_bytes())
+            .and_then(|response| verify_authentication(&response, &record, &rp(), &challenge))
+            .map(|_| ())
+    };
+    assert_eq!(verify(&auth_data), Ok(()));
+    for cut in 0..auth_data.len() {
+        assert_eq!(
+            verify(&auth_data[..cut]),
+            Err(WebAuthnError::MalformedAuthenticatorData),
+            "cut at {cut}"
+        );
+    }
+    let mut padded = auth_data.clone();
+    padded.extend_from_slice(&[0; 100]);
+    assert_eq!(
+        verify(&padded),
+        Err(WebAuthnError::MalformedAuthenticatorData)
+    );
+    let mut oversized = auth_data.clone();
+    oversized.resize(9 * 1024, 0);
+    assert_eq!(verify(&oversized), Err(WebAuthnError::MalformedResponse));
+    // AT set in an assertion: credential data where none belongs.
+    let mut with_at = auth_data.clone();
+    with_at[32] |= AT;
+    assert!(verify(&with_at).is_err());
+}
+
+#[test]
 fn a_counter_that_does_not_grow_is_a_suspected_clone() {
     let (mut s, mut authenticator, mut record) = registered(Key::es256(6), 10);
     let options = s.sign_in_options(T0);
