@@ -293,7 +293,7 @@ test("an operator manages keys end to end in the dashboard", async () => {
   await page.getByRole("button", { name: "Sign out", exact: true }).click();
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
   const copied = await withCookie(cookie.value);
-  assert.deepEqual([copied.status, copied.json.error?.code], [401, "invalid_admin_token"]);
+  assert.deepEqual([copied.status, copied.json.error?.code], [401, "not_signed_in"]);
   await page.reload();
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
   assert.deepEqual(pageErrors, []);

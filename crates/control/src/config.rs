@@ -4,6 +4,7 @@
 use std::cell::OnceCell;
 use std::rc::Rc;
 
+use aero2_accounts::webauthn::RelyingParty;
 use aero2_keys::gate::FrontendRoutes;
 use aero2_keys::policy::TokenBucket;
 use aero2_keys::webhooks::delivery::RetryPolicy;
@@ -54,6 +55,9 @@ pub struct RegionalSettings {
 }
 
 pub struct Config {
+    /// The dashboard's origin (`DASHBOARD_ORIGIN`), the passkeys' relying party: unset or
+    /// unusable (an IP address, a path), and passkeys are off (503 `passkeys_not_configured`).
+    pub relying_party: Option<RelyingParty>,
     pub frontend_routes: FrontendRoutes,
     pub secret_mode: ValidationMode,
     pub publishable_mode: ValidationMode,
@@ -148,6 +152,13 @@ impl Config {
             _ => ValidationMode::Strict,
         };
         Config {
+            relying_party: setting(env, "DASHBOARD_ORIGIN")
+                .filter(|origin| !origin.is_empty())
+                .and_then(|origin| {
+                    RelyingParty::from_origin(&origin, "Aero2 Keys")
+                        .map_err(|why| worker::console_error!("DASHBOARD_ORIGIN is unusable: {why}"))
+                        .ok()
+                }),
             frontend_routes: setting(env, "FRONTEND_ROUTES")
                 .map(|routes| FrontendRoutes::parse(&routes))
                 .unwrap_or_default(),

@@ -17,6 +17,7 @@
 //! - `config`: every setting; `clock`: the one clock; `errors`, `views`, `body`: errors,
 //!   JSON shapes and request bodies.
 
+mod accounts;
 mod assertion;
 mod body;
 mod clock;
@@ -38,6 +39,7 @@ mod router;
 mod schema;
 mod session;
 mod views;
+mod webcrypto;
 
 pub use key_ring::KeyRingObject;
 pub use registry::ApplicationRegistry;

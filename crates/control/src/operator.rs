@@ -1,6 +1,8 @@
-//! The operator API: `ADMIN_TOKEN` (or a dashboard session) lists and creates
-//! applications and manages any application's keys through the same operations as the
-//! management API.
+//! The applications API of the dashboard and the operator: the operator (`ADMIN_TOKEN`
+//! or its session) lists and creates applications and manages any application's keys;
+//! a person signed in with a passkey, those of their accounts, as their role allows. Both
+//! go through the same operations as the management API. Another account's application
+//! is 404, answered exactly as one that does not exist.
 
 use aero2_keys::http::bodies::CreateApplicationRequest;
 use aero2_keys::http::ErrorCode;
@@ -14,20 +16,49 @@ use crate::errors::{ApiError, ApiResult};
 use crate::management::{operation, send};
 use crate::methods::{allow, method};
 use crate::protocol::{
-    relay, to_key_ring, to_registry, Actor, ApplicationInfo, ClientInfo, RegistryCommand,
-    RingCommand,
+    client_info, relay, to_key_ring, to_registry, Actor, ApplicationInfo, ClientInfo,
+    DirectoryCommand, MemberActor, RegistryCommand, RingCommand,
 };
-use crate::session::authenticate;
+use crate::session::{authenticate, Who};
 
-/// `/v1/applications`: list (GET) or create (POST).
+/// `/v1/applications`: list (GET: all of them for the operator, those of the person's
+/// accounts) or create (POST).
 pub async fn applications(req: &mut Request, env: &Env, config: &Config) -> ApiResult<Response> {
-    authenticate(req, env, config).await?;
+    let who = authenticate(req, env, config, None).await?;
     let method = method(req);
     allow(&method, "GET, POST")?;
     if method == "GET" {
-        return to_registry(env, &RegistryCommand::List).await;
+        let person = who.person();
+        return to_registry(env, &RegistryCommand::List { person }).await;
     }
-    create_application(req, env).await
+    create_application(req, &who, env).await
+}
+
+/// `PATCH /v1/applications/{id}` `{"account_id"}`: the operator moves an application into
+/// an account.
+pub async fn application(
+    req: &mut Request,
+    application: &str,
+    env: &Env,
+    config: &Config,
+) -> ApiResult<Response> {
+    let who = authenticate(req, env, config, None).await?;
+    allow(&method(req), "PATCH")?;
+    who.operator_only()?;
+    let application = parse_application_id(application)?;
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Move {
+        account_id: String,
+    }
+    let body: Move = read_json(req).await?;
+    let account = aero2_accounts::AccountId::parse(&body.account_id)
+        .map_err(|_| ApiError::from(ErrorCode::AccountNotFound))?;
+    let command = DirectoryCommand::MoveApplication {
+        application,
+        account,
+    };
+    relay(to_registry(env, &RegistryCommand::Directory { command }).await?).await
 }
 
 /// `/v1/applications/{id}/…`: the management API for any application.
@@ -39,23 +70,69 @@ pub async fn manage(
     env: &Env,
     config: &Config,
 ) -> ApiResult<Response> {
-    authenticate(req, env, config).await?;
     let application = parse_application_id(application)?;
+    let who = authenticate(req, env, config, Some(application)).await?;
+    let (actor, client) = match &who {
+        // An application's audit log names the operator, never the operator's address or
+        // browser.
+        Who::Operator { .. } => (Actor::Operator, ClientInfo::default()),
+        Who::Person(found) => {
+            let membership = found
+                .application_account
+                .and_then(|account| found.memberships.iter().find(|m| m.account_id == account))
+                .ok_or(ErrorCode::ApplicationNotFound)?;
+            let step_up_ends = found
+                .session
+                .authenticated_at
+                .saturating_add(aero2_accounts::session::STEP_UP_WINDOW_MS);
+            let member = MemberActor {
+                id: membership.member_id,
+                name: membership.name.clone(),
+                role: membership.role,
+                stepped_up: now().0 < step_up_ends,
+            };
+            (Actor::Member(member), client_info(req))
+        }
+    };
     let op = operation(req, rest, query, config).await?;
-    // An application's audit log names the operator, never the operator's address or
-    // browser.
-    send(env, application, Actor::Operator, ClientInfo::default(), op).await
+    send(env, application, actor, client, op).await
 }
 
 fn parse_application_id(text: &str) -> ApiResult<ApplicationId> {
     ApplicationId::parse(text).map_err(|_| ErrorCode::ApplicationNotFound.into())
 }
 
-async fn create_application(req: &mut Request, env: &Env) -> ApiResult<Response> {
+async fn create_application(req: &mut Request, who: &Who, env: &Env) -> ApiResult<Response> {
     let body: CreateApplicationRequest = read_json(req).await?;
+    let account = body
+        .account_id
+        .as_deref()
+        .map(|id| {
+            aero2_accounts::AccountId::parse(id)
+                .map_err(|_| ApiError::from(ErrorCode::AccountNotFound))
+        })
+        .transpose()?;
     let new = body
         .validate()
         .map_err(|err| ApiError::from(err.error_code()))?;
+    match (who, account) {
+        // A person creates applications in an account where they are an admin or owner;
+        // the operator may name any account, or none.
+        (Who::Person(_), None) => {
+            return Err(ApiError::with_detail(
+                ErrorCode::InvalidRequest,
+                "send account_id: the account the application belongs to",
+            ))
+        }
+        (who, Some(account)) => {
+            let command = DirectoryCommand::MayCreateApplication {
+                by: who.caller(),
+                account,
+            };
+            relay(to_registry(env, &RegistryCommand::Directory { command }).await?).await?;
+        }
+        (Who::Operator { .. }, None) => {}
+    }
     let application = ApplicationInfo {
         id: ApplicationId::generate(&mut SystemRandom).map_err(|_| ErrorCode::RandomUnavailable)?,
         name: new.name,
@@ -77,7 +154,11 @@ async fn create_application(req: &mut Request, env: &Env) -> ApiResult<Response>
     if created.status_code() == 201 {
         // The keys exist and are about to be shown once: a failure to list the
         // application must not lose them, so it is logged rather than returned.
-        if let Err(err) = to_registry(env, &RegistryCommand::Register { application }).await {
+        let register = RegistryCommand::Register {
+            application,
+            account,
+        };
+        if let Err(err) = to_registry(env, &register).await {
             worker::console_error!("application created but not registered: {}", err.code);
         }
     }
@@ -96,7 +177,9 @@ pub async fn inject_fault(
     env: &Env,
     config: &Config,
 ) -> ApiResult<Response> {
-    authenticate(req, env, config).await?;
+    authenticate(req, env, config, None)
+        .await?
+        .operator_only()?;
     let application = parse_application_id(application)?;
     if fault == "protocol" {
         return previous_release_message(req, application, env).await;

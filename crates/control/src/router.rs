@@ -13,7 +13,7 @@ use crate::assertion::jwks_response;
 use crate::config::Config;
 use crate::errors::{ApiError, ApiResult};
 use crate::methods::{allow, method};
-use crate::{leaks, management, operator, session};
+use crate::{accounts, leaks, management, operator, session};
 
 pub async fn route(mut req: Request, env: &Env, config: &Config) -> ApiResult<Response> {
     let url = req.inner().url();
@@ -43,6 +43,8 @@ pub async fn route(mut req: Request, env: &Env, config: &Config) -> ApiResult<Re
         ["__faults", "applications", application, fault] => {
             operator::inject_fault(&mut req, application, fault, env, config).await
         }
+        #[cfg(feature = "fault-injection")]
+        ["__faults", "session", "age"] => session::age(&mut req, env).await,
         ["v1", "dashboard", "session"] => session::handle(&mut req, env, config).await,
         ["v1", "dashboard", "sessions", rest @ ..] => {
             session::sessions(&mut req, rest, env, config).await
@@ -52,6 +54,14 @@ pub async fn route(mut req: Request, env: &Env, config: &Config) -> ApiResult<Re
             leaks::github_report(req, env, config).await
         }
         ["v1", "applications"] => operator::applications(&mut req, env, config).await,
+        ["v1", "applications", application] => {
+            operator::application(&mut req, application, env, config).await
+        }
+        ["v1", "accounts", rest @ ..] => {
+            accounts::accounts(&mut req, rest, target.query, env, config).await
+        }
+        ["v1", "invitations", rest @ ..] => accounts::invitations(&mut req, rest, env).await,
+        ["v1", "passkeys", rest @ ..] => accounts::passkeys(&mut req, rest, env, config).await,
         ["v1", "applications", application, rest @ ..] if !rest.is_empty() => {
             operator::manage(&mut req, application, rest, target.query, env, config).await
         }

@@ -1,16 +1,18 @@
-//! The operator's dashboard sessions, kept server-side in the registry Durable Object.
+//! Dashboard sessions, kept server-side in the registry Durable Object: a person's, made
+//! by a passkey ceremony (`accounts.rs`), and the platform operator's.
 //!
-//! Signing in exchanges `ADMIN_TOKEN` for a random session token in a `__Host-` cookie
-//! (HttpOnly, Secure, SameSite=Strict, host-only, 8 hours), so the operator token never
-//! stays in the page. The registry stores only the token's SHA-256. Signing out ends the
-//! session there, so a copied cookie stops working at once; the operator can list active
-//! sessions, end one, or sign out everywhere. Changes made with a session also need its
-//! CSRF token in `X-CSRF-Token` and, when the browser sends one, a same-origin `Origin`.
-//! Sign-ins are limited per client address.
+//! The operator signs in by exchanging `ADMIN_TOKEN` for a random session token. Either
+//! way the token goes into a `__Host-` cookie (HttpOnly, Secure, SameSite=Strict,
+//! host-only), never into the page, and the registry stores only its SHA-256. A person's
+//! session ends after 30 minutes without use or 12 hours after sign-in; the operator's
+//! after 8 hours. Signing out ends the session there, so a copied cookie stops working at
+//! once; everyone can list their active sessions, end one, or sign out everywhere. Changes
+//! made with a session also need its CSRF token in `X-CSRF-Token` and, when the browser
+//! sends one, a same-origin `Origin`. Sign-ins are limited per client address (the gate).
 
 use aero2_keys::gate::RequestTarget;
 use aero2_keys::http::ErrorCode;
-use aero2_keys::{encode_hex, RandomSource, SystemRandom};
+use aero2_keys::{encode_hex, ApplicationId, RandomSource, SystemRandom, UnixMillis};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -21,8 +23,10 @@ use crate::config::Config;
 use crate::errors::{ApiError, ApiResult, Failure};
 use crate::json::json_response;
 use crate::methods::{allow, method};
-use crate::protocol::SessionRecord;
-use crate::protocol::{client_info, read_answer, relay, to_registry, RegistryCommand};
+use crate::protocol::{
+    client_info, read_answer, relay, to_registry, Caller, DirectoryCommand, FoundSession,
+    Membership, NewSession, RegistryCommand, SessionRecord,
+};
 
 pub const COOKIE: &str = "__Host-aero2_session";
 const LIFETIME_MS: u64 = 8 * 60 * 60 * 1000;
@@ -36,7 +40,7 @@ pub fn token_matches(given: &str, expected: &str) -> bool {
     !given.is_empty() && equal
 }
 
-fn random_hex<const N: usize>() -> ApiResult<String> {
+pub fn random_hex<const N: usize>() -> ApiResult<String> {
     let mut bytes = [0u8; N];
     SystemRandom
         .fill_bytes(&mut bytes)
@@ -44,7 +48,7 @@ fn random_hex<const N: usize>() -> ApiResult<String> {
     Ok(encode_hex(&bytes))
 }
 
-fn token_hash(token: &str) -> String {
+pub fn token_hash(token: &str) -> String {
     encode_hex(&Sha256::digest(token.as_bytes()))
 }
 
@@ -66,14 +70,21 @@ fn cookie_token(req: &Request) -> Option<String> {
 /// they reach the registry, so a flood of made-up cookies cannot load the one object behind
 /// every sign-in. It is not the sign-in limit: tabs still open after "sign out everywhere"
 /// would otherwise lock their operator out.
-pub async fn from_request(req: &Request, env: &Env) -> ApiResult<Session> {
+///
+/// `application`: also ask which account owns this application (for a person's rights).
+pub async fn from_request(
+    req: &Request,
+    env: &Env,
+    application: Option<ApplicationId>,
+) -> ApiResult<Session> {
     let Some(token) = cookie_token(req) else {
         return Ok(Session::None);
     };
     let command = RegistryCommand::FindSession {
         token_hash: token_hash(&token),
+        application,
     };
-    match read_answer::<SessionRecord>(to_registry(env, &command).await?).await {
+    match read_answer::<FoundSession>(to_registry(env, &command).await?).await {
         Ok(session) => Ok(Session::Live(session)),
         Err(err) if err.code == ErrorCode::NotSignedIn => Ok(Session::Unknown),
         Err(err) => Err(err),
@@ -86,13 +97,13 @@ pub enum Session {
     None,
     /// A cookie that names no live session (made up, or ended): a failed authentication.
     Unknown,
-    Live(SessionRecord),
+    Live(FoundSession),
 }
 
 impl Session {
     /// The live session, or the error to answer when there is none: `not_signed_in`,
     /// reported to the gate as a failure when a cookie named no session.
-    pub fn live(self) -> ApiResult<SessionRecord> {
+    pub fn live(self) -> ApiResult<FoundSession> {
         match self {
             Session::Live(session) => Ok(session),
             Session::Unknown => {
@@ -134,15 +145,33 @@ struct SessionView<'a> {
     csrf: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<String>,
+    /// `operator` (signed in with ADMIN_TOKEN) or `member` (with a passkey).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    /// A person's: their membership of each of their accounts, with its role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memberships: Option<&'a [Membership]>,
+    /// A person's first membership (the dashboard opens that account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    member: Option<&'a Membership>,
+    /// When the last passkey ceremony was: step-up actions need one in the last 5 minutes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authenticated_at: Option<String>,
 }
 
 impl<'a> SessionView<'a> {
-    fn of(session: &'a SessionRecord) -> Self {
+    fn of(found: &'a FoundSession) -> Self {
+        let session = &found.session;
+        let person = session.user_handle.is_some();
         SessionView {
             signed_in: true,
             session_id: Some(&session.id),
             csrf: Some(&session.csrf),
-            expires_at: Some(aero2_keys::UnixMillis(session.expires_at).to_rfc3339()),
+            expires_at: Some(UnixMillis(session.expires_at).to_rfc3339()),
+            kind: Some(if person { "member" } else { "operator" }),
+            memberships: person.then_some(found.memberships.as_slice()),
+            member: found.memberships.first(),
+            authenticated_at: person.then(|| UnixMillis(session.authenticated_at).to_rfc3339()),
         }
     }
 
@@ -151,6 +180,10 @@ impl<'a> SessionView<'a> {
         session_id: None,
         csrf: None,
         expires_at: None,
+        kind: None,
+        memberships: None,
+        member: None,
+        authenticated_at: None,
     };
 }
 
@@ -165,24 +198,49 @@ struct SignIn {
 pub async fn handle(req: &mut Request, env: &Env, config: &Config) -> ApiResult<Response> {
     let method = method(req);
     allow(&method, "GET, POST, DELETE")?;
-    let Some(admin_token) = config.admin_token.as_deref() else {
-        return Err(ErrorCode::OperatorApiDisabled.into());
-    };
     match method.as_str() {
-        "POST" => sign_in(req, env, admin_token).await,
+        "POST" => {
+            let Some(admin_token) = config.admin_token.as_deref() else {
+                return Err(ErrorCode::OperatorApiDisabled.into());
+            };
+            sign_in(req, env, admin_token).await
+        }
         "GET" => {
-            let session = from_request(req, env).await?.live()?;
-            Ok(json_response(200, &SessionView::of(&session)))
+            let found = from_request(req, env, None).await?.live()?;
+            Ok(json_response(200, &SessionView::of(&found)))
         }
         _ => {
             // Signing out with a stale cookie (a tab left open after "sign out everywhere")
             // is no attack: nothing is counted, the cookie is cleared.
-            if let Session::Live(session) = from_request(req, env).await? {
+            if let Session::Live(found) = from_request(req, env, None).await? {
+                let session = found.session;
                 if !allows(req, &session) {
                     return Err(ErrorCode::CsrfCheckFailed.into());
                 }
-                let command = RegistryCommand::EndSession { id: session.id };
+                let command = RegistryCommand::EndSession {
+                    id: session.id.clone(),
+                    person: session.user_handle,
+                };
                 relay(to_registry(env, &command).await?).await?;
+                if let Some(person) = session.user_handle {
+                    let by = Caller::Person {
+                        user_handle: person,
+                        session_id: session.id,
+                        authenticated_at: session.authenticated_at,
+                    };
+                    let client = client_info(req);
+                    let signed_out = DirectoryCommand::SignedOut { by, client };
+                    relay(
+                        to_registry(
+                            env,
+                            &RegistryCommand::Directory {
+                                command: signed_out,
+                            },
+                        )
+                        .await?,
+                    )
+                    .await?;
+                }
             }
             let mut response = json_response(200, &SessionView::SIGNED_OUT);
             response.headers_mut().set("Set-Cookie", &cookie("", 0))?;
@@ -195,7 +253,7 @@ pub async fn handle(req: &mut Request, env: &Env, config: &Config) -> ApiResult<
 /// not this one, or `Sec-Fetch-Site` other than `same-origin` or `none` (typed by the
 /// person). Such a page can POST here from the operator's own address (a `no-cors` fetch,
 /// a form); if that counted as a sign-in attempt, it could keep the operator locked out.
-fn refuse_cross_site(req: &Request) -> ApiResult<()> {
+pub fn refuse_cross_site(req: &Request) -> ApiResult<()> {
     let header = |name| req.headers().get(name).ok().flatten();
     let url = req.inner().url();
     let own = RequestTarget::split(&url).origin;
@@ -234,17 +292,44 @@ async fn sign_in(req: &mut Request, env: &Env, admin_token: &str) -> ApiResult<R
         expires_at: now + LIFETIME_MS,
         ip: client.ip,
         user_agent: client.user_agent,
+        user_handle: None,
+        authenticated_at: now,
     };
     let command = RegistryCommand::CreateSession {
         token_hash: token_hash(&token),
         session,
     };
     let session: SessionRecord = read_answer(to_registry(env, &command).await?).await?;
-    let mut response = json_response(200, &SessionView::of(&session));
+    let found = FoundSession {
+        session,
+        memberships: Vec::new(),
+        application_account: None,
+    };
+    let mut response = json_response(200, &SessionView::of(&found));
     response
         .headers_mut()
         .set("Set-Cookie", &cookie(&token, LIFETIME_MS / 1000))?;
     Ok(response)
+}
+
+/// A new person's session: its token (for the cookie) and what the registry stores.
+pub fn new_session() -> ApiResult<(String, NewSession)> {
+    let token = random_hex::<32>()?;
+    let session = NewSession {
+        token_hash: token_hash(&token),
+        id: format!("ses_{}", random_hex::<8>()?),
+        csrf: random_hex::<16>()?,
+    };
+    Ok((token, session))
+}
+
+/// The cookie of a person's new session (at most 12 hours; the registry ends it sooner
+/// when it is not used for 30 minutes).
+pub fn person_cookie(token: &str) -> String {
+    cookie(
+        token,
+        aero2_accounts::session::SESSION_ABSOLUTE_LIFETIME_MS / 1000,
+    )
 }
 
 #[derive(Serialize)]
@@ -271,24 +356,27 @@ pub async fn sessions(
     env: &Env,
     config: &Config,
 ) -> ApiResult<Response> {
-    let current = authenticate(req, env, config).await?;
+    let who = authenticate(req, env, config, None).await?;
+    let current = who.session_id();
+    let person = who.person();
     let method = method(req);
     let time = |ms| aero2_keys::UnixMillis(ms).to_rfc3339();
     match rest {
         [] => {
             allow(&method, "GET, DELETE")?;
             if method == "DELETE" {
-                relay(to_registry(env, &RegistryCommand::EndAllSessions).await?).await?;
+                relay(to_registry(env, &RegistryCommand::EndAllSessions { person }).await?).await?;
                 let mut response = json_response(200, &SessionView::SIGNED_OUT);
                 response.headers_mut().set("Set-Cookie", &cookie("", 0))?;
                 return Ok(response);
             }
             let sessions: Vec<SessionRecord> =
-                read_answer(to_registry(env, &RegistryCommand::ListSessions).await?).await?;
+                read_answer(to_registry(env, &RegistryCommand::ListSessions { person }).await?)
+                    .await?;
             let sessions = sessions
                 .into_iter()
                 .map(|s| SessionItemView {
-                    current: current.as_deref() == Some(s.id.as_str()),
+                    current: current == Some(s.id.as_str()),
                     created_at: time(s.created_at),
                     last_seen_at: time(s.last_seen_at),
                     expires_at: time(s.expires_at),
@@ -303,6 +391,7 @@ pub async fn sessions(
             allow(&method, "DELETE")?;
             let command = RegistryCommand::EndSession {
                 id: (*id).to_owned(),
+                person,
             };
             relay(to_registry(env, &command).await?).await
         }
@@ -310,24 +399,80 @@ pub async fn sessions(
     }
 }
 
-/// The operator is either a client sending `Authorization: Bearer <ADMIN_TOKEN>`, or the
-/// dashboard with a session cookie (and, to change anything, its CSRF token). Returns the
-/// session's id when a session was used. A token that does not match is reported to the
-/// gate, which counts it against the address's sign-in limit and, past it, stops the
-/// address's tokens before they get here.
-pub async fn authenticate(req: &Request, env: &Env, config: &Config) -> ApiResult<Option<String>> {
-    let Some(expected) = config.admin_token.as_deref() else {
-        return Err(ErrorCode::OperatorApiDisabled.into());
-    };
+/// Who a dashboard or operator request comes from.
+pub enum Who {
+    /// `Authorization: Bearer <ADMIN_TOKEN>` (no session), or the operator's session.
+    Operator { session_id: Option<String> },
+    /// A person signed in with a passkey.
+    Person(FoundSession),
+}
+
+impl Who {
+    pub fn session_id(&self) -> Option<&str> {
+        match self {
+            Who::Operator { session_id } => session_id.as_deref(),
+            Who::Person(found) => Some(&found.session.id),
+        }
+    }
+
+    /// A person's passkeys' user handle; none for the operator.
+    pub fn person(&self) -> Option<aero2_accounts::UserHandle> {
+        match self {
+            Who::Operator { .. } => None,
+            Who::Person(found) => found.session.user_handle,
+        }
+    }
+
+    /// As the directory names callers.
+    pub fn caller(&self) -> Caller {
+        match self {
+            Who::Operator { .. } => Caller::Operator,
+            Who::Person(found) => Caller::Person {
+                user_handle: found.session.user_handle.unwrap_or_else(|| {
+                    aero2_accounts::UserHandle::from_bytes([0; aero2_accounts::UserHandle::LEN])
+                }),
+                session_id: found.session.id.clone(),
+                authenticated_at: found.session.authenticated_at,
+            },
+        }
+    }
+
+    /// The operator, or 403 for a person: the platform's own tasks.
+    pub fn operator_only(&self) -> ApiResult<()> {
+        match self {
+            Who::Operator { .. } => Ok(()),
+            Who::Person(_) => Err(ApiError::with_detail(
+                ErrorCode::InsufficientRole,
+                "this is the platform operator's task",
+            )),
+        }
+    }
+}
+
+/// The caller of a dashboard or operator request: a client sending `Authorization:
+/// Bearer <ADMIN_TOKEN>`, or the dashboard with a session cookie (and, to change
+/// anything, its CSRF token), the operator's or a person's. `application`: also find the
+/// account that owns it (a person's rights there). A token that does not match is reported
+/// to the gate, which counts it against the address's sign-in limit and, past it, stops
+/// the address's tokens before they get here.
+pub async fn authenticate(
+    req: &Request,
+    env: &Env,
+    config: &Config,
+    application: Option<ApplicationId>,
+) -> ApiResult<Who> {
     let header = req.headers().get("Authorization").ok().flatten();
     if let Some(header) = header.filter(|h| !h.trim().is_empty()) {
+        let Some(expected) = config.admin_token.as_deref() else {
+            return Err(ErrorCode::OperatorApiDisabled.into());
+        };
         let given = header
             .split_once(' ')
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .unwrap_or_default();
         if token_matches(given, expected) {
-            return Ok(None);
+            return Ok(Who::Operator { session_id: None });
         }
         return Err(ApiError::with_detail(
             ErrorCode::InvalidAdminToken,
@@ -335,12 +480,38 @@ pub async fn authenticate(req: &Request, env: &Env, config: &Config) -> ApiResul
         )
         .counted(Failure::SignIn));
     }
-    match from_request(req, env).await? {
-        Session::Live(session) if allows(req, &session) => Ok(Some(session.id)),
-        Session::Live(_) => Err(ErrorCode::CsrfCheckFailed.into()),
-        Session::Unknown => {
-            Err(ApiError::from(ErrorCode::InvalidAdminToken).counted(Failure::Session))
+    match from_request(req, env, application).await? {
+        Session::Live(found) if !allows(req, &found.session) => {
+            Err(ErrorCode::CsrfCheckFailed.into())
         }
+        Session::Live(found) if found.session.user_handle.is_some() => Ok(Who::Person(found)),
+        // The operator's session stops working when ADMIN_TOKEN is unset.
+        Session::Live(_) if config.admin_token.is_none() => {
+            Err(ErrorCode::OperatorApiDisabled.into())
+        }
+        Session::Live(found) => Ok(Who::Operator {
+            session_id: Some(found.session.id),
+        }),
+        // An ended session (signed out, expired, or its person removed from their last
+        // account), or a made-up cookie: sign in again. Counted as a failed attempt.
+        Session::Unknown => Err(ApiError::from(ErrorCode::NotSignedIn).counted(Failure::Session)),
         Session::None => Err(ErrorCode::InvalidAdminToken.into()),
     }
+}
+
+/// Test builds only: `POST /__faults/session/age` `{"seconds"}` moves the cookie's
+/// session's last passkey ceremony that far into the past.
+#[cfg(feature = "fault-injection")]
+pub async fn age(req: &mut Request, env: &Env) -> ApiResult<Response> {
+    #[derive(Deserialize)]
+    struct Age {
+        seconds: u64,
+    }
+    let token = cookie_token(req).ok_or(ErrorCode::NotSignedIn)?;
+    let body: Age = crate::body::read_json(req).await?;
+    let command = RegistryCommand::AgeSession {
+        token_hash: token_hash(&token),
+        by_ms: body.seconds * 1000,
+    };
+    relay(to_registry(env, &command).await?).await
 }

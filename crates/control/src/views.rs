@@ -196,11 +196,24 @@ pub struct AuditEntryView {
     pub at: String,
     pub event: String,
     pub key_id: Option<String>,
-    pub actor: String,
+    /// A key id, `operator` or `system`; a member, as `{"type": "member", "id", "name"}`.
+    pub actor: Box<serde_json::value::RawValue>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     /// The entry's detail as stored: JSON the key ring wrote, passed on unparsed.
     pub detail: Box<serde_json::value::RawValue>,
+}
+
+impl AuditEntryView {
+    /// An actor as stored: a member is kept as JSON (an object); anything else is text.
+    pub fn actor(stored: String) -> Box<serde_json::value::RawValue> {
+        let json = if stored.starts_with('{') {
+            stored
+        } else {
+            serde_json::to_string(&stored).unwrap_or_default()
+        };
+        serde_json::value::RawValue::from_string(json).unwrap_or_default()
+    }
 }
 
 /// `GET /v1/audit_log`

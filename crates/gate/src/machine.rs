@@ -252,10 +252,10 @@ impl Machine {
         let key = headers
             .authorization
             .and_then(|header| key_from_authorization(Some(header)).ok());
-        // A sign-in: the dashboard's, or an operator token (an Authorization that is not a
-        // key). It has its own limit, so that an address flooded with made-up keys or
+        // A sign-in: the dashboard's (the operator token, a passkey, an invitation's
+        // registration), or an operator token (an Authorization that is not a key). It has its own limit, so that an address flooded with made-up keys or
         // cookies does not lock its operator out.
-        let signing_in = (method == "POST" && path == "/v1/dashboard/session")
+        let signing_in = (method == "POST" && signs_in(path))
             || (headers.authorization.is_some_and(|h| !h.trim().is_empty()) && key.is_none());
         if let (false, Some(seconds)) = (signing_in, self.blocked_for(now)) {
             return self.respond(ErrorResponse::retry_after(
@@ -695,3 +695,12 @@ impl Machine {
 
 #[cfg(test)]
 mod tests;
+
+/// The paths where someone signs in: the operator's token exchange, a passkey sign-in or
+/// step-up, and registering with an invitation's token. A wrong answer there is a failed
+/// sign-in, and past the address's limit these paths stop here.
+fn signs_in(path: &str) -> bool {
+    path == "/v1/dashboard/session"
+        || path.starts_with("/v1/passkeys/authentication")
+        || path.starts_with("/v1/invitations/")
+}

@@ -267,6 +267,12 @@ impl Worker {
             ("ORIGIN_URL", self.origin_url.clone()),
             ("MANAGEMENT_WRITES_PER_MINUTE", "1000000".to_owned()),
             ("MANAGEMENT_WRITE_BURST", "1000000".to_owned()),
+            // Passkeys: WebAuthn takes no IP address as its relying party, so the dashboard
+            // is localhost (tests/e2e/tests/accounts.rs answers as a browser there would).
+            (
+                "DASHBOARD_ORIGIN",
+                format!("http://localhost:{}", self.port),
+            ),
         ];
         if let Some(test_origin) = &self.test_origin_url {
             vars.push(("TEST_ORIGIN_URL", test_origin.clone()));

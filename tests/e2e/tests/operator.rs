@@ -104,7 +104,7 @@ fn signing_out_ends_the_session_on_the_server_and_sessions_can_be_listed_and_end
     assert_eq!(out.status, 200);
     assert!(out.header("Set-Cookie").unwrap().contains("Max-Age=0"));
     let copied = with_cookie(w, "GET", "/v1/applications", &second);
-    assert_eq!((copied.status, copied.code()), (401, "invalid_admin_token"));
+    assert_eq!((copied.status, copied.code()), (401, "not_signed_in"));
 
     // Ending one session by id, then every session.
     let third = sign_in(w, "10.12.1.3", ADMIN_TOKEN).unwrap();
@@ -235,7 +235,7 @@ fn made_up_session_cookies_count_as_failed_attempts() {
     };
     within_one_rate_window(20);
     for n in 0..100 {
-        assert_eq!(attempt(n).code(), "invalid_admin_token", "{n}");
+        assert_eq!(attempt(n).code(), "not_signed_in", "{n}");
     }
     let limited = attempt(100);
     assert_eq!(

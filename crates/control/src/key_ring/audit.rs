@@ -143,7 +143,7 @@ impl Store {
                 at: UnixMillis(row.at).to_rfc3339(),
                 event: row.event,
                 key_id: row.key_id,
-                actor: row.actor,
+                actor: AuditEntryView::actor(row.actor),
                 ip: row.ip,
                 user_agent: row.user_agent,
                 // `null` for a detail that is not JSON (none is: the key ring writes each).

@@ -38,6 +38,15 @@ impl KeyRingObject {
         op: ManageOp,
         now: UnixMillis,
     ) -> ApiResult<Response> {
+        // A member of the application's account: what their role allows, and step-up.
+        let (environment, kind) = self.read(|loaded| {
+            let kind = op
+                .key_id()
+                .and_then(|id| loaded.ring.get(id))
+                .map(|r| r.kind);
+            Ok((loaded.application.environment, kind))
+        })?;
+        caller.permit(&op, environment, |_| kind)?;
         let by = By {
             caller,
             name: caller.audit_name(),

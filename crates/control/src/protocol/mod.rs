@@ -4,10 +4,12 @@
 //! `ring`: the key ring's commands; `replica`: a regional replica's; `registry`: the
 //! operator registry's. This file: what they share, and the transport.
 
+mod directory;
 mod registry;
 mod replica;
 mod ring;
 
+pub use directory::*;
 pub use registry::*;
 pub use replica::*;
 pub use ring::*;

@@ -1,10 +1,15 @@
-//! Commands to the operator's registry: applications and dashboard sessions.
+//! Commands to the registry: applications, dashboard sessions, and the directory of
+//! accounts (`directory.rs`).
 
+use aero2_accounts::{AccountId, UserHandle};
+use aero2_keys::ApplicationId;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use worker::{Env, Response};
 
-use super::{fields, send, unknown_variant, ApplicationInfo, Message};
+use super::{
+    fields, send, unknown_variant, ApplicationInfo, DirectoryCommand, Membership, Message,
+};
 use crate::config::REGISTRY_BINDING;
 use crate::errors::ApiResult;
 
@@ -18,6 +23,23 @@ pub struct SessionRecord {
     pub expires_at: u64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// A person's session (their passkeys' user handle); none for the operator's.
+    #[serde(default)]
+    pub user_handle: Option<UserHandle>,
+    /// The last passkey ceremony: the sign-in, or the latest step-up.
+    #[serde(default)]
+    pub authenticated_at: u64,
+}
+
+/// What a session cookie names: the session, and for a person their memberships and, when
+/// asked about an application, the account that owns it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FoundSession {
+    pub session: SessionRecord,
+    #[serde(default)]
+    pub memberships: Vec<Membership>,
+    #[serde(default)]
+    pub application_account: Option<AccountId>,
 }
 
 /// Read by [`Message::from_json`] (below), written by serde.
@@ -26,8 +48,12 @@ pub struct SessionRecord {
 pub enum RegistryCommand {
     Register {
         application: ApplicationInfo,
+        account: Option<AccountId>,
     },
-    List,
+    /// Every application (the operator), or those of a person's accounts.
+    List {
+        person: Option<UserHandle>,
+    },
     /// Dashboard sessions: a token is only ever sent as its SHA-256.
     CreateSession {
         token_hash: String,
@@ -35,12 +61,36 @@ pub enum RegistryCommand {
     },
     FindSession {
         token_hash: String,
+        application: Option<ApplicationId>,
     },
-    ListSessions,
+    /// The operator's sessions, or a person's.
+    ListSessions {
+        person: Option<UserHandle>,
+    },
     EndSession {
         id: String,
+        person: Option<UserHandle>,
     },
-    EndAllSessions,
+    EndAllSessions {
+        person: Option<UserHandle>,
+    },
+    Directory {
+        command: DirectoryCommand,
+    },
+    /// Test builds only: moves a session's last passkey ceremony `by_ms` into the past
+    /// (step-up is needed 5 minutes after it).
+    #[cfg(feature = "fault-injection")]
+    AgeSession {
+        token_hash: String,
+        by_ms: u64,
+    },
+}
+
+/// The commands that name at most a person.
+#[derive(Deserialize)]
+struct Person {
+    #[serde(default)]
+    person: Option<UserHandle>,
 }
 
 impl Message for RegistryCommand {
@@ -55,11 +105,27 @@ impl Message for RegistryCommand {
                 #[derive(Deserialize)]
                 struct Register {
                     application: ApplicationInfo,
+                    #[serde(default)]
+                    account: Option<AccountId>,
                 }
-                let Register { application } = fields(text)?;
-                RegistryCommand::Register { application }
+                let Register {
+                    application,
+                    account,
+                } = fields(text)?;
+                RegistryCommand::Register {
+                    application,
+                    account,
+                }
             }
-            "list" => RegistryCommand::List,
+            "list" => {
+                #[derive(Deserialize)]
+                struct List {
+                    #[serde(default)]
+                    person: Option<UserHandle>,
+                }
+                let List { person } = fields(text)?;
+                RegistryCommand::List { person }
+            }
             "create_session" => {
                 #[derive(Deserialize)]
                 struct CreateSession {
@@ -79,20 +145,52 @@ impl Message for RegistryCommand {
                 #[derive(Deserialize)]
                 struct FindSession {
                     token_hash: String,
+                    #[serde(default)]
+                    application: Option<ApplicationId>,
                 }
-                let FindSession { token_hash } = fields(text)?;
-                RegistryCommand::FindSession { token_hash }
+                let FindSession {
+                    token_hash,
+                    application,
+                } = fields(text)?;
+                RegistryCommand::FindSession {
+                    token_hash,
+                    application,
+                }
             }
-            "list_sessions" => RegistryCommand::ListSessions,
+            "list_sessions" => RegistryCommand::ListSessions {
+                person: fields::<Person>(text)?.person,
+            },
+            "end_all_sessions" => RegistryCommand::EndAllSessions {
+                person: fields::<Person>(text)?.person,
+            },
             "end_session" => {
                 #[derive(Deserialize)]
                 struct EndSession {
                     id: String,
+                    #[serde(default)]
+                    person: Option<UserHandle>,
                 }
-                let EndSession { id } = fields(text)?;
-                RegistryCommand::EndSession { id }
+                let EndSession { id, person } = fields(text)?;
+                RegistryCommand::EndSession { id, person }
             }
-            "end_all_sessions" => RegistryCommand::EndAllSessions,
+            #[cfg(feature = "fault-injection")]
+            "age_session" => {
+                #[derive(Deserialize)]
+                struct AgeSession {
+                    token_hash: String,
+                    by_ms: u64,
+                }
+                let AgeSession { token_hash, by_ms } = fields(text)?;
+                RegistryCommand::AgeSession { token_hash, by_ms }
+            }
+            "directory" => {
+                #[derive(Deserialize)]
+                struct Directory {
+                    command: DirectoryCommand,
+                }
+                let Directory { command } = fields(text)?;
+                RegistryCommand::Directory { command }
+            }
             other => return unknown_variant(other),
         })
     }

@@ -1,5 +1,6 @@
 //! Commands to an application's key ring, and what it answers.
 
+use aero2_accounts::{MemberId, Role};
 use aero2_keys::gate::wire::{EventReport, RequestFacts, UsageReport, VerifyRequest};
 use aero2_keys::http::bodies::UpdateKeyRequest;
 use aero2_keys::policy::{Policy, RateLimit};
@@ -29,6 +30,20 @@ pub enum Actor {
     },
     /// The operator, authenticated by `ADMIN_TOKEN` or a dashboard session.
     Operator,
+    /// A member of the application's account, signed in with a passkey: what their role
+    /// allows (`aero2_accounts::may`), step-up actions only within 5 minutes of a passkey
+    /// ceremony (`stepped_up`).
+    Member(MemberActor),
+}
+
+/// A member acting on an application of their account, as the registry found them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MemberActor {
+    pub id: MemberId,
+    pub name: String,
+    pub role: Role,
+    /// A passkey ceremony less than 5 minutes ago.
+    pub stepped_up: bool,
 }
 
 /// An [`Actor`] as its fields, read by name rather than by serde's tagged-enum derive
@@ -39,6 +54,10 @@ struct ActorFields {
     kind: ActorKind,
     key: Option<KeyIdentity>,
     from_browser: Option<bool>,
+    id: Option<MemberId>,
+    name: Option<String>,
+    role: Option<Role>,
+    stepped_up: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -46,6 +65,7 @@ struct ActorFields {
 enum ActorKind {
     Key,
     Operator,
+    Member,
 }
 
 impl TryFrom<ActorFields> for Actor {
@@ -57,12 +77,26 @@ impl TryFrom<ActorFields> for Actor {
                 kind: ActorKind::Key,
                 key: Some(key),
                 from_browser: Some(from_browser),
+                ..
             } => Ok(Actor::Key { key, from_browser }),
             ActorFields {
                 kind: ActorKind::Operator,
                 ..
             } => Ok(Actor::Operator),
-            _ => Err("a key actor needs key and from_browser"),
+            ActorFields {
+                kind: ActorKind::Member,
+                id: Some(id),
+                name: Some(name),
+                role: Some(role),
+                stepped_up: Some(stepped_up),
+                ..
+            } => Ok(Actor::Member(MemberActor {
+                id,
+                name,
+                role,
+                stepped_up,
+            })),
+            _ => Err("a key actor needs key and from_browser, a member actor its id, name, role and step-up"),
         }
     }
 }
@@ -217,6 +251,19 @@ pub enum ManageOp {
 }
 
 impl ManageOp {
+    /// The key an operation acts on, if it names one.
+    pub fn key_id(&self) -> Option<KeyId> {
+        match self {
+            ManageOp::UpdateKey { key_id, .. }
+            | ManageOp::SuspendKey { key_id }
+            | ManageOp::ResumeKey { key_id }
+            | ManageOp::RevokeKey { key_id }
+            | ManageOp::RotateKey { key_id, .. }
+            | ManageOp::KeyUsage { key_id } => Some(*key_id),
+            _ => None,
+        }
+    }
+
     /// Whether this is one of the webhook operations (`webhooks:read`, `webhooks:write`).
     pub fn is_webhook(&self) -> bool {
         matches!(

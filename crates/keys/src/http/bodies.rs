@@ -432,6 +432,10 @@ impl CreateWebhookEndpointRequest {
 pub struct CreateApplicationRequest {
     pub name: String,
     pub environment: String,
+    /// The account that owns it (`acct_…`): required of a member, optional for the
+    /// operator (an application with no account stays the operator's alone).
+    #[serde(default)]
+    pub account_id: Option<String>,
 }
 
 /// A valid new application's name and environment.
@@ -545,6 +549,7 @@ mod tests {
         CreateApplicationRequest {
             name: name.into(),
             environment: environment.into(),
+            account_id: None,
         }
     }
 

@@ -79,9 +79,24 @@ error_codes! {
     InvalidAdminToken => 401, "invalid_admin_token", "the operator API requires Authorization: Bearer <ADMIN_TOKEN> or a dashboard session";
     CsrfCheckFailed => 403, "csrf_check_failed", "send the session's CSRF token in X-CSRF-Token, from this origin";
     CrossSiteRequest => 403, "cross_site_request", "this request came from a page on another site; sign in from the dashboard's own page";
-    NotSignedIn => 401, "not_signed_in", "sign in with the operator token";
+    NotSignedIn => 401, "not_signed_in", "sign in: with a passkey, or with the operator token";
     TooManySignInAttempts => 429, "too_many_sign_in_attempts", "too many sign-in attempts came from this address; wait for Retry-After seconds";
     SessionNotFound => 404, "session_not_found", "no active dashboard session has this id";
+    // --- accounts, members and passkeys ---
+    AccountNotFound => 404, "account_not_found", "no account has this id among yours";
+    MemberNotFound => 404, "member_not_found", "no member with this id in this account";
+    InvitationNotFound => 404, "invitation_not_found", "no such invitation, or it can no longer be used";
+    PasskeyNotFound => 404, "passkey_not_found", "no passkey of yours has this id";
+    InsufficientRole => 403, "insufficient_role", "your role in this account does not allow this";
+    ReauthenticationRequired => 403, "reauthentication_required", "confirm with your passkey first: this needs a passkey sign-in within the last 5 minutes";
+    SessionExpired => 401, "session_expired", "the session ended (30 minutes without activity, or 12 hours after sign-in); sign in again";
+    LastOwner => 409, "last_owner", "an account must keep at least one owner";
+    LastPasskey => 409, "last_passkey", "this is your last passkey; add another before removing it";
+    PasskeyNotAccepted => 400, "passkey_not_accepted", "the passkey response was not accepted; start again";
+    PasskeyAlreadyRegistered => 409, "passkey_already_registered", "this passkey is already registered";
+    InvalidRole => 400, "invalid_role", "role must be viewer, developer, admin or owner";
+    InvalidDisplayName => 400, "invalid_display_name", "a name has 1 to 64 characters and no control characters";
+    PasskeysNotConfigured => 503, "passkeys_not_configured", "set DASHBOARD_ORIGIN (the dashboard's origin, a domain such as https://keys.example.com or http://localhost:8787) to use passkeys";
     // --- requests ---
     InvalidRequest => 400, "invalid_request", "the request body does not match this endpoint's schema; see /openapi.json";
     InvalidParameter => 400, "invalid_parameter", "a query parameter is repeated or does not have the type /openapi.json gives it";
