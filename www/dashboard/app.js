@@ -1,6 +1,6 @@
 // The Aero2 Keys dashboard: plain ES modules, no framework, no CDN. It talks to the
-// worker's operator API with the session cookie set at sign-in, and sends the session's
-// CSRF token with every change.
+// worker's API with the session cookie set at sign-in (a member's passkey, or the platform
+// operator's token), and sends the session's CSRF token with every change.
 import { parsePublishableKey } from "./vendor/aero2-keys/index.js";
 
 const $ = (selector) => document.querySelector(selector);
@@ -12,9 +12,12 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 // older page starts.
 // `disabledEndpoints` are the application's webhook endpoints that were disabled, for a
 // banner on the keys page.
+// `kind` is "member" (a passkey) or "operator"; a member's `memberships` name their
+// accounts and roles, and `accountId` is the account the pages show.
 const state = {
   csrf: null, app: null, keys: [], leaks: [], exposures: [], auditListing: 0, auditCursor: null,
   showRevoked: false, justRevoked: new Set(), disabledEndpoints: [],
+  kind: null, memberships: [], accountId: null, accountLogCursor: null,
 };
 // One page of the audit table; "Older entries" appends the next.
 const AUDIT_PAGE_SIZE = 25;
@@ -28,14 +31,28 @@ class ApiError extends Error {
   }
 }
 
+/** A request to the API; a step-up action answered `reauthentication_required` is retried
+ *  once the member has confirmed with their passkey. */
 async function api(method, path, body) {
+  try {
+    return await request(method, path, body);
+  } catch (error) {
+    if (error.code !== "reauthentication_required" || state.kind !== "member") throw error;
+    say("This cannot be undone: confirm with your passkey.");
+    await stepUp();
+    say("");
+    return request(method, path, body);
+  }
+}
+
+async function request(method, path, body) {
   const headers = { accept: "application/json" };
   if (body !== undefined) headers["content-type"] = "application/json";
   if (method !== "GET" && state.csrf) headers["x-csrf-token"] = state.csrf;
   const response = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
   const json = await response.json().catch(() => ({}));
   if (!response.ok) {
-    if (response.status === 401 && path !== "/v1/dashboard/session") {
+    if (response.status === 401 && path !== "/v1/dashboard/session" && !path.startsWith("/v1/passkeys/authentication") && !path.startsWith("/v1/invitations/")) {
       // The session ended elsewhere: signed out everywhere, ended from another browser, expired.
       if (state.csrf) say("This session has ended: sign in again.");
       showSignIn();
@@ -58,9 +75,11 @@ function el(tag, attributes = {}, ...children) {
   return node;
 }
 
+const VIEWS = ["sign-in-view", "join-view", "apps-view", "app-view", "sessions-view", "members-view", "passkeys-view", "account-log-view"];
+
 function show(view) {
-  for (const id of ["sign-in-view", "apps-view", "app-view", "sessions-view"]) $(`#${id}`).hidden = id !== view;
-  $("#account").hidden = view === "sign-in-view";
+  for (const id of VIEWS) $(`#${id}`).hidden = id !== view;
+  $("#account").hidden = view === "sign-in-view" || view === "join-view";
 }
 
 function formatTime(iso) {
@@ -97,9 +116,9 @@ setInterval(() => {
 // ----- session ---------------------------------------------------------------------------
 
 function showSignIn() {
-  state.csrf = null;
+  Object.assign(state, { csrf: null, kind: null, memberships: [], accountId: null });
   show("sign-in-view");
-  $("#admin-token").focus();
+  $("#passkey-sign-in").focus();
 }
 
 $("#sign-in-form").addEventListener("submit", async (event) => {
@@ -108,6 +127,7 @@ $("#sign-in-form").addEventListener("submit", async (event) => {
   try {
     const session = await api("POST", "/v1/dashboard/session", { token: $("#admin-token").value });
     state.csrf = session.csrf;
+    await loadSession();
     $("#admin-token").value = "";
     say("");
     await route();
@@ -174,7 +194,12 @@ $("#sign-out-everywhere").addEventListener("click", async () => {
 
 async function showApps() {
   show("apps-view");
-  const { applications } = await api("GET", "/v1/applications");
+  const member = state.kind === "member";
+  const account = currentMembership();
+  $("#apps-title").textContent = member ? `Applications of ${account?.account_name ?? "your account"}` : "Applications";
+  $("#create-app-form").hidden = member && !may(account?.role, "create_application");
+  const { applications: all } = await api("GET", "/v1/applications");
+  const applications = member ? all.filter((app) => app.account_id === state.accountId) : all;
   const list = $("#app-list");
   list.replaceChildren(...applications.map((app) =>
     el("li", { class: "card" },
@@ -186,7 +211,9 @@ async function showApps() {
 $("#create-app-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
-    const created = await api("POST", "/v1/applications", { name: $("#app-name").value, environment: $("#app-environment").value });
+    const body = { name: $("#app-name").value, environment: $("#app-environment").value };
+    if (state.kind === "member") body.account_id = state.accountId;
+    const created = await api("POST", "/v1/applications", body);
     $("#app-name").value = "";
     reveal("Your application's first keys", created.keys);
     location.hash = `#/apps/${created.application.id}`;
@@ -209,6 +236,13 @@ async function showApp(id, page = "keys") {
   if (!state.app) { say("No such application."); location.hash = "#/"; return; }
   $("#app-title").textContent = state.app.name;
   $("#app-meta").textContent = `${state.app.environment} · ${state.app.id}`;
+  // A member sees the actions their role allows here; the API refuses the others anyway.
+  if (state.kind === "member" && state.app.account_id && state.app.account_id !== state.accountId) {
+    state.accountId = state.app.account_id;
+    renderNav();
+  }
+  $("#create-key").hidden = !canChangeKeys();
+  $("#add-endpoint").hidden = !canManageWebhooks();
   const onWebhooks = page === "webhooks";
   for (const [tab, path, current] of [["#tab-keys", "", !onWebhooks], ["#tab-webhooks", "/webhooks", onWebhooks]]) {
     $(tab).href = `#/apps/${id}${path}`;
@@ -291,7 +325,7 @@ function renderKeys() {
     const suspended = !revoked && Boolean(key.suspended_at);
     const status = revoked ? `revoked${key.revocation_reason === "leaked" ? ": leaked" : ""}` : suspended ? "suspended" : key.status;
     const name = `${key.label} ${key.hint}`;
-    const actions = revoked ? [] : [
+    const actions = revoked || !canChangeKeys() ? [] : [
       el("button", { type: "button", onclick: () => editKey(key), "aria-label": `Edit ${name}` }, "Edit"),
       suspended
         ? el("button", { type: "button", onclick: () => resume(key), "aria-label": `Resume ${name}` }, "Resume")
@@ -414,8 +448,8 @@ function auditRow(e) {
     el("td", { "data-label": "Time" }, formatTime(e.at)),
     el("td", { "data-label": "Event" }, el("span", {}, e.event, about, count, receipt)),
     el("td", { "data-label": "Key" }, label(e.key_id)),
-    // Operator actions name no address or browser: "operator" and "—".
-    el("td", { "data-label": "By" }, e.actor.startsWith("key_") ? label(e.actor) : e.actor),
+    // Operator actions name no address or browser: "operator" and "—". A member is named.
+    el("td", { "data-label": "By" }, typeof e.actor === "object" ? e.actor.name : e.actor.startsWith("key_") ? label(e.actor) : e.actor),
     el("td", { "data-label": "Client" }, [e.ip, e.user_agent].filter(Boolean).join(" · ") || "—"));
 }
 
@@ -1054,7 +1088,7 @@ function endpointCard(endpoint, deliveries, note) {
     endpoint.description ? el("p", { class: "endpoint-description" }, endpoint.description) : "",
     alert,
     el("dl", { class: "facts" }, facts.map(([name, value]) => el("div", {}, el("dt", {}, name), el("dd", {}, value)))),
-    el("div", { class: "row-actions" },
+    !canManageWebhooks() ? "" : el("div", { class: "row-actions" },
       disabled ? button("Enable", "enable", { class: "primary", "aria-label": `Enable ${url}` }, () => enableEndpoint(endpoint)) : "",
       button("Send test event", "test", { "aria-label": `Send test event to ${url}` }, () => sendTestEvent(endpoint)),
       button("Rotate secret", "rotate", { "aria-label": `Rotate secret of ${url}` }, () => rotateEndpointSecret(endpoint)),
@@ -1240,15 +1274,302 @@ $("#webhook-form").addEventListener("submit", async (event) => {
   await loadWebhooks().catch(refreshFailed);
 });
 
+// ----- people: sessions, passkeys, accounts and members ------------------------------------
+
+const ROLES = ["viewer", "developer", "admin", "owner"];
+const rank = (role) => ROLES.indexOf(role);
+
+/**
+ * Whether `role` may do `action` (the table of crates/accounts/src/roles.rs, which the API
+ * applies): it only decides which buttons work here. `environment` is the application's.
+ */
+function may(role, action, environment) {
+  if (!role) return false;
+  switch (action) {
+    case "change_keys": return rank(role) >= rank(environment === "development" ? "developer" : "admin");
+    case "webhooks":
+    case "create_application": return rank(role) >= rank("admin");
+    case "invite": return rank(role) >= rank("admin");
+    default: return false;
+  }
+}
+
+const currentMembership = () => state.memberships.find((m) => m.account_id === state.accountId);
+const roleHere = () => (state.kind === "member" ? currentMembership()?.role : "operator");
+const canChangeKeys = () => state.kind !== "member" || may(roleHere(), "change_keys", state.app?.environment);
+const canManageWebhooks = () => state.kind !== "member" || may(roleHere(), "webhooks");
+
+/** Who is signed in: the session's CSRF token, and a member's accounts. */
+async function loadSession() {
+  const session = await request("GET", "/v1/dashboard/session");
+  state.csrf = session.csrf;
+  state.kind = session.kind;
+  state.memberships = session.memberships ?? [];
+  const remembered = localStorage.getItem("aero2.account");
+  state.accountId = state.memberships.some((m) => m.account_id === remembered) ? remembered : state.memberships[0]?.account_id ?? null;
+  renderNav();
+}
+
+function renderNav() {
+  const member = state.kind === "member";
+  for (const id of ["#nav-members", "#nav-account-log", "#nav-passkeys"]) $(id).hidden = !member;
+  const switcher = $("#account-switcher");
+  switcher.hidden = !member || state.memberships.length < 2;
+  switcher.replaceChildren(...state.memberships.map((m) => el("option", { value: m.account_id }, `${m.account_name} (${m.role})`)));
+  if (state.accountId) switcher.value = state.accountId;
+  const here = currentMembership();
+  $("#who").textContent = member ? `${here?.name ?? ""} · ${here?.account_name ?? ""}, ${here?.role ?? ""}` : "Platform operator";
+}
+
+$("#account-switcher").addEventListener("change", () => {
+  state.accountId = $("#account-switcher").value;
+  localStorage.setItem("aero2.account", state.accountId);
+  renderNav();
+  if (location.hash === "#/" || location.hash === "") route(); else location.hash = "#/";
+});
+
+const passkeysWork = () => Boolean(window.PublicKeyCredential?.parseCreationOptionsFromJSON && navigator.credentials);
+
+/** navigator.credentials.create with the API's creation options; the credential as JSON. */
+async function createPasskey(options) {
+  const credential = await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey) });
+  return credential.toJSON();
+}
+
+/** navigator.credentials.get with the API's request options; the assertion as JSON. */
+async function usePasskey(options) {
+  const credential = await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey) });
+  return credential.toJSON();
+}
+
+/** What to say when a ceremony fails in the browser or at the API. */
+function passkeyProblem(error) {
+  if (error.name === "NotAllowedError") return "The passkey was not used (cancelled, or it timed out). Try again.";
+  if (error.code === "too_many_sign_in_attempts") return `Too many attempts from this address. Wait ${error.retryAfter ?? 60} seconds, then try again.`;
+  return error.message;
+}
+
+$("#passkey-sign-in").addEventListener("click", async () => {
+  $("#passkey-error").textContent = "";
+  if (!passkeysWork()) { $("#passkey-error").textContent = "This browser cannot use passkeys here."; return; }
+  try {
+    const options = await request("POST", "/v1/passkeys/authentication/options");
+    const credential = await usePasskey(options);
+    const answer = await request("POST", "/v1/passkeys/authentication", { credential });
+    state.csrf = answer.csrf_token;
+    await loadSession();
+    say("");
+    await route();
+  } catch (error) { $("#passkey-error").textContent = passkeyProblem(error); }
+});
+
+/** Confirms the session with a passkey (step-up): actions that cannot be undone need one in the last 5 minutes. */
+async function stepUp() {
+  const options = await request("POST", "/v1/passkeys/authentication/options");
+  const credential = await usePasskey(options);
+  await request("POST", "/v1/passkeys/authentication", { credential });
+}
+
+// ----- joining with an invitation -----------------------------------------------------------
+
+function showJoin(token) {
+  show("join-view");
+  $("#join-error").textContent = passkeysWork() ? "" : "This browser cannot make passkeys: open the link in a current browser.";
+  $("#join-form").dataset.token = token;
+  $("#join-name").focus();
+}
+
+$("#join-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const token = $("#join-form").dataset.token;
+  $("#join-error").textContent = "";
+  try {
+    const options = await request("POST", `/v1/invitations/${token}/registration/options`);
+    const credential = await createPasskey(options);
+    const answer = await request("POST", `/v1/invitations/${token}/registration`, { credential, name: $("#join-name").value });
+    state.csrf = answer.csrf_token;
+    // The link is spent: it leaves the address bar and the history.
+    history.replaceState(null, "", "#/");
+    await loadSession();
+    say(`Welcome, ${answer.member.name}: you joined as ${answer.member.role}.`);
+    await route();
+  } catch (error) {
+    $("#join-error").textContent = error.code === "invitation_not_found"
+      ? "This invitation cannot be used: it was used already, revoked, or it expired. Ask for a new one."
+      : passkeyProblem(error);
+  }
+});
+
+// ----- members and invitations ---------------------------------------------------------------
+
+const accountPath = () => `/v1/accounts/${state.accountId}`;
+
+async function showMembers() {
+  show("members-view");
+  // An invitation's link is shown once: leaving the page (or refreshing it) hides it.
+  $("#invite-result").hidden = true;
+  const mine = currentMembership();
+  $("#members-title").textContent = `Members of ${mine?.account_name ?? "the account"}`;
+  const [{ members }, { invitations }] = await Promise.all([api("GET", `${accountPath()}/members`), api("GET", `${accountPath()}/invitations`)]);
+  const manager = may(mine?.role, "invite");
+  $("#members-table tbody").replaceChildren(...members.map((member) => {
+    const me = member.id === mine?.member_id;
+    const changeable = manager && rank(member.role) <= rank(mine.role);
+    const roleCell = changeable
+      ? el("select", { "aria-label": `Role of ${member.name}`, "data-member-id": member.id },
+        ROLES.filter((r) => rank(r) <= rank(mine.role)).map((r) => el("option", { value: r, selected: r === member.role }, r)))
+      : el("span", { class: "badge policy" }, member.role);
+    if (changeable) roleCell.addEventListener("change", () => changeRole(member, roleCell));
+    const remove = (manager && rank(member.role) <= rank(mine.role)) || me
+      ? el("button", { type: "button", class: "danger", onclick: () => removeMember(member, me), "aria-label": me ? "Leave the account" : `Remove ${member.name}` }, me ? "Leave" : "Remove")
+      : "—";
+    return el("tr", { "data-member-id": member.id },
+      el("td", { "data-label": "Name" }, member.name, me ? el("span", { class: "badge active" }, "you") : ""),
+      el("td", { "data-label": "Role" }, roleCell),
+      el("td", { "data-label": "Joined" }, formatTime(member.joined_at)),
+      el("td", { "data-label": "Actions" }, remove));
+  }));
+  $("#invite-form").hidden = !manager;
+  $("#invite-role").replaceChildren(...ROLES.filter((r) => manager && (r !== "owner" || mine.role === "owner")).map((r) => el("option", { value: r }, r)));
+  $("#invitations-table tbody").replaceChildren(...(invitations.length ? invitations.map((invitation) => el("tr", {},
+    el("td", { "data-label": "Role" }, invitation.role),
+    el("td", { "data-label": "Name" }, invitation.name ?? "—"),
+    el("td", { "data-label": "Expires" }, formatTime(invitation.expires_at)),
+    el("td", { "data-label": "Actions" }, manager ? el("button", { type: "button", class: "danger", onclick: () => revokeInvitation(invitation), "aria-label": `Revoke the ${invitation.role} invitation` }, "Revoke") : "—")))
+    : [el("tr", {}, el("td", { colspan: 4, class: "hint" }, "None."))]));
+}
+
+async function changeRole(member, select) {
+  try {
+    await api("PATCH", `${accountPath()}/members/${member.id}`, { role: select.value });
+    say(`${member.name} is now ${select.value}.`);
+    await loadSession();
+  } catch (error) { say(error.message); }
+  await showMembers().catch((error) => say(error.message));
+}
+
+async function removeMember(member, me) {
+  try {
+    await api("DELETE", `${accountPath()}/members/${member.id}`);
+    say(me ? "You left the account." : `${member.name} was removed; their sessions in this account have ended.`);
+  } catch (error) { say(error.message); return; }
+  if (me) { state.csrf = null; await route(); return; }
+  await showMembers().catch((error) => say(error.message));
+}
+
+async function revokeInvitation(invitation) {
+  try {
+    await api("DELETE", `${accountPath()}/invitations/${invitation.id}`);
+    say("Invitation revoked: its link no longer works.");
+  } catch (error) { say(error.message); }
+  await showMembers().catch((error) => say(error.message));
+}
+
+$("#invite-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("#invite-error").textContent = "";
+  $("#invite-result").hidden = true;
+  const body = { role: $("#invite-role").value };
+  const name = $("#invite-name").value.trim();
+  if (name) body.name = name;
+  try {
+    const created = await api("POST", `${accountPath()}/invitations`, body);
+    $("#invite-name").value = "";
+    await showMembers();
+    $("#invite-link").textContent = created.url ?? created.token;
+    $("#invite-result").hidden = false;
+  } catch (error) { $("#invite-error").textContent = error.message; }
+});
+
+$("#invite-copy").addEventListener("click", async () => {
+  try {
+    await navigator.clipboard.writeText($("#invite-link").textContent);
+    say("Link copied.");
+  } catch { say("Select the link and copy it."); }
+});
+
+// ----- the person's passkeys -------------------------------------------------------------------
+
+async function showPasskeys() {
+  show("passkeys-view");
+  renderPasskeys((await api("GET", "/v1/passkeys")).passkeys);
+}
+
+function renderPasskeys(passkeys) {
+  $("#passkeys-table tbody").replaceChildren(...passkeys.map((passkey) => {
+    const name = el("input", { value: passkey.name, maxlength: 64, "aria-label": `Name of the passkey ${passkey.name}` });
+    return el("tr", { "data-passkey-id": passkey.id },
+      el("td", { "data-label": "Name" }, name),
+      el("td", { "data-label": "Created" }, formatTime(passkey.created_at)),
+      el("td", { "data-label": "Last used" }, formatTime(passkey.last_used_at)),
+      el("td", { "data-label": "Synced" }, passkey.backed_up ? "yes" : "no"),
+      el("td", { "data-label": "Actions" }, el("div", { class: "row-actions" },
+        el("button", { type: "button", onclick: () => renamePasskey(passkey, name.value), "aria-label": `Rename ${passkey.name}` }, "Rename"),
+        el("button", { type: "button", class: "danger", disabled: passkeys.length === 1, title: passkeys.length === 1 ? "Your last passkey: add another first" : undefined,
+          onclick: () => removePasskey(passkey), "aria-label": `Remove ${passkey.name}` }, "Remove"))));
+  }));
+}
+
+async function renamePasskey(passkey, name) {
+  try {
+    renderPasskeys((await api("PATCH", `/v1/passkeys/${passkey.id}`, { name })).passkeys);
+    say("Renamed.");
+  } catch (error) { say(error.message); }
+}
+
+async function removePasskey(passkey) {
+  try {
+    renderPasskeys((await api("DELETE", `/v1/passkeys/${passkey.id}`)).passkeys);
+    say(`Removed ${passkey.name}: it signs in no more.`);
+  } catch (error) { say(error.message); }
+}
+
+$("#add-passkey").addEventListener("click", async () => {
+  try {
+    const options = await api("POST", "/v1/passkeys/registration/options");
+    const credential = await createPasskey(options);
+    await api("POST", "/v1/passkeys/registration", { credential });
+    say("Passkey added.");
+    await showPasskeys();
+  } catch (error) { say(passkeyProblem(error)); }
+});
+
+// ----- the account's audit log -----------------------------------------------------------------
+
+async function showAccountLog(more = false) {
+  show("account-log-view");
+  const cursor = more && state.accountLogCursor ? `&cursor=${state.accountLogCursor}` : "";
+  const { entries, next_cursor: next } = await api("GET", `${accountPath()}/audit_log?limit=50${cursor}`);
+  const rows = entries.map((entry) => el("tr", {},
+    el("td", { "data-label": "Time" }, formatMoment(entry.at)),
+    el("td", { "data-label": "Event" }, el("code", {}, entry.event)),
+    el("td", { "data-label": "By" }, typeof entry.actor === "string" ? entry.actor : entry.actor.name),
+    el("td", { "data-label": "Client", class: "user-agent" }, [entry.ip, entry.user_agent].filter(Boolean).join(" · ") || "—"),
+    el("td", { "data-label": "Detail" }, el("code", {}, JSON.stringify(entry.detail)))));
+  if (more) $("#account-log-table tbody").append(...rows);
+  else $("#account-log-table tbody").replaceChildren(...rows);
+  state.accountLogCursor = next;
+  $("#account-log-more").hidden = !next;
+}
+
+$("#account-log-more").addEventListener("click", () => showAccountLog(true).catch((error) => say(error.message)));
+
 // ----- routing ---------------------------------------------------------------------------
 
 async function route() {
+  // An invitation's link carries its token in the fragment: it never reaches a server log.
+  const invitation = /^#invitation=([0-9A-Za-z]+)$/.exec(location.hash);
+  if (invitation) { showJoin(invitation[1]); return; }
   try {
-    if (!state.csrf) state.csrf = (await api("GET", "/v1/dashboard/session")).csrf;
+    if (!state.csrf) await loadSession();
   } catch { showSignIn(); return; }
   const match = /^#\/apps\/(app_[0-9A-Za-z]{16})(\/webhooks)?$/.exec(location.hash);
+  const member = state.kind === "member";
   try {
     if (location.hash === "#/sessions") await showSessions();
+    else if (member && location.hash === "#/members") await showMembers();
+    else if (member && location.hash === "#/passkeys") await showPasskeys();
+    else if (member && location.hash === "#/account-log") await showAccountLog();
     else if (match) await showApp(match[1], match[2] ? "webhooks" : "keys");
     else await showApps();
   } catch (error) { if (error.status !== 401) say(error.message); }

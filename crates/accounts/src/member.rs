@@ -64,19 +64,13 @@ impl fmt::Display for DisplayNameError {
 impl core::error::Error for DisplayNameError {}
 
 impl DisplayName {
+    /// The core's rule for every name (`aero2_keys::http::bodies::clean_name`): no control
+    /// characters, no bidirectional overrides or zero-width characters that could disguise
+    /// a name or forge an audit line, not only spaces; kept trimmed.
     pub fn parse(text: &str) -> Result<Self, DisplayNameError> {
-        let text = text.trim();
-        let count = text.chars().count();
-        let forbidden = |c: char| {
-            c.is_control()
-                // Bidirectional embeddings, overrides and isolates; zero-width characters;
-                // line and paragraph separators.
-                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}' | '\u{feff}')
-        };
-        if count == 0 || count > MAX_DISPLAY_NAME_CHARS || text.chars().any(forbidden) {
-            return Err(DisplayNameError);
-        }
-        Ok(DisplayName(text.into()))
+        aero2_keys::http::bodies::clean_name(text, MAX_DISPLAY_NAME_CHARS)
+            .map(|name| DisplayName(name.into()))
+            .ok_or(DisplayNameError)
     }
 
     pub fn as_str(&self) -> &str {

@@ -51,7 +51,7 @@ async fn signed_in_person(req: &Request, env: &Env) -> ApiResult<Option<Caller>>
             if !crate::session::allows(req, &found.session) {
                 return Err(ErrorCode::CsrfCheckFailed.into());
             }
-            Ok(Some(Who::Person(found).caller()))
+            Ok(Some(Who::Person(*found).caller()))
         }
         _ => Ok(None),
     }

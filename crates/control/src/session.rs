@@ -85,7 +85,7 @@ pub async fn from_request(
         application,
     };
     match read_answer::<FoundSession>(to_registry(env, &command).await?).await {
-        Ok(session) => Ok(Session::Live(session)),
+        Ok(session) => Ok(Session::Live(Box::new(session))),
         Err(err) if err.code == ErrorCode::NotSignedIn => Ok(Session::Unknown),
         Err(err) => Err(err),
     }
@@ -97,7 +97,7 @@ pub enum Session {
     None,
     /// A cookie that names no live session (made up, or ended): a failed authentication.
     Unknown,
-    Live(FoundSession),
+    Live(Box<FoundSession>),
 }
 
 impl Session {
@@ -105,7 +105,7 @@ impl Session {
     /// reported to the gate as a failure when a cookie named no session.
     pub fn live(self) -> ApiResult<FoundSession> {
         match self {
-            Session::Live(session) => Ok(session),
+            Session::Live(session) => Ok(*session),
             Session::Unknown => {
                 Err(ApiError::from(ErrorCode::NotSignedIn).counted(Failure::Session))
             }
@@ -484,7 +484,7 @@ pub async fn authenticate(
         Session::Live(found) if !allows(req, &found.session) => {
             Err(ErrorCode::CsrfCheckFailed.into())
         }
-        Session::Live(found) if found.session.user_handle.is_some() => Ok(Who::Person(found)),
+        Session::Live(found) if found.session.user_handle.is_some() => Ok(Who::Person(*found)),
         // The operator's session stops working when ADMIN_TOKEN is unset.
         Session::Live(_) if config.admin_token.is_none() => {
             Err(ErrorCode::OperatorApiDisabled.into())

@@ -139,6 +139,10 @@ pub struct ApplicationView<'a> {
     pub name: &'a str,
     pub environment: &'static str,
     pub created_at: String,
+    /// In a listing: the account that owns it (absent for an application of the
+    /// operator's alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<&'a str>,
 }
 
 impl<'a> ApplicationView<'a> {
@@ -151,6 +155,7 @@ impl<'a> ApplicationView<'a> {
                 aero2_keys::Environment::Test => "development",
             },
             created_at: app.created_at.to_rfc3339(),
+            account_id: None,
         }
     }
 }

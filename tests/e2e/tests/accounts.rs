@@ -6,7 +6,7 @@
 //! cases: another account's ids, forged ceremonies, counters that go back, floods.
 
 #[path = "../../../crates/accounts/tests/common/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod authenticator;
 
 use aero2_e2e::*;
@@ -655,7 +655,7 @@ fn forged_and_replayed_ceremonies_are_refused_and_change_nothing() {
     let refused = answer(&mallory, forged);
     assert_eq!(
         (refused.status, refused.code()),
-        (400, "passkey_not_accepted"),
+        (401, "passkey_not_accepted"),
         "{}",
         refused.body
     );
@@ -664,7 +664,7 @@ fn forged_and_replayed_ceremonies_are_refused_and_change_nothing() {
     let refused = answer(&mallory, replay);
     assert_eq!(
         (refused.status, refused.code()),
-        (400, "passkey_not_accepted"),
+        (401, "passkey_not_accepted"),
         "{}",
         refused.body
     );
@@ -678,7 +678,7 @@ fn forged_and_replayed_ceremonies_are_refused_and_change_nothing() {
     );
     assert_eq!(
         (refused.status, refused.code()),
-        (400, "passkey_not_accepted"),
+        (401, "passkey_not_accepted"),
         "{}",
         refused.body
     );
@@ -717,7 +717,7 @@ fn forged_and_replayed_ceremonies_are_refused_and_change_nothing() {
     );
     assert_eq!(
         (refused.status, refused.code()),
-        (400, "passkey_not_accepted"),
+        (401, "passkey_not_accepted"),
         "{}",
         refused.body
     );
@@ -748,7 +748,7 @@ fn forged_and_replayed_ceremonies_are_refused_and_change_nothing() {
     );
     assert_eq!(
         (refused.status, refused.code()),
-        (400, "passkey_not_accepted"),
+        (401, "passkey_not_accepted"),
         "{}",
         refused.body
     );

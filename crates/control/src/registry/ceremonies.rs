@@ -438,7 +438,7 @@ impl ApplicationRegistry {
                 Ok(json_response(
                     200,
                     &serde_json::json!({
-                        "member": memberships.first().map(|m| member_view(m)),
+                        "member": memberships.first().map(member_view),
                         "memberships": memberships.iter().map(member_view).collect::<Vec<_>>(),
                         "csrf_token": session.csrf,
                         "session_id": session.id,

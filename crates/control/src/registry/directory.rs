@@ -165,14 +165,11 @@ fn time(ms: u64) -> String {
     UnixMillis(ms).to_rfc3339()
 }
 
-/// A name for an account: 1 to 100 characters once trimmed, no control characters.
+/// A name for an account: the rule of application names.
 fn account_name(name: &str) -> ApiResult<String> {
-    let name = name.trim();
-    let count = name.chars().count();
-    if count == 0 || count > 100 || name.chars().any(char::is_control) {
-        return Err(ErrorCode::InvalidName.into());
-    }
-    Ok(name.to_owned())
+    aero2_keys::http::bodies::clean_name(name, 100)
+        .map(str::to_owned)
+        .ok_or_else(|| ErrorCode::InvalidName.into())
 }
 
 pub(super) fn display_name(name: &str) -> ApiResult<DisplayName> {

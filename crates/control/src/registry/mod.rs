@@ -67,6 +67,8 @@ const LAST_SEEN_RESOLUTION_MS: u64 = 60_000;
 #[derive(Deserialize)]
 struct InfoRow {
     info: String,
+    #[serde(default)]
+    account_id: Option<String>,
 }
 
 #[durable_object]
@@ -129,12 +131,19 @@ impl ApplicationRegistry {
                 let rows: Vec<InfoRow> = match person {
                     None => self
                         .sql
-                        .exec("SELECT info FROM applications ORDER BY seq DESC", None)?
+                        .exec(
+                            "SELECT applications.info AS info, application_accounts.account_id AS account_id
+                             FROM applications LEFT JOIN application_accounts
+                               ON application_accounts.application_id = applications.id
+                             ORDER BY applications.seq DESC",
+                            None,
+                        )?
                         .to_array()?,
                     Some(person) => self
                         .sql
                         .exec(
-                            "SELECT applications.info AS info FROM applications
+                            "SELECT applications.info AS info, application_accounts.account_id AS account_id
+                             FROM applications
                              JOIN application_accounts ON application_accounts.application_id = applications.id
                              JOIN members ON members.account_id = application_accounts.account_id
                              WHERE members.user_handle = ? ORDER BY applications.seq DESC",
@@ -142,11 +151,17 @@ impl ApplicationRegistry {
                         )?
                         .to_array()?,
                 };
-                let applications: Vec<ApplicationInfo> = rows
-                    .iter()
-                    .filter_map(|row| serde_json::from_str(&row.info).ok())
+                let applications: Vec<(ApplicationInfo, Option<String>)> = rows
+                    .into_iter()
+                    .filter_map(|row| Some((serde_json::from_str(&row.info).ok()?, row.account_id)))
                     .collect();
-                let applications = applications.iter().map(ApplicationView::of).collect();
+                let applications = applications
+                    .iter()
+                    .map(|(app, account)| ApplicationView {
+                        account_id: account.as_deref(),
+                        ..ApplicationView::of(app)
+                    })
+                    .collect();
                 Ok(json_response(200, &ApplicationList { applications }))
             }
             RegistryCommand::CreateSession {

@@ -466,6 +466,14 @@ impl fmt::Display for RequestError {
     }
 }
 
+/// A name people give something (an application, an account, a member, a passkey): at
+/// most `max_chars` characters, no control characters and none that reorder or hide text,
+/// not only spaces; returned trimmed. The one rule behind every name pattern in
+/// `/openapi.json`.
+pub fn clean_name(text: &str, max_chars: usize) -> Option<&str> {
+    crate::lifecycle::clean_text(text, max_chars)
+}
+
 impl CreateApplicationRequest {
     /// Production applications get live keys, development ones test keys.
     pub fn validate(&self) -> Result<NewApplication, RequestError> {

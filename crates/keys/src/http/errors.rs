@@ -92,7 +92,7 @@ error_codes! {
     SessionExpired => 401, "session_expired", "the session ended (30 minutes without activity, or 12 hours after sign-in); sign in again";
     LastOwner => 409, "last_owner", "an account must keep at least one owner";
     LastPasskey => 409, "last_passkey", "this is your last passkey; add another before removing it";
-    PasskeyNotAccepted => 400, "passkey_not_accepted", "the passkey response was not accepted; start again";
+    PasskeyNotAccepted => 401, "passkey_not_accepted", "the passkey response was not accepted (it did not verify, or its challenge was used, expired or issued for another ceremony); start again";
     PasskeyAlreadyRegistered => 409, "passkey_already_registered", "this passkey is already registered";
     InvalidRole => 400, "invalid_role", "role must be viewer, developer, admin or owner";
     InvalidDisplayName => 400, "invalid_display_name", "a name has 1 to 64 characters and no control characters";
