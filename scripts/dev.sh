@@ -54,7 +54,8 @@ pids+=($!)
 
 step "Starting wrangler dev on http://127.0.0.1:$PORT (log: .wrangler/dev.log)"
 setsid node scripts/support/wrangler-dev.mjs --port "$PORT" --state "$STATE_DIR" --secrets .dev.vars \
-  --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" --var "WEBHOOK_ALLOW_HTTP:true" > .wrangler/dev.log 2>&1 &
+  --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" --var "WEBHOOK_ALLOW_HTTP:true" \
+  --var "DASHBOARD_ORIGIN:http://localhost:$PORT" > .wrangler/dev.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 120); do
   curl -fsS "http://127.0.0.1:$PORT/openapi.json" >/dev/null 2>&1 && break
@@ -62,12 +63,22 @@ for _ in $(seq 1 120); do
   sleep 1
 done
 
+ACCOUNT_FILE="$root/.wrangler/demo-account.json"
+INVITATION=""
 if [ ! -s "$DEMO_FILE" ]; then
-  step "Seeding a demo application"
+  step "Seeding a demo account, its owner's invitation and a demo application"
   umask 077
+  if ! curl -fsS -X POST "http://127.0.0.1:$PORT/v1/accounts" \
+    -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+    -d '{"name":"Demo account"}' > "$ACCOUNT_FILE"; then
+    echo "Could not create the demo account; see .wrangler/dev.log" >&2
+    exit 1
+  fi
+  ACCOUNT_ID="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).account.id)' "$ACCOUNT_FILE")"
+  INVITATION="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).url)' "$ACCOUNT_FILE")"
   if ! curl -fsS -X POST "http://127.0.0.1:$PORT/v1/applications" \
     -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
-    -d '{"name":"Demo application","environment":"development"}' > "$DEMO_FILE.tmp"; then
+    -d "{\"name\":\"Demo application\",\"environment\":\"development\",\"account_id\":\"$ACCOUNT_ID\"}" > "$DEMO_FILE.tmp"; then
     rm -f "$DEMO_FILE.tmp"
     echo "Could not create the demo application; see .wrangler/dev.log" >&2
     exit 1
@@ -83,13 +94,26 @@ cat <<MSG
 
   Aero2 Keys is running locally.
 
-  Dashboard:            http://127.0.0.1:$PORT/dashboard/   (sign in with ADMIN_TOKEN from .dev.vars)
+  Dashboard:            http://localhost:$PORT/dashboard/   (localhost: passkeys take no IP address)
   Gate (and the API):   http://127.0.0.1:$PORT   (the control plane has no address of its own)
   OpenAPI document:     http://127.0.0.1:$PORT/openapi.json
   Demo origin:          http://127.0.0.1:$ORIGIN_PORT   (verifies X-Aero2-Assertion against the JWKS)
   Assertion keys:       http://127.0.0.1:$PORT/.well-known/jwks.json
   Demo application:     $APP_ID   (keys saved in .wrangler/demo-application.json)
-  Operator token:       in .dev.vars
+  Operator token:       in .dev.vars (the dashboard's "Platform operator" sign-in)
+MSG
+if [ -n "$INVITATION" ]; then
+  cat <<MSG
+  Join the demo account as its owner, with a passkey (the link works once, for 72 hours):
+    $INVITATION
+MSG
+else
+  cat <<MSG
+  Sign in with your passkey; a new owner invitation: POST /v1/accounts/{id}/invitations as
+  the operator (the account is in .wrangler/demo-account.json).
+MSG
+fi
+cat <<MSG
 
   Try it:
     curl -s http://127.0.0.1:$PORT/v1/client/session -H "Authorization: Bearer $PK"

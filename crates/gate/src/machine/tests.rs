@@ -461,3 +461,27 @@ fn an_address_blocked_for_made_up_cookies_can_still_sign_in() {
     );
     assert_eq!(operator.action, Action::Control);
 }
+
+#[test]
+fn passkey_sign_ins_and_invitations_meet_the_sign_in_limit() {
+    configure("edge");
+    let address = "cf-connecting-ip\n198.51.100.61\n";
+    let mut wrong = Machine::start("POST", "https://k/v1/passkeys/authentication", address, None, NOW);
+    assert_eq!(wrong.action, Action::Control);
+    wrong.control_answered(Some("sign-in"));
+    assert_eq!(wrong.target, "SIGN_IN_LIMITER");
+    wrong.resume(0, None, NOW);
+    assert_eq!((wrong.action, wrong.reply.status), (Action::Respond, 429));
+    // From then on the address's ceremonies stop here, before anything is stored.
+    for path in [
+        "/v1/passkeys/authentication/options",
+        "/v1/passkeys/authentication",
+        "/v1/invitations/abc/registration/options",
+        "/v1/invitations/abc/registration",
+    ] {
+        let blocked = Machine::start("POST", &format!("https://k{path}"), address, None, NOW);
+        assert_eq!((blocked.action, blocked.reply.status), (Action::Respond, 429), "{path}");
+    }
+    // Reading the session is not a sign-in.
+    assert_eq!(get("/v1/passkeys", address).action, Action::Control);
+}
