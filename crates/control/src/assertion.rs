@@ -1,6 +1,8 @@
-//! The public keys that verify the gate's signed assertions (`X-Aero2-Assertion`), served
-//! at `/.well-known/jwks.json`: the current one, from the secret `ORIGIN_SIGNING_KEY`, and
-//! the previous ones kept published after a rotation. The gate signs (`crates/gate`).
+//! The public keys that verify the gate's signed assertions (`X-Aero2-Assertion`) and the
+//! key rings' checkpoints and receipts (`evidence.rs`), served at
+//! `/.well-known/jwks.json`: the current one, from the secret `ORIGIN_SIGNING_KEY`, and the
+//! previous ones kept published after a rotation. The gate signs assertions
+//! (`crates/gate`); the control plane signs checkpoints and receipts with the same key.
 
 use std::fmt;
 
@@ -11,13 +13,15 @@ use worker::Response;
 
 use crate::errors::ApiResult;
 
-/// The gate's Ed25519 key, from the secret `ORIGIN_SIGNING_KEY` (a private JWK as `jose`'s
-/// `exportJWK` writes it, plus `kid`): its public half.
+/// The Ed25519 key from the secret `ORIGIN_SIGNING_KEY` (a private JWK as `jose`'s
+/// `exportJWK` writes it, plus `kid`).
 pub struct SigningKey {
     pub kid: String,
-    /// The public key, base64url. (The private half is the gate's: this side only
-    /// publishes the public key.)
+    /// The public key, base64url.
     pub x: String,
+    /// The private key, base64url: only ever handed to WebCrypto's `importKey`, never
+    /// printed (`Debug` leaves it out).
+    d: zeroize::Zeroizing<String>,
 }
 
 impl fmt::Debug for SigningKey {
@@ -25,7 +29,7 @@ impl fmt::Debug for SigningKey {
         f.debug_struct("SigningKey")
             .field("kid", &self.kid)
             .field("x", &self.x)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -88,7 +92,16 @@ impl SigningKey {
         Ok(SigningKey {
             kid: jwk.kid,
             x: jwk.x,
+            d: zeroize::Zeroizing::new(jwk.d),
         })
+    }
+
+    /// The private JWK as WebCrypto's `importKey("jwk", …)` takes it.
+    pub fn private_jwk_json(&self) -> zeroize::Zeroizing<String> {
+        zeroize::Zeroizing::new(
+            serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": self.x, "d": self.d.as_str()})
+                .to_string(),
+        )
     }
 
     pub fn public_jwk(&self) -> PublicJwk {

@@ -55,6 +55,9 @@ pub struct RegionalSettings {
 }
 
 pub struct Config {
+    /// The `iss` of assertions, checkpoints and receipts (`ASSERTION_ISSUER`); unset: the
+    /// request's own origin.
+    pub assertion_issuer: Option<String>,
     /// The dashboard's origin (`DASHBOARD_ORIGIN`), the passkeys' relying party: unset or
     /// unusable (an IP address, a path), and passkeys are off (503 `passkeys_not_configured`).
     pub relying_party: Option<RelyingParty>,
@@ -152,6 +155,7 @@ impl Config {
             _ => ValidationMode::Strict,
         };
         Config {
+            assertion_issuer: setting(env, "ASSERTION_ISSUER").filter(|issuer| !issuer.is_empty()),
             relying_party: setting(env, "DASHBOARD_ORIGIN")
                 .filter(|origin| !origin.is_empty())
                 .and_then(|origin| {

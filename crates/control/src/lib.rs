@@ -23,6 +23,7 @@ mod body;
 mod clock;
 mod config;
 mod errors;
+mod evidence;
 #[cfg(feature = "fault-injection")]
 mod instrumentation;
 mod json;

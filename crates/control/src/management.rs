@@ -47,11 +47,20 @@ pub async fn with_key(
         from_browser: from_browser(req),
     };
     let client = client_info(req);
-    let op = operation(req, rest, query, &Config::cached(env)).await?;
+    let config = Config::cached(env);
+    let op = operation(req, rest, query, &config).await?;
     // As at the gate: a key of an application that does not exist is refused here, and
     // answered exactly as an unknown key of one that does.
     let answer = if kv::key_may_exist(env, &key, flooded).await? {
-        send(env, key.application_id, actor, client, op).await
+        send(
+            env,
+            key.application_id,
+            actor,
+            client,
+            op,
+            issuer(req, &config),
+        )
+        .await
     } else {
         Err(Rejection::UnknownKey.into())
     };
@@ -68,8 +77,26 @@ pub async fn send(
     actor: Actor,
     client: ClientInfo,
     op: ManageOp,
+    issuer: String,
 ) -> ApiResult<Response> {
-    relay(to_key_ring(env, application, &RingCommand::Manage { actor, client, op }).await?).await
+    let command = RingCommand::Manage {
+        actor,
+        client,
+        op,
+        issuer,
+    };
+    relay(to_key_ring(env, application, &command).await?).await
+}
+
+/// The `iss` of checkpoints and receipts: `ASSERTION_ISSUER`, or the request's own origin
+/// (the gate's, as for its assertions).
+pub fn issuer(req: &Request, config: &Config) -> String {
+    config.assertion_issuer.clone().unwrap_or_else(|| {
+        let url = req.inner().url();
+        aero2_keys::gate::RequestTarget::split(&url)
+            .origin
+            .to_owned()
+    })
 }
 
 /// The operation a request asks for. `rest` is the path after `/v1` (secret key) or after
@@ -143,6 +170,21 @@ pub async fn operation(
         ["audit_log"] => {
             allow(&method, "GET")?;
             audit_query(&query)
+        }
+        ["audit_log", "checkpoint"] => {
+            allow(&method, "GET")?;
+            Ok(ManageOp::AuditCheckpoint)
+        }
+        ["audit_log", "export"] => {
+            allow(&method, "GET")?;
+            let from_seq = query
+                .number(
+                    "from_seq",
+                    1..=999_999_999_999_999_999,
+                    ErrorCode::InvalidCursor,
+                )?
+                .unwrap_or(1);
+            Ok(ManageOp::AuditExport { from_seq })
         }
         ["webhook_endpoints", ..] => webhook_operation(req, &method, &rest[1..], config).await,
         _ => Err(ErrorCode::NotFound.into()),

@@ -95,7 +95,8 @@ pub async fn manage(
         }
     };
     let op = operation(req, rest, query, config).await?;
-    send(env, application, actor, client, op).await
+    let issuer = crate::management::issuer(req, config);
+    send(env, application, actor, client, op, issuer).await
 }
 
 fn parse_application_id(text: &str) -> ApiResult<ApplicationId> {
@@ -188,6 +189,7 @@ pub async fn inject_fault(
     struct Fault {
         fail_for_ms: Option<u64>,
         days_later: Option<u64>,
+        count: Option<u32>,
         region: Option<aero2_keys::regional::Region>,
         shard: Option<u8>,
         for_ms: Option<u64>,
@@ -208,6 +210,14 @@ pub async fn inject_fault(
                 ..
             },
         ) => RingCommand::RunRetention { days_later },
+        (
+            "audit",
+            Fault {
+                count: Some(count), ..
+            },
+        ) => RingCommand::FillAudit {
+            count: count.min(50_000),
+        },
         (
             "partition",
             Fault {

@@ -36,7 +36,7 @@ pub async fn route(mut req: Request, env: &Env, config: &Config) -> ApiResult<Re
         }
         #[cfg(feature = "fault-injection")]
         ["__instrumentation"] => Ok(crate::instrumentation::report()),
-        ["v1", "keys", ..] | ["v1", "audit_log"] | ["v1", "webhook_endpoints", ..] => {
+        ["v1", "keys", ..] | ["v1", "audit_log", ..] | ["v1", "webhook_endpoints", ..] => {
             management::with_key(&mut req, &segments[1..], target.query, env).await
         }
         #[cfg(feature = "fault-injection")]

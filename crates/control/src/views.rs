@@ -115,6 +115,10 @@ pub struct KeyResponse<'a> {
     /// The receipt: from this instant no location accepts the key in its old state.
     /// `None` (null) while it cannot be known: in edge mode, a KV write waiting for retry.
     pub effective_at: Option<String>,
+    /// The receipt, signed (JWS, `typ: aero2-receipt+jwt`): the change, its time and mode,
+    /// and the `seq` and `hash` of the audit entry that records it. `None` without a
+    /// signing key.
+    pub receipt: Option<String>,
 }
 
 /// `POST /v1/keys`
@@ -131,6 +135,10 @@ pub struct RotationResponse<'a> {
     /// The receipt: from this instant every location knows the rotation. `None` (null)
     /// while it cannot be known, as for [`KeyResponse`].
     pub effective_at: Option<String>,
+    /// The receipt, signed (JWS, `typ: aero2-receipt+jwt`): the change, its time and mode,
+    /// and the `seq` and `hash` of the audit entry that records it. `None` without a
+    /// signing key.
+    pub receipt: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -207,6 +215,15 @@ pub struct AuditEntryView {
     pub user_agent: Option<String>,
     /// The entry's detail as stored: JSON the key ring wrote, passed on unparsed.
     pub detail: Box<serde_json::value::RawValue>,
+    /// Held out of the hash chain while it can still change (its receipt, or its hour).
+    pub pending: bool,
+    /// Its place in the hash chain (1, 2, 3, …), with the previous entry's hash and its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prev_hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
 }
 
 impl AuditEntryView {
@@ -288,6 +305,9 @@ pub enum AuditDetail<'a> {
         reason: &'static str,
         revoked_at: String,
     },
+    /// `test.filler` (test builds only): the audit log's length for the export tests.
+    #[cfg(feature = "fault-injection")]
+    Filler { n: u32 },
     /// `webhook_endpoint.*`: the endpoint, and its URL's host alone (a path or query can
     /// hold a token).
     Webhook {

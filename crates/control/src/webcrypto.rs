@@ -47,6 +47,27 @@ pub async fn imports(check: &SignatureCheck) -> bool {
     import(check).await.is_some()
 }
 
+/// An Ed25519 signature of `data` by the private JWK `jwk` (JSON), or `None` when
+/// WebCrypto refuses the key or the call.
+pub async fn sign_ed25519(jwk: &str, data: &[u8]) -> Option<Vec<u8>> {
+    let subtle = subtle()?;
+    let jwk = JSON::parse(jwk).ok()?.dyn_into::<Object>().ok()?;
+    let algorithm = JSON::parse(r#"{"name":"Ed25519"}"#)
+        .ok()?
+        .dyn_into::<Object>()
+        .ok()?;
+    let usages = js_sys::Array::of1(&JsValue::from_str("sign"));
+    let promise = subtle
+        .import_key_with_object("jwk", &jwk, &algorithm, false, &usages)
+        .ok()?;
+    let key = JsFuture::from(promise).await.ok()?;
+    let promise = subtle
+        .sign_with_object_and_u8_array(&algorithm, &key.unchecked_into(), data)
+        .ok()?;
+    let signature = JsFuture::from(promise).await.ok()?;
+    Some(js_sys::Uint8Array::new(&signature).to_vec())
+}
+
 /// Whether the signature verifies. A key that does not import, or any WebCrypto failure,
 /// is `false`: a refused sign-in, never an accepted one.
 pub async fn verify(check: &SignatureCheck) -> bool {

@@ -1,8 +1,14 @@
 //! The audit log: one row per management event and per notable use of a key, newest
-//! first when read, kept in the key ring's SQLite storage.
+//! first when read, kept in the key ring's SQLite storage, and hash-chained
+//! (`aero2_keys::audit_chain`): each entry, once chained, names the hash of the one
+//! before and never changes. An entry is held out of the chain while it can still change:
+//! a change until its receipt (`effective_at`) is known, an aggregated entry until its
+//! hour closes. Held entries are listed as `pending`, with no `seq`.
 
+use aero2_keys::audit_chain::{self, Head};
 use aero2_keys::{KeyId, UnixMillis};
 use serde::Deserialize;
+use serde_json::Value;
 
 use aero2_keys::repeats::Seen;
 use aero2_keys::usage::HOUR_MS;
@@ -27,7 +33,63 @@ struct AuditRow {
     ip: Option<String>,
     user_agent: Option<String>,
     detail: String,
+    #[serde(default)]
+    chain_seq: Option<u64>,
+    #[serde(default)]
+    prev_hash: Option<String>,
+    #[serde(default)]
+    hash: Option<String>,
 }
+
+impl AuditRow {
+    /// The entry as the chain hashes it and the export writes it (without `hash`).
+    fn chained_object(&self, seq: u64, prev_hash: &str) -> serde_json::Map<String, Value> {
+        let detail: Value = serde_json::from_str(&self.detail).unwrap_or(Value::Null);
+        let actor: Value = if self.actor.starts_with('{') {
+            serde_json::from_str(&self.actor).unwrap_or_else(|_| Value::from(self.actor.as_str()))
+        } else {
+            Value::from(self.actor.as_str())
+        };
+        let mut object = serde_json::Map::new();
+        object.insert("seq".into(), Value::from(seq));
+        object.insert("prev_hash".into(), Value::from(prev_hash));
+        object.insert("at".into(), Value::from(UnixMillis(self.at).to_rfc3339()));
+        object.insert("event".into(), Value::from(self.event.as_str()));
+        object.insert(
+            "key_id".into(),
+            self.key_id.as_deref().map_or(Value::Null, Value::from),
+        );
+        object.insert("actor".into(), actor);
+        object.insert(
+            "ip".into(),
+            self.ip.as_deref().map_or(Value::Null, Value::from),
+        );
+        object.insert(
+            "user_agent".into(),
+            self.user_agent.as_deref().map_or(Value::Null, Value::from),
+        );
+        object.insert("detail".into(), detail);
+        object
+    }
+}
+
+#[derive(Deserialize)]
+struct HeadRow {
+    seq: u64,
+    hash: String,
+}
+
+/// Why an entry is held out of the chain.
+#[derive(Clone, Copy)]
+pub enum Hold {
+    /// A change whose receipt is not known yet.
+    Receipt = 1,
+    /// An aggregated entry whose hour is still open.
+    OpenHour = 2,
+}
+
+const AUDIT_COLUMNS: &str =
+    "seq, at, event, key_id, actor, ip, user_agent, detail, chain_seq, prev_hash, hash";
 
 /// One page of the audit log, newest first, before `cursor` (an entry id).
 pub struct AuditQuery<'a> {
@@ -67,13 +129,110 @@ impl Store {
             .ok_or_else(|| corrupt("audit entry"))
     }
 
-    /// Records a change's receipt in its audit entry.
+    /// Records a change's receipt in its audit entry, which may then be chained.
     pub fn set_audit_receipt(&self, seq: u64, effective_at: UnixMillis) -> ApiResult<()> {
         self.sql.exec(
-            "UPDATE audit SET detail = json_set(detail, '$.effective_at', ?) WHERE seq = ?",
+            "UPDATE audit SET detail = json_set(detail, '$.effective_at', ?), hold = 0
+             WHERE seq = ? AND chain_seq IS NULL",
             vec![text(effective_at.to_rfc3339()), int(seq)],
         )?;
         Ok(())
+    }
+
+    /// Holds entry `seq` out of the chain (see [`Hold`]).
+    pub fn hold(&self, seq: u64, why: Hold) -> ApiResult<()> {
+        self.sql.exec(
+            "UPDATE audit SET hold = ? WHERE seq = ? AND chain_seq IS NULL",
+            vec![int(why as u64), int(seq)],
+        )?;
+        Ok(())
+    }
+
+    /// The chain's head: its last entry's `seq` and `hash`.
+    pub fn chain_head(&self) -> ApiResult<Head> {
+        let rows: Vec<HeadRow> = self
+            .sql
+            .exec("SELECT seq, hash FROM chain_head WHERE id = 1", None)?
+            .to_array()?;
+        let row = rows
+            .into_iter()
+            .next()
+            .ok_or_else(|| corrupt("chain head"))?;
+        Ok(Head {
+            seq: row.seq,
+            hash: row.hash,
+        })
+    }
+
+    /// Chains every entry that is no longer held, oldest first: the aggregated entries of
+    /// hours that have closed, and changes whose receipt is known. Synchronous: nothing
+    /// interleaves, so the chain has no gaps.
+    pub fn chain_due(&self, now: UnixMillis) -> ApiResult<Head> {
+        let hour_start = now.0 / HOUR_MS * HOUR_MS;
+        self.sql.exec(
+            "UPDATE audit SET hold = 0 WHERE hold = 2 AND chain_seq IS NULL AND at < ?",
+            vec![int(hour_start)],
+        )?;
+        let mut head = self.chain_head()?;
+        loop {
+            let rows: Vec<AuditRow> = self
+                .sql
+                .exec(
+                    &format!(
+                        "SELECT {AUDIT_COLUMNS} FROM audit WHERE chain_seq IS NULL AND hold = 0
+                         ORDER BY seq LIMIT 500"
+                    ),
+                    None,
+                )?
+                .to_array()?;
+            if rows.is_empty() {
+                return Ok(head);
+            }
+            for row in rows {
+                let mut object = row.chained_object(head.seq + 1, &head.hash);
+                object.remove("seq");
+                object.remove("prev_hash");
+                head = audit_chain::append(&head, &mut object);
+                self.sql.exec(
+                    "UPDATE audit SET chain_seq = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                    vec![
+                        int(head.seq),
+                        opt_text(object.get("prev_hash").and_then(Value::as_str)),
+                        text(head.hash.as_str()),
+                        int(row.seq),
+                    ],
+                )?;
+            }
+            self.sql.exec(
+                "UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1",
+                vec![int(head.seq), text(head.hash.as_str())],
+            )?;
+        }
+    }
+
+    /// Up to `limit` chained entries from chain position `from_seq` on, oldest first, as
+    /// the export writes them.
+    pub fn chained_page(&self, from_seq: u64, limit: u32) -> ApiResult<Vec<Value>> {
+        let rows: Vec<AuditRow> = self
+            .sql
+            .exec(
+                &format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit WHERE chain_seq >= ?
+                     ORDER BY chain_seq LIMIT ?"
+                ),
+                vec![int(from_seq), int(u64::from(limit))],
+            )?
+            .to_array()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                let (seq, prev_hash, hash) =
+                    (row.chain_seq?, row.prev_hash.clone()?, row.hash.clone()?);
+                let mut object = row.chained_object(seq, &prev_hash);
+                object.insert("hash".into(), Value::from(hash));
+                Some(Value::Object(object))
+            })
+            .collect())
     }
 
     /// Notes that audit entry `seq` has no receipt until each of `kv_keys` is written.
@@ -115,9 +274,7 @@ impl Store {
 
     pub fn audit_page(&self, query: &AuditQuery<'_>) -> ApiResult<AuditLog> {
         let limit = query.limit.clamp(1, 100);
-        let mut sql = String::from(
-            "SELECT seq, at, event, key_id, actor, ip, user_agent, detail FROM audit WHERE seq < ?",
-        );
+        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq < ?");
         let mut bindings = vec![int(query.cursor.unwrap_or(i64::MAX as u64))];
         if let Some(key_id) = query.key_id {
             sql.push_str(" AND key_id = ?");
@@ -148,6 +305,10 @@ impl Store {
                 user_agent: row.user_agent,
                 // `null` for a detail that is not JSON (none is: the key ring writes each).
                 detail: serde_json::value::RawValue::from_string(row.detail).unwrap_or_default(),
+                pending: row.chain_seq.is_none(),
+                seq: row.chain_seq,
+                prev_hash: row.prev_hash,
+                hash: row.hash,
             })
             .collect();
         Ok(AuditLog {
@@ -299,9 +460,13 @@ impl KeyRingObject {
         let sql = &self.store.sql;
         let hour = now.0 / HOUR_MS;
         let key = || text(key_id.to_string());
+        // The hour's entry, while it is still held out of the chain (a chained entry never
+        // changes: a late count for a closed hour starts an entry of its own).
         let existing: Vec<AggregateRow> = sql
             .exec(
-                "SELECT audit_seq, count, first_at, origins FROM aggregates WHERE event = ? AND key_id = ? AND hour = ?",
+                "SELECT aggregates.audit_seq AS audit_seq, count, first_at, origins FROM aggregates
+                 JOIN audit ON audit.seq = aggregates.audit_seq AND audit.chain_seq IS NULL
+                 WHERE aggregates.event = ? AND aggregates.key_id = ? AND aggregates.hour = ?",
                 vec![text(event), key(), int(hour)],
             )?
             .to_array()?;
@@ -345,8 +510,8 @@ impl KeyRingObject {
         }
         let inserted: Vec<SeqRow> = sql
             .exec(
-                "INSERT INTO audit (at, event, key_id, actor, ip, user_agent, detail)
-                 VALUES (?, ?, ?, 'system', ?, ?, ?) RETURNING seq",
+                "INSERT INTO audit (at, event, key_id, actor, ip, user_agent, detail, hold)
+                 VALUES (?, ?, ?, 'system', ?, ?, ?, ?) RETURNING seq",
                 vec![
                     int(now.0),
                     text(event),
@@ -354,6 +519,7 @@ impl KeyRingObject {
                     opt_text(client.ip.clone()),
                     opt_text(client.user_agent.clone()),
                     text(detail_json),
+                    int(Hold::OpenHour as u64),
                 ],
             )?
             .to_array()?;
@@ -362,7 +528,9 @@ impl KeyRingObject {
             .map(|row| row.seq)
             .ok_or_else(|| corrupt("audit entry"))?;
         sql.exec(
-            "INSERT INTO aggregates (event, key_id, hour, audit_seq, count, first_at, origins) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO aggregates (event, key_id, hour, audit_seq, count, first_at, origins) VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (event, key_id, hour) DO UPDATE SET audit_seq = excluded.audit_seq,
+               count = excluded.count, first_at = excluded.first_at, origins = excluded.origins",
             vec![text(event), key(), int(hour), int(seq), int(count), int(now.0), opt_text(origins_json)],
         )?;
         let mut guard = self.loaded.borrow_mut();

@@ -64,7 +64,9 @@ impl Caller {
         let action = match op {
             ManageOp::ListKeys { .. } => Action::ViewKeys,
             ManageOp::KeyUsage { .. } => Action::ViewUsage,
-            ManageOp::AuditLog { .. } => Action::ViewAuditLog,
+            ManageOp::AuditLog { .. }
+            | ManageOp::AuditCheckpoint
+            | ManageOp::AuditExport { .. } => Action::ViewAuditLog,
             ManageOp::ListWebhookEndpoints | ManageOp::WebhookDeliveries { .. } => {
                 Action::ViewWebhookEndpoints
             }

@@ -16,6 +16,7 @@
 mod alarm;
 mod audit;
 mod auth;
+mod evidence;
 mod ops;
 mod outbox;
 mod regional;
@@ -131,10 +132,17 @@ impl DurableObject for KeyRingObject {
                     .into_response(),
             );
         };
+        let now = now();
         let response = self
-            .handle(command, now())
+            .handle(command, now)
             .await
             .unwrap_or_else(ApiError::into_response);
+        // Whatever this request added to the audit log and may no longer change is chained.
+        if self.loaded.borrow().is_some() {
+            if let Err(err) = self.store.chain_due(now) {
+                console_error!("the audit chain could not be extended ({})", err.code);
+            }
+        }
         if self.kv_upgrade_queued.take() {
             // Best effort: the records are in the outbox, and any later change arms it too.
             let _ = self.schedule().await;
@@ -151,6 +159,11 @@ impl DurableObject for KeyRingObject {
         if let Err(err) = self.run_alarm(now).await {
             console_error!("key ring alarm failed ({}); it will be retried", err.code);
             return Err(worker::Error::RustError("alarm failed".into()));
+        }
+        if self.loaded.borrow().is_some() {
+            if let Err(err) = self.store.chain_due(now) {
+                console_error!("the audit chain could not be extended ({})", err.code);
+            }
         }
         Response::empty()
     }
@@ -186,9 +199,14 @@ impl KeyRingObject {
                     .await?;
                 validated_v1(&verdict, key.kind)
             }
-            RingCommand::Manage { actor, client, op } => {
+            RingCommand::Manage {
+                actor,
+                client,
+                op,
+                issuer,
+            } => {
                 let caller = self.authenticate(&actor, &client, now).await?;
-                self.manage(&caller, &client, op, now).await
+                self.manage(&caller, &client, op, &issuer, now).await
             }
             RingCommand::RecordUsage(UsageReport { counts }) => {
                 if self.record_usage_counts(&counts, now)? {
@@ -225,6 +243,22 @@ impl KeyRingObject {
             RingCommand::RunRetention { days_later } => {
                 self.run_retention(aero2_keys::UnixMillis(now.0 + days_later * 86_400_000))?;
                 Ok(json_response(200, &Empty {}))
+            }
+            #[cfg(feature = "fault-injection")]
+            RingCommand::FillAudit { count } => {
+                self.ensure_loaded()?;
+                for n in 0..count {
+                    self.store.insert_audit(
+                        now,
+                        "test.filler",
+                        None,
+                        "system",
+                        &ClientInfo::default(),
+                        &crate::views::AuditDetail::Filler { n },
+                    )?;
+                }
+                let head = self.store.chain_due(now)?;
+                Ok(json_response(200, &serde_json::json!({ "seq": head.seq })))
             }
         }
     }

@@ -10,7 +10,7 @@ use aero2_keys::{
 };
 use worker::Response;
 
-use super::audit::AuditQuery;
+use super::audit::{AuditQuery, Hold};
 use super::auth::Caller;
 use super::{KeyRingObject, Loaded};
 use crate::config::{Config, ValidationMode};
@@ -27,6 +27,8 @@ struct By<'a> {
     caller: &'a Caller,
     name: String,
     client: &'a ClientInfo,
+    /// The `iss` of the receipts it gets.
+    issuer: &'a str,
 }
 
 impl KeyRingObject {
@@ -36,6 +38,23 @@ impl KeyRingObject {
         caller: &Caller,
         client: &ClientInfo,
         op: ManageOp,
+        issuer: &str,
+        now: UnixMillis,
+    ) -> ApiResult<Response> {
+        let answer = self.operate(caller, client, op, issuer, now).await;
+        // While entries arrive, a signed checkpoint at least hourly (best effort).
+        if let Err(err) = self.checkpoint_hourly(issuer, now).await {
+            worker::console_error!("hourly checkpoint failed ({})", err.code);
+        }
+        answer
+    }
+
+    async fn operate(
+        &self,
+        caller: &Caller,
+        client: &ClientInfo,
+        op: ManageOp,
+        issuer: &str,
         now: UnixMillis,
     ) -> ApiResult<Response> {
         // A member of the application's account: what their role allows, and step-up.
@@ -51,6 +70,7 @@ impl KeyRingObject {
             caller,
             name: caller.audit_name(),
             client,
+            issuer,
         };
         match op {
             ManageOp::ListKeys { include_revoked } => {
@@ -70,6 +90,7 @@ impl KeyRingObject {
                 event,
             } => {
                 caller.require(Scope::AuditRead)?;
+                self.store.chain_due(now)?;
                 let query = AuditQuery {
                     cursor,
                     limit,
@@ -77,6 +98,14 @@ impl KeyRingObject {
                     event: event.as_deref(),
                 };
                 Ok(json_response(200, &self.store.audit_page(&query)?))
+            }
+            ManageOp::AuditCheckpoint => {
+                caller.require(Scope::AuditRead)?;
+                self.checkpoint(issuer, now).await
+            }
+            ManageOp::AuditExport { from_seq } => {
+                caller.require(Scope::AuditRead)?;
+                self.export(from_seq, now)
             }
             op if op.is_webhook() => self.manage_webhooks(caller, client, op, now).await,
             op => {
@@ -137,6 +166,14 @@ impl KeyRingObject {
     /// The operations that change keys (`keys:write`). Each answer to a change of an
     /// existing key carries its receipt, `effective_at`, which its audit entry records too.
     async fn change(&self, by: &By<'_>, op: ManageOp, now: UnixMillis) -> ApiResult<Response> {
+        // What a receipt says changed.
+        let change = match &op {
+            ManageOp::SuspendKey { .. } => "suspended",
+            ManageOp::ResumeKey { .. } => "resumed",
+            ManageOp::RevokeKey { .. } => "revoked",
+            ManageOp::RotateKey { .. } => "rotated",
+            _ => "updated",
+        };
         let done = match op {
             ManageOp::CreateKey {
                 kind,
@@ -233,6 +270,11 @@ impl KeyRingObject {
             }
             _ => return Err(ErrorCode::NotFound.into()),
         };
+        // The change's audit entry stays out of the chain until its receipt is known:
+        // held now, before anything is awaited, so that no other request chains it first.
+        if let Done::Key(_, audit) | Done::Rotated(_, audit) = &done {
+            self.store.hold(*audit, Hold::Receipt)?;
+        }
         let regional = self.after_change(now).await?;
         // `None` where the receipt cannot be known yet: in edge mode, a KV write that failed
         // and waits in the outbox for its retry (the log says "queued for retry").
@@ -254,16 +296,50 @@ impl KeyRingObject {
             self.store.set_audit_receipt(audit, at)?;
             ApiResult::Ok(Some(at.to_rfc3339()))
         };
+        let mode = |kind: KeyKind| match Config::cached(&self.env).mode(kind) {
+            ValidationMode::Strict => "strict",
+            ValidationMode::Edge => "edge",
+            ValidationMode::Regional => "regional",
+        };
         Ok(match done {
             Done::Answered(response) => response,
             Done::Key(record, audit) => {
                 let effective_at = receipt(record.kind, &[&record], audit)?;
+                let signed = self
+                    .receipt(
+                        by.issuer,
+                        record.id,
+                        change,
+                        effective_at.as_deref(),
+                        mode(record.kind),
+                        audit,
+                        now,
+                    )
+                    .await?;
                 let key = KeyView::of(&record, self.last_used(record.id));
-                json_response(200, &KeyResponse { key, effective_at })
+                json_response(
+                    200,
+                    &KeyResponse {
+                        key,
+                        effective_at,
+                        receipt: signed,
+                    },
+                )
             }
             Done::Rotated(rotation, audit) => {
                 let changed = [&rotation.old_record, &rotation.new_record];
                 let effective_at = receipt(rotation.old_record.kind, &changed, audit)?;
+                let signed = self
+                    .receipt(
+                        by.issuer,
+                        rotation.old_record.id,
+                        "rotated",
+                        effective_at.as_deref(),
+                        mode(rotation.old_record.kind),
+                        audit,
+                        now,
+                    )
+                    .await?;
                 let last_used = self.last_used(rotation.old_record.id);
                 json_response(
                     200,
@@ -274,6 +350,7 @@ impl KeyRingObject {
                         },
                         previous_key: KeyView::of(&rotation.old_record, last_used),
                         effective_at,
+                        receipt: signed,
                     },
                 )
             }

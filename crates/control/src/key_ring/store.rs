@@ -86,6 +86,21 @@ const MIGRATIONS: &[&str] = &[
     // reads the compact records of format 2 (`EdgeRecord::encode`), so a ring rewrites its
     // records when it first loads after the upgrade (`KeyRingObject::ensure_loaded`).
     "INSERT INTO meta (name, value) VALUES ('kv_record_format', 1) ON CONFLICT (name) DO NOTHING;",
+    // 10: the hash chain (aero2_keys::audit_chain). `chain_seq` is the entry's place in
+    // the chain, null while it is held: `hold` 1 until its receipt is known, 2 while its
+    // hour is open (an aggregated entry still counting). Existing entries are chained in
+    // order when the ring next loads. The head, and the signed checkpoints.
+    "ALTER TABLE audit ADD COLUMN chain_seq INTEGER;
+     ALTER TABLE audit ADD COLUMN prev_hash TEXT;
+     ALTER TABLE audit ADD COLUMN hash TEXT;
+     ALTER TABLE audit ADD COLUMN hold INTEGER NOT NULL DEFAULT 0;
+     CREATE UNIQUE INDEX audit_by_chain ON audit (chain_seq);
+     CREATE INDEX audit_unchained ON audit (hold, seq) WHERE chain_seq IS NULL;
+     UPDATE audit SET hold = 2 WHERE seq IN (SELECT audit_seq FROM aggregates);
+     UPDATE audit SET hold = 1 WHERE seq IN (SELECT audit_seq FROM pending_receipts);
+     CREATE TABLE chain_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);
+     INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+     CREATE TABLE checkpoints (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, iat INTEGER NOT NULL, token TEXT NOT NULL);",
 ];
 
 /// The format of the key records written to KV now (see migration 9).

@@ -140,6 +140,8 @@ pub enum RingCommand {
         actor: Actor,
         client: ClientInfo,
         op: ManageOp,
+        /// The `iss` of the checkpoints and receipts this operation signs.
+        issuer: String,
     },
     /// Usage counted at the edge in `edge` and `regional` mode, sent in batches after
     /// the response (`aero2_keys::gate::wire::UsageReport`; version 1 had no `v`).
@@ -156,6 +158,10 @@ pub enum RingCommand {
     /// Test builds only: run the daily clean-up as if it were `days_later` days from now.
     #[cfg(feature = "fault-injection")]
     RunRetention { days_later: u64 },
+    /// Test builds only: append `count` entries (`test.filler`) to the audit log, chained
+    /// as any other: a log of export size without thousands of API calls.
+    #[cfg(feature = "fault-injection")]
+    FillAudit { count: u32 },
     /// Keys a secret scanner found in public, all of this application's in one call.
     ReportLeaks { reports: Vec<LeakReport> },
     /// Regional mode: a replica asks for (or renews) its lease, with a full copy of its
@@ -220,6 +226,12 @@ pub enum ManageOp {
         limit: u32,
         key_id: Option<KeyId>,
         event: Option<String>,
+    },
+    /// A signed checkpoint of the audit chain's head.
+    AuditCheckpoint,
+    /// The chained entries from `from_seq` on, as JSON Lines.
+    AuditExport {
+        from_seq: u64,
     },
     ListWebhookEndpoints,
     /// `url` was checked at the edge (scheme, credentials, length, local addresses).
@@ -332,12 +344,20 @@ impl Message for RingCommand {
                     client: ClientInfo,
                     #[serde(borrow)]
                     op: &'a RawValue,
+                    #[serde(default)]
+                    issuer: String,
                 }
-                let Manage { actor, client, op } = fields(text)?;
+                let Manage {
+                    actor,
+                    client,
+                    op,
+                    issuer,
+                } = fields(text)?;
                 RingCommand::Manage {
                     actor,
                     client,
                     op: ManageOp::from_json(op.get())?,
+                    issuer,
                 }
             }
             "record_usage" => RingCommand::RecordUsage(fields(text)?),
@@ -350,6 +370,15 @@ impl Message for RingCommand {
                 }
                 let InjectKvFailure { fail_for_ms } = fields(text)?;
                 RingCommand::InjectKvFailure { fail_for_ms }
+            }
+            #[cfg(feature = "fault-injection")]
+            "fill_audit" => {
+                #[derive(Deserialize)]
+                struct FillAudit {
+                    count: u32,
+                }
+                let FillAudit { count } = fields(text)?;
+                RingCommand::FillAudit { count }
             }
             #[cfg(feature = "fault-injection")]
             "run_retention" => {
@@ -495,6 +524,15 @@ impl Message for ManageOp {
                     key_id,
                     event,
                 }
+            }
+            "audit_checkpoint" => ManageOp::AuditCheckpoint,
+            "audit_export" => {
+                #[derive(Deserialize)]
+                struct AuditExport {
+                    from_seq: u64,
+                }
+                let AuditExport { from_seq } = fields(text)?;
+                ManageOp::AuditExport { from_seq }
             }
             "list_webhook_endpoints" => ManageOp::ListWebhookEndpoints,
             "create_webhook_endpoint" => {

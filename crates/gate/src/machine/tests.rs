@@ -466,7 +466,13 @@ fn an_address_blocked_for_made_up_cookies_can_still_sign_in() {
 fn passkey_sign_ins_and_invitations_meet_the_sign_in_limit() {
     configure("edge");
     let address = "cf-connecting-ip\n198.51.100.61\n";
-    let mut wrong = Machine::start("POST", "https://k/v1/passkeys/authentication", address, None, NOW);
+    let mut wrong = Machine::start(
+        "POST",
+        "https://k/v1/passkeys/authentication",
+        address,
+        None,
+        NOW,
+    );
     assert_eq!(wrong.action, Action::Control);
     wrong.control_answered(Some("sign-in"));
     assert_eq!(wrong.target, "SIGN_IN_LIMITER");
@@ -480,7 +486,11 @@ fn passkey_sign_ins_and_invitations_meet_the_sign_in_limit() {
         "/v1/invitations/abc/registration",
     ] {
         let blocked = Machine::start("POST", &format!("https://k{path}"), address, None, NOW);
-        assert_eq!((blocked.action, blocked.reply.status), (Action::Respond, 429), "{path}");
+        assert_eq!(
+            (blocked.action, blocked.reply.status),
+            (Action::Respond, 429),
+            "{path}"
+        );
     }
     // Reading the session is not a sign-in.
     assert_eq!(get("/v1/passkeys", address).action, Action::Control);
