@@ -5,6 +5,7 @@
 //! The same operations are reached with a secret key (`/v1/keys…`, `/v1/audit_log`, for
 //! the key's own application) and by the operator (`/v1/applications/{id}/keys…`).
 
+use aero2_keys::gate::wire::RequestFacts;
 use aero2_keys::gate::{key_from_authorization, Rejection};
 use aero2_keys::http::bodies::{
     CreateKeyRequest, CreateWebhookEndpointRequest, RotateRequest, UpdateKeyRequest,
@@ -45,6 +46,7 @@ pub async fn with_key(
     let actor = Actor::Key {
         key,
         from_browser: from_browser(req),
+        request: request_facts(req),
     };
     let client = client_info(req);
     let config = Config::cached(env);
@@ -70,6 +72,19 @@ pub async fn with_key(
     })
 }
 
+/// What a canary's use records of a management request: its method, path and country.
+/// (The path as the worker received it: the gate has normalised it.)
+fn request_facts(req: &Request) -> RequestFacts {
+    let url = req.inner().url();
+    let target = aero2_keys::gate::RequestTarget::split(&url);
+    RequestFacts {
+        method: req.inner().method(),
+        path: target.path.to_owned(),
+        country: req.cf().and_then(|cf| cf.country()),
+        ..RequestFacts::default()
+    }
+}
+
 /// Sends a management operation to the application's key ring; its answer, or its error.
 pub async fn send(
     env: &Env,
@@ -82,7 +97,7 @@ pub async fn send(
     let command = RingCommand::Manage {
         actor,
         client,
-        op,
+        op: Box::new(op),
         issuer,
     };
     relay(to_key_ring(env, application, &command).await?).await
@@ -118,11 +133,15 @@ pub async fn operation(
                 });
             }
             let body: CreateKeyRequest = read_json(req).await?;
+            let canary = body
+                .canary()
+                .map_err(|err| ApiError::with_detail(ErrorCode::InvalidCanary, err.to_string()))?;
             let policy = body.policy(now()).map_err(invalid_policy)?;
             Ok(ManageOp::CreateKey {
                 kind: body.kind,
                 label: body.label().to_owned(),
                 policy,
+                canary,
             })
         }
         ["keys", id] => {

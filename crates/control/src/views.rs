@@ -26,6 +26,11 @@ pub struct KeyView<'a> {
     pub last_used_at: Option<String>,
     /// Set while the key is suspended.
     pub suspended_at: Option<String>,
+    /// A canary: a decoy, refused as an unknown key; its use is `key.canary_used`.
+    pub canary: bool,
+    /// A canary's keys that its use suspends (absent for other keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary_suspends: Option<&'a Vec<KeyId>>,
     /// The key's restrictions; each is absent when the key has none of that kind.
     #[serde(flatten)]
     pub policy: PolicyView<'a>,
@@ -89,6 +94,8 @@ impl<'a> KeyView<'a> {
             rotated_from: record.rotated_from,
             last_used_at: last_used_at.map(UnixMillis::to_rfc3339),
             suspended_at: record.suspended_at.map(UnixMillis::to_rfc3339),
+            canary: record.canary,
+            canary_suspends: record.canary.then_some(&record.canary_suspends),
             policy: PolicyView::of(&record.policy),
         }
     }
@@ -283,11 +290,24 @@ pub enum AuditDetail<'a> {
         /// `key.origin_not_allowed`: the distinct websites seen.
         #[serde(skip_serializing_if = "Option::is_none")]
         origins: Option<&'a Vec<String>>,
+        /// `key.canary_used`: the last request's method and path, and its country.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_request: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_location: Option<&'a str>,
     },
     /// `key.updated`: the fields that changed, never their values.
     Update { fields: Vec<&'static str> },
-    /// `key.suspended`, `key.resumed`
-    Suspension { kind: KeyKind, label: &'a str },
+    /// `key.suspended`, `key.resumed`; `reason` and `canary_key_id` when a canary's use
+    /// suspended the key.
+    Suspension {
+        kind: KeyKind,
+        label: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'static str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        canary_key_id: Option<KeyId>,
+    },
     /// `key.expiring_soon`, `key.grace_period_in_use`
     Reminder {
         /// `7_days`, `1_day`; `first_use`, `grace_period_ending`

@@ -145,7 +145,7 @@ async function toControl(request, gate, env) {
     if (name.replace(/_/g, "-").startsWith("x-aero2-")) headers.delete(name);
   }
   applyLines(headers, gate.control_headers);
-  return env.CONTROL.fetch(new Request(request, { headers }));
+  return env.CONTROL.fetch(new Request(request, { headers, cf: request.cf }));
 }
 
 /** The control plane's answer, without its report to the gate. */

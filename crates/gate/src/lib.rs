@@ -64,9 +64,9 @@ impl Gate {
                 Some(longitude).filter(|l| l.is_finite()),
             )
         });
-        Gate {
-            machine: Machine::start(method, url, headers, Some(region), millis(now)),
-        }
+        let mut machine = Machine::start(method, url, headers, Some(region), millis(now));
+        machine.located(country);
+        Gate { machine }
     }
 
     /// What the host must do next ([`Action`]).

@@ -11,8 +11,8 @@ use aero2_keys::gate::wire::{
     LookupRequest, ReplicaName, RequestFacts, VerifyRequest, WireVerdict, PROTOCOL_VERSION,
 };
 use aero2_keys::gate::{
-    key_from_authorization, verify, ClientInfo, EdgeRecord, KeyEvent, Observed, Presented,
-    RateVerdict, Rejection, RequestTarget, Verdict,
+    key_from_authorization, observe, verify, ClientInfo, EdgeRecord, Presented, RateVerdict,
+    Rejection, RequestTarget, SeenRequest, Verdict,
 };
 use aero2_keys::http::cors::{self, is_preflight, reflectable_origin};
 use aero2_keys::http::forwarding::carries_secret_key;
@@ -113,6 +113,8 @@ struct Gated {
     from_browser: bool,
     method_override: bool,
     region: Option<Region>,
+    /// `request.cf`'s country, kept only by a canary's use.
+    country: Option<String>,
     /// The client's headers the origin must not get (by name), and the `Cookie` it gets
     /// instead of the client's (without the worker's own cookies), if any.
     dropped_headers: Vec<String>,
@@ -138,6 +140,11 @@ impl Machine {
             control_headers: Vec::new(),
             request: Gated::default(),
         }
+    }
+
+    /// `request.cf`'s country, for the record of a canary's use.
+    pub fn located(&mut self, country: &str) {
+        self.request.country = Some(country.to_owned()).filter(|c| !c.is_empty());
     }
 
     /// Starts a request. `headers` is every header as `name\nvalue\n` pairs; `region` is
@@ -377,9 +384,14 @@ impl Machine {
                     client_ip: request.client_ip.clone(),
                     origin: request.page_origin.clone(),
                     method_override: request.method_override,
+                    country: request.country.clone(),
                 },
                 from_browser: request.from_browser,
-                client: self.client(),
+                // All of it: the key ring keeps of it what an event needs (`observe`).
+                client: ClientInfo::new(
+                    request.client_ip.as_deref(),
+                    request.user_agent.as_deref(),
+                ),
             };
             self.body = command.to_json();
             self.target = key.application_id.to_string();
@@ -403,16 +415,6 @@ impl Machine {
         self.hint = region.hint();
         self.waiting = Waiting::ReplicaRecord;
         self.action = Action::AskReplica;
-    }
-
-    /// Who sent the request, for the audit log, only when it matters: a browser, or a page.
-    fn client(&self) -> ClientInfo {
-        let request = &self.request;
-        if request.from_browser || request.page_origin.is_some() {
-            ClientInfo::new(request.client_ip.as_deref(), request.user_agent.as_deref())
-        } else {
-            ClientInfo::default()
-        }
     }
 
     fn read_kv(&mut self, key: String, waiting: Waiting) {
@@ -590,18 +592,22 @@ impl Machine {
     fn record_effects(&self, key_id: KeyId, verdict: &Verdict, now: UnixMillis) {
         let Some(key) = self.request.key else { return };
         let application = key.application_id;
-        let origin = self.request.page_origin.as_deref();
-        let client = self.client();
+        let request = &self.request;
+        let client = ClientInfo::new(request.client_ip.as_deref(), request.user_agent.as_deref());
+        let seen = SeenRequest {
+            client: &client,
+            from_browser: request.from_browser,
+            origin: request.page_origin.as_deref(),
+            method: &request.method,
+            path: &request.path,
+            country: request.country.as_deref(),
+        };
         isolate::with(|i| {
             if verdict.counts_as_use {
                 i.count_use(application, key_id, now);
             }
             for event in verdict.events.iter() {
-                // The website is the only thing an event keeps of the request.
-                let seen_origin =
-                    (event == KeyEvent::OriginNotAllowed).then(|| origin.unwrap_or("null"));
-                let observed = Observed::new(client.clone(), seen_origin);
-                i.note_event((application, key_id, event), observed, now);
+                i.note_event((application, key_id, event), observe(event, &seen), now);
             }
         });
     }

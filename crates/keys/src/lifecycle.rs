@@ -175,6 +175,10 @@ struct StoredKeyRecord {
     policy: Policy,
     #[serde(default)]
     suspended_at: Option<UnixMillis>,
+    #[serde(default)]
+    canary: bool,
+    #[serde(default)]
+    canary_suspends: Vec<KeyId>,
 }
 
 impl TryFrom<StoredKeyRecord> for KeyRecord {
@@ -199,6 +203,8 @@ impl TryFrom<StoredKeyRecord> for KeyRecord {
             rotated_from: stored.rotated_from,
             policy: stored.policy,
             suspended_at: stored.suspended_at,
+            canary: stored.canary,
+            canary_suspends: stored.canary_suspends,
         })
     }
 }
@@ -224,6 +230,13 @@ pub struct KeyRecord {
     /// Set while the key is suspended: refused until resumed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspended_at: Option<UnixMillis>,
+    /// A canary: a decoy secret key, planted to be stolen. It is refused as an unknown key
+    /// is, and its use is recorded (`key.canary_used`) and suspends `canary_suspends`.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub canary: bool,
+    /// The keys a canary's use suspends at once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub canary_suspends: Vec<KeyId>,
 }
 
 impl KeyRecord {
@@ -239,6 +252,8 @@ impl KeyRecord {
             rotated_from: None,
             policy,
             suspended_at: None,
+            canary: false,
+            canary_suspends: Vec::new(),
         }
     }
 
@@ -249,7 +264,8 @@ impl KeyRecord {
     /// it, so it is no substitute. (A key that expires later still counts: the application
     /// is warned with `key.expiring_soon`, and may choose to run on expiring keys only.)
     fn can_manage_keys(&self, now: UnixMillis) -> bool {
-        self.kind == KeyKind::Secret
+        !self.canary
+            && self.kind == KeyKind::Secret
             && self.status == KeyStatus::Active
             && self.suspended_at.is_none()
             && self.policy.expires_at.is_none_or(|end| end > now)
@@ -360,6 +376,8 @@ pub enum LifecycleError {
     NotSuspended,
     InvalidPolicy(PolicyError),
     Random(RandomError),
+    /// A canary cannot be rotated (nothing should keep working with it).
+    RotateCanary,
 }
 
 impl core::error::Error for LifecycleError {}
@@ -493,6 +511,28 @@ impl KeyRing {
         Ok((key, record))
     }
 
+    /// Creates a canary: a secret key that looks like any other and is refused as an
+    /// unknown key; its use suspends `suspends` (each checked by the caller: the keys
+    /// within the creating key's reach).
+    pub fn create_canary(
+        &mut self,
+        label: &str,
+        suspends: Vec<KeyId>,
+        now: UnixMillis,
+        rng: &mut impl RandomSource,
+    ) -> Result<(ApiKey, KeyRecord), LifecycleError> {
+        let (key, record) = self.create(KeyKind::Secret, label, Policy::default(), now, rng)?;
+        let canary = KeyRecord {
+            canary: true,
+            canary_suspends: suspends,
+            ..record
+        };
+        if let Some(last) = self.keys.last_mut() {
+            *last = canary.clone();
+        }
+        Ok((key, canary))
+    }
+
     /// Creates an active key with a policy (checked against its kind and `now`). Its value
     /// is returned once and not kept.
     pub fn create(
@@ -545,6 +585,9 @@ impl KeyRing {
         grace: GracePeriod,
         rng: &mut impl RandomSource,
     ) -> Result<Rotation, LifecycleError> {
+        if self.get(id).is_some_and(|record| record.canary) {
+            return Err(LifecycleError::RotateCanary);
+        }
         let index = self.index_of(id)?;
         // Validate on a copy first, so that a refused rotation changes nothing.
         let mut old_record = self.keys[index].clone();
@@ -683,6 +726,35 @@ impl KeyRing {
         let record = &mut self.keys[index];
         record.suspended_at = Some(now);
         Ok(record.clone())
+    }
+
+    /// A canary was used: suspends each key it names that is still live and not suspended
+    /// already, and returns them. The last key that can manage keys is suspended too, as a
+    /// leaked key is revoked: after a breach, locking the application's keys out is the
+    /// lesser harm (its members can resume them).
+    pub fn suspend_for_canary(&mut self, canary: KeyId, now: UnixMillis) -> Vec<KeyRecord> {
+        let Some(targets) = self
+            .get(canary)
+            // Armed: a canary its owners revoked or suspended suspends nothing.
+            .filter(|record| {
+                record.canary && record.status == KeyStatus::Active && record.suspended_at.is_none()
+            })
+            .map(|record| record.canary_suspends.clone())
+        else {
+            return Vec::new();
+        };
+        let mut suspended = Vec::new();
+        for record in &mut self.keys {
+            if targets.contains(&record.id)
+                && !record.canary
+                && !record.status.is_revoked()
+                && record.suspended_at.is_none()
+            {
+                record.suspended_at = Some(now);
+                suspended.push(record.clone());
+            }
+        }
+        suspended
     }
 
     pub fn resume(&mut self, id: KeyId) -> Result<KeyRecord, LifecycleError> {

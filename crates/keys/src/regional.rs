@@ -251,6 +251,7 @@ mod tests {
             status,
             policy: Policy::default(),
             suspended: false,
+            canary: false,
         }
     }
 

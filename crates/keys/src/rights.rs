@@ -128,6 +128,7 @@ mod tests {
             status,
             policy: NO_POLICY,
             suspended: false,
+            canary: false,
         }
     }
 

@@ -176,6 +176,7 @@ fn key_ring_record(
     policy: Policy,
     status: KeyStatus,
     suspended: bool,
+    canary: bool,
 ) -> (KeyIdentity, KeyRecord) {
     let mut ring = KeyRing::new(app(), Environment::Live);
     let (key, mut record) = ring
@@ -190,6 +191,8 @@ fn key_ring_record(
     record.policy = policy;
     record.status = status;
     record.suspended_at = suspended.then_some(UnixMillis(T0.0 - 1));
+    // A canary is a secret key; the hosts must refuse it alike, as an unknown key.
+    record.canary = canary && kind == KeyKind::Secret;
     (identify(key.expose_secret()).unwrap(), record)
 }
 
@@ -252,9 +255,10 @@ proptest! {
             .prop_flat_map(|kind| (Just(kind), policy_strategy(kind))),
         status in status_strategy(),
         suspended in any::<bool>(),
+        canary in proptest::bool::weighted(0.2),
         requests in proptest::collection::vec(request_strategy(), 1..8),
     ) {
-        let (key, record) = key_ring_record(kind, policy, status, suspended);
+        let (key, record) = key_ring_record(kind, policy, status, suspended, canary);
         // What the key ring writes to KV, and what it pushes to a replica (the same record).
         let kv_value = EdgeRecord::of(app(), &record).encode();
         let replica_answer = EdgeRecord::of(app(), &record).encode();

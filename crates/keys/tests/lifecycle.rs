@@ -681,3 +681,89 @@ fn the_ring_keeps_at_most_its_bound_dropping_the_oldest_revoked_records() {
         "nothing more to drop"
     );
 }
+
+#[test]
+fn a_canary_looks_like_a_secret_key_cannot_be_rotated_and_keeps_no_application_in() {
+    let (mut ring, mut rng) = ring();
+    let (real_key, real) = ring
+        .create(KeyKind::Secret, "backend", Policy::default(), T0, &mut rng)
+        .unwrap();
+    let (key, canary) = ring
+        .create_canary("ci-decoy", vec![real.id], T0, &mut rng)
+        .unwrap();
+    // The same prefix, length and checksum as any secret key: only the record knows.
+    let parsed = aero2_keys::identify(key.expose_secret()).unwrap();
+    assert_eq!(parsed.kind, KeyKind::Secret);
+    assert!(key.expose_secret().starts_with("sk_live_"));
+    assert_eq!(key.expose_secret().len(), real_key.expose_secret().len());
+    assert!(canary.canary);
+    assert_eq!(canary.canary_suspends, [real.id]);
+    assert_eq!(ring.get(canary.id), Some(&canary), "kept as returned");
+    assert_eq!(
+        ring.rotate(
+            canary.id,
+            T0,
+            GracePeriod::from_seconds(0).unwrap(),
+            &mut rng
+        )
+        .unwrap_err(),
+        LifecycleError::RotateCanary
+    );
+    // The canary is no usable key for the last-key guard: the real key stays the last.
+    assert_eq!(
+        ring.revoke(real.id, T0, RevocationReason::Revoked)
+            .unwrap_err(),
+        LifecycleError::LastActiveSecretKey
+    );
+    assert_eq!(
+        ring.suspend(real.id, T0).unwrap_err(),
+        LifecycleError::LastActiveSecretKey
+    );
+    // A stored ring keeps what makes a canary one.
+    let json = serde_json::to_string(&ring).unwrap();
+    let again: KeyRing = serde_json::from_str(&json).unwrap();
+    assert_eq!(again.get(canary.id), Some(&canary));
+    assert!(!json.contains(key.expose_secret()));
+}
+
+#[test]
+fn a_canarys_use_suspends_its_keys_even_the_last_one_and_only_those_still_live() {
+    let (mut ring, mut rng) = ring();
+    let secret = |ring: &mut KeyRing, rng: &mut SeededRandom, label| {
+        ring.create(KeyKind::Secret, label, Policy::default(), T0, rng)
+            .unwrap()
+            .1
+    };
+    let only = secret(&mut ring, &mut rng, "only");
+    let (_, canary) = ring
+        .create_canary("decoy", vec![only.id], T0, &mut rng)
+        .unwrap();
+    let suspended = ring.suspend_for_canary(canary.id, at(5));
+    assert_eq!(suspended.len(), 1);
+    assert_eq!(suspended[0].id, only.id);
+    assert_eq!(ring.get(only.id).unwrap().suspended_at, Some(at(5)));
+    // Again: nothing more to suspend, and the first time is kept.
+    assert!(ring.suspend_for_canary(canary.id, at(6)).is_empty());
+    assert_eq!(ring.get(only.id).unwrap().suspended_at, Some(at(5)));
+    // Resumed by a member, suspended again by the next use.
+    ring.resume(only.id).unwrap();
+    assert_eq!(ring.suspend_for_canary(canary.id, at(7)).len(), 1);
+
+    // A revoked key stays revoked; a key not named is untouched; a real key is no canary.
+    let (mut ring, mut rng) = self::ring();
+    let kept = secret(&mut ring, &mut rng, "kept");
+    let named = secret(&mut ring, &mut rng, "named");
+    let gone = secret(&mut ring, &mut rng, "gone");
+    ring.revoke(gone.id, T0, RevocationReason::Revoked).unwrap();
+    let (_, canary) = ring
+        .create_canary("decoy", vec![named.id, gone.id], T0, &mut rng)
+        .unwrap();
+    assert!(ring.suspend_for_canary(kept.id, at(1)).is_empty());
+    let suspended = ring.suspend_for_canary(canary.id, at(1));
+    assert_eq!(
+        suspended.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [named.id]
+    );
+    assert_eq!(ring.get(kept.id).unwrap().suspended_at, None);
+    assert!(ring.get(gone.id).unwrap().status.is_revoked());
+}

@@ -50,6 +50,7 @@ fn replica_bytes(keys: usize, policy: &Policy) -> usize {
                 status: KeyStatus::Active,
                 policy: policy.clone(),
                 suspended: false,
+                canary: false,
             },
         ));
     }

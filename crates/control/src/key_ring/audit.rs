@@ -431,13 +431,23 @@ impl KeyRingObject {
                 EventType::KeyRateLimited,
                 "requests past the key's rate limit were refused",
             ),
+            KeyEvent::CanaryUsed => (
+                EventType::KeyCanaryUsed,
+                "a canary key was used: it was taken from where it was planted. It was refused as an unknown key is",
+            ),
         };
         let seen = Occurrences {
             count,
             at,
             observed,
         };
-        self.record_aggregated(name, key_id, &seen, message)
+        let mut started = self.record_aggregated(name, key_id, &seen, message)?;
+        if event == KeyEvent::CanaryUsed {
+            // Every use, not only the first of the hour: a key resumed in between is
+            // suspended again.
+            started |= self.suspend_for_canary(key_id, at)?;
+        }
+        Ok(started)
     }
 
     /// Records an event that can repeat on every request as one audit entry per key and
@@ -495,6 +505,8 @@ impl KeyRingObject {
             last_ip: client.ip.as_deref(),
             last_user_agent: client.user_agent.as_deref(),
             origins: (!origins.is_empty()).then_some(&origins),
+            last_request: observed.request.as_deref(),
+            last_location: observed.location.as_deref(),
         };
         let detail_json = serde_json::to_string(&detail).unwrap_or_else(|_| "{}".to_owned());
         if let Some(row) = existing.first() {

@@ -4,6 +4,7 @@
 //! an operation that skipped authentication would not compile.
 
 use aero2_accounts::{may, Action, KeyOperation, WebhookOperation};
+use aero2_keys::gate::SeenRequest;
 use aero2_keys::http::ErrorCode;
 use aero2_keys::policy::{FrontendRoutes, Policy, Scope};
 use aero2_keys::rights::{key_manager, ManageRefusal, Manager};
@@ -83,14 +84,28 @@ impl Caller {
             | ManageOp::EnableWebhookEndpoint { .. }
             | ManageOp::ResendWebhookMessage { .. } => Action::Webhook(WebhookOperation::Change),
         };
-        if !may(member.role, action) {
-            return Err(ApiError::with_detail(
-                ErrorCode::InsufficientRole,
-                format!("a member with the role {} may not do this", member.role),
-            ));
+        // A canary's use suspends keys: its creator must be allowed to suspend each.
+        let mut actions = vec![action];
+        if let ManageOp::CreateKey {
+            canary: Some(suspends),
+            ..
+        } = op
+        {
+            // (A key that does not exist is the operation's to refuse: `invalid_canary`.)
+            for kind in suspends.iter().filter_map(|id| kind_of(*id)) {
+                actions.push(key(KeyOperation::Suspend, kind));
+            }
         }
-        if action.needs_step_up() && !member.stepped_up {
-            return Err(ErrorCode::ReauthenticationRequired.into());
+        for action in actions {
+            if !may(member.role, action) {
+                return Err(ApiError::with_detail(
+                    ErrorCode::InsufficientRole,
+                    format!("a member with the role {} may not do this", member.role),
+                ));
+            }
+            if action.needs_step_up() && !member.stepped_up {
+                return Err(ErrorCode::ReauthenticationRequired.into());
+            }
         }
         Ok(())
     }
@@ -128,7 +143,7 @@ impl KeyRingObject {
         now: UnixMillis,
     ) -> ApiResult<Caller> {
         let frontend = Config::cached(&self.env).frontend_routes.clone();
-        let (key, from_browser) = match actor {
+        let (key, from_browser, request) = match actor {
             Actor::Operator | Actor::Member(_) => {
                 self.ensure_loaded()?;
                 return Ok(Caller {
@@ -140,9 +155,21 @@ impl KeyRingObject {
                     },
                 });
             }
-            Actor::Key { key, from_browser } => (key, *from_browser),
+            Actor::Key {
+                key,
+                from_browser,
+                request,
+            } => (key, *from_browser, request),
         };
-        self.decide(key, client, now, |record| {
+        let seen = SeenRequest {
+            client,
+            from_browser,
+            origin: None,
+            method: &request.method,
+            path: &request.path,
+            country: request.country.as_deref(),
+        };
+        self.decide(key, &seen, now, |record| {
             let client_ip = client.ip.as_deref().and_then(|ip| ip.parse().ok());
             key_manager(record, key, from_browser, client_ip, now)
         })

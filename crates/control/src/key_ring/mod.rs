@@ -30,7 +30,8 @@ use std::collections::HashMap;
 
 use aero2_keys::gate::wire::{EventReport, RequestFacts, UsageReport, WireVerdict};
 use aero2_keys::gate::{
-    verify, ExactWindows, KeyEvent, Observed, Presented, RecordView, Rejection, Verdict,
+    canary_use, observe, verify, CanaryUse, ExactWindows, KeyEvent, Observed, Presented,
+    RecordView, Rejection, SeenRequest, Verdict,
 };
 use aero2_keys::http::ErrorCode;
 use aero2_keys::outbox::Outbox;
@@ -206,7 +207,7 @@ impl KeyRingObject {
                 issuer,
             } => {
                 let caller = self.authenticate(&actor, &client, now).await?;
-                self.manage(&caller, &client, op, &issuer, now).await
+                self.manage(&caller, &client, *op, &issuer, now).await
             }
             RingCommand::RecordUsage(UsageReport { counts }) => {
                 if self.record_usage_counts(&counts, now)? {
@@ -404,8 +405,15 @@ impl KeyRingObject {
                 now,
             )
         };
-        self.carry_out(&verdict, client, request.origin.as_deref(), now)
-            .await?;
+        let seen = SeenRequest {
+            client,
+            from_browser,
+            origin: request.origin.as_deref(),
+            method: &request.method,
+            path: &request.path,
+            country: request.country.as_deref(),
+        };
+        self.carry_out(&verdict, &seen, now).await?;
         Ok(verdict)
     }
 
@@ -413,8 +421,7 @@ impl KeyRingObject {
     async fn carry_out(
         &self,
         verdict: &Verdict,
-        client: &ClientInfo,
-        origin: Option<&str>,
+        seen: &SeenRequest<'_>,
         now: UnixMillis,
     ) -> ApiResult<()> {
         let Some(key_id) = verdict.key_id else {
@@ -425,10 +432,7 @@ impl KeyRingObject {
         }
         let mut look_again = false;
         for event in verdict.events.iter() {
-            // The website is the only thing an event keeps of the request.
-            let origin = (event == KeyEvent::OriginNotAllowed).then(|| origin.unwrap_or("null"));
-            let observed = Observed::new(client.clone(), origin);
-            look_again |= self.note_event(key_id, event, observed, now)?;
+            look_again |= self.note_event(key_id, event, observe(event, seen), now)?;
         }
         if look_again {
             self.schedule().await?;
@@ -444,14 +448,14 @@ impl KeyRingObject {
     async fn decide<T>(
         &self,
         key: &KeyIdentity,
-        client: &ClientInfo,
+        seen: &SeenRequest<'_>,
         now: UnixMillis,
         decide: impl FnOnce(RecordView<'_>) -> Result<T, Rejection>,
     ) -> ApiResult<T> {
         if !self.application_exists()? {
             return Err(Rejection::UnknownKey.into());
         }
-        let (key_id, decision) = {
+        let (key_id, canary, decision) = {
             let guard = self.loaded.borrow();
             let loaded = guard
                 .as_ref()
@@ -460,8 +464,19 @@ impl KeyRingObject {
                 .ring
                 .find_by_storage_id(&key.storage_id)
                 .ok_or(Rejection::UnknownKey)?;
-            (record.id, decide(record.view(loaded.application.id)))
+            let view = record.view(loaded.application.id);
+            (record.id, canary_use(view, key), decide(view))
         };
+        // A canary: refused exactly as an unknown key is, its use recorded at once.
+        if let Some(canary) = canary {
+            if canary == CanaryUse::Armed {
+                let observed = observe(KeyEvent::CanaryUsed, seen);
+                if self.note_event(key_id, KeyEvent::CanaryUsed, observed, now)? {
+                    self.schedule().await?;
+                }
+            }
+            return Err(Rejection::UnknownKey.into());
+        }
         if decision
             .as_ref()
             .map_or_else(Rejection::key_authenticated, |_| true)
@@ -469,7 +484,7 @@ impl KeyRingObject {
             self.record_usage(key_id, now).await?;
         }
         if let Err(Rejection::SecretKeyInBrowser) = decision {
-            let observed = Observed::new(client.clone(), None);
+            let observed = observe(KeyEvent::SecretInBrowser, seen);
             if self.note_event(key_id, KeyEvent::SecretInBrowser, observed, now)? {
                 self.schedule().await?;
             }

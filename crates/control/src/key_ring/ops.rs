@@ -58,14 +58,17 @@ impl KeyRingObject {
         now: UnixMillis,
     ) -> ApiResult<Response> {
         // A member of the application's account: what their role allows, and step-up.
-        let (environment, kind) = self.read(|loaded| {
-            let kind = op
-                .key_id()
-                .and_then(|id| loaded.ring.get(id))
-                .map(|r| r.kind);
-            Ok((loaded.application.environment, kind))
+        let (environment, kinds) = self.read(|loaded| {
+            let kinds: Vec<(KeyId, KeyKind)> = op
+                .key_ids()
+                .filter_map(|id| loaded.ring.get(id))
+                .map(|r| (r.id, r.kind))
+                .collect();
+            Ok((loaded.application.environment, kinds))
         })?;
-        caller.permit(&op, environment, |_| kind)?;
+        caller.permit(&op, environment, |id| {
+            kinds.iter().find(|(k, _)| *k == id).map(|(_, kind)| *kind)
+        })?;
         let by = By {
             caller,
             name: caller.audit_name(),
@@ -179,7 +182,11 @@ impl KeyRingObject {
                 kind,
                 label,
                 policy,
-            } => Done::Answered(self.create_key(by, kind, &label, policy, now)?),
+                canary,
+            } => Done::Answered(match canary {
+                None => self.create_key(by, kind, &label, policy, now)?,
+                Some(suspends) => self.create_canary(by, &label, suspends, now)?,
+            }),
             ManageOp::UpdateKey { key_id, change } => {
                 let record = self.mutate(|loaded| {
                     // The key's rights before the change and after it are both checked.
@@ -222,6 +229,8 @@ impl KeyRingObject {
                     let detail = AuditDetail::Suspension {
                         kind: record.kind,
                         label: &record.label,
+                        reason: None,
+                        canary_key_id: None,
                     };
                     let audit =
                         self.save(loaded, by, &record, EventType::KeySuspended, &detail, now)?;
@@ -236,6 +245,8 @@ impl KeyRingObject {
                     let detail = AuditDetail::Suspension {
                         kind: record.kind,
                         label: &record.label,
+                        reason: None,
+                        canary_key_id: None,
                     };
                     let audit =
                         self.save(loaded, by, &record, EventType::KeyResumed, &detail, now)?;
@@ -423,6 +434,51 @@ impl KeyRingObject {
                 .create(kind, label, policy, now, &mut SystemRandom)?;
             let detail = AuditDetail::Key {
                 kind,
+                label: &record.label,
+            };
+            self.save(loaded, by, &record, EventType::KeyCreated, &detail, now)?;
+            self.forget_beyond_bound(loaded, now)?;
+            Ok((key, record))
+        })?;
+        let key = CreatedKey {
+            key: KeyView::of(&record, None),
+            value: key.expose_secret(),
+        };
+        Ok(json_response(201, &CreatedKeyResponse { key }))
+    }
+
+    /// A canary: it has no rights (it is refused everywhere), so creating one needs only
+    /// `keys:write`; each key it will suspend must be within the caller's reach, live, and
+    /// no canary itself.
+    fn create_canary(
+        &self,
+        by: &By<'_>,
+        label: &str,
+        suspends: Vec<KeyId>,
+        now: UnixMillis,
+    ) -> ApiResult<Response> {
+        let (key, record) = self.mutate(|loaded| {
+            for &id in &suspends {
+                let record = target(by, loaded, id).map_err(|err| match err.code {
+                    ErrorCode::KeyNotFound => ApiError::with_detail(
+                        ErrorCode::InvalidCanary,
+                        format!("canary_suspends names {id}, which this application does not have"),
+                    ),
+                    _ => err,
+                })?;
+                if record.canary || record.status.is_revoked() {
+                    return Err(ApiError::with_detail(
+                        ErrorCode::InvalidCanary,
+                        format!("canary_suspends names {id}, which is revoked or a canary"),
+                    ));
+                }
+            }
+            let (key, record) =
+                loaded
+                    .ring
+                    .create_canary(label, suspends, now, &mut SystemRandom)?;
+            let detail = AuditDetail::Key {
+                kind: record.kind,
                 label: &record.label,
             };
             self.save(loaded, by, &record, EventType::KeyCreated, &detail, now)?;

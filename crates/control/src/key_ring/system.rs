@@ -7,7 +7,7 @@ use aero2_keys::http::ErrorCode;
 use aero2_keys::outbox::Outbox;
 use aero2_keys::policy::Policy;
 use aero2_keys::webhooks::EventType;
-use aero2_keys::{KeyKind, KeyRing, KeyStatus, RevocationReason, SystemRandom, UnixMillis};
+use aero2_keys::{KeyId, KeyKind, KeyRing, KeyStatus, RevocationReason, SystemRandom, UnixMillis};
 use worker::Response;
 
 use super::outbox::KV_BACKOFF;
@@ -145,6 +145,20 @@ impl KeyRingObject {
         let Some(record) = loaded.ring.find_by_storage_id(&report.storage_id).cloned() else {
             return Ok(LeakOutcome::Unknown);
         };
+        // A canary found in public is recorded, and nothing else changes: it is planted to
+        // be found, and a revoked canary would no longer be answered as an unknown key.
+        if record.canary {
+            self.key_event(
+                loaded,
+                EventType::KeyCanaryLeaked,
+                &record,
+                "secret_scanning",
+                scanner,
+                &detail,
+                now,
+            )?;
+            return Ok(LeakOutcome::Canary);
+        }
         let already_revoked = record.status.is_revoked();
         if record.kind == KeyKind::Publishable || already_revoked {
             self.store.insert_audit(
@@ -202,6 +216,33 @@ impl KeyRingObject {
 
     /// Revokes every key whose grace period ended or that reached its own expiry (the
     /// alarm's work).
+    /// A canary was used: the keys it names are suspended now (`key.suspended`, reason
+    /// `canary_used`). Returns whether any was, so that the alarm writes them to KV and
+    /// sends the webhooks at once.
+    pub(super) fn suspend_for_canary(&self, canary: KeyId, now: UnixMillis) -> ApiResult<bool> {
+        self.mutate(|loaded| {
+            let suspended = loaded.ring.suspend_for_canary(canary, now);
+            for record in &suspended {
+                self.persist(loaded, record, now)?;
+                self.key_event(
+                    loaded,
+                    EventType::KeySuspended,
+                    record,
+                    "system",
+                    &ClientInfo::default(),
+                    &AuditDetail::Suspension {
+                        kind: record.kind,
+                        label: &record.label,
+                        reason: Some("canary_used"),
+                        canary_key_id: Some(canary),
+                    },
+                    now,
+                )?;
+            }
+            Ok(!suspended.is_empty())
+        })
+    }
+
     pub(super) fn expire_due(&self, now: UnixMillis) -> ApiResult<()> {
         self.mutate(|loaded| {
             for record in loaded.ring.expire_due(now) {

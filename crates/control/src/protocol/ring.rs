@@ -27,6 +27,8 @@ pub enum Actor {
     Key {
         key: KeyIdentity,
         from_browser: bool,
+        /// The request's method, path and country: what a canary's use records.
+        request: RequestFacts,
     },
     /// The operator, authenticated by `ADMIN_TOKEN` or a dashboard session.
     Operator,
@@ -54,6 +56,7 @@ struct ActorFields {
     kind: ActorKind,
     key: Option<KeyIdentity>,
     from_browser: Option<bool>,
+    request: Option<RequestFacts>,
     id: Option<MemberId>,
     name: Option<String>,
     role: Option<Role>,
@@ -77,8 +80,13 @@ impl TryFrom<ActorFields> for Actor {
                 kind: ActorKind::Key,
                 key: Some(key),
                 from_browser: Some(from_browser),
+                request,
                 ..
-            } => Ok(Actor::Key { key, from_browser }),
+            } => Ok(Actor::Key {
+                key,
+                from_browser,
+                request: request.unwrap_or_default(),
+            }),
             ActorFields {
                 kind: ActorKind::Operator,
                 ..
@@ -139,7 +147,8 @@ pub enum RingCommand {
     Manage {
         actor: Actor,
         client: ClientInfo,
-        op: ManageOp,
+        /// Boxed: the largest variant by far, and every other command would pay its size.
+        op: Box<ManageOp>,
         /// The `iss` of the checkpoints and receipts this operation signs.
         issuer: String,
     },
@@ -200,6 +209,9 @@ pub enum ManageOp {
         kind: KeyKind,
         label: String,
         policy: Policy,
+        /// A canary, and the keys its use suspends.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        canary: Option<Vec<KeyId>>,
     },
     UpdateKey {
         key_id: KeyId,
@@ -274,6 +286,18 @@ impl ManageOp {
             | ManageOp::KeyUsage { key_id } => Some(*key_id),
             _ => None,
         }
+    }
+
+    /// Every existing key the operation names: its key, or a canary's keys to suspend.
+    pub fn key_ids(&self) -> impl Iterator<Item = KeyId> + '_ {
+        let suspends = match self {
+            ManageOp::CreateKey {
+                canary: Some(suspends),
+                ..
+            } => suspends.as_slice(),
+            _ => &[],
+        };
+        self.key_id().into_iter().chain(suspends.iter().copied())
     }
 
     /// Whether this is one of the webhook operations (`webhooks:read`, `webhooks:write`).
@@ -356,7 +380,7 @@ impl Message for RingCommand {
                 RingCommand::Manage {
                     actor,
                     client,
-                    op: ManageOp::from_json(op.get())?,
+                    op: Box::new(ManageOp::from_json(op.get())?),
                     issuer,
                 }
             }
@@ -464,16 +488,20 @@ impl Message for ManageOp {
                     kind: KeyKind,
                     label: String,
                     policy: Policy,
+                    #[serde(default)]
+                    canary: Option<Vec<KeyId>>,
                 }
                 let CreateKey {
                     kind,
                     label,
                     policy,
+                    canary,
                 } = fields(text)?;
                 ManageOp::CreateKey {
                     kind,
                     label,
                     policy,
+                    canary,
                 }
             }
             "update_key" => {
@@ -597,6 +625,8 @@ pub enum LeakOutcome {
     AlreadyRevoked,
     /// Publishable keys are public by design; the report is recorded, nothing revoked.
     Publishable,
+    /// A canary key: recorded as `key.canary_leaked`, nothing changed.
+    Canary,
     Unknown,
 }
 

@@ -33,6 +33,7 @@ fn record(kind: KeyKind, policy: &str) -> String {
         status: KeyStatus::Active,
         policy: serde_json::from_str::<Policy>(policy).unwrap(),
         suspended: false,
+        canary: false,
     }
     .encode()
 }

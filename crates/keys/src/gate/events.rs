@@ -21,13 +21,16 @@ pub enum KeyEvent {
     OriginNotAllowed,
     /// A request refused by the key's rate limit.
     RateLimited,
+    /// A canary key was used: proof that it was stolen. Refused as an unknown key.
+    CanaryUsed,
 }
 
 impl KeyEvent {
-    pub const ALL: [KeyEvent; 3] = [
+    pub const ALL: [KeyEvent; 4] = [
         KeyEvent::SecretInBrowser,
         KeyEvent::OriginNotAllowed,
         KeyEvent::RateLimited,
+        KeyEvent::CanaryUsed,
     ];
 
     /// The name on the wire (`secret_in_browser`, …).
@@ -36,6 +39,7 @@ impl KeyEvent {
             KeyEvent::SecretInBrowser => "secret_in_browser",
             KeyEvent::OriginNotAllowed => "origin_not_allowed",
             KeyEvent::RateLimited => "rate_limited",
+            KeyEvent::CanaryUsed => "canary_used",
         }
     }
 
@@ -96,12 +100,60 @@ pub fn truncate(text: &str, max_chars: usize) -> String {
     }
 }
 
+/// The request behind an event, as its host saw it. [`observe`] keeps of it only what
+/// the event needs.
+#[derive(Clone, Copy, Debug)]
+pub struct SeenRequest<'a> {
+    /// The address and user agent, whoever sent the request.
+    pub client: &'a ClientInfo,
+    pub from_browser: bool,
+    /// `Origin`, or the origin of `Referer`.
+    pub origin: Option<&'a str>,
+    pub method: &'a str,
+    pub path: &'a str,
+    /// `request.cf`'s country, where the platform gives one.
+    pub country: Option<&'a str>,
+}
+
+/// The longest request line (`METHOD /path`) an event keeps.
+pub const MAX_REQUEST_CHARS: usize = 256;
+
+/// What an event keeps of its request, and nothing more: the client only when it
+/// matters (a browser or a page sent the request, or a canary's thief); the website only
+/// for `origin_not_allowed`; the method, path and location only for `canary_used`, whose
+/// every detail is evidence.
+pub fn observe(event: KeyEvent, seen: &SeenRequest<'_>) -> Observed {
+    let canary = event == KeyEvent::CanaryUsed;
+    let client = if canary || seen.from_browser || seen.origin.is_some() {
+        seen.client.clone()
+    } else {
+        ClientInfo::default()
+    };
+    let origin = (event == KeyEvent::OriginNotAllowed).then(|| seen.origin.unwrap_or("null"));
+    let mut observed = Observed::new(client, origin);
+    if canary {
+        let line = alloc::format!("{} {}", seen.method, seen.path);
+        observed.request = Some(truncate(&line, MAX_REQUEST_CHARS));
+        observed.location = seen
+            .country
+            .filter(|country| !country.is_empty())
+            .map(|country| truncate(country, 8));
+    }
+    observed
+}
+
 /// What was seen of an event's occurrences: the last client, and the distinct origins
 /// (at most [`Observed::MAX_ORIGINS`], each cut to [`Observed::MAX_ORIGIN_CHARS`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Observed {
     pub client: ClientInfo,
     pub origins: Vec<String>,
+    /// The last request's method and path (`GET /v1/users`), for a canary's use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    /// Where the last request came from (`request.cf`: its country), for a canary's use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 impl Observed {
@@ -113,6 +165,8 @@ impl Observed {
         let mut observed = Observed {
             client,
             origins: Vec::new(),
+            request: None,
+            location: None,
         };
         observed.add_origins(origin.into_iter().map(String::from));
         observed
@@ -136,12 +190,54 @@ impl Observation for Observed {
     fn merge(&mut self, later: Self) {
         self.client = later.client;
         self.add_origins(later.origins);
+        if later.request.is_some() {
+            self.request = later.request;
+        }
+        if later.location.is_some() {
+            self.location = later.location;
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_keeps_only_what_it_needs_of_its_request() {
+        let client = ClientInfo::new(Some("203.0.113.9"), Some("curl/8"));
+        let long_path = alloc::format!("/v1/{}", "p".repeat(400));
+        let server = SeenRequest {
+            client: &client,
+            from_browser: false,
+            origin: None,
+            method: "POST",
+            path: &long_path,
+            country: Some("NL"),
+        };
+        // A server's rate-limited request: no client, no request line, no place.
+        let limited = observe(KeyEvent::RateLimited, &server);
+        assert_eq!(limited, Observed::default());
+        // A canary's use keeps everything: it is evidence.
+        let canary = observe(KeyEvent::CanaryUsed, &server);
+        assert_eq!(canary.client, client);
+        assert_eq!(canary.location.as_deref(), Some("NL"));
+        let line = canary.request.unwrap();
+        assert!(line.starts_with("POST /v1/ppp"));
+        assert_eq!(line.chars().count(), MAX_REQUEST_CHARS);
+        assert!(canary.origins.is_empty());
+        // A page's refusal keeps the client and, for its own event, the website.
+        let page = SeenRequest {
+            origin: Some("https://evil.example"),
+            country: Some(""),
+            ..server
+        };
+        let origin = observe(KeyEvent::OriginNotAllowed, &page);
+        assert_eq!(origin.client, client);
+        assert_eq!(origin.origins, ["https://evil.example"]);
+        assert_eq!((origin.request, origin.location), (None, None));
+        assert_eq!(observe(KeyEvent::CanaryUsed, &page).location, None);
+    }
 
     #[test]
     fn observations_keep_the_last_client_and_at_most_ten_short_origins() {

@@ -15,7 +15,7 @@ pub mod wire;
 
 use crate::policy::Policy;
 use crate::time::UnixMillis;
-pub use events::{ClientInfo, EventSet, KeyEvent, Observed};
+pub use events::{observe, ClientInfo, EventSet, KeyEvent, Observed, SeenRequest};
 pub use verify::{
     verify, ExactWindows, IsolateWindows, Outcome, Presented, RateVerdict, RateWindows, Verdict,
 };
@@ -132,6 +132,8 @@ pub struct RecordView<'a> {
     pub status: &'a KeyStatus,
     pub policy: &'a Policy,
     pub suspended: bool,
+    /// A canary: refused as an unknown key, its use recorded.
+    pub canary: bool,
 }
 
 impl KeyRecord {
@@ -143,6 +145,7 @@ impl KeyRecord {
             status: &self.status,
             policy: &self.policy,
             suspended: self.suspended_at.is_some(),
+            canary: self.canary,
         }
     }
 }
@@ -166,6 +169,30 @@ pub fn admit(record: RecordView<'_>, key: &KeyIdentity, now: UnixMillis) -> Resu
     Ok(())
 }
 
+/// What presenting `key` means when `record` is a canary's (`None`: it is not). Either
+/// way the request is refused exactly as an unknown key is; the use is recorded while the
+/// canary is armed (neither revoked nor suspended: its owners retired or paused it).
+/// Asked by the gate ([`verify`]) and by the management API alike.
+pub fn canary_use(record: RecordView<'_>, key: &KeyIdentity) -> Option<CanaryUse> {
+    let ours = record.application_id == key.application_id && record.kind == key.kind;
+    (record.canary && ours).then(|| {
+        if record.status == &KeyStatus::Active && !record.suspended {
+            CanaryUse::Armed
+        } else {
+            CanaryUse::Retired
+        }
+    })
+}
+
+/// See [`canary_use`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CanaryUse {
+    /// Recorded, and the keys it names suspended.
+    Armed,
+    /// Revoked or suspended: refused, and nothing recorded.
+    Retired,
+}
+
 /// The value kept in Workers KV under a key's storage id: just what the edge needs to
 /// decide, and nothing from which the key could be recovered.
 /// (In KV it is kept compact, [`EdgeRecord::encode`]; this JSON form is the previous
@@ -182,6 +209,9 @@ pub struct EdgeRecord {
     pub policy: Policy,
     #[serde(default, skip_serializing_if = "core::ops::Not::not")]
     pub suspended: bool,
+    /// A canary (see [`KeyRecord::canary`]).
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub canary: bool,
 }
 
 /// An [`EdgeRecord`] as JSON: the status's fields among the others (see
@@ -202,6 +232,8 @@ struct JsonEdgeRecord {
     policy: Policy,
     #[serde(default)]
     suspended: bool,
+    #[serde(default)]
+    canary: bool,
 }
 
 impl TryFrom<JsonEdgeRecord> for EdgeRecord {
@@ -222,6 +254,7 @@ impl TryFrom<JsonEdgeRecord> for EdgeRecord {
             status,
             policy: json.policy,
             suspended: json.suspended,
+            canary: json.canary,
         })
     }
 }
@@ -235,6 +268,7 @@ impl EdgeRecord {
             status: record.status,
             policy: record.policy.clone(),
             suspended: record.suspended_at.is_some(),
+            canary: record.canary,
         }
     }
 
@@ -246,6 +280,7 @@ impl EdgeRecord {
             status: &self.status,
             policy: &self.policy,
             suspended: self.suspended,
+            canary: self.canary,
         }
     }
 }
@@ -410,6 +445,7 @@ mod tests {
             status: KeyStatus::Active,
             policy: Policy::default(),
             suspended: false,
+            canary: false,
         };
         let json = serde_json::to_string(&record).unwrap();
         assert!(!json.contains(&k.expose_secret()[24..]));
@@ -494,6 +530,7 @@ mod status_fields {
                 status,
                 policy: Policy::default(),
                 suspended: true,
+                canary: false,
             };
             let json = serde_json::to_string(&edge).unwrap();
             assert_eq!(
@@ -512,6 +549,8 @@ mod status_fields {
                 rotated_from: None,
                 policy: Policy::default(),
                 suspended_at: Some(UnixMillis(2)),
+                canary: false,
+                canary_suspends: alloc::vec::Vec::new(),
             };
             let json = serde_json::to_string(&record).unwrap();
             assert_eq!(

@@ -10,7 +10,7 @@ use core::net::IpAddr;
 
 use crate::format::{KeyId, KeyIdentity};
 use crate::gate::events::{EventSet, KeyEvent};
-use crate::gate::{admit, authorize, RecordView};
+use crate::gate::{admit, authorize, canary_use, CanaryUse, RecordView};
 use crate::policy::{self, Facts, FrontendRoutes, RateDecision, RateLimit, Window};
 use crate::rejection::Rejection;
 use crate::time::UnixMillis;
@@ -126,6 +126,18 @@ pub fn verify(
     let Some(record) = record else {
         return Verdict::refused(Rejection::UnknownKey, None);
     };
+    // A canary of this application: refused exactly as an unknown key is (whoever holds
+    // it learns nothing), and its use recorded while it is armed.
+    if let Some(canary) = canary_use(record, presented.key) {
+        let mut events = EventSet::default();
+        if canary == CanaryUse::Armed {
+            events.add(KeyEvent::CanaryUsed);
+        }
+        return Verdict {
+            events,
+            ..Verdict::refused(Rejection::UnknownKey, Some(record.key_id))
+        };
+    }
     if let Err(rejection) = admit(record, presented.key, now) {
         return Verdict::refused(rejection, None);
     }
@@ -239,6 +251,7 @@ mod tests {
             status: KeyStatus::Active,
             policy: serde_json::from_str::<Policy>(policy).unwrap(),
             suspended: false,
+            canary: false,
         };
         (identity, record)
     }
@@ -272,6 +285,57 @@ mod tests {
             windows,
             NOW,
         )
+    }
+
+    #[test]
+    fn a_canary_is_refused_as_an_unknown_key_and_its_use_recorded() {
+        let (key, mut record) = key_and_record(KeyKind::Secret, "{}");
+        record.canary = true;
+        let unknown = decide(
+            None,
+            &request(&key, "/v1/users", None, false),
+            &mut ExactWindows::default(),
+        );
+        let revoked = KeyStatus::Revoked {
+            revoked_at: NOW,
+            reason: RevocationReason::Revoked,
+        };
+        for (status, suspended, armed) in [
+            (KeyStatus::Active, false, true),
+            (KeyStatus::Active, true, false),
+            (revoked, false, false),
+        ] {
+            record.status = status;
+            record.suspended = suspended;
+            let canary = decide(
+                Some(&record),
+                &request(&key, "/v1/users", None, false),
+                &mut ExactWindows::default(),
+            );
+            assert_eq!(
+                (
+                    canary.outcome,
+                    canary.counts_as_use,
+                    canary.cors,
+                    canary.rate
+                ),
+                (unknown.outcome, false, unknown.cors, None)
+            );
+            assert_eq!(canary.events.contains(KeyEvent::CanaryUsed), armed);
+            assert_eq!(
+                canary.key_id,
+                Some(record.key_id),
+                "the use is recorded against the canary"
+            );
+        }
+        // Another application's key that happens to find this record is simply unknown.
+        let (other, _) = key_and_record(KeyKind::Publishable, "{}");
+        let mismatch = decide(
+            Some(&record),
+            &request(&other, "/v1/users", None, false),
+            &mut ExactWindows::default(),
+        );
+        assert!(mismatch.events.is_empty());
     }
 
     #[test]

@@ -71,6 +71,9 @@ impl EdgeRecord {
         if self.suspended {
             out.push_str("\nsuspended");
         }
+        if self.canary {
+            out.push_str("\ncanary");
+        }
         let policy = &self.policy;
         if let Some(at) = policy.expires_at {
             let _ = write!(out, "\nexpires {}", at.0);
@@ -142,12 +145,14 @@ impl EdgeRecord {
             status,
             policy: Policy::default(),
             suspended: false,
+            canary: false,
         };
         let policy = &mut record.policy;
         for line in lines {
             let (name, value) = line.split_once(' ').unwrap_or((line, ""));
             match name {
                 "suspended" if value.is_empty() => record.suspended = true,
+                "canary" if value.is_empty() => record.canary = true,
                 "expires" => policy.expires_at = Some(millis(value)?),
                 "scopes" => {
                     let bits = value.parse().map_err(|_| WireError)?;
@@ -245,7 +250,11 @@ impl WireVerdict {
                 Outcome::Refused(rejection) => Err(rejection.into()),
                 Outcome::RateLimited => Err(ErrorCode::RateLimited),
             },
-            key_id: verdict.key_id,
+            // A refusal names no key (a canary's is the ring's to know, not the gate's).
+            key_id: match verdict.outcome {
+                Outcome::Refused(_) => None,
+                _ => verdict.key_id,
+            },
             cors: verdict.readable_by_page(),
             rate: verdict.rate,
         }
@@ -363,6 +372,9 @@ pub struct RequestFacts {
     /// before it was added: they did not check it.)
     #[serde(default)]
     pub method_override: bool,
+    /// `request.cf`'s country, for the record of a canary's use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
 }
 
 /// Strict mode: the gate asks the key ring to decide a request (`"command": "verify"`).
@@ -388,6 +400,10 @@ impl VerifyRequest {
         json_opt_string(&mut out, self.request.client_ip.as_deref());
         out.push_str(",\"origin\":");
         json_opt_string(&mut out, self.request.origin.as_deref());
+        if let Some(country) = &self.request.country {
+            out.push_str(",\"country\":");
+            json_string(&mut out, country);
+        }
         let _ = write!(
             out,
             ",\"method_override\":{}}},\"from_browser\":{},\"client\":",
@@ -519,7 +535,17 @@ impl EventReport {
                 }
                 json_string(&mut out, origin);
             }
-            out.push_str("]}}");
+            out.push(']');
+            for (name, value) in [
+                ("request", &seen.observed.request),
+                ("location", &seen.observed.location),
+            ] {
+                if let Some(value) = value {
+                    let _ = write!(out, ",\"{name}\":");
+                    json_string(&mut out, value);
+                }
+            }
+            out.push_str("}}");
         }
         out.push_str("]}");
         out
@@ -585,6 +611,7 @@ mod tests {
             status,
             policy: serde_json::from_str(policy).unwrap(),
             suspended,
+            canary: false,
         }
     }
 
@@ -706,6 +733,7 @@ mod tests {
                 client_ip: None,
                 origin: Some("https://shop.example".into()),
                 method_override: true,
+                country: Some("N\"L".into()),
             },
             from_browser: true,
             client: client.clone(),
@@ -731,14 +759,28 @@ mod tests {
 
         let mut observed = Observed::new(client, Some("https://evil.example"));
         observed.add_origins([String::from("null")]);
+        let canary = Observed {
+            request: Some(String::from("GET /v1/users?\"x\"")),
+            location: Some(String::from("DE")),
+            ..observed.clone()
+        };
         let events = EventReport {
-            events: alloc::vec![SeenEvent {
-                key_id: KeyId::parse("key_BBBBBBBBBBBBBBBB").unwrap(),
-                event: KeyEvent::OriginNotAllowed,
-                count: 3,
-                last_at: UnixMillis(9),
-                observed,
-            }],
+            events: alloc::vec![
+                SeenEvent {
+                    key_id: KeyId::parse("key_BBBBBBBBBBBBBBBB").unwrap(),
+                    event: KeyEvent::OriginNotAllowed,
+                    count: 3,
+                    last_at: UnixMillis(9),
+                    observed,
+                },
+                SeenEvent {
+                    key_id: KeyId::parse("key_BBBBBBBBBBBBBBBB").unwrap(),
+                    event: KeyEvent::CanaryUsed,
+                    count: 1,
+                    last_at: UnixMillis(10),
+                    observed: canary,
+                }
+            ],
         };
         let json: serde_json::Value = serde_json::from_str(&events.to_json()).unwrap();
         assert_eq!(json["command"], "record_events");

@@ -11,7 +11,7 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::format::{Environment, KeyKind};
+use crate::format::{Environment, KeyId, KeyKind};
 use crate::http::errors::ErrorCode;
 use crate::lifecycle::clean_text;
 use crate::policy::{
@@ -45,6 +45,44 @@ pub struct CreateKeyRequest {
     pub allowed_ips: Option<Vec<String>>,
     #[serde(default, deserialize_with = "not_null")]
     pub rate_limit: Option<RateLimit>,
+    /// A canary: a decoy secret key, refused as an unknown key, whose use is recorded.
+    #[serde(default)]
+    pub canary: bool,
+    /// The keys a canary's use suspends (key ids); only with `canary`.
+    #[serde(default, deserialize_with = "not_null")]
+    pub canary_suspends: Option<Vec<String>>,
+}
+
+/// At most this many keys in `canary_suspends`: every live key of an application.
+pub const MAX_CANARY_SUSPENDS: usize = 100;
+
+/// Why a `POST /v1/keys` asking for a canary is refused (`invalid_canary`). The messages
+/// are fixed: they never repeat the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CanaryRequestError {
+    NotSecret,
+    HasPolicy,
+    SuspendsWithoutCanary,
+    TooManySuspends,
+    BadKeyId,
+}
+
+impl fmt::Display for CanaryRequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CanaryRequestError::NotSecret => "a canary is a secret key: send \"kind\": \"secret\"",
+            CanaryRequestError::HasPolicy => {
+                "a canary has no policy: it is refused everywhere; send only kind, label and canary_suspends"
+            }
+            CanaryRequestError::SuspendsWithoutCanary => {
+                "canary_suspends is only for a canary: send \"canary\": true"
+            }
+            CanaryRequestError::TooManySuspends => "canary_suspends lists at most 100 keys",
+            CanaryRequestError::BadKeyId => {
+                "canary_suspends lists key ids (key_ followed by 16 characters)"
+            }
+        })
+    }
 }
 
 /// One entry of `routes`, as sent: checked when the policy is built, so that an error
@@ -64,6 +102,43 @@ fn default_label() -> String {
 impl CreateKeyRequest {
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// For a canary, the keys its use suspends, distinct, in the order sent; `None` for any
+    /// other key.
+    pub fn canary(&self) -> Result<Option<Vec<KeyId>>, CanaryRequestError> {
+        if !self.canary {
+            return match self.canary_suspends {
+                Some(_) => Err(CanaryRequestError::SuspendsWithoutCanary),
+                None => Ok(None),
+            };
+        }
+        if self.kind != KeyKind::Secret {
+            return Err(CanaryRequestError::NotSecret);
+        }
+        let has_policy = self.expires_at.is_some()
+            || self.expires_in_seconds.is_some()
+            || self.scopes.is_some()
+            || self.routes.is_some()
+            || self.allowed_origins.is_some()
+            || self.origin_policy.is_some()
+            || self.allowed_ips.is_some()
+            || self.rate_limit.is_some();
+        if has_policy {
+            return Err(CanaryRequestError::HasPolicy);
+        }
+        let listed = self.canary_suspends.as_deref().unwrap_or_default();
+        if listed.len() > MAX_CANARY_SUSPENDS {
+            return Err(CanaryRequestError::TooManySuspends);
+        }
+        let mut ids: Vec<KeyId> = Vec::with_capacity(listed.len());
+        for text in listed {
+            let id = KeyId::parse(text).map_err(|_| CanaryRequestError::BadKeyId)?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(Some(ids))
     }
 
     /// The key's policy, from the request's fields.
@@ -494,6 +569,79 @@ impl CreateApplicationRequest {
 mod tests {
     use super::*;
     use alloc::string::ToString;
+
+    #[test]
+    fn a_canary_is_a_secret_key_without_a_policy_naming_real_key_ids() {
+        let canary = |json: &str| {
+            serde_json::from_str::<CreateKeyRequest>(json)
+                .unwrap()
+                .canary()
+        };
+        assert_eq!(canary(r#"{"kind":"secret"}"#), Ok(None));
+        assert_eq!(
+            canary(r#"{"kind":"secret","canary":true}"#),
+            Ok(Some(Vec::new()))
+        );
+        let a = "key_AAAAAAAAAAAAAAAA";
+        let b = "key_BBBBBBBBBBBBBBBB";
+        assert_eq!(
+            canary(&alloc::format!(
+                r#"{{"kind":"secret","canary":true,"canary_suspends":["{a}","{b}","{a}"]}}"#
+            )),
+            Ok(Some(alloc::vec![
+                KeyId::parse(a).unwrap(),
+                KeyId::parse(b).unwrap()
+            ]))
+        );
+        for (json, error) in [
+            (
+                r#"{"kind":"publishable","canary":true}"#,
+                CanaryRequestError::NotSecret,
+            ),
+            (
+                r#"{"kind":"secret","canary":true,"scopes":["keys:read"]}"#,
+                CanaryRequestError::HasPolicy,
+            ),
+            (
+                r#"{"kind":"secret","canary":true,"expires_in_seconds":60}"#,
+                CanaryRequestError::HasPolicy,
+            ),
+            (
+                r#"{"kind":"secret","canary_suspends":[]}"#,
+                CanaryRequestError::SuspendsWithoutCanary,
+            ),
+            (
+                r#"{"kind":"secret","canary":false,"canary_suspends":["key_AAAAAAAAAAAAAAAA"]}"#,
+                CanaryRequestError::SuspendsWithoutCanary,
+            ),
+            (
+                r#"{"kind":"secret","canary":true,"canary_suspends":["sk_live_secret?"]}"#,
+                CanaryRequestError::BadKeyId,
+            ),
+        ] {
+            assert_eq!(canary(json), Err(error), "{json}");
+            assert!(!error.to_string().contains("sk_live_secret"));
+        }
+        let many: Vec<String> = (0..101).map(|_| a.into()).collect();
+        let json = serde_json::json!({"kind": "secret", "canary": true, "canary_suspends": many});
+        assert_eq!(
+            serde_json::from_value::<CreateKeyRequest>(json)
+                .unwrap()
+                .canary(),
+            Err(CanaryRequestError::TooManySuspends)
+        );
+        // The types are strict: no null, no string for a boolean.
+        for json in [
+            r#"{"kind":"secret","canary":"yes"}"#,
+            r#"{"kind":"secret","canary":true,"canary_suspends":null}"#,
+            r#"{"kind":"secret","canary":true,"canary_suspends":"key_AAAAAAAAAAAAAAAA"}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<CreateKeyRequest>(json).is_err(),
+                "{json}"
+            );
+        }
+    }
 
     /// A change that cannot fit the key it is sent to is a conflict (409), not a bad
     /// request: the same body fits a key of the other kind.

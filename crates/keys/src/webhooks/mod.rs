@@ -43,12 +43,17 @@ pub enum EventType {
     /// A publishable key used from a website its policy does not list (at most one per
     /// key and hour).
     KeyOriginNotAllowed,
+    /// A canary key was used: proof of a breach. The first use of each hour is sent at
+    /// once; the keys the canary names are suspended.
+    KeyCanaryUsed,
+    /// A secret scanner found a canary key in public: recorded, nothing changed.
+    KeyCanaryLeaked,
     /// Sent on request to check an endpoint; every endpoint receives it.
     WebhookTest,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 14] = [
+    pub const ALL: [EventType; 16] = [
         EventType::KeyCreated,
         EventType::KeyUpdated,
         EventType::KeyRotated,
@@ -62,6 +67,8 @@ impl EventType {
         EventType::KeyExpiringSoon,
         EventType::KeyRateLimited,
         EventType::KeyOriginNotAllowed,
+        EventType::KeyCanaryUsed,
+        EventType::KeyCanaryLeaked,
         EventType::WebhookTest,
     ];
 
@@ -80,6 +87,8 @@ impl EventType {
             EventType::KeyExpiringSoon => "key.expiring_soon",
             EventType::KeyRateLimited => "key.rate_limited",
             EventType::KeyOriginNotAllowed => "key.origin_not_allowed",
+            EventType::KeyCanaryUsed => "key.canary_used",
+            EventType::KeyCanaryLeaked => "key.canary_leaked",
             EventType::WebhookTest => "webhook.test",
         }
     }

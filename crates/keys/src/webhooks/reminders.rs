@@ -230,6 +230,8 @@ mod tests {
                 ..Policy::default()
             },
             suspended_at: None,
+            canary: false,
+            canary_suspends: alloc::vec::Vec::new(),
         }
     }
 
