@@ -21,6 +21,7 @@ cargo clippy -p aero2-control --target wasm32-unknown-unknown --features fault-i
 cargo clippy -p aero2-control --all-targets -- -D warnings   # its native unit tests
 cargo clippy -p aero2-gate --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p aero2-browser --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p aero2-origin --features axum --all-targets -- -D warnings   # its tower Layer
 
 step "Core crate on wasm32-unknown-unknown"
 cargo build -p aero2-keys --target wasm32-unknown-unknown
@@ -35,6 +36,8 @@ cargo test -p aero2-keys 2>&1 | tee -a "$results"
 cargo test --workspace --exclude aero2-control --exclude aero2-e2e 2>&1 | tee -a "$results"
 # The control plane's own unit tests, natively (its Durable Object messages).
 cargo test -p aero2-control 2>&1 | tee -a "$results"
+# The Rust origin verifier's axum Layer (a feature, so not in the workspace run above).
+cargo test -p aero2-origin --features axum 2>&1 | tee -a "$results"
 
 step "Browser package: build, then test in Node (packed and installed) and in headless Chromium"
 node scripts/build-browser.mjs
@@ -59,6 +62,10 @@ for hook in __faults __instrumentation; do
   grep -qaiF "$hook" crates/control/build-fault-injection/index_bg.wasm \
     || { echo "the check for $hook is broken: not even the control plane's test build has it" >&2; exit 1; }
 done
+
+step "Origin verifier @aero2/origin: against the real gate, and packed into a new TypeScript project (ESM and CJS)"
+npm run build --workspace @aero2/origin
+node --test packages/origin/test/ 2>&1 | tee -a "$results"
 
 step "End-to-end tests: the worker in workerd through wrangler, with local KV and Durable Objects"
 rm -rf target/e2e target/dashboard target/gate-browser

@@ -37,7 +37,7 @@ export async function startOrigin(handler) {
  * Started again on the same port and state, it keeps its applications.
  */
 export async function startGate({ name, originUrl, port, stateDir, signingKey = newSigningKey(), previousKeys = [] }) {
-  if (!existsSync(join(root, "crates/edge/build/index.js"))) {
+  if (!existsSync(join(root, "crates/gate/build/aero2_gate.js")) || !existsSync(join(root, "crates/control/build/index.js"))) {
     throw new Error("the worker bundle is missing: run bash scripts/build-worker.sh first");
   }
   const runDir = join(root, "target/origin-package");
