@@ -22,6 +22,7 @@ pub const ALLOW_HTTP_VAR: &str = "AERO2_ALLOW_INSECURE_HTTP";
 pub struct Api {
     base: String,
     agent: ureq::Agent,
+    stream_agent: ureq::Agent,
     credential: Credential,
 }
 
@@ -54,9 +55,16 @@ impl Api {
             .redirects(0)
             .user_agent(concat!("aero2-cli/", env!("CARGO_PKG_VERSION")))
             .build();
+        let stream_agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(10))
+            .timeout_read(Duration::from_secs(60))
+            .redirects(0)
+            .user_agent(concat!("aero2-cli/", env!("CARGO_PKG_VERSION")))
+            .build();
         Ok(Api {
             base,
             agent,
+            stream_agent,
             credential,
         })
     }
@@ -82,6 +90,28 @@ impl Api {
         self.send("PATCH", path, Some(body))
     }
 
+    /// A public document of the API (`/.well-known/jwks.json`): sent without the
+    /// credential, which it does not need.
+    pub fn get_public<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let request = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .set("Accept", "application/json");
+        let response = self.answer(request.call(), "GET", path)?;
+        read_json(response, "GET", path)
+    }
+
+    /// A long answer read as it arrives (the JSON Lines export): no limit on the whole
+    /// transfer, only on each wait for more of it.
+    pub fn get_stream(&self, path: &str) -> Result<impl std::io::Read + Send> {
+        let request = self
+            .stream_agent
+            .get(&format!("{}{path}", self.base))
+            .set("Authorization", &self.credential.bearer())
+            .set("Accept", "application/x-ndjson");
+        Ok(self.answer(request.call(), "GET", path)?.into_reader())
+    }
+
     fn send<T: DeserializeOwned>(
         &self,
         method: &str,
@@ -100,6 +130,17 @@ impl Api {
                 .send_string(&body.to_string()),
             None => request.call(),
         };
+        let response = self.answer(result, method, path)?;
+        read_json(response, method, path)
+    }
+
+    /// A 2xx response, or the failure of its class.
+    fn answer(
+        &self,
+        result: std::result::Result<ureq::Response, ureq::Error>,
+        method: &str,
+        path: &str,
+    ) -> Result<ureq::Response> {
         let response = match result {
             Ok(response) => response,
             Err(ureq::Error::Status(status, response)) => {
@@ -119,19 +160,23 @@ impl Api {
         if !(200..300).contains(&status) {
             return Err(error_from_response(status, response, method, path));
         }
-        let text = response.into_string().map_err(|err| {
-            Failure::new(
-                Exit::Unavailable,
-                format!("{method} {path}: the answer could not be read: {err}"),
-            )
-        })?;
-        serde_json::from_str(&text).map_err(|err| {
-            Failure::new(
-                Exit::Unavailable,
-                format!("{method} {path}: the answer is not what the API sends: {err}"),
-            )
-        })
+        Ok(response)
     }
+}
+
+fn read_json<T: DeserializeOwned>(response: ureq::Response, method: &str, path: &str) -> Result<T> {
+    let text = response.into_string().map_err(|err| {
+        Failure::new(
+            Exit::Unavailable,
+            format!("{method} {path}: the answer could not be read: {err}"),
+        )
+    })?;
+    serde_json::from_str(&text).map_err(|err| {
+        Failure::new(
+            Exit::Unavailable,
+            format!("{method} {path}: the answer is not what the API sends: {err}"),
+        )
+    })
 }
 
 fn error_from_response(status: u16, response: ureq::Response, method: &str, path: &str) -> Failure {

@@ -1,12 +1,14 @@
 //! `aero2 audit …`: the audit log.
 //!
 //! Reading the whole log is behind [`AuditSource`], which yields entries oldest first,
-//! exactly as the API sent them. `export` writes what a source yields as JSON Lines. Today
-//! the one source pages `GET /v1/audit_log` with its cursor ([`PagedLog`]); a streaming
-//! `/v1/audit_log/export` endpoint becomes a second source, and `audit verify` a second
-//! consumer of the same trait, without changing `export`.
+//! exactly as the API sent them: the hash-chained export streamed as it arrives
+//! ([`ChainedExport`], `GET /v1/audit_log/export`), an export saved to a file
+//! ([`JsonLines`]), or the list paged with its cursor when filtered ([`PagedLog`]).
+//! `export` writes what a source yields as JSON Lines; `verify` recomputes the chain
+//! over it, one entry at a time, and compares it with a signed checkpoint.
 
-use std::io::{IsTerminal, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
@@ -15,8 +17,12 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use aero2_keys::audit_chain::ChainVerifier;
+use aero2_keys::UnixMillis;
+
 use crate::api::text;
-use crate::api::{self, Api};
+use crate::api::{self, printable, Api};
+use crate::checkpoint;
 use crate::cli::{AuditCommand, AuditFilter};
 use crate::exit::{Exit, Failure, Result};
 use crate::keys::{connect, print_json, print_stdout, time};
@@ -50,16 +56,112 @@ pub fn run(command: AuditCommand) -> Result<Exit> {
             }
             Ok(Exit::Ok)
         }
-        AuditCommand::Export { filter, target } => {
+        AuditCommand::Export {
+            filter,
+            from_seq,
+            target,
+        } => {
             let api = connect(&target)?;
             let progress = Progress::on_stderr();
-            let mut source = PagedLog::new(&api, filter)?;
-            let count = export(&mut source, &progress, std::io::stdout().lock())?;
+            let out = std::io::stdout().lock();
+            let count = if filter.key_id.is_some() || filter.event.is_some() {
+                export(&mut PagedLog::new(&api, filter)?, &progress, out)?
+            } else {
+                let mut source = ChainedExport {
+                    api: &api,
+                    from_seq: from_seq.unwrap_or(1),
+                };
+                export(&mut source, &progress, out)?
+            };
             progress.finish();
             eprintln!("exported {count} entries, oldest first");
             Ok(Exit::Ok)
         }
+        AuditCommand::Verify { file, target } => {
+            let api = connect(&target)?;
+            verify(&api, file)
+        }
     }
+}
+
+/// `aero2 audit verify`: the checkpoint first (so the log read after it reaches it), then
+/// every entry of the log, streamed.
+fn verify(api: &Api, file: Option<PathBuf>) -> Result<Exit> {
+    #[derive(Deserialize)]
+    struct CheckpointAnswer {
+        checkpoint: String,
+    }
+    let unverified = |why: String| Failure::new(Exit::Unverified, why);
+    let answer: CheckpointAnswer =
+        api.get(&format!("{}/audit_log/checkpoint", api.scope_path()))?;
+    let jwks: Value = api.get_public("/.well-known/jwks.json")?;
+    let checkpoint = checkpoint::verify(&answer.checkpoint, &jwks)
+        .map_err(|why| unverified(format!("the checkpoint does not verify: {why}")))?;
+    let application = api.credential().application_id().to_string();
+    if checkpoint.application != application {
+        return Err(unverified(format!(
+            "the checkpoint is for another application ({}), not {application}",
+            printable(&checkpoint.application)
+        )));
+    }
+
+    let progress = Progress::on_stderr();
+    let mut chain = ChainVerifier::new(None);
+    let mut matches_checkpoint: Option<bool> = None;
+    let mut each = |entry: &RawValue| -> Result<()> {
+        let value: Value = serde_json::from_str(entry.get())
+            .map_err(|err| unverified(format!("an entry is not JSON: {err}")))?;
+        let head = chain
+            .push(&value)
+            .map_err(|err| unverified(format!("the audit log does not verify: {err}")))?;
+        if head.seq == checkpoint.seq {
+            matches_checkpoint = Some(head.hash == checkpoint.hash);
+        }
+        Ok(())
+    };
+    let count = match &file {
+        Some(path) => JsonLines::open(path)?.for_each_oldest_first(&progress, &mut each)?,
+        None => ChainedExport { api, from_seq: 1 }.for_each_oldest_first(&progress, &mut each)?,
+    };
+    progress.finish();
+    let head = chain.head();
+    let first = chain.first_seq();
+    let signed = UnixMillis(checkpoint.issued_at.saturating_mul(1000)).to_rfc3339();
+    match matches_checkpoint {
+        Some(true) => {}
+        Some(false) => {
+            return Err(unverified(format!(
+                "entry {} is not the entry the checkpoint signed at {signed}: the log was changed after it was signed",
+                checkpoint.seq
+            )))
+        }
+        None if checkpoint.seq == 0 && count == 0 => {
+            eprintln!("verified: the audit log is empty, as the checkpoint signed at {signed} says");
+            return Ok(Exit::Ok);
+        }
+        None => {
+            return Err(unverified(match first {
+                Some(first) if first > checkpoint.seq => format!(
+                    "the log starts at entry {first}, after the checkpoint's entry {}: verify an export that reaches back to it",
+                    checkpoint.seq
+                ),
+                _ => format!(
+                    "the log ends at entry {}, before the checkpoint's entry {}: it was cut short",
+                    head.seq, checkpoint.seq
+                ),
+            }))
+        }
+    }
+    eprintln!(
+        "verified: entries {} to {} ({count}) form an unbroken hash chain, and entry {} matches \
+         the checkpoint signed at {signed} by key {} ({})",
+        first.unwrap_or(0),
+        head.seq,
+        checkpoint.seq,
+        printable(&checkpoint.kid),
+        printable(&checkpoint.issuer),
+    );
+    Ok(Exit::Ok)
 }
 
 fn page_path(
@@ -152,6 +254,99 @@ impl AuditSource for PagedLog<'_> {
     }
 }
 
+/// `GET /v1/audit_log/export`: the chained entries from `from_seq` on, oldest first, one
+/// JSON object a line, read as they arrive (a log of any size is never held whole).
+pub struct ChainedExport<'a> {
+    api: &'a Api,
+    from_seq: u64,
+}
+
+impl AuditSource for ChainedExport<'_> {
+    fn for_each_oldest_first(
+        &mut self,
+        progress: &Progress,
+        each: &mut dyn FnMut(&RawValue) -> Result<()>,
+    ) -> Result<u64> {
+        let path = format!(
+            "{}/audit_log/export?from_seq={}",
+            self.api.scope_path(),
+            self.from_seq
+        );
+        let reader = BufReader::new(self.api.get_stream(&path)?);
+        // A line that is not JSON: the API failed, or something between it and us.
+        read_lines(reader, "the export", Exit::Unavailable, progress, each)
+    }
+}
+
+/// An export saved as JSON Lines, in a file or on standard input (`-`).
+pub struct JsonLines {
+    reader: Box<dyn BufRead>,
+    name: String,
+}
+
+impl JsonLines {
+    pub fn open(path: &std::path::Path) -> Result<JsonLines> {
+        if path.as_os_str() == "-" {
+            return Ok(JsonLines {
+                reader: Box::new(BufReader::new(std::io::stdin())),
+                name: "standard input".into(),
+            });
+        }
+        let name = path.display().to_string();
+        let file =
+            std::fs::File::open(path).map_err(|err| Failure::usage(format!("{name}: {err}")))?;
+        Ok(JsonLines {
+            reader: Box::new(BufReader::new(file)),
+            name,
+        })
+    }
+}
+
+impl AuditSource for JsonLines {
+    fn for_each_oldest_first(
+        &mut self,
+        progress: &Progress,
+        each: &mut dyn FnMut(&RawValue) -> Result<()>,
+    ) -> Result<u64> {
+        let name = self.name.clone();
+        // A line that is not JSON: the file is not an export, or it was damaged.
+        read_lines(&mut self.reader, &name, Exit::Unverified, progress, each)
+    }
+}
+
+/// Every non-empty line of `reader` as one entry; a line that is not JSON fails with
+/// `not_json`.
+fn read_lines(
+    reader: impl BufRead,
+    name: &str,
+    not_json: Exit,
+    progress: &Progress,
+    each: &mut dyn FnMut(&RawValue) -> Result<()>,
+) -> Result<u64> {
+    let mut count = 0u64;
+    for (number, line) in reader.lines().enumerate() {
+        let line = line.map_err(|err| {
+            Failure::new(
+                Exit::Unavailable,
+                format!("{name}: reading line {}: {err}", number + 1),
+            )
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let entry = RawValue::from_string(line).map_err(|err| {
+            Failure::new(
+                not_json,
+                format!("{name}: line {} is not JSON: {err}", number + 1),
+            )
+        })?;
+        each(&entry)?;
+        count += 1;
+        progress.streamed(count);
+    }
+    Ok(count)
+}
+
 /// Writes every entry of `source` as one line of JSON, oldest first.
 pub fn export(source: &mut dyn AuditSource, progress: &Progress, out: impl Write) -> Result<u64> {
     let mut out = std::io::BufWriter::new(out);
@@ -205,6 +400,13 @@ impl Progress {
         self.bar.set_message(format!(
             "reading the audit log: {entries} entries, {pages} pages"
         ));
+    }
+
+    fn streamed(&self, entries: u64) {
+        if entries == 1 || entries.is_multiple_of(256) {
+            self.bar
+                .set_message(format!("reading the audit log: {entries} entries"));
+        }
     }
 
     fn written(&self, written: u64, total: u64) {

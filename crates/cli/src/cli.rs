@@ -37,7 +37,8 @@ Exit status:
   3  authentication failed (401), or no usable credential
   4  refused: not allowed or a conflict (403, 409, 429, ...), or a declined confirmation
   5  not found (404)
-  6  the API could not be reached, or failed (5xx)"
+  6  the API could not be reached, or failed (5xx)
+  7  audit verify: the log does not match its hash chain or signed checkpoint"
 );
 
 #[derive(Parser, Debug)]
@@ -94,7 +95,9 @@ const AUDIT_AFTER: &str = concat!(
 Examples:
   aero2 audit list --event key.revoked --limit 20
   aero2 audit export > audit.jsonl
-  aero2 audit export --app app_3hG8kQ2mZ0pX7aLc | jq -c 'select(.event == \"key.leaked\")'"
+  aero2 audit export --app app_3hG8kQ2mZ0pX7aLc | jq -c 'select(.event == \"key.leaked\")'
+  aero2 audit verify
+  aero2 audit verify --file audit.jsonl"
 );
 
 const COMPLETIONS_AFTER: &str = "\
@@ -142,7 +145,8 @@ pub enum KeysCommand {
          aero2 keys create --label ci --scopes keys:read --expires-in 30d --allowed-ips 203.0.113.0/24\n  \
          aero2 keys create --kind publishable --allowed-origins https://shop.example\n  \
          aero2 keys create --label orders --route 'GET,HEAD /v1/orders/*' --rate-limit 100/min\n  \
-         aero2 keys create --label worker | npx wrangler secret put AERO2_SECRET_KEY"
+         aero2 keys create --label worker | npx wrangler secret put AERO2_SECRET_KEY\n  \
+         aero2 keys create --canary --label 'CI decoy' --canary-suspends key_3hG8kQ2mZ0pX7aLc > decoy.txt"
     )]
     Create {
         /// The kind of key
@@ -151,6 +155,18 @@ pub enum KeysCommand {
         /// A name for the key (1 to 100 characters) [default: the API's, "default"]
         #[arg(long)]
         label: Option<String>,
+        /// A canary: a secret key nothing should use, to plant where a thief would look. Any
+        /// use is refused as unknown, recorded (key.canary_used) and alerted at once
+        #[arg(long)]
+        canary: bool,
+        /// With --canary: keys to suspend when it is used, comma-separated or repeated
+        #[arg(
+            long,
+            value_name = "KEY_IDS",
+            value_delimiter = ',',
+            requires = "canary"
+        )]
+        canary_suspends: Vec<String>,
         #[command(flatten)]
         policy: PolicyArgs,
         /// Print the API's whole JSON answer (with the value) on standard output instead
@@ -367,14 +383,40 @@ pub enum AuditCommand {
     },
     /// Every entry as JSON Lines on standard output, oldest first
     #[command(
-        after_help = "Reads the whole log page by page (GET /v1/audit_log with its cursor), then writes \
-         it oldest first, one JSON object a line. A progress bar goes to standard error \
-         when it is a terminal.\n\n\
+        after_help = "Streams the hash-chained log (GET /v1/audit_log/export), oldest first, one JSON \
+         object a line, each with its seq, prev_hash and hash: what `aero2 audit verify \
+         --file` checks. Entries still pending (a change until its receipt is known, an \
+         hour's aggregated entry until the hour closes) are not in it yet. With --key-id or \
+         --event it reads the list instead (GET /v1/audit_log, page by page), pending \
+         entries included. A progress bar goes to standard error when it is a terminal.\n\n\
          Examples:\n  aero2 audit export > audit.jsonl\n  aero2 audit export --event key.leaked | jq -r .key_id"
     )]
     Export {
         #[command(flatten)]
         filter: AuditFilter,
+        /// Start at this entry of the hash chain (its seq) instead of the oldest kept
+        #[arg(long, value_name = "SEQ", conflicts_with_all = ["key_id", "event"],
+              value_parser = clap::value_parser!(u64).range(1..))]
+        from_seq: Option<u64>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Check the audit log's hash chain and a signed checkpoint of it
+    #[command(
+        after_help = "Fetches a checkpoint (GET /v1/audit_log/checkpoint), a JWS the key ring signed with \
+         EdDSA, and checks its signature against the keys the API publishes in \
+         /.well-known/jwks.json. Then it reads the chained log (the export, or --file) and \
+         recomputes every entry's hash: each entry must follow the one before, name its hash, \
+         and the entry at the checkpoint's seq must have the checkpoint's hash. Prints what \
+         was verified on standard error. Exit status 7 when anything does not match.\n\n\
+         Examples:\n  aero2 audit verify\n  aero2 audit export > audit.jsonl && aero2 audit verify --file audit.jsonl\n  \
+         AERO2_OPERATOR_TOKEN=... aero2 audit verify --app app_3hG8kQ2mZ0pX7aLc"
+    )]
+    Verify {
+        /// Verify this export (JSON Lines, as `aero2 audit export` writes it; - for standard
+        /// input) instead of fetching the log
+        #[arg(long, value_name = "PATH")]
+        file: Option<std::path::PathBuf>,
         #[command(flatten)]
         target: Target,
     },

@@ -35,6 +35,14 @@ impl Credential {
         }
     }
 
+    /// The application the credential acts on.
+    pub fn application_id(&self) -> ApplicationId {
+        match self {
+            Credential::SecretKey(key) => key.application_id(),
+            Credential::Operator { app, .. } => *app,
+        }
+    }
+
     /// The path prefix of the key and audit routes for this credential.
     pub fn scope_path(&self) -> String {
         match self {

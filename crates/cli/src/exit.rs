@@ -24,6 +24,9 @@ pub enum Exit {
     NotFound = 5,
     /// The API could not be reached, or it failed (5xx).
     Unavailable = 6,
+    /// `audit verify`: the audit log does not match its hash chain or its signed
+    /// checkpoint.
+    Unverified = 7,
 }
 
 impl Exit {
@@ -53,7 +56,8 @@ Exit status:
   3  authentication failed (401), or no usable credential
   4  refused: not allowed or a conflict (403, 409, 429, ...), or a declined confirmation
   5  not found (404)
-  6  the API could not be reached, or failed (5xx)";
+  6  the API could not be reached, or failed (5xx)
+  7  audit verify: the log does not match its hash chain or signed checkpoint";
 
 /// A command's failure: what to tell the user (on standard error) and how to exit.
 ///
@@ -117,6 +121,7 @@ mod tests {
             Exit::Refused,
             Exit::NotFound,
             Exit::Unavailable,
+            Exit::Unverified,
         ] {
             assert!(EXIT_STATUS_HELP.contains(&format!("\n  {}  ", exit.code())));
         }

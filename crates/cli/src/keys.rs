@@ -50,6 +50,8 @@ pub fn run(command: KeysCommand) -> Result<Exit> {
         KeysCommand::Create {
             kind,
             label,
+            canary,
+            canary_suspends,
             policy,
             json,
             target,
@@ -58,6 +60,16 @@ pub fn run(command: KeysCommand) -> Result<Exit> {
             body.insert("kind".into(), json!(kind.as_str()));
             if let Some(label) = label {
                 body.insert("label".into(), json!(label));
+            }
+            if canary {
+                body.insert("canary".into(), json!(true));
+                let ids = canary_suspends
+                    .iter()
+                    .map(|id| api::key_id(id))
+                    .collect::<Result<Vec<_>>>()?;
+                if !ids.is_empty() {
+                    body.insert("canary_suspends".into(), json!(ids));
+                }
             }
             policy_fields(&policy, false, &mut body)?;
             let api = connect(&target)?;
@@ -345,6 +357,9 @@ fn status(key: &Value) -> String {
     let mut status = text(&key["status"]);
     if key["suspended_at"].is_string() {
         status.push_str(", suspended");
+    }
+    if key["canary"] == true {
+        status.push_str(", canary");
     }
     status
 }

@@ -6,6 +6,7 @@
 
 mod api;
 mod audit;
+mod checkpoint;
 mod cli;
 mod confirm;
 mod credentials;

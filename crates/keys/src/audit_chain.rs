@@ -193,8 +193,39 @@ pub fn verify_from<'a>(
     first_seq: Option<u64>,
     entries: impl IntoIterator<Item = &'a Value>,
 ) -> Result<Head, ChainError> {
-    let mut last: Option<Head> = None;
-    for (index, entry) in entries.into_iter().enumerate() {
+    let mut chain = ChainVerifier::new(first_seq);
+    for entry in entries {
+        chain.push(entry)?;
+    }
+    Ok(chain.head())
+}
+
+/// [`verify_from`] one entry at a time, for a log read as a stream (an export of any size
+/// is never held whole).
+#[derive(Clone, Debug)]
+pub struct ChainVerifier {
+    required_first: Option<u64>,
+    first: Option<u64>,
+    last: Option<Head>,
+    index: usize,
+}
+
+impl ChainVerifier {
+    /// `first_seq`: the `seq` the first entry must have (1 for a whole log), or `None` for
+    /// a run that may start anywhere.
+    pub fn new(first_seq: Option<u64>) -> Self {
+        ChainVerifier {
+            required_first: first_seq,
+            first: None,
+            last: None,
+            index: 0,
+        }
+    }
+
+    /// Checks the next entry; on success it is the new head.
+    pub fn push(&mut self, entry: &Value) -> Result<&Head, ChainError> {
+        let index = self.index;
+        self.index += 1;
         let object = entry.as_object().ok_or(ChainError::Malformed { index })?;
         let seq = object
             .get("seq")
@@ -209,7 +240,7 @@ pub fn verify_from<'a>(
             .get("hash")
             .and_then(Value::as_str)
             .ok_or(ChainError::Malformed { index })?;
-        if let Some(last) = &last {
+        if let Some(last) = &self.last {
             if seq != last.seq + 1 {
                 return Err(ChainError::Gap { seq });
             }
@@ -217,7 +248,7 @@ pub fn verify_from<'a>(
                 return Err(ChainError::Broken { seq });
             }
         } else {
-            if first_seq.is_some_and(|first| first != seq) {
+            if self.required_first.is_some_and(|first| first != seq) {
                 return Err(ChainError::Gap { seq });
             }
             if seq == 1 && prev_hash != GENESIS {
@@ -229,12 +260,22 @@ pub fn verify_from<'a>(
         if hash_of(prev_hash, &without) != hash {
             return Err(ChainError::Altered { seq });
         }
-        last = Some(Head {
+        self.first.get_or_insert(seq);
+        Ok(self.last.insert(Head {
             seq,
             hash: hash.into(),
-        });
+        }))
     }
-    Ok(last.unwrap_or_else(Head::genesis))
+
+    /// The `seq` of the first entry checked, if any.
+    pub fn first_seq(&self) -> Option<u64> {
+        self.first
+    }
+
+    /// Where the entries checked so far end ([`Head::genesis`] before the first).
+    pub fn head(&self) -> Head {
+        self.last.clone().unwrap_or_else(Head::genesis)
+    }
 }
 
 #[cfg(test)]

@@ -342,12 +342,18 @@ fn the_audit_log_is_listed_and_exported_oldest_first_across_pages() {
             .count(),
         55
     );
-    // Every entry once: the ids are distinct.
-    let mut ids: Vec<&str> = lines.iter().map(|e| e["id"].as_str().unwrap()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    assert_eq!(ids.len(), lines.len());
+    // The hash chain, every entry once: seq 1, 2, 3, … with no gaps or repeats.
+    let seqs: Vec<u64> = lines.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=lines.len() as u64).collect::<Vec<_>>());
+    assert!(lines
+        .iter()
+        .all(|e| e["hash"].is_string() && e["prev_hash"].is_string()));
     assert!(!export.stdout.contains(&app.secret.value));
+    // From a later entry on, the same entries.
+    let later = aero2(&["audit", "export", "--from-seq", "100"], &env);
+    assert_eq!(later.code, 0, "{}", later.stderr);
+    let first: Value = serde_json::from_str(later.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(first, lines[99]);
 
     let only_key = aero2(
         &[
@@ -361,6 +367,144 @@ fn the_audit_log_is_listed_and_exported_oldest_first_across_pages() {
         &env,
     );
     assert_eq!(only_key.stdout.lines().count(), 55, "{}", only_key.stderr);
+}
+
+#[test]
+fn a_canary_is_created_and_listed_from_the_command_line() {
+    let w = worker();
+    let app = w.create_application("CLI canary", "production");
+    let env = [("AERO2_SECRET_KEY", app.secret.value.as_str())];
+    let guarded = aero2(&["keys", "create", "--label", "backend"], &env);
+    let guarded = printed_value(&guarded);
+    let guarded_id = w.get("/v1/keys", &app.secret.value).json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["label"] == "backend")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // --canary-suspends alone is a usage error, before anything is sent.
+    let alone = aero2(&["keys", "create", "--canary-suspends", &guarded_id], &env);
+    assert_eq!(alone.code, 2, "{}", alone.stderr);
+    // A canary with a policy is refused by the API: 400 invalid_canary, exit status 2.
+    let with_policy = aero2(&["keys", "create", "--canary", "--scopes", "none"], &env);
+    assert_eq!(with_policy.code, 2, "{}", with_policy.stderr);
+    assert!(
+        with_policy.stderr.contains("invalid_canary"),
+        "{}",
+        with_policy.stderr
+    );
+
+    let created = aero2(
+        &[
+            "keys",
+            "create",
+            "--canary",
+            "--label",
+            "CI decoy",
+            "--canary-suspends",
+            &guarded_id,
+        ],
+        &env,
+    );
+    let canary = printed_value(&created);
+    assert!(canary.starts_with("sk_live_"));
+    let listed = aero2(&["keys", "list"], &env);
+    assert!(listed.stdout.contains("canary"), "{}", listed.stdout);
+    // Used: refused as unknown, and the key it guards is suspended.
+    assert_eq!(w.get("/v1/users", &canary).code(), "unknown_key");
+    wait_until(
+        "the guarded key is suspended",
+        std::time::Duration::from_secs(10),
+        || w.get("/v1/users", &guarded).code() == "suspended_key",
+    );
+}
+
+#[test]
+fn audit_verify_checks_the_chain_and_the_signed_checkpoint() {
+    let w = worker();
+    let app = w.create_application("CLI verify", "production");
+    let env = [("AERO2_SECRET_KEY", app.secret.value.as_str())];
+    for _ in 0..30 {
+        for action in ["suspend", "resume"] {
+            let reply = w.post(
+                &format!("/v1/keys/{}/{action}", app.publishable.id),
+                &app.secret.value,
+                None,
+            );
+            assert_eq!(reply.status, 200, "{}", reply.body);
+        }
+    }
+
+    // Against the API: the checkpoint's signature, then every entry's hash.
+    let verified = aero2(&["audit", "verify"], &env);
+    assert_eq!(verified.code, 0, "{}", verified.stderr);
+    assert!(
+        verified.stderr.contains("verified: entries 1 to "),
+        "{}",
+        verified.stderr
+    );
+    assert!(
+        verified.stdout.is_empty(),
+        "nothing for scripts on standard output"
+    );
+
+    // A saved export verifies the same; the checkpoint is fetched fresh each time.
+    let export = aero2(&["audit", "export"], &env);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let dir = std::env::temp_dir().join(format!("aero2-cli-verify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let check_file = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        aero2(&["audit", "verify", "--file", path.to_str().unwrap()], &env)
+    };
+    let saved = check_file("audit.jsonl", &export.stdout);
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+
+    let lines: Vec<&str> = export.stdout.lines().collect();
+    // One entry's content changed: caught by its hash, exit status 7.
+    let mut altered: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    altered[10] = if lines[10].contains("\"key.suspended\"") {
+        lines[10].replace("\"key.suspended\"", "\"key.resumed\"")
+    } else {
+        lines[10].replace("\"key.resumed\"", "\"key.suspended\"")
+    };
+    assert_ne!(altered[10], lines[10], "the tamper changed something");
+    let tampered = check_file("tampered.jsonl", &(altered.join("\n") + "\n"));
+    assert_eq!(tampered.code, 7, "{}", tampered.stderr);
+    assert!(
+        tampered.stderr.contains("does not match its hash"),
+        "{}",
+        tampered.stderr
+    );
+    // One entry removed: the chain breaks there.
+    let mut gapped: Vec<&str> = lines.clone();
+    gapped.remove(20);
+    let gap = check_file("gap.jsonl", &(gapped.join("\n") + "\n"));
+    assert_eq!(gap.code, 7, "{}", gap.stderr);
+    assert!(gap.stderr.contains("does not follow"), "{}", gap.stderr);
+    // The newest entries cut off: it no longer reaches the checkpoint.
+    let cut = check_file("cut.jsonl", &(lines[..lines.len() - 5].join("\n") + "\n"));
+    assert_eq!(cut.code, 7, "{}", cut.stderr);
+    assert!(cut.stderr.contains("cut short"), "{}", cut.stderr);
+    // Not an export at all.
+    let junk = check_file("junk.jsonl", "not json\n");
+    assert_eq!(junk.code, 7, "{}", junk.stderr);
+    // Another application's export, honestly chained, does not match this checkpoint.
+    let other = w.create_application("CLI verify, another", "production");
+    let other_export = aero2(
+        &["audit", "export"],
+        &[("AERO2_SECRET_KEY", other.secret.value.as_str())],
+    );
+    let mixed = check_file("other.jsonl", &other_export.stdout);
+    assert_eq!(mixed.code, 7, "{}", mixed.stderr);
+    for run in [&verified, &saved, &tampered, &gap, &cut, &mixed] {
+        assert!(!run.stderr.contains(&app.secret.value[8..]), "no key value");
+    }
 }
 
 #[test]
