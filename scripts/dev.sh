@@ -122,6 +122,9 @@ cat <<MSG
     curl -s http://127.0.0.1:$PORT/v1/users -H "Authorization: Bearer $PK"        # 403: needs a secret key
     curl -s http://127.0.0.1:$PORT/v1/users -H "Authorization: Bearer sk_test_x"  # 401: malformed
 
+  The command line (cargo install --path crates/cli):
+    AERO2_SECRET_KEY=$SK aero2 keys list
+
   Press Ctrl-C to stop.
 MSG
 wait "${pids[1]}"
