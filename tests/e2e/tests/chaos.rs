@@ -50,11 +50,37 @@ struct Totals {
     accepted: AtomicU64,
     refused: AtomicU64,
     server_errors: AtomicU64,
+    /// Management calls answered 503 temporarily_unavailable and sent again once, as the
+    /// README tells clients to do. A second 503, or any other 5xx, is a server error.
+    retried: AtomicU64,
     false_accepts: AtomicU64,
     false_rejects: AtomicU64,
     creates: AtomicU64,
     rotations: AtomicU64,
     revocations: AtomicU64,
+}
+
+/// A management call as a client makes it: a 503 `temporarily_unavailable` (retryable, as
+/// the README says) is sent again once after a short pause, and counted.
+fn managed(totals: &Totals, call: impl Fn() -> Reply) -> Reply {
+    let reply = call();
+    if reply.status == 503 && reply.code() == "temporarily_unavailable" {
+        eprintln!("retrying a 503: {}", reply.body);
+        totals.retried.fetch_add(1, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(200));
+        let again = call();
+        if again.status >= 500 {
+            eprintln!(
+                "a 5xx again after the retry: {} {}",
+                again.status, again.body
+            );
+        }
+        return again;
+    }
+    if reply.status >= 500 {
+        eprintln!("a 5xx: {} {}", reply.status, reply.body);
+    }
+    reply
 }
 
 struct Rng(u64);
@@ -107,11 +133,13 @@ fn run(name: &str, seconds: u64) {
                 } else {
                     "secret"
                 };
-                let reply = w.post(
-                    "/v1/keys",
-                    admin,
-                    Some(&json!({"kind": kind, "label": "chaos"})),
-                );
+                let reply = managed(&totals, || {
+                    w.post(
+                        "/v1/keys",
+                        admin,
+                        Some(&json!({"kind": kind, "label": "chaos"})),
+                    )
+                });
                 if reply.status == 201 {
                     totals.creates.fetch_add(1, Ordering::Relaxed);
                     let value = reply.json["key"]["value"].as_str().unwrap().to_string();
@@ -145,11 +173,13 @@ fn run(name: &str, seconds: u64) {
                     ledger.lock().unwrap().get_mut(&value).unwrap().busy = true;
                     if role == "rotate" {
                         let grace = 1 + rng.below(3) as u64;
-                        let reply = w.post(
-                            &format!("/v1/keys/{}/rotate", facts.id),
-                            admin,
-                            Some(&json!({"grace_period_seconds": grace})),
-                        );
+                        let reply = managed(totals, || {
+                            w.post(
+                                &format!("/v1/keys/{}/rotate", facts.id),
+                                admin,
+                                Some(&json!({"grace_period_seconds": grace})),
+                            )
+                        });
                         let mut book = ledger.lock().unwrap();
                         if reply.status == 200 {
                             totals.rotations.fetch_add(1, Ordering::Relaxed);
@@ -178,7 +208,9 @@ fn run(name: &str, seconds: u64) {
                             .get_mut(&value)
                             .unwrap()
                             .revoke_started_ms = Some(wall_ms());
-                        let reply = w.post(&format!("/v1/keys/{}/revoke", facts.id), admin, None);
+                        let reply = managed(totals, || {
+                            w.post(&format!("/v1/keys/{}/revoke", facts.id), admin, None)
+                        });
                         let mut book = ledger.lock().unwrap();
                         let entry = book.get_mut(&value).unwrap();
                         entry.busy = false;
@@ -287,9 +319,9 @@ fn run(name: &str, seconds: u64) {
 
     let t = |a: &AtomicU64| a.load(Ordering::Relaxed);
     println!(
-        "{name}: {seconds} s, {} gated requests ({} accepted, {} refused), {} creates, {} rotations, {} revocations, {} 5xx, {} false accepts, {} false rejects",
+        "{name}: {seconds} s, {} gated requests ({} accepted, {} refused), {} creates, {} rotations, {} revocations, {} 5xx, {} retried 503s, {} false accepts, {} false rejects",
         t(&totals.requests), t(&totals.accepted), t(&totals.refused), t(&totals.creates), t(&totals.rotations), t(&totals.revocations),
-        t(&totals.server_errors), t(&totals.false_accepts), t(&totals.false_rejects)
+        t(&totals.server_errors), t(&totals.retried), t(&totals.false_accepts), t(&totals.false_rejects)
     );
     let violations = violations.into_inner().unwrap();
     assert!(

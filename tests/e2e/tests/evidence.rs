@@ -149,6 +149,13 @@ fn every_key_change_carries_a_signed_receipt_naming_its_chained_entry() {
                 ("PUBLISHABLE_KEY_VALIDATION", "edge".to_owned()),
             ],
         ),
+        (
+            "regional",
+            vec![
+                ("SECRET_KEY_VALIDATION", "regional".to_owned()),
+                ("PUBLISHABLE_KEY_VALIDATION", "regional".to_owned()),
+            ],
+        ),
     ] {
         let w = worker(&format!("evidence-receipts-{mode}"), vars);
         let app = w.create_application("Receipts", "production");
