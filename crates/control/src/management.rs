@@ -175,6 +175,10 @@ pub async fn operation(
                     allow(&method, "GET")?;
                     Ok(ManageOp::KeyUsage { key_id })
                 }
+                "receipt" => {
+                    allow(&method, "GET")?;
+                    Ok(ManageOp::KeyReceipt { key_id })
+                }
                 "suspend" => {
                     allow(&method, "POST")?;
                     Ok(ManageOp::SuspendKey { key_id })

@@ -275,6 +275,9 @@ pub enum AuditDetail<'a> {
         reason: &'static str,
         kind: KeyKind,
         label: &'a str,
+        /// The instant the key stopped working: the grace period's end or its own expiry
+        /// (the gate refuses it from then on by itself), the receipt's `effective_at`.
+        effective_at: Option<String>,
     },
     /// `key.leaked`, `key.leak_reported`
     Leak { url: &'a str, source: &'a str },

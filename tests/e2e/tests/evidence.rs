@@ -4,6 +4,7 @@
 //! receipts of key changes.
 
 use std::process::Command;
+use std::time::Duration;
 
 use aero2_e2e::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -198,4 +199,114 @@ fn every_key_change_carries_a_signed_receipt_naming_its_chained_entry() {
             (Some("rotated"), Some(app.secret.id.as_str()))
         );
     }
+}
+
+/// A receipt's claims, once its EdDSA signature has been checked against the JWKS.
+fn verified_receipt(w: &Worker, token: &str) -> Value {
+    use jsonwebtoken::jwk::JwkSet;
+    use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+    let header = decode_header(token).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("aero2-receipt+jwt"));
+    let jwks: JwkSet =
+        serde_json::from_str(&request("GET", &w.url("/.well-known/jwks.json"), &[], None).body)
+            .unwrap();
+    let jwk = jwks.find(&header.kid.unwrap()).expect("a published key");
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+        .expect("a valid signature")
+        .claims
+}
+
+/// The changes nobody answered for have receipts too: the end of a rotation's grace period
+/// is signed on request, with the instant the old key stopped working.
+#[test]
+fn a_grace_periods_end_has_a_receipt_on_request() {
+    let w = worker("evidence-grace-receipt", vec![]);
+    let app = w.create_application("Grace receipt", "production");
+    let key = &app.secret.value;
+
+    // Hostile first: another application's key, a key id that does not exist, a key that
+    // never changed, a publishable key, and a secret key without keys:read.
+    let other = w.create_application("Another", "production");
+    let theirs = w.get(&format!("/v1/keys/{}/receipt", other.secret.id), key);
+    assert_eq!((theirs.status, theirs.code()), (404, "key_not_found"));
+    let unknown = w.get("/v1/keys/key_0000000000000000/receipt", key);
+    assert_eq!(unknown.status, 404);
+    let unchanged = w.get(&format!("/v1/keys/{}/receipt", app.secret.id), key);
+    assert_eq!((unchanged.status, unchanged.code()), (404, "not_found"));
+    let from_publishable = w.get(
+        &format!("/v1/keys/{}/receipt", app.secret.id),
+        &app.publishable.value,
+    );
+    assert_eq!(from_publishable.status, 403, "{}", from_publishable.body);
+    let gate_only = w.post(
+        "/v1/keys",
+        key,
+        Some(&json!({"kind": "secret", "label": "no rights", "scopes": []})),
+    );
+    let gate_only = gate_only.json["key"]["value"].as_str().unwrap().to_owned();
+    let refused = w.get(&format!("/v1/keys/{}/receipt", app.secret.id), &gate_only);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+
+    // Rotated with a 1 s grace period: the alarm revokes the old key by itself.
+    let rotated = w.post(
+        &format!("/v1/keys/{}/rotate", app.secret.id),
+        key,
+        Some(&json!({"grace_period_seconds": 1})),
+    );
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let grace_end = rotated.json["previous_key"]["expires_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let new_key = rotated.json["key"]["value"].as_str().unwrap().to_owned();
+    // Right after the rotation, the latest change is the rotation.
+    let now = w.get(&format!("/v1/keys/{}/receipt", app.secret.id), &new_key);
+    assert_eq!(now.status, 200, "{}", now.body);
+    assert_eq!(now.json["change"], "rotated");
+    wait_until(
+        "the grace period's end is recorded",
+        Duration::from_secs(15),
+        || {
+            !w.get("/v1/audit_log?event=key.expired", &new_key).json["entries"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        },
+    );
+    let answer = w.get(&format!("/v1/keys/{}/receipt", app.secret.id), &new_key);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json["change"], "expired");
+    assert_eq!(
+        millis(&answer.json["effective_at"]),
+        millis(&json!(grace_end)),
+        "the grace period's end, not when the alarm ran"
+    );
+    let claims = verified_receipt(&w, answer.json["receipt"].as_str().unwrap());
+    assert_eq!(claims["sub"], app.secret.id.as_str());
+    assert_eq!(claims["app"], app.id.as_str());
+    assert_eq!(claims["change"], "expired");
+    assert_eq!(claims["mode"], "strict");
+    assert_eq!(claims["effective_at"], answer.json["effective_at"]);
+    // It names the chained entry of the expiry.
+    let log = w.get("/v1/audit_log?event=key.expired", &new_key);
+    let entry = &log.json["entries"][0];
+    assert_eq!(entry["seq"], claims["seq"], "{}", log.body);
+    assert_eq!(entry["hash"], claims["hash"]);
+    assert_eq!(entry["detail"]["effective_at"], claims["effective_at"]);
+    // The operator gets the same from the application's route.
+    let operator = request(
+        "GET",
+        &w.url(&format!(
+            "/v1/applications/{}/keys/{}/receipt",
+            app.id, app.secret.id
+        )),
+        &[("Authorization", &bearer(ADMIN_TOKEN))],
+        None,
+    );
+    assert_eq!(operator.status, 200, "{}", operator.body);
+    assert_eq!(operator.json["change"], "expired");
 }

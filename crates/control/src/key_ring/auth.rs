@@ -65,6 +65,7 @@ impl Caller {
         let action = match op {
             ManageOp::ListKeys { .. } => Action::ViewKeys,
             ManageOp::KeyUsage { .. } => Action::ViewUsage,
+            ManageOp::KeyReceipt { .. } => Action::ViewKeys,
             ManageOp::AuditLog { .. }
             | ManageOp::AuditCheckpoint
             | ManageOp::AuditExport { .. } => Action::ViewAuditLog,

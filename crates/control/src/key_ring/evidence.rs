@@ -12,7 +12,7 @@ use worker::Response;
 
 use super::store::{int, text, Store};
 use super::KeyRingObject;
-use crate::config::Config;
+use crate::config::{Config, ValidationMode};
 use crate::errors::{ApiError, ApiResult};
 use crate::evidence::{sign, CHECKPOINT_TYPE, RECEIPT_TYPE};
 use crate::json::json_response;
@@ -134,6 +134,70 @@ impl KeyRingObject {
         headers.set("Cache-Control", "no-store")?;
         headers.set("X-Content-Type-Options", "nosniff")?;
         Ok(response)
+    }
+
+    /// `GET …/keys/{id}/receipt`: a signed receipt for the key's latest change, the ones
+    /// nobody answered for included (the end of a rotation's grace period, its own expiry, a
+    /// leak report, a canary's suspension). The same token a change's answer carries, signed
+    /// now; `effective_at` is what the change's entry records.
+    pub(super) async fn key_receipt(
+        &self,
+        issuer: &str,
+        key_id: KeyId,
+        now: UnixMillis,
+    ) -> ApiResult<Response> {
+        #[derive(Deserialize)]
+        struct LatestChange {
+            seq: u64,
+            event: String,
+            effective_at: Option<String>,
+        }
+        let kind = self.read(|loaded| {
+            loaded
+                .ring
+                .get(key_id)
+                .map(|record| record.kind)
+                .ok_or_else(|| ErrorCode::KeyNotFound.into())
+        })?;
+        let rows: Vec<LatestChange> = self
+            .store
+            .sql
+            .exec(
+                "SELECT seq, event, json_extract(detail, '$.effective_at') AS effective_at
+                 FROM audit WHERE key_id = ? AND event IN ('key.revoked', 'key.rotated',
+                 'key.suspended', 'key.resumed', 'key.updated', 'key.expired', 'key.leaked')
+                 ORDER BY seq DESC LIMIT 1",
+                vec![text(key_id.to_string())],
+            )?
+            .to_array()?;
+        let Some(latest) = rows.into_iter().next() else {
+            return Err(ApiError::with_detail(
+                ErrorCode::NotFound,
+                "this key has not changed since it was created: a receipt proves a change",
+            ));
+        };
+        let change = latest.event.trim_start_matches("key.");
+        let mode = match Config::cached(&self.env).mode(kind) {
+            ValidationMode::Strict => "strict",
+            ValidationMode::Edge => "edge",
+            ValidationMode::Regional => "regional",
+        };
+        let effective_at = latest.effective_at;
+        let receipt = self
+            .receipt(
+                issuer,
+                key_id,
+                change,
+                effective_at.as_deref(),
+                mode,
+                latest.seq,
+                now,
+            )
+            .await?;
+        Ok(json_response(
+            200,
+            &json!({"key_id": key_id, "change": change, "effective_at": effective_at, "receipt": receipt}),
+        ))
     }
 
     /// A change's receipt: its time, the mode, and the chained audit entry that records

@@ -86,6 +86,10 @@ impl KeyRingObject {
                 let hours = self.hourly_usage(key_id, now)?;
                 Ok(json_response(200, &KeyUsage { key_id, hours }))
             }
+            ManageOp::KeyReceipt { key_id } => {
+                caller.require(Scope::KeysRead)?;
+                self.key_receipt(issuer, key_id, now).await
+            }
             ManageOp::AuditLog {
                 cursor,
                 limit,

@@ -264,6 +264,10 @@ impl KeyRingObject {
                         reason,
                         kind: record.kind,
                         label: &record.label,
+                        effective_at: match record.status {
+                            KeyStatus::Revoked { revoked_at, .. } => Some(revoked_at.to_rfc3339()),
+                            _ => None,
+                        },
                     },
                     now,
                 )?;

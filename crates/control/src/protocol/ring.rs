@@ -233,6 +233,10 @@ pub enum ManageOp {
     KeyUsage {
         key_id: KeyId,
     },
+    /// A signed receipt for the key's latest change (the automatic ones included).
+    KeyReceipt {
+        key_id: KeyId,
+    },
     AuditLog {
         cursor: Option<u64>,
         limit: u32,
@@ -283,7 +287,8 @@ impl ManageOp {
             | ManageOp::ResumeKey { key_id }
             | ManageOp::RevokeKey { key_id }
             | ManageOp::RotateKey { key_id, .. }
-            | ManageOp::KeyUsage { key_id } => Some(*key_id),
+            | ManageOp::KeyUsage { key_id }
+            | ManageOp::KeyReceipt { key_id } => Some(*key_id),
             _ => None,
         }
     }
@@ -532,6 +537,7 @@ impl Message for ManageOp {
                 }
             }
             "key_usage" => ManageOp::KeyUsage { key_id: key_id()? },
+            "key_receipt" => ManageOp::KeyReceipt { key_id: key_id()? },
             "audit_log" => {
                 #[derive(Deserialize)]
                 struct AuditLog {
