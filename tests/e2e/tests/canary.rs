@@ -334,11 +334,6 @@ fn only_a_secret_key_without_a_policy_naming_keys_within_reach_is_a_canary() {
             json!({"kind": "secret", "canary": true, "canary_suspends": ["sk_live_x"]}),
             "invalid_canary",
         ),
-        // Another application's key, and a key that does not exist.
-        (
-            json!({"kind": "secret", "canary": true, "canary_suspends": [other.secret.id]}),
-            "invalid_canary",
-        ),
         (
             json!({"kind": "secret", "canary": true, "canary_suspends": "key_AAAAAAAAAAAAAAAA"}),
             "invalid_request",
@@ -357,6 +352,28 @@ fn only_a_secret_key_without_a_policy_naming_keys_within_reach_is_a_canary() {
         );
         assert!(!reply.body.contains(&admin[10..]), "no key in an error");
     }
+    // Another application's key, and a key that does not exist: not found, as on every
+    // route that names a key; nothing is created.
+    for id in [other.secret.id.as_str(), "key_AAAAAAAAAAAAAAAA"] {
+        let reply = create(
+            admin,
+            json!({"kind": "secret", "canary": true, "canary_suspends": [id]}),
+        );
+        assert_eq!(
+            (reply.status, reply.code()),
+            (404, "key_not_found"),
+            "{}",
+            reply.body
+        );
+    }
+    assert_eq!(
+        w.get("/v1/keys", admin).json["keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "no key was created"
+    );
     // A key restricted to reading cannot create one; a key that may write keys but is
     // itself restricted cannot name a key with more rights than it has.
     let reader = create(
@@ -402,7 +419,7 @@ fn only_a_secret_key_without_a_policy_naming_keys_within_reach_is_a_canary() {
     );
     assert_eq!(
         (reply.status, reply.code()),
-        (400, "invalid_canary"),
+        (409, "key_is_canary"),
         "{}",
         reply.body
     );

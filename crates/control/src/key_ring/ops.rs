@@ -462,18 +462,26 @@ impl KeyRingObject {
         now: UnixMillis,
     ) -> ApiResult<Response> {
         let (key, record) = self.mutate(|loaded| {
+            // What the body's shape cannot say is answered as for any route naming a key:
+            // 404 for a key this application does not have, 409 for one in the wrong state.
             for &id in &suspends {
                 let record = target(by, loaded, id).map_err(|err| match err.code {
                     ErrorCode::KeyNotFound => ApiError::with_detail(
-                        ErrorCode::InvalidCanary,
+                        ErrorCode::KeyNotFound,
                         format!("canary_suspends names {id}, which this application does not have"),
                     ),
                     _ => err,
                 })?;
-                if record.canary || record.status.is_revoked() {
+                if record.status.is_revoked() {
                     return Err(ApiError::with_detail(
-                        ErrorCode::InvalidCanary,
-                        format!("canary_suspends names {id}, which is revoked or a canary"),
+                        ErrorCode::KeyRevoked,
+                        format!("canary_suspends names {id}, which is revoked"),
+                    ));
+                }
+                if record.canary {
+                    return Err(ApiError::with_detail(
+                        ErrorCode::KeyIsCanary,
+                        format!("canary_suspends names {id}, another canary"),
                     ));
                 }
             }

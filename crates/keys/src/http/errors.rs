@@ -71,7 +71,7 @@ error_codes! {
     TooManyKeys => 409, "too_many_keys", "an application can have at most 100 keys that are not revoked";
     RandomUnavailable => 503, "random_unavailable", "the system random number generator is unavailable; retry shortly";
     KeyIsCanary => 409, "key_is_canary", "a canary key cannot be rotated: nothing should depend on it; revoke it and create a new canary";
-    InvalidCanary => 400, "invalid_canary", "a canary is a secret key with no policy; canary_suspends lists keys of this application within the creating key's reach";
+    InvalidCanary => 400, "invalid_canary", "a canary is a secret key with no policy, and only a canary has canary_suspends (at most 100 key ids)";
     // --- applications and the operator ---
     InvalidName => 400, "invalid_name", "name must have 1 to 100 characters and no control characters";
     InvalidEnvironment => 400, "invalid_environment", "environment must be \"production\" or \"development\"";
