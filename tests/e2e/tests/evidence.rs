@@ -236,7 +236,10 @@ fn a_grace_periods_end_has_a_receipt_on_request() {
     let unknown = w.get("/v1/keys/key_0000000000000000/receipt", key);
     assert_eq!(unknown.status, 404);
     let unchanged = w.get(&format!("/v1/keys/{}/receipt", app.secret.id), key);
-    assert_eq!((unchanged.status, unchanged.code()), (404, "not_found"));
+    assert_eq!(
+        (unchanged.status, unchanged.code()),
+        (404, "receipt_not_found")
+    );
     let from_publishable = w.get(
         &format!("/v1/keys/{}/receipt", app.secret.id),
         &app.publishable.value,

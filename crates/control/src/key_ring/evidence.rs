@@ -171,10 +171,7 @@ impl KeyRingObject {
             )?
             .to_array()?;
         let Some(latest) = rows.into_iter().next() else {
-            return Err(ApiError::with_detail(
-                ErrorCode::NotFound,
-                "this key has not changed since it was created: a receipt proves a change",
-            ));
+            return Err(ErrorCode::ReceiptNotFound.into());
         };
         let change = latest.event.trim_start_matches("key.");
         let mode = match Config::cached(&self.env).mode(kind) {

@@ -60,6 +60,7 @@ error_codes! {
     SecretKeyInBrowser => 403, "secret_key_in_browser", "a secret key was sent from a browser; secret keys must never be used in client code. Revoke and rotate this key";
     // --- key lifecycle ---
     KeyNotFound => 404, "key_not_found", "no key with this id in this application";
+    ReceiptNotFound => 404, "receipt_not_found", "this key has not changed since it was created; a receipt proves a change (revoked, rotated, suspended, resumed, updated, expired)";
     KeyAlreadyRevoked => 409, "key_already_revoked", "the key is already revoked";
     KeyAlreadyRotating => 409, "key_already_rotating", "the key is already in a rotation grace period; rotate its replacement instead";
     KeyAlreadySuspended => 409, "key_already_suspended", "the key is already suspended";
