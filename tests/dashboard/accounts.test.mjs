@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { join as path } from "node:path";
 import { after, before, test } from "node:test";
-import { artifacts, runDirectories, send } from "./support.mjs";
+import { artifacts, runDirectories, send, openRowMenu, rowItem } from "./support.mjs";
 import { launchChromium, root } from "../../scripts/support/browser.mjs";
 import { freePort, startOrigin, startWrangler } from "../../scripts/support/processes.mjs";
 
@@ -122,18 +122,21 @@ test("an owner invites a developer and a viewer; each role meets its limits; a r
   // The developer rotates a development key...
   await openApplication(developer.page, "Shop dev");
   const secretRow = developer.page.locator("#keys-table tbody tr", { hasText: "secret" }).first();
-  await secretRow.getByRole("button", { name: /^Rotate/ }).click();
+  await openRowMenu(secretRow);
+  await rowItem(secretRow, /^Rotate/).click();
   await developer.page.getByLabel("Stop now").check();
   await developer.page.locator("#rotate-dialog").getByRole("button", { name: "Rotate" }).click();
   assert.match(await developer.page.locator("#reveal-dialog .secret-value").inputValue(), /^sk_test_/);
   await developer.page.locator("#reveal-dialog").getByRole("button", { name: "Done" }).click();
   // ...but has no working rotate button on a production application, and the API refuses.
-  await openApplication(developer.page, "Shop prod");
-  assert.equal(await developer.page.getByRole("button", { name: /^Rotate/ }).count(), 0);
-  assert.equal(await developer.page.getByRole("button", { name: "Create key" }).isVisible(), false);
   const prodApp = (await operator("GET", "/v1/applications")).json.applications.find((a) => a.name === "Shop prod");
   const keys = (await operator("GET", `/v1/applications/${prodApp.id}/keys`)).json.keys;
   const prodSecret = keys.find((k) => k.kind === "secret");
+  await openApplication(developer.page, "Shop prod");
+  // The production application's own rows, not the previous table's.
+  await developer.page.locator(`#keys-table tbody tr[data-key-id="${prodSecret.id}"]`).waitFor();
+  assert.equal(await developer.page.getByRole("menuitem", { name: /^Rotate/, includeHidden: true }).count(), 0);
+  assert.equal(await developer.page.getByRole("button", { name: "Create key" }).isVisible(), false);
   const refused = await apiFrom(developer.page, "POST", `/v1/applications/${prodApp.id}/keys/${prodSecret.id}/rotate`, { grace_period_seconds: 0 });
   assert.deepEqual(refused, { status: 403, code: "insufficient_role" });
 
@@ -142,7 +145,7 @@ test("an owner invites a developer and a viewer; each role meets its limits; a r
   const viewer = await person();
   await join(viewer.page, viewerLink, "Vic");
   await openApplication(viewer.page, "Shop dev");
-  assert.equal(await viewer.page.getByRole("button", { name: /^Rotate/ }).count(), 0);
+  assert.equal(await viewer.page.getByRole("menuitem", { name: /^Rotate/, includeHidden: true }).count(), 0);
   const devApp = (await operator("GET", "/v1/applications")).json.applications.find((a) => a.name === "Shop dev");
   const devSecret = (await operator("GET", `/v1/applications/${devApp.id}/keys`)).json.keys.find((k) => k.kind === "secret" && k.status === "active");
   assert.deepEqual(

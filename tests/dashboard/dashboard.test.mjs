@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync, sign } from "node:crypto";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { artifacts, runDirectories, send as sendTo, signedInDashboard } from "./support.mjs";
+import { artifacts, runDirectories, send as sendTo, signedInDashboard, openRowMenu, rowItem } from "./support.mjs";
 import { launchChromium, root } from "../../scripts/support/browser.mjs";
 import { startOrigin, startWrangler } from "../../scripts/support/processes.mjs";
 
@@ -124,7 +124,7 @@ test("an operator manages keys end to end in the dashboard", async () => {
   assert.deepEqual([forged.status, forged.json.error?.code], [403, "csrf_check_failed"]);
 
   // Create an application: its first keys are shown once.
-  await page.getByLabel("Name").fill("Shop");
+  await page.getByLabel("Name", { exact: true }).fill("Shop");
   await page.getByLabel("Environment").selectOption("production");
   await page.getByRole("button", { name: "Create application" }).click();
   const reveal = page.locator("#reveal-dialog");
@@ -156,7 +156,8 @@ test("an operator manages keys end to end in the dashboard", async () => {
   // Revoke it: a confirmation names the key; the row turns revoked without a reload.
   await page.evaluate(() => { window.notReloaded = true; });
   const billingRow = page.locator("#keys-table tbody tr", { hasText: "billing" });
-  await billingRow.getByRole("button", { name: /^Revoke billing/ }).click();
+  await openRowMenu(billingRow);
+  await rowItem(billingRow, /^Revoke billing/).click();
   await page.locator("#revoke-what").getByText("billing").waitFor();
   await page.locator("#revoke-dialog").getByRole("button", { name: "Revoke" }).click();
   await billingRow.locator(".badge.revoked").waitFor();
@@ -170,7 +171,8 @@ test("an operator manages keys end to end in the dashboard", async () => {
 
   // Escape dismisses a confirmation without acting, even right after a confirmed one.
   const publishableRow = page.locator("#keys-table tbody tr", { hasText: "publishable" });
-  await publishableRow.getByRole("button", { name: /^Revoke/ }).click();
+  await openRowMenu(publishableRow);
+  await rowItem(publishableRow, /^Revoke/).click();
   await page.locator("#revoke-what").getByText("publishable").waitFor();
   await page.keyboard.press("Escape");
   await page.waitForTimeout(500);
@@ -178,7 +180,8 @@ test("an operator manages keys end to end in the dashboard", async () => {
   assert.equal((await gate("/v1/client/session", publishable)).status, 200, "Escape revoked nothing");
 
   // Rotate the publishable key with a 1-hour grace period: a live countdown appears.
-  await publishableRow.getByRole("button", { name: /^Rotate/ }).click();
+  await openRowMenu(publishableRow);
+  await rowItem(publishableRow, /^Rotate/).click();
   await page.getByLabel("1 hour").check();
   await page.locator("#rotate-dialog").getByRole("button", { name: "Rotate" }).click();
   const rotated = await reveal.locator(".secret-value").inputValue();
@@ -265,7 +268,8 @@ test("an operator manages keys end to end in the dashboard", async () => {
   assert.equal(await page.locator('a[href^="javascript:"]').count(), 0);
 
   // Usage chart and keyboard use: Tab to a button and press Enter.
-  await page.locator("#keys-table tbody tr", { hasText: "secret" }).first().getByRole("button", { name: /^Usage/ }).click();
+  await openRowMenu(page.locator("#keys-table tbody tr", { hasText: "secret" }).first());
+  await rowItem(page.locator("#keys-table tbody tr", { hasText: "secret" }).first(), /^Usage/).click();
   await page.locator("#usage-chart svg rect").first().waitFor();
   assert.equal(await page.locator("#usage-chart svg rect").count(), 24);
   await page.getByRole("button", { name: "Create key" }).focus();

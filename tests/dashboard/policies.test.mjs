@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { artifacts, runDirectories, send as sendTo, signedInDashboard } from "./support.mjs";
+import { artifacts, runDirectories, send as sendTo, signedInDashboard, openRowMenu, rowItem } from "./support.mjs";
 import { root } from "../../scripts/support/browser.mjs";
 import { startOrigin, startWrangler } from "../../scripts/support/processes.mjs";
 
@@ -50,7 +50,7 @@ const restrictions = (key) => Object.fromEntries(POLICY_FIELDS.filter((f) => key
 /** Waits until the keys table has `n` rows. */
 const keyRows = (n) => page.waitForFunction((count) => document.querySelectorAll("#keys-table tbody tr").length === count, n, { timeout: 10_000 });
 const keyRow = (id) => page.locator(`#keys-table tbody tr[data-key-id="${id}"]`);
-const badgesOf = (id) => keyRow(id).locator('td[data-label="Restrictions"] .badge').allTextContents();
+const badgesOf = (id) => keyRow(id).locator('[data-label="Restrictions"] .badge').allTextContents();
 const dialog = () => page.locator("#key-dialog");
 const isOpen = (locator) => locator.evaluate((d) => d.open);
 
@@ -244,7 +244,8 @@ test("editing a key sends only what changed, and null for a restriction removed"
   page.on("request", (r) => { if (r.method() === "PATCH") patches.push(r.postDataJSON()); });
 
   // The dialog shows the key as it is; the kind cannot change.
-  await keyRow(id).getByRole("button", { name: /^Edit/ }).click();
+  await openRowMenu(keyRow(id));
+  await rowItem(keyRow(id), /^Edit/).click();
   assert.equal(await d.locator("#key-dialog-title").textContent(), "Edit key");
   assert.equal(await d.getByLabel("Kind").isDisabled(), true);
   assert.equal(await d.getByLabel("Label").inputValue(), "ops");
@@ -274,14 +275,16 @@ test("editing a key sends only what changed, and null for a restriction removed"
   await page.locator("#audit-table").getByText("key.updated: expires_at, allowed_ips, rate_limit").waitFor();
 
   // Saving with nothing changed sends nothing.
-  await keyRow(id).getByRole("button", { name: /^Edit/ }).click();
+  await openRowMenu(keyRow(id));
+  await rowItem(keyRow(id), /^Edit/).click();
   await d.getByRole("button", { name: "Save changes" }).click();
   await d.waitFor({ state: "hidden" });
   await page.locator("#status").getByText("Nothing changed").waitFor();
   assert.equal(patches.length, 1);
 
   // Every right again (no scopes restriction: null), a new label, one more route.
-  await keyRow(id).getByRole("button", { name: /^Edit/ }).click();
+  await openRowMenu(keyRow(id));
+  await rowItem(keyRow(id), /^Edit/).click();
   await d.getByLabel("Create, change, rotate, suspend and revoke keys (keys:write)").check();
   await d.getByLabel("Read the audit log (audit:read)").check();
   await d.getByLabel("List webhook endpoints and their deliveries (webhooks:read)").check();
@@ -297,7 +300,7 @@ test("editing a key sends only what changed, and null for a restriction removed"
     rate_limit: { requests: 20, per_seconds: 3600 },
   });
   assert.equal(again.label, "ops team");
-  await keyRow(id).getByText("ops team").waitFor();
+  await keyRow(id).locator(".label-text", { hasText: "ops team" }).waitFor();
   assert.deepEqual(await badgesOf(id), ["2 routes", "20/h"]);
 
   // A publishable key: switching report mode to enforce sends only origin_policy; emptying
@@ -307,7 +310,8 @@ test("editing a key sends only what changed, and null for a restriction removed"
   assert.equal(set.status, 200, JSON.stringify(set.json));
   await page.reload();
   await keyRows(3);
-  await keyRow(pk.id).getByRole("button", { name: /^Edit/ }).click();
+  await openRowMenu(keyRow(pk.id));
+  await rowItem(keyRow(pk.id), /^Edit/).click();
   assert.equal(await d.getByLabel("Let them through and record them (report)").isChecked(), true);
   assert.equal(await d.getByLabel("Allowed IP addresses").isVisible(), false);
   await d.getByLabel("Refuse them (enforce)").check();
@@ -315,7 +319,8 @@ test("editing a key sends only what changed, and null for a restriction removed"
   await d.waitFor({ state: "hidden" });
   assert.deepEqual(patches[2], { origin_policy: "enforce" });
   assert.deepEqual(restrictions(await findKey(appId, pk.id)), { allowed_origins: ["https://shop.example"], origin_policy: "enforce" });
-  await keyRow(pk.id).getByRole("button", { name: /^Edit/ }).click();
+  await openRowMenu(keyRow(pk.id));
+  await rowItem(keyRow(pk.id), /^Edit/).click();
   await d.getByLabel("Allowed websites (origins)").fill("");
   await d.getByRole("button", { name: "Save changes" }).click();
   await d.waitFor({ state: "hidden" });
@@ -374,7 +379,8 @@ test("a refusal shows the API's message in the dialog, which stays open with wha
 
   // The edit dialog does the same, and Cancel then leaves the key as it was.
   await keyRows(3);
-  await keyRow(vpn.id).getByRole("button", { name: /^Edit/ }).click();
+  await openRowMenu(keyRow(vpn.id));
+  await rowItem(keyRow(vpn.id), /^Edit/).click();
   assert.equal(await error.textContent(), "", "no message left from before");
   await ips.fill("10.0.0.0/8\n10.0.0.1/8");
   await d.getByRole("button", { name: "Save changes" }).click();
@@ -405,11 +411,11 @@ test("the keys table shows each key's restrictions and expiry at a glance", asyn
   assert.deepEqual(await badgesOf(keys[label].id), ["no management", "IP: 2 ranges"]);
   for (const plain of [first.secret.id, first.publishable.id]) {
     assert.deepEqual(await badgesOf(plain), []);
-    assert.equal(await keyRow(plain).locator('td[data-label="Restrictions"]').textContent(), "none");
+    assert.equal(await keyRow(plain).locator('[data-label="Restrictions"]').textContent(), "none");
     assert.equal(await keyRow(plain).locator('td[data-label="Expires"]').textContent(), "—");
   }
   // An API-provided label is text, never markup.
-  assert.equal(await keyRow(keys[label].id).locator('td[data-label="Label"]').textContent(), label);
+  assert.equal(await keyRow(keys[label].id).locator(".label-text").textContent(), label);
   assert.equal(await page.locator("#keys-table img").count(), 0);
   // Had it become markup, the CSP would have refused the image and its inline handler (so
   // `window.injected` could never be set); the refusal is what would show.
@@ -431,7 +437,8 @@ test("the keys table shows each key's restrictions and expiry at a glance", asyn
   await page.waitForTimeout(200);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 1, `no horizontal scrolling at 390 px (overflow ${overflow}px)`);
-  await page.getByRole("button", { name: `Edit reader ${keys.reader.hint}` }).click();
+  await openRowMenu(keyRow(keys.reader.id));
+  await rowItem(keyRow(keys.reader.id), `Edit reader ${keys.reader.hint}`).click();
   await page.screenshot({ path: join(artifacts, "dashboard-edit-key-390x844.png") });
   const dialogOverflow = await dialog().evaluate((d) => d.scrollWidth - d.clientWidth);
   assert.ok(dialogOverflow <= 1, `the dialog fits at 390 px (overflow ${dialogOverflow}px)`);
@@ -447,7 +454,8 @@ test("suspend asks first and refuses the key until it is resumed; the last worki
   assert.deepEqual(await gateStatus("/v1/users", value), [200, null]);
 
   // Cancel changes nothing.
-  await keyRow(id).getByRole("button", { name: /^Suspend/ }).click();
+  await openRowMenu(keyRow(id));
+  await rowItem(keyRow(id), /^Suspend/).click();
   await confirm.locator("#suspend-what").getByText("worker").waitFor();
   await confirm.getByRole("button", { name: "Cancel" }).click();
   assert.equal(await isOpen(confirm), false);
@@ -455,7 +463,8 @@ test("suspend asks first and refuses the key until it is resumed; the last worki
   assert.deepEqual(await gateStatus("/v1/users", value), [200, null]);
 
   // Suspended: the gate refuses the key, and the row says so.
-  await keyRow(id).getByRole("button", { name: /^Suspend/ }).click();
+  await openRowMenu(keyRow(id));
+  await rowItem(keyRow(id), /^Suspend/).click();
   await confirm.getByRole("button", { name: "Suspend" }).click();
   await keyRow(id).locator(".badge.suspended", { hasText: "suspended" }).waitFor();
   assert.equal(await isOpen(confirm), false);
@@ -466,7 +475,8 @@ test("suspend asks first and refuses the key until it is resumed; the last worki
   // refused, and the dialog says why.
   const lastWorking = await operator("POST", `/v1/applications/${appId}/keys/${first.secret.id}/suspend`);
   assert.deepEqual([lastWorking.status, lastWorking.json.error?.code], [409, "last_active_secret_key"]);
-  await keyRow(first.secret.id).getByRole("button", { name: /^Suspend/ }).click();
+  await openRowMenu(keyRow(first.secret.id));
+  await rowItem(keyRow(first.secret.id), /^Suspend/).click();
   await confirm.getByRole("button", { name: "Suspend" }).click();
   await confirm.locator("#suspend-error").getByText(lastWorking.json.error.message, { exact: true }).waitFor();
   assert.equal(await isOpen(confirm), true);
@@ -475,9 +485,10 @@ test("suspend asks first and refuses the key until it is resumed; the last worki
   assert.deepEqual(await gateStatus("/v1/users", first.secret.value), [200, null]);
 
   // Resumed: it works again.
-  await keyRow(id).getByRole("button", { name: /^Resume/ }).click();
+  await openRowMenu(keyRow(id));
+  await rowItem(keyRow(id), /^Resume/).click();
   await keyRow(id).locator(".badge.active").waitFor();
-  assert.equal(await keyRow(id).getByRole("button", { name: /^Suspend/ }).count(), 1);
+  assert.equal(await keyRow(id).getByRole("menuitem", { name: /^Suspend/, includeHidden: true }).count(), 1);
   assert.equal((await findKey(appId, id)).suspended_at, null);
   assert.deepEqual(await gateStatus("/v1/users", value), [200, null]);
   const { json } = await operator("GET", `/v1/applications/${appId}/audit_log?key_id=${id}`);

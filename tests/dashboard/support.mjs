@@ -55,3 +55,11 @@ export async function signedInDashboard(base, adminToken, { timezoneId, permissi
   await page.getByRole("heading", { name: "Applications" }).waitFor();
   return { browser, context, page, pageErrors };
 }
+
+/** Opens a keys-table row's Actions menu (every row action is in it). */
+export async function openRowMenu(row) {
+  await row.getByRole("button", { name: /^Actions for/ }).click();
+}
+
+/** An item of a row's Actions menu, found whether or not the menu is open. */
+export const rowItem = (row, name) => row.getByRole("menuitem", { name, includeHidden: true });

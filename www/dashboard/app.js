@@ -49,7 +49,13 @@ async function request(method, path, body) {
   const headers = { accept: "application/json" };
   if (body !== undefined) headers["content-type"] = "application/json";
   if (method !== "GET" && state.csrf) headers["x-csrf-token"] = state.csrf;
-  const response = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
+  let response;
+  try {
+    response = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    // Offline, or the worker is not answering: say so, instead of the browser's "Failed to fetch".
+    throw new ApiError(0, "unreachable", "The API could not be reached: check your connection, then try again.", null);
+  }
   const json = await response.json().catch(() => ({}));
   if (!response.ok) {
     if (response.status === 401 && path !== "/v1/dashboard/session" && !path.startsWith("/v1/passkeys/authentication") && !path.startsWith("/v1/invitations/")) {
@@ -95,6 +101,99 @@ function everywhereFrom(effectiveAt) {
     ? `everywhere from ${formatTime(effectiveAt)}`
     : "at the key ring now, and at the edge once a failed KV write is retried";
 }
+
+/** "3 min ago", "in 23 h": short enough for a table cell; the exact time is its title. */
+function relativeTime(iso, now = Date.now()) {
+  const seconds = Math.round((Date.parse(iso) - now) / 1000);
+  const size = Math.abs(seconds);
+  if (size < 45) return "just now";
+  const [value, unit] = size < 3600 ? [Math.round(size / 60), "min"]
+    : size < 86400 ? [Math.round(size / 3600), "h"]
+      : size < 86400 * 60 ? [Math.round(size / 86400), "d"]
+        : [Math.round(size / (86400 * 30)), "mo"];
+  return seconds < 0 ? `${value} ${unit} ago` : `in ${value} ${unit}`;
+}
+
+/** A time as `<time>`: relative, with the exact time on hover (and for screen readers). */
+function timeEl(iso, empty = "never") {
+  if (!iso) return el("span", { class: "hint" }, empty);
+  return el("time", { datetime: iso, title: formatTime(iso), "data-relative": iso, "aria-label": formatTime(iso) }, relativeTime(iso));
+}
+
+setInterval(() => {
+  for (const node of document.querySelectorAll("[data-relative]")) node.textContent = relativeTime(node.dataset.relative);
+}, 30_000);
+
+/**
+ * A row's actions in one menu: a button that opens a `role="menu"` of `role="menuitem"`
+ * buttons. Enter, Space or Arrow Down opens it on the first item; arrows move; Escape or
+ * Tab closes it and focus goes back to the button, as it does after a chosen action's
+ * dialog closes.
+ */
+function actionMenu(name, items) {
+  const button = el("button", { type: "button", class: "menu-button", "aria-haspopup": "menu", "aria-expanded": "false", "aria-label": `Actions for ${name}` }, "Actions");
+  const menu = el("div", { role: "menu", class: "menu", "aria-label": `Actions for ${name}`, hidden: true });
+  const entries = items.map((item) => el("button", {
+    type: "button", role: "menuitem", tabindex: "-1", class: item.danger ? "danger" : undefined,
+    disabled: item.disabled, "aria-label": item.label,
+    onclick: () => { close(true); item.action(); },
+  }, item.text));
+  menu.append(...entries);
+  const enabled = () => entries.filter((entry) => !entry.disabled);
+  function open(focusLast = false) {
+    for (const other of document.querySelectorAll(".menu:not([hidden])")) other.dispatchEvent(new Event("aero2-close"));
+    menu.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+    const list = enabled();
+    list[focusLast ? list.length - 1 : 0]?.focus();
+  }
+  function close(refocus) {
+    if (menu.hidden) return;
+    menu.hidden = true;
+    button.setAttribute("aria-expanded", "false");
+    if (refocus) button.focus();
+  }
+  menu.addEventListener("aero2-close", () => close(false));
+  button.addEventListener("click", () => (menu.hidden ? open() : close(true)));
+  button.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") { event.preventDefault(); open(event.key === "ArrowUp"); }
+  });
+  menu.addEventListener("keydown", (event) => {
+    const list = enabled();
+    const at = list.indexOf(document.activeElement);
+    if (event.key === "Escape") { event.preventDefault(); close(true); }
+    else if (event.key === "Tab") close(false);
+    else if (event.key === "ArrowDown") { event.preventDefault(); list[(at + 1) % list.length]?.focus(); }
+    else if (event.key === "ArrowUp") { event.preventDefault(); list[(at - 1 + list.length) % list.length]?.focus(); }
+    else if (event.key === "Home") { event.preventDefault(); list[0]?.focus(); }
+    else if (event.key === "End") { event.preventDefault(); list[list.length - 1]?.focus(); }
+  });
+  menu.addEventListener("focusout", (event) => {
+    if (!menu.contains(event.relatedTarget) && event.relatedTarget !== button) close(false);
+  });
+  return el("div", { class: "menu-wrap" }, button, menu);
+}
+
+// Tab and Shift+Tab stay in an open modal dialog: past its last control, to its first, and
+// back (a native modal dialog lets focus leave for the browser's own controls).
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Tab") return;
+  const dialog = [...document.querySelectorAll("dialog[open]")].at(-1);
+  if (!dialog) return;
+  const focusable = [...dialog.querySelectorAll("button, [href], input, select, textarea, summary, [tabindex]:not([tabindex='-1'])")]
+    .filter((node) => !node.disabled && node.getClientRects().length && !(node.type === "radio" && !node.checked));
+  if (!focusable.length) return;
+  const [first, last] = [focusable[0], focusable.at(-1)];
+  if (event.shiftKey && (document.activeElement === first || !dialog.contains(document.activeElement))) { event.preventDefault(); last.focus(); }
+  else if (!event.shiftKey && (document.activeElement === last || !dialog.contains(document.activeElement))) { event.preventDefault(); first.focus(); }
+});
+
+// A click outside any open menu closes it.
+document.addEventListener("click", (event) => {
+  for (const menu of document.querySelectorAll(".menu:not([hidden])")) {
+    if (!menu.parentElement.contains(event.target)) menu.dispatchEvent(new Event("aero2-close"));
+  }
+});
 
 /** With seconds, for delivery attempts that can be moments apart. */
 function formatMoment(iso) {
@@ -325,13 +424,13 @@ function renderKeys() {
     const suspended = !revoked && Boolean(key.suspended_at);
     const status = revoked ? `revoked${key.revocation_reason === "leaked" ? ": leaked" : ""}` : suspended ? "suspended" : key.status;
     const name = `${key.label} ${key.hint}`;
-    const actions = revoked || !canChangeKeys() ? [] : [
-      el("button", { type: "button", onclick: () => editKey(key), "aria-label": `Edit ${name}` }, "Edit"),
+    const changes = revoked || !canChangeKeys() ? [] : [
+      { text: "Edit", label: `Edit ${name}`, action: () => editKey(key) },
       suspended
-        ? el("button", { type: "button", onclick: () => resume(key), "aria-label": `Resume ${name}` }, "Resume")
-        : el("button", { type: "button", onclick: () => suspend(key), "aria-label": `Suspend ${name}` }, "Suspend"),
-      el("button", { type: "button", onclick: () => rotate(key), disabled: key.status !== "active", "aria-label": `Rotate ${name}` }, "Rotate"),
-      el("button", { type: "button", class: "danger", onclick: () => revoke(key), "aria-label": `Revoke ${name}` }, "Revoke"),
+        ? { text: "Resume", label: `Resume ${name}`, action: () => resume(key) }
+        : { text: "Suspend", label: `Suspend ${name}`, action: () => suspend(key) },
+      { text: "Rotate", label: `Rotate ${name}`, action: () => rotate(key), disabled: key.status !== "active" || key.canary },
+      { text: "Revoke", label: `Revoke ${name}`, action: () => revoke(key), danger: true },
     ];
     const badges = revoked ? [] : restrictionBadges(key);
     // A rotated key's grace period, or the key's own expiry: whichever comes first.
@@ -340,23 +439,40 @@ function renderKeys() {
         el("span", { class: "countdown", "data-expires": key.expires_at }, countdown(key.expires_at)),
         key.status === "expiring" ? el("span", { class: "hint" }, " grace period") : "")
       : "—";
+    // What does not fit a row at 1280 pixels goes in its details: the whole label, the
+    // restrictions, and the times, each relative with the exact time beside it.
+    const fact = (term, ...value) => el("div", {}, el("dt", {}, term), el("dd", {}, ...value));
+    const exact = (iso) => (iso ? el("span", { class: "hint" }, ` (${formatTime(iso)})`) : "");
+    const details = el("details", { class: "key-details" },
+      el("summary", {}, "Details", badges.length ? el("span", { class: "hint" }, ` · ${plural(badges.length, "restriction")}`) : "",
+        el("span", { class: "visually-hidden" }, ` for ${name}`)),
+      el("dl", { class: "facts" },
+        fact("Label", el("span", { class: "full-label" }, key.label)),
+        fact("Id", el("code", {}, key.id)),
+        fact("Created", timeEl(key.created_at), exact(key.created_at)),
+        fact("Last used", timeEl(key.last_used_at), exact(key.last_used_at)),
+        ...(key.expires_at ? [fact("Stops working", formatTime(key.expires_at))] : []),
+        ...(key.canary_suspends?.length ? [fact("Suspends when used", key.canary_suspends.map((id) => state.keys.find((k) => k.id === id)?.label ?? id).join(", "))] : [])),
+      el("div", { class: "restrictions-detail", "data-label": "Restrictions" },
+        badges.length ? el("span", { class: "restrictions" }, badges)
+          : revoked ? "—" : el("span", { class: "hint", title: "It can do everything its kind allows, from anywhere, at any rate" }, "none")));
     return el("tr", { "data-key-id": key.id, "data-status": key.status, "data-suspended": suspended ? "true" : undefined },
-      el("td", { "data-label": "Kind" }, key.kind),
-      el("td", { "data-label": "Label" }, key.label),
+      el("td", { "data-label": "Kind" }, key.kind, key.canary ? el("span", { class: "badge canary", title: "A canary: any use is refused, recorded and alerted" }, "canary") : ""),
+      el("td", { "data-label": "Label", class: "label-cell" }, el("span", { class: "label-text", title: key.label }, key.label), details),
       el("td", { "data-label": "Key" }, el("code", {}, key.hint)),
       el("td", { "data-label": "Status" }, el("span", {
         class: `badge ${suspended ? "suspended" : key.status}`,
         title: suspended ? `Suspended ${formatTime(key.suspended_at)}` : undefined,
       }, status)),
-      el("td", { "data-label": "Restrictions" }, badges.length ? el("span", { class: "restrictions" }, badges)
-        : revoked ? "—" : el("span", { class: "hint", title: "It can do everything its kind allows, from anywhere, at any rate" }, "none")),
-      el("td", { "data-label": "Created" }, formatTime(key.created_at)),
-      el("td", { "data-label": "Last used" }, formatTime(key.last_used_at)),
       el("td", { "data-label": "Expires" }, expires),
-      el("td", { "data-label": "Actions" }, el("div", { class: "row-actions" },
-        el("button", { type: "button", onclick: () => showUsage(key), "aria-label": `Usage of ${name}` }, "Usage"), ...actions)));
+      el("td", { "data-label": "Actions" }, actionMenu(name, [
+        { text: "Usage", label: `Usage of ${name}`, action: () => showUsage(key) }, ...changes])));
   });
   $("#keys-table tbody").replaceChildren(...rows);
+  if (!rows.length) {
+    $("#keys-table tbody").append(el("tr", { class: "empty" }, el("td", { colspan: "6" },
+      state.keys.length ? "Every key of this application is revoked: show revoked keys to see them, or create one." : "No keys yet: create one.")));
+  }
   renderBanners();
 }
 
@@ -372,6 +488,19 @@ function reportedUrl(text) {
 
 function renderBanners() {
   const banners = [];
+  // A canary fired: the strongest signal there is that a hiding place was read.
+  for (const entry of state.canaries ?? []) {
+    const key = state.keys.find((k) => k.id === entry.key_id);
+    const d = entry.detail ?? {};
+    const guarded = (key?.canary_suspends ?? []).map((id) => state.keys.find((k) => k.id === id)?.label ?? id);
+    banners.push(el("div", { class: "banner danger canary-alert", role: "alert" },
+      el("strong", {}, "A canary key was used: someone has it. "),
+      `${key ? `${key.label} (${key.hint})` : entry.key_id} was used ${plural(d.count ?? 1, "time")}, most recently ${formatTime(d.last_seen_at ?? entry.at)}`,
+      d.last_ip ? ` from ${d.last_ip}` : "", d.last_location ? ` (${d.last_location})` : "",
+      d.last_request ? `: ${d.last_request}` : "", d.last_user_agent ? `, with ${d.last_user_agent}` : "", ". ",
+      guarded.length ? `It suspended ${guarded.join(", ")}. ` : "",
+      "Find where it was planted: that place was read. Rotate what was stored beside it."));
+  }
   for (const key of state.keys.filter((k) => k.revocation_reason === "leaked")) {
     const url = state.leaks.find((e) => e.key_id === key.id)?.detail?.url;
     banners.push(el("div", { class: "banner danger", role: "alert" },
@@ -411,8 +540,9 @@ async function loadBannerEvents() {
   const newest = (event) => api("GET", `${base()}/audit_log?${new URLSearchParams({ limit: "100", event })}`);
   // A failure to list webhook endpoints leaves out their banner only.
   const endpoints = api("GET", `${base()}/webhook_endpoints`).catch(() => ({ endpoints: [] }));
-  const [leaks, exposures, listed] = await Promise.all([newest("key.leaked"), newest("key.secret_in_browser"), endpoints]);
+  const [leaks, exposures, canaries, listed] = await Promise.all([newest("key.leaked"), newest("key.secret_in_browser"), newest("key.canary_used"), endpoints]);
   state.leaks = leaks.entries;
+  state.canaries = canaries.entries;
   state.exposures = exposures.entries;
   state.disabledEndpoints = listed.endpoints.filter((endpoint) => endpoint.status === "disabled");
 }
@@ -445,7 +575,7 @@ function auditRow(e) {
     ? el("span", { class: "receipt" }, ` · everywhere from ${formatTime(e.detail.effective_at)}`)
     : "";
   return el("tr", { "data-entry-id": e.id },
-    el("td", { "data-label": "Time" }, formatTime(e.at)),
+    el("td", { "data-label": "Time" }, timeEl(e.at)),
     el("td", { "data-label": "Event" }, el("span", {}, e.event, about, count, receipt)),
     el("td", { "data-label": "Key" }, label(e.key_id)),
     // Operator actions name no address or browser: "operator" and "—". A member is named.
@@ -469,6 +599,9 @@ async function loadAudit() {
   if (listing !== state.auditListing) return;
   $("#audit-table tbody").replaceChildren();
   appendAuditPage(page);
+  if (!page.entries.length) {
+    $("#audit-table tbody").append(el("tr", { class: "empty" }, el("td", { colspan: "5" }, "No audit entries match these filters.")));
+  }
   renderBanners();
 }
 
@@ -507,11 +640,12 @@ function revealOnce(title, items, advice) {
       el("p", {}, el("strong", {}, name), ` · ${detail}`),
       field,
       el("button", { type: "button", onclick: async (event) => {
-        try { await navigator.clipboard.writeText(value); event.target.textContent = "Copied"; }
-        catch { field.select(); event.target.textContent = "Press Ctrl+C"; }
+        try { await navigator.clipboard.writeText(value); event.target.textContent = "Copied"; $("#reveal-status").textContent = `Copied the ${name} value.`; }
+        catch { field.select(); event.target.textContent = "Press Ctrl+C"; $("#reveal-status").textContent = "Selected: press Ctrl+C to copy."; }
       } }, "Copy"));
   }));
   $("#reveal-advice").textContent = advice;
+  $("#reveal-status").textContent = "";
   $("#reveal-dialog").showModal();
 }
 
@@ -957,6 +1091,8 @@ const WEBHOOK_EVENTS = [
   ["key.expiring_soon", "a key expires in 7 days, then in 1 day"],
   ["key.rate_limited", "requests past a key's rate limit were refused"],
   ["key.origin_not_allowed", "a publishable key was used from a website its policy does not list"],
+  ["key.canary_used", "a canary key was used: proof it was stolen; the keys it guards were suspended"],
+  ["key.canary_leaked", "a secret scanner found a canary key in public (it stays armed)"],
 ];
 const DELIVERY_ERRORS = {
   timeout: "The endpoint did not answer in time.",
