@@ -10,49 +10,20 @@
 import assert from "node:assert/strict";
 import { join as path } from "node:path";
 import { after, before, test } from "node:test";
-import { artifacts, runDirectories, send, openRowMenu, rowItem } from "./support.mjs";
-import { launchChromium, root } from "../../scripts/support/browser.mjs";
-import { freePort, startOrigin, startWrangler } from "../../scripts/support/processes.mjs";
+import { artifacts, openRowMenu, passkeyProfile, rowItem, startForPasskeys } from "./support.mjs";
 
 const ADMIN_TOKEN = "accounts-dashboard-operator-token-77";
-const env = { ...process.env, PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}` };
-let origin, worker, browser, dashboard;
-
-const operator = (method, path, body) =>
-  send(worker.base, method, path, { authorization: `Bearer ${ADMIN_TOKEN}` }, body === undefined ? undefined : JSON.stringify(body));
+let run, origin, worker, browser, dashboard, operator;
 
 before(async () => {
-  const { logDir, stateDir } = runDirectories();
-  origin = await startOrigin(root, env, logDir);
-  const port = await freePort();
-  dashboard = `http://localhost:${port}`;
-  worker = await startWrangler(root, env, {
-    name: "accounts", stateDir, logDir, port,
-    vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN, DASHBOARD_ORIGIN: dashboard },
-  });
-  browser = await launchChromium();
+  run = await startForPasskeys("accounts", ADMIN_TOKEN);
+  ({ origin, worker, browser, dashboard, operator } = run);
 });
 
-after(async () => {
-  await browser?.close();
-  await worker?.stop();
-  await origin?.stop();
-});
+after(() => run?.stop());
 
-/** A person: a browser profile of their own (cookies) with a virtual passkey authenticator. */
-async function person() {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: dashboard });
-  const page = await context.newPage();
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable");
-  await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-  });
-  return { context, page, errors };
-}
+/** A person: a browser profile of their own with a virtual passkey authenticator. */
+const person = () => passkeyProfile(browser, { permissions: ["clipboard-read", "clipboard-write"], origin: dashboard });
 
 /** Opens an invitation's link, makes a passkey and joins. */
 async function join(page, url, name) {

@@ -10,52 +10,24 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import AxeBuilder from "@axe-core/playwright";
-import { artifacts, openRowMenu, runDirectories, send } from "./support.mjs";
-import { launchChromium, root } from "../../scripts/support/browser.mjs";
-import { freePort, startOrigin, startWrangler } from "../../scripts/support/processes.mjs";
+import { artifacts, passkeyProfile, send, startForPasskeys } from "./support.mjs";
 
 const ADMIN_TOKEN = "quality-dashboard-operator-token-31";
-const env = { ...process.env, PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}` };
 const SIZES = [{ width: 1280, height: 800 }, { width: 390, height: 844 }];
-let origin, worker, browser, dashboard, appId, secretLabel, canary;
+let run, origin, worker, browser, dashboard, operator, appId, secretLabel, canary;
 
 /** The longest value a field accepts, with no space to break at. */
 const longest = (prefix, length) => (prefix + ".x".repeat(length)).slice(0, length);
 
-const operator = (method, path, body) =>
-  send(worker.base, method, path, { authorization: `Bearer ${ADMIN_TOKEN}` }, body === undefined ? undefined : JSON.stringify(body));
-
 before(async () => {
-  const { logDir, stateDir } = runDirectories();
-  origin = await startOrigin(root, env, logDir);
-  const port = await freePort();
-  dashboard = `http://localhost:${port}`;
-  worker = await startWrangler(root, env, {
-    name: "quality", stateDir, logDir, port,
-    vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN, DASHBOARD_ORIGIN: dashboard, WEBHOOK_ALLOW_HTTP: "true" },
-  });
-  browser = await launchChromium();
+  run = await startForPasskeys("quality", ADMIN_TOKEN, { WEBHOOK_ALLOW_HTTP: "true" });
+  ({ origin, worker, browser, dashboard, operator } = run);
 });
 
-after(async () => {
-  await browser?.close();
-  await worker?.stop();
-  await origin?.stop();
-});
+after(() => run?.stop());
 
-/** A browser profile of its own, at `size`, with a virtual passkey authenticator. */
-async function person(size, colorScheme = "light") {
-  const context = await browser.newContext({ viewport: size, colorScheme });
-  const page = await context.newPage();
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable");
-  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-  });
-  return { context, page, errors, cdp, authenticatorId };
-}
+/** A person at `size`, with a virtual passkey authenticator. */
+const person = (size, colorScheme = "light") => passkeyProfile(browser, { viewport: size, colorScheme });
 
 /** The page's own API call with its session's CSRF token. */
 const apiFrom = (page, method, path, body) => page.evaluate(async ([method, path, body]) => {

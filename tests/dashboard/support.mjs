@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import { launchChromium, root } from "../../scripts/support/browser.mjs";
+import { freePort, startOrigin, startWrangler } from "../../scripts/support/processes.mjs";
 
 /** Where the tests' screenshots go. */
 export const artifacts = join(root, "tests/artifacts");
@@ -63,3 +64,47 @@ export async function openRowMenu(row) {
 
 /** An item of a row's Actions menu, found whether or not the menu is open. */
 export const rowItem = (row, name) => row.getByRole("menuitem", { name, includeHidden: true });
+
+/**
+ * A person: a browser profile of their own (cookies) with a virtual passkey authenticator
+ * (the DevTools protocol's WebAuthn domain) that always confirms. `{ context, page, errors }`.
+ */
+export async function passkeyProfile(browser, { viewport = { width: 1280, height: 800 }, colorScheme, permissions, origin } = {}) {
+  const context = await browser.newContext({ viewport, ...(colorScheme ? { colorScheme } : {}) });
+  if (permissions) await context.grantPermissions(permissions, { origin });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  return { context, page, errors };
+}
+
+/**
+ * For the passkey tests: the worker in wrangler dev on `localhost` (passkeys take no IP
+ * address, so DASHBOARD_ORIGIN is that origin), an origin behind it, and Chromium.
+ * `{ origin, worker, browser, dashboard, operator(method, path, body), stop() }`.
+ */
+export async function startForPasskeys(name, adminToken, vars = {}) {
+  const { logDir, stateDir } = runDirectories();
+  const env = { ...process.env, PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}` };
+  const origin = await startOrigin(root, env, logDir);
+  const port = await freePort();
+  const dashboard = `http://localhost:${port}`;
+  const worker = await startWrangler(root, env, {
+    name, stateDir, logDir, port,
+    vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN: adminToken, DASHBOARD_ORIGIN: dashboard, ...vars },
+  });
+  const browser = await launchChromium();
+  const operator = (method, path, body) =>
+    send(worker.base, method, path, { authorization: `Bearer ${adminToken}` }, body === undefined ? undefined : JSON.stringify(body));
+  const stop = async () => {
+    await browser?.close();
+    await worker?.stop();
+    await origin?.stop();
+  };
+  return { origin, worker, browser, dashboard, operator, stop };
+}

@@ -293,13 +293,9 @@ fn api_errors_exit_by_class() {
     assert_eq!(down.status.code(), Some(6));
 }
 
-#[test]
-fn the_audit_log_is_listed_and_exported_oldest_first_across_pages() {
-    let w = worker();
-    let app = w.create_application("CLI audit", "production");
-    let env = [("AERO2_SECRET_KEY", app.secret.value.as_str())];
-    // More than one page (100 entries): 55 suspend and resume pairs.
-    for _ in 0..55 {
+/// `pairs` suspensions and resumptions of the application's publishable key: audit entries.
+fn suspend_and_resume(w: &Worker, app: &Application, pairs: usize) {
+    for _ in 0..pairs {
         for action in ["suspend", "resume"] {
             let reply = w.post(
                 &format!("/v1/keys/{}/{action}", app.publishable.id),
@@ -309,6 +305,15 @@ fn the_audit_log_is_listed_and_exported_oldest_first_across_pages() {
             assert_eq!(reply.status, 200, "{}", reply.body);
         }
     }
+}
+
+#[test]
+fn the_audit_log_is_listed_and_exported_oldest_first_across_pages() {
+    let w = worker();
+    let app = w.create_application("CLI audit", "production");
+    let env = [("AERO2_SECRET_KEY", app.secret.value.as_str())];
+    // More than one page (100 entries): 55 suspend and resume pairs.
+    suspend_and_resume(w, &app, 55);
 
     let listed = aero2(&["audit", "list", "--limit", "5"], &env);
     assert_eq!(listed.code, 0, "{}", listed.stderr);
@@ -428,16 +433,7 @@ fn audit_verify_checks_the_chain_and_the_signed_checkpoint() {
     let w = worker();
     let app = w.create_application("CLI verify", "production");
     let env = [("AERO2_SECRET_KEY", app.secret.value.as_str())];
-    for _ in 0..30 {
-        for action in ["suspend", "resume"] {
-            let reply = w.post(
-                &format!("/v1/keys/{}/{action}", app.publishable.id),
-                &app.secret.value,
-                None,
-            );
-            assert_eq!(reply.status, 200, "{}", reply.body);
-        }
-    }
+    suspend_and_resume(w, &app, 30);
 
     // Against the API: the checkpoint's signature, then every entry's hash.
     let verified = aero2(&["audit", "verify"], &env);

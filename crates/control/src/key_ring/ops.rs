@@ -6,7 +6,8 @@ use aero2_keys::http::ErrorCode;
 use aero2_keys::policy::{Policy, Scope};
 use aero2_keys::webhooks::EventType;
 use aero2_keys::{
-    GracePeriod, KeyId, KeyKind, KeyRecord, RevocationReason, Rotation, SystemRandom, UnixMillis,
+    ApiKey, GracePeriod, KeyId, KeyKind, KeyRecord, RevocationReason, Rotation, SystemRandom,
+    UnixMillis,
 };
 use worker::Response;
 
@@ -436,19 +437,26 @@ impl KeyRingObject {
             let (key, record) = loaded
                 .ring
                 .create(kind, label, policy, now, &mut SystemRandom)?;
-            let detail = AuditDetail::Key {
-                kind,
-                label: &record.label,
-            };
-            self.save(loaded, by, &record, EventType::KeyCreated, &detail, now)?;
-            self.forget_beyond_bound(loaded, now)?;
+            self.record_created(loaded, by, &record, now)?;
             Ok((key, record))
         })?;
-        let key = CreatedKey {
-            key: KeyView::of(&record, None),
-            value: key.expose_secret(),
+        Ok(created_answer(&key, &record))
+    }
+
+    /// A new key's audit entry, and the ring kept within its bound.
+    fn record_created(
+        &self,
+        loaded: &mut Loaded,
+        by: &By<'_>,
+        record: &KeyRecord,
+        now: UnixMillis,
+    ) -> ApiResult<()> {
+        let detail = AuditDetail::Key {
+            kind: record.kind,
+            label: &record.label,
         };
-        Ok(json_response(201, &CreatedKeyResponse { key }))
+        self.save(loaded, by, record, EventType::KeyCreated, &detail, now)?;
+        self.forget_beyond_bound(loaded, now)
     }
 
     /// A canary: it has no rights (it is refused everywhere), so creating one needs only
@@ -489,19 +497,10 @@ impl KeyRingObject {
                 loaded
                     .ring
                     .create_canary(label, suspends, now, &mut SystemRandom)?;
-            let detail = AuditDetail::Key {
-                kind: record.kind,
-                label: &record.label,
-            };
-            self.save(loaded, by, &record, EventType::KeyCreated, &detail, now)?;
-            self.forget_beyond_bound(loaded, now)?;
+            self.record_created(loaded, by, &record, now)?;
             Ok((key, record))
         })?;
-        let key = CreatedKey {
-            key: KeyView::of(&record, None),
-            value: key.expose_secret(),
-        };
-        Ok(json_response(201, &CreatedKeyResponse { key }))
+        Ok(created_answer(&key, &record))
     }
 
     fn rotate_key(
@@ -555,6 +554,15 @@ pub(super) fn edge_receipt(written_at: UnixMillis, config: &Config) -> UnixMilli
 
 /// The key an operation acts on, if the caller may act on it: it exists, and has no
 /// right the caller lacks.
+/// 201 with the new key, its value shown this once.
+fn created_answer(key: &ApiKey, record: &KeyRecord) -> Response {
+    let key = CreatedKey {
+        key: KeyView::of(record, None),
+        value: key.expose_secret(),
+    };
+    json_response(201, &CreatedKeyResponse { key })
+}
+
 fn target<'a>(by: &By<'_>, loaded: &'a Loaded, key_id: KeyId) -> ApiResult<&'a KeyRecord> {
     let record = loaded
         .ring
