@@ -222,3 +222,32 @@ test("a key's actions work from the keyboard alone, and dialogs keep and give ba
   assert.deepEqual(owner.errors, []);
   await owner.context.close();
 });
+
+test("an unreachable API and a session that ends mid-task say so; signing in again returns to the same page", async () => {
+  const { context, page, errors } = await passkeyProfile(browser, {});
+  await page.goto(`${dashboard}/dashboard/#/apps/${appId}`);
+  await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#keys-table tbody tr").first().waitFor();
+  assert.equal(new URL(page.url()).hash, `#/apps/${appId}`, "the link's page, after signing in");
+
+  // The API unreachable: the page says so, and keeps what it showed.
+  await page.route("**/v1/**", (route) => route.abort("internetdisconnected"));
+  await page.locator("#audit-event").selectOption("key.created");
+  await page.waitForFunction(() => /could not be reached/.test(document.querySelector("#status").textContent));
+  assert.ok(await page.locator("#keys-table tbody tr").count() > 0, "the keys stay listed");
+  await page.unroute("**/v1/**");
+
+  // The session ends (its cookie gone, as when it expires): the next action asks to sign
+  // in again, and signing in comes back to this application's page.
+  await context.clearCookies();
+  await page.locator("#audit-event").selectOption("");
+  await page.getByLabel("Operator token (ADMIN_TOKEN)").waitFor();
+  assert.match(await page.locator("#status").textContent(), /session has ended/);
+  await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#keys-table tbody tr").first().waitFor();
+  assert.equal(new URL(page.url()).hash, `#/apps/${appId}`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -59,9 +59,16 @@ async function request(method, path, body) {
   const json = await response.json().catch(() => ({}));
   if (!response.ok) {
     if (response.status === 401 && path !== "/v1/dashboard/session" && !path.startsWith("/v1/passkeys/authentication") && !path.startsWith("/v1/invitations/")) {
-      // The session ended elsewhere: signed out everywhere, ended from another browser, expired.
-      if (state.csrf) say("This session has ended: sign in again.");
+      // The session ended elsewhere: signed out everywhere, ended from another browser,
+      // expired. The page the address names stays, so signing in again comes back to it;
+      // the error says the same as the status line, whoever shows it.
+      const ended = Boolean(state.csrf);
       showSignIn();
+      if (ended) {
+        const message = "This session has ended: sign in again.";
+        say(message);
+        throw new ApiError(401, json.error?.code ?? "error", message, null);
+      }
     }
     const retryAfter = Number(response.headers.get("retry-after")) || null;
     throw new ApiError(response.status, json.error?.code ?? "error", json.error?.message ?? `HTTP ${response.status}`, retryAfter);
