@@ -214,6 +214,20 @@ test("a key's actions work from the keyboard alone, and dialogs keep and give ba
   assert.match(await page.locator("#status").textContent(), /^Suspended /);
   assert.equal(await page.locator("#status").getAttribute("role"), "status");
 
+  // A canary from the dashboard: the dialog says where to plant it, names the keys it may
+  // suspend, and the new key is listed with its badge; axe on the dialog.
+  await page.getByRole("button", { name: "Create canary" }).click();
+  await page.locator("#canary-dialog").waitFor();
+  assert.deepEqual(await axeViolations(page, "#canary-dialog"), []);
+  await page.getByLabel(/^Its name/).fill("wiki decoy");
+  await page.locator("#canary-suspends").getByLabel(new RegExp(`^${secretLabel.slice(0, 20).replace(/\./g, "\\.")}`)).check();
+  await page.locator("#canary-dialog").getByRole("button", { name: "Create canary" }).click();
+  assert.match(await page.locator("#reveal-dialog .secret-value").inputValue(), /^sk_test_/);
+  await page.locator("#reveal-dialog").getByRole("button", { name: "Done" }).click();
+  const decoy = page.locator("#keys-table tbody tr", { hasText: "wiki decoy" });
+  await decoy.locator(".badge.canary").waitFor();
+  assert.match(await decoy.locator(".key-details").textContent(), /Suspends when used/);
+
   // The create dialog, and its axe pass.
   await page.getByRole("button", { name: "Create key" }).click();
   await page.locator("#key-dialog").waitFor();

@@ -348,6 +348,7 @@ async function showApp(id, page = "keys") {
     renderNav();
   }
   $("#create-key").hidden = !canChangeKeys();
+  $("#create-canary").hidden = !canChangeKeys();
   $("#add-endpoint").hidden = !canManageWebhooks();
   const onWebhooks = page === "webhooks";
   for (const [tab, path, current] of [["#tab-keys", "", !onWebhooks], ["#tab-webhooks", "/webhooks", onWebhooks]]) {
@@ -886,6 +887,42 @@ function openKeyDialog(key = null) {
 const editKey = (key) => openKeyDialog(key);
 
 $("#create-key").addEventListener("click", () => openKeyDialog());
+
+// ----- canaries ---------------------------------------------------------------------------
+
+$("#create-canary").addEventListener("click", () => {
+  $("#canary-label").value = "";
+  $("#canary-error").textContent = "";
+  // The keys a canary may suspend: this application's live keys that are not canaries.
+  const live = state.keys.filter((k) => k.status !== "revoked" && !k.canary);
+  $("#canary-suspends").replaceChildren(...(live.length ? live.map((key) => el("label", { class: "check" },
+    el("input", { type: "checkbox", name: "canary-suspend", value: key.id }),
+    `${key.label} (${key.hint})`)) : [el("p", { class: "hint" }, "No live key to name.")]));
+  $("#canary-dialog").showModal();
+});
+
+$("#canary-cancel").addEventListener("click", () => $("#canary-dialog").close());
+
+$("#canary-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const button = $("#canary-confirm");
+  if (button.disabled) return;
+  const body = { kind: "secret", canary: true };
+  const label = $("#canary-label").value.trim();
+  if (label) body.label = label;
+  const suspends = [...document.querySelectorAll('#canary-suspends input[name="canary-suspend"]:checked')].map((box) => box.value);
+  if (suspends.length) body.canary_suspends = suspends;
+  button.disabled = true;
+  try {
+    const { key } = await api("POST", `${base()}/keys`, body);
+    $("#canary-dialog").close();
+    reveal("Your canary key", [key]);
+    $("#reveal-advice").textContent = "Plant it where a thief would look. Nothing of yours may ever use it: any use is refused, recorded and alerted.";
+    await Promise.all([loadKeys(), loadAudit()]);
+  } catch (error) {
+    if (error.status !== 401) $("#canary-error").textContent = error.message;
+  } finally { button.disabled = false; }
+});
 $("#key-kind").addEventListener("change", () => {
   // What was said about the other kind no longer applies.
   $("#preset-note").textContent = "";
