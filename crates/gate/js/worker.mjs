@@ -4,11 +4,13 @@
 // second Worker, reached through the CONTROL service binding and the Durable Object
 // bindings; a gated request never loads it.
 //
-// Per request: the headers cross into wasm once, as one string; the answer or the
-// forwarding plan crosses back in a few getters; the signature is made by WebCrypto with
-// a key imported once per isolate.
+// Per request, first the quick path: the method, the URL, Authorization and Origin cross
+// into wasm, and a request they already refuse (a malformed key, a bad checksum, no key)
+// is answered at once, with no Gate built and no other header read. Otherwise the headers
+// cross once, as one string; the answer or the forwarding plan crosses back as one string;
+// the signature is made by WebCrypto with a key imported at the first forward.
 import wasmModule from "../build/aero2_gate_bg.wasm";
-import { initSync, configure, Gate, sets_own_cookie, reports, reports_waiting, next_report_at } from "../build/aero2_gate.js";
+import { initSync, configure, quick, quick_answer, Gate, sets_own_cookie, reports, reports_due_at, next_report_at } from "../build/aero2_gate.js";
 
 initSync({ module: wasmModule });
 
@@ -21,29 +23,72 @@ const OBJECT_URL = "https://durable-object.internal/";
 const SETTINGS = ["FRONTEND_ROUTES", "SECRET_KEY_VALIDATION", "PUBLISHABLE_KEY_VALIDATION", "EDGE_CACHE_SECONDS",
   "REGIONAL_SHARDS", "ORIGIN_URL", "TEST_ORIGIN_URL", "ASSERTION_ISSUER"];
 
-let signing; // { key: CryptoKey } once imported, or { key: null } without a usable key
+// The signing key: its JWK read once per isolate; imported (WebCrypto) at the first
+// forward, so that an isolate's first answer, a refusal most often, does not wait for it.
+let signing; // { jwk, key: Promise<CryptoKey> | null } once set up; jwk null without a usable key
 
-/** Reads the settings and imports the signing key, once per isolate. */
-async function setUp(env) {
-  if (signing) return;
+/** Reads the settings and the signing key's JWK, once per isolate. */
+function setUp(env) {
   let kid = "";
-  let key = null;
+  let jwk = null;
   try {
-    const jwk = JSON.parse(env.ORIGIN_SIGNING_KEY ?? "");
-    if (jwk && jwk.kty === "OKP" && jwk.crv === "Ed25519" && typeof jwk.kid === "string" && jwk.d && jwk.x) {
-      key = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x: jwk.x, d: jwk.d }, { name: "Ed25519" }, false, ["sign"]);
-      kid = jwk.kid;
+    const parsed = JSON.parse(env.ORIGIN_SIGNING_KEY ?? "");
+    if (parsed && parsed.kty === "OKP" && parsed.crv === "Ed25519" && typeof parsed.kid === "string"
+      && typeof parsed.d === "string" && typeof parsed.x === "string") {
+      jwk = { kty: "OKP", crv: "Ed25519", x: parsed.x, d: parsed.d };
+      kid = parsed.kid;
     }
   } catch {
-    // Unset or unusable: the gate answers 503 origin_signing_not_configured and forwards nothing.
+    // Unset or not JSON: handled below.
+  }
+  if (!jwk) {
+    // The gate answers 503 origin_signing_not_configured and forwards nothing.
     console.error("ORIGIN_SIGNING_KEY is unset or not an Ed25519 private JWK with kid");
   }
-  let settings = `SIGNING_KID=${key ? kid : ""}\n`;
+  let settings = `SIGNING_KID=${kid}\n`;
   for (const name of SETTINGS) {
     if (typeof env[name] === "string") settings += `${name}=${env[name]}\n`;
   }
   configure(settings);
-  signing = { key };
+  signing = { jwk, key: null };
+}
+
+/** The signing key, imported at the first forward (concurrent first forwards share one
+ *  import); null when it cannot be imported. */
+function signingKey() {
+  signing.key ??= crypto.subtle.importKey("jwk", signing.jwk, { name: "Ed25519" }, false, ["sign"]).catch((error) => {
+    console.error(`ORIGIN_SIGNING_KEY could not be imported: ${error}`);
+    return null;
+  });
+  return signing.key;
+}
+
+/** An answer packed by the machine (crates/gate/src/response.rs, `Reply::packed`): the
+ *  status, a line feed, `name\nvalue\n` header lines, an empty line, the body. */
+function unpack(packed) {
+  let at = packed.indexOf("\n");
+  const status = Number(packed.slice(0, at));
+  // A record, not pairs: the runtime builds a Response's headers from one faster
+  // (measured). Pairs when a name repeats, which a record cannot hold.
+  const pairs = [];
+  for (let end = packed.indexOf("\n", at + 1); end !== at + 1; end = packed.indexOf("\n", at + 1)) {
+    const valueEnd = packed.indexOf("\n", end + 1);
+    pairs.push([packed.slice(at + 1, end).toLowerCase(), packed.slice(end + 1, valueEnd)]);
+    at = valueEnd;
+  }
+  const record = Object.fromEntries(pairs);
+  const headers = Object.keys(record).length === pairs.length ? record : pairs;
+  return { body: status === 204 ? null : packed.slice(at + 2), init: { status, headers } };
+}
+
+const respond = ({ body, init }) => new Response(body, init);
+
+// The quick path's answers by number (the machine's `AnswerTable`), unpacked once each.
+const UNNUMBERED = 0xffffffff;
+const quickAnswers = [];
+function quickAnswer(number) {
+  if (number === UNNUMBERED) return unpack(quick_answer(number));
+  return (quickAnswers[number] ??= unpack(quick_answer(number)));
 }
 
 /** The request's headers as one string: `name\nvalue\n` pairs. */
@@ -53,13 +98,10 @@ function headerLines(headers) {
   return lines;
 }
 
-/** `name\nvalue\n` lines into a Headers object. */
-function applyLines(headers, lines, set = true) {
+/** Sets `name\nvalue\n` lines on a Headers object. */
+function applyLines(headers, lines) {
   const parts = lines.split("\n");
-  for (let i = 0; i + 1 < parts.length; i += 2) {
-    if (set) headers.set(parts[i], parts[i + 1]);
-    else headers.append(parts[i], parts[i + 1]);
-  }
+  for (let i = 0; i + 1 < parts.length; i += 2) headers.set(parts[i], parts[i + 1]);
   return headers;
 }
 
@@ -100,24 +142,33 @@ async function perform(gate, env) {
 const encoder = new TextEncoder();
 const base64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
-/** Sends the request to the origin as the machine planned it, signed. */
+/** Sends the request to the origin as the machine planned it, signed. The plan is packed
+ *  (crates/gate/src/forward.rs, `ForwardPlan::packed`): the URL, the page's origin that
+ *  may read the answer (or an empty line), the signing input, the names to drop, an empty
+ *  line, then the header lines to set. */
 async function forward(request, gate) {
+  const lines = gate.plan.split("\n");
+  const [url, corsOrigin, signingInput] = lines;
   const headers = new Headers(request.headers);
-  for (const name of gate.drop.split("\n")) if (name) headers.delete(name);
-  applyLines(headers, gate.set);
-  const signingInput = gate.signing_input;
-  const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, signing.key, encoder.encode(signingInput)));
+  let i = 3;
+  for (; lines[i] !== ""; i++) headers.delete(lines[i]);
+  for (i++; i + 1 < lines.length; i += 2) headers.set(lines[i], lines[i + 1]);
+  const key = await signingKey();
+  if (!key) {
+    gate.signing_unavailable();
+    return respond(unpack(gate.reply));
+  }
+  const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key, encoder.encode(signingInput)));
   headers.set("X-Aero2-Assertion", signingInput + "." + base64url(signature));
   const hasBody = request.method !== "GET" && request.method !== "HEAD";
   let answer;
   try {
-    answer = await fetch(gate.url, { method: request.method, headers, body: hasBody ? request.body : undefined, redirect: "manual" });
+    answer = await fetch(url, { method: request.method, headers, body: hasBody ? request.body : undefined, redirect: "manual" });
   } catch (error) {
     console.error(`origin request failed: ${error}`);
     gate.origin_unreachable();
-    return respond(gate);
+    return respond(unpack(gate.reply));
   }
-  const corsOrigin = gate.cors_origin;
   const ownCookies = answer.headers.getSetCookie?.().filter((value) => sets_own_cookie(value)) ?? [];
   if (!corsOrigin && ownCookies.length === 0) return answer;
   // The origin's headers are immutable: work on a copy.
@@ -156,11 +207,6 @@ function withoutReport(answer) {
   return new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers });
 }
 
-/** The gate's own answer. */
-function respond(gate) {
-  return new Response(gate.status === 204 ? null : gate.text, { status: gate.status, headers: applyLines(new Headers(), gate.headers, false) });
-}
-
 /** Sends the reports that are due to their key rings, after the response. */
 async function sendReports(env) {
   const due = reports(Date.now());
@@ -173,12 +219,17 @@ async function sendReports(env) {
 }
 
 let wakeAt = 0; // when this isolate's wait for held repeats ends (0: not waiting)
+let reportsDueAt = Infinity; // when reports are next due (the machine's reports_due_at)
 
 /** After a response: send what is due; and while repeats are held, one wait per isolate
  *  for their window's end, so that a burst's count is sent even if no request follows. */
 function afterResponse(env, ctx) {
   const now = Date.now();
-  if (reports_waiting(now)) ctx.waitUntil(sendReports(env));
+  reportsDueAt = reports_due_at(now);
+  if (reportsDueAt <= now) {
+    ctx.waitUntil(sendReports(env));
+    reportsDueAt = reports_due_at(now);
+  }
   const at = next_report_at();
   if (at > now && (wakeAt === 0 || at < wakeAt)) {
     wakeAt = at;
@@ -191,7 +242,13 @@ function afterResponse(env, ctx) {
 
 /** Handles one request; `region` is a test build's region hint (empty in production). */
 export async function handle(request, env, ctx, region = "") {
-  await setUp(env);
+  if (!signing) setUp(env);
+  const refused = quick(request.method, request.url, request.headers.get("authorization") ?? undefined, request.headers.get("origin") ?? undefined);
+  if (refused !== 0) {
+    // Nothing changed in the isolate; only the clock can make reports due.
+    if (reportsDueAt !== Infinity && Date.now() >= reportsDueAt) afterResponse(env, ctx);
+    return respond(quickAnswer(refused));
+  }
   const cf = request.cf ?? {};
   const gate = Gate.start(request.method, request.url, headerLines(request.headers), cf.continent ?? "", cf.country ?? "",
     Number(cf.longitude ?? NaN), region, Date.now());
@@ -199,7 +256,7 @@ export async function handle(request, env, ctx, region = "") {
   try {
     for (;;) {
       switch (gate.action) {
-        case RESPOND: return respond(gate);
+        case RESPOND: return respond(unpack(gate.reply));
         case CONTROL:
           answer = await toControl(request, gate, env);
           gate.control_answered(answer.headers.get("x-aero2-failure") ?? "");

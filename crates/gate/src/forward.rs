@@ -26,6 +26,32 @@ pub struct ForwardPlan {
     pub signing_input: String,
 }
 
+impl ForwardPlan {
+    /// The plan in one string for the host, one item per line: the origin's URL, the page's
+    /// origin that may read the answer (`cors_origin`, or an empty line), the signing input,
+    /// the names to drop, an empty line, then the header lines to set.
+    pub fn packed(&self, cors_origin: Option<&str>) -> String {
+        let mut out = String::with_capacity(512);
+        for line in [
+            self.url.as_str(),
+            cors_origin.unwrap_or(""),
+            &self.signing_input,
+        ] {
+            out.push_str(line);
+            out.push('\n');
+        }
+        for name in &self.drop {
+            out.push_str(name);
+            out.push('\n');
+        }
+        out.push('\n');
+        for (name, value) in &self.set {
+            crate::response::push_header(&mut out, name, value);
+        }
+        out
+    }
+}
+
 /// The request, as the plan needs it.
 pub struct RequestView<'a> {
     pub method: &'a str,

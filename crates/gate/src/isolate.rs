@@ -179,6 +179,8 @@ pub struct Isolate {
     events: Repeats<EventKey, Observed>,
     /// Reports waiting for the host to send them: (application, command JSON).
     outbox: Vec<(ApplicationId, String)>,
+    /// The quick path's answers, numbered for the host.
+    pub answers: crate::response::AnswerTable,
 }
 
 pub const KNOWN_APPLICATIONS_CAP: usize = 50_000;
@@ -198,6 +200,7 @@ impl Isolate {
             usage: UsageBatcher::new(5_000, 500),
             events: Repeats::new(EVENT_WINDOW_MS, MAX_HELD_EVENTS),
             outbox: Vec::new(),
+            answers: crate::response::AnswerTable::new(),
         }
     }
 
@@ -248,6 +251,17 @@ impl Isolate {
     /// isolate is evicted are lost, as README.md says.)
     pub fn next_report_at(&self) -> Option<UnixMillis> {
         self.events.deadline()
+    }
+
+    /// When something is next due to be sent: `now` when it waits already.
+    pub fn reports_due_at(&self, now: UnixMillis) -> Option<UnixMillis> {
+        if self.reports_waiting(now) {
+            return Some(now);
+        }
+        [self.usage.deadline(), self.events.deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Whether something waits to be sent at `now`.

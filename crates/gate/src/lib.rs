@@ -115,77 +115,58 @@ impl Gate {
             .control_answered(Some(failure).filter(|f| !f.is_empty()));
     }
 
-    /// [`Action::Respond`]: the status, the header lines and the body.
+    /// [`Action::Respond`]: the answer, packed ([`response::Reply::packed`]).
     #[wasm_bindgen(getter)]
-    pub fn status(&self) -> u16 {
-        self.machine.reply.status
+    pub fn reply(&self) -> String {
+        self.machine.reply.packed()
     }
 
+    /// [`Action::Forward`]: the plan, packed ([`forward::ForwardPlan::packed`]).
     #[wasm_bindgen(getter)]
-    pub fn headers(&self) -> String {
-        self.machine.reply.headers.clone()
-    }
-
-    #[wasm_bindgen(getter)]
-    pub fn text(&self) -> String {
-        self.machine.reply.body.clone()
-    }
-
-    /// [`Action::Forward`]: the origin's URL.
-    #[wasm_bindgen(getter)]
-    pub fn url(&self) -> String {
+    pub fn plan(&self) -> String {
+        let cors_origin = self.machine.reply.cors_origin.as_deref();
         self.machine
             .forward
             .as_ref()
-            .map(|f| f.url.clone())
+            .map(|plan| plan.packed(cors_origin))
             .unwrap_or_default()
     }
 
-    /// [`Action::Forward`]: the client headers to remove, one per line.
-    #[wasm_bindgen(getter)]
-    pub fn drop(&self) -> String {
-        self.machine
-            .forward
-            .as_ref()
-            .map(|f| f.drop.join("\n"))
-            .unwrap_or_default()
-    }
-
-    /// [`Action::Forward`]: the headers to set, as `name\nvalue\n` lines.
-    #[wasm_bindgen(getter)]
-    pub fn set(&self) -> String {
-        let mut out = String::new();
-        for (name, value) in self.machine.forward.iter().flat_map(|f| &f.set) {
-            response::push_header(&mut out, name, value);
-        }
-        out
-    }
-
-    /// [`Action::Forward`]: what the assertion's signature covers.
-    #[wasm_bindgen(getter)]
-    pub fn signing_input(&self) -> String {
-        self.machine
-            .forward
-            .as_ref()
-            .map(|f| f.signing_input.clone())
-            .unwrap_or_default()
-    }
-
-    /// The signed assertion: the signing input, a dot, the base64url signature.
-    pub fn assertion(&self, signature: &[u8]) -> String {
-        aero2_keys::http::forwarding::compact_jwt(&self.signing_input(), signature)
+    /// [`Action::Forward`]: the signing key could not be used. Then [`Action::Respond`]
+    /// (503 `origin_signing_not_configured`).
+    pub fn signing_unavailable(&mut self) {
+        self.machine.signing_unavailable();
     }
 
     /// [`Action::Forward`] failed: the origin could not be reached. Then [`Action::Respond`].
     pub fn origin_unreachable(&mut self) {
         self.machine.origin_unreachable();
     }
+}
 
-    /// [`Action::Forward`]: the page's origin that may read the origin's answer, or empty.
-    #[wasm_bindgen(getter)]
-    pub fn cors_origin(&self) -> String {
-        self.machine.reply.cors_origin.clone().unwrap_or_default()
+/// The host's quick path ([`machine::quick_reply`]): for a request that its method, URL,
+/// `Authorization` and `Origin` already refuse (a malformed key, a bad checksum, no key, a
+/// bad path), the number of its answer ([`quick_answer`]); 0 when the request needs a
+/// [`Gate`].
+#[wasm_bindgen]
+pub fn quick(
+    method: &str,
+    url: &str,
+    authorization: Option<String>,
+    origin: Option<String>,
+) -> u32 {
+    match machine::quick_reply(method, url, authorization.as_deref(), origin.as_deref()) {
+        Some(answer) => isolate::with(|i| i.answers.number(answer)),
+        None => 0,
     }
+}
+
+/// The quick path's answer numbered `number`, packed ([`response::Reply::packed`]). The
+/// host asks once per number; [`response::AnswerTable::UNNUMBERED`] is the last answer
+/// that got no number, which it asks for each time.
+#[wasm_bindgen]
+pub fn quick_answer(number: u32) -> String {
+    isolate::with(|i| i.answers.text(number).to_owned())
 }
 
 /// Whether the origin's `Set-Cookie` value sets one of the worker's own cookies, which the
@@ -212,6 +193,14 @@ pub fn reports(now: f64) -> String {
 #[wasm_bindgen]
 pub fn reports_waiting(now: f64) -> bool {
     isolate::with(|i| i.reports_waiting(millis(now)))
+}
+
+/// When reports are next due (ms since the epoch; `now` or earlier when some are due now,
+/// infinity when none wait). Between two requests that the machine handles, only time
+/// changes this, so the host's quick path compares the clock with it instead of asking.
+#[wasm_bindgen]
+pub fn reports_due_at(now: f64) -> f64 {
+    isolate::with(|i| i.reports_due_at(millis(now))).map_or(f64::INFINITY, |at| at.0 as f64)
 }
 
 /// When held repeats of an event are next due (ms since the epoch), or 0 when none is

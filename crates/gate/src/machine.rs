@@ -88,6 +88,9 @@ pub struct Machine {
     pub reply: Reply,
     /// The forwarded request, once [`Action::Forward`].
     pub forward: Option<ForwardPlan>,
+    /// The refusal of [`quick_reply`]'s machine, kept unbuilt: the quick path numbers its
+    /// answers by it and builds each answer's text once.
+    quick_refusal: Option<(ErrorResponse, Option<String>)>,
     /// Headers the gate sets on a request it passes to the control plane
     /// ([`Action::Control`]), which the host sends without any `X-Aero2-*` header of the
     /// client's.
@@ -123,6 +126,67 @@ struct Gated {
     refusal: Option<ErrorResponse>,
 }
 
+/// Where the first checks ([`Machine::first_checks`]) leave a request.
+enum FirstChecks<'u> {
+    /// A gated path, answered by them ([`Action::Respond`]).
+    Answered,
+    /// The control plane's or the assets' path: passed on, or answered on their rules.
+    Elsewhere,
+    /// A gated path with a well-formed key: the rest of the request is read.
+    Gated {
+        path: std::borrow::Cow<'u, str>,
+        key: KeyIdentity,
+    },
+}
+
+/// The answer to a request that the first checks refuse, made from its method, its URL,
+/// `Authorization` and `Origin` alone: the host's quick path, which reads no other header,
+/// builds no [`Gate`](crate::Gate) and counts nothing (a malformed key costs no storage
+/// read and no count). `None` when the request needs the whole machine. It is the same
+/// code as [`Machine::start`]'s first checks, so the two cannot disagree (a test holds
+/// them to it for random requests).
+pub fn quick_reply(
+    method: &str,
+    url: &str,
+    authorization: Option<&str>,
+    origin: Option<&str>,
+) -> Option<QuickReply> {
+    // A preflight also reads Access-Control-Request-Method and -Headers.
+    if method == "OPTIONS" {
+        return None;
+    }
+    let headers = RequestHeaders {
+        authorization,
+        origin,
+        ..RequestHeaders::default()
+    };
+    let mut machine = Machine::new();
+    machine.quick_refusal = Some((ErrorResponse::new(ErrorCode::TemporarilyUnavailable), None));
+    let target = RequestTarget::split(url);
+    match machine.first_checks(method, &target, &headers, UnixMillis(0)) {
+        FirstChecks::Answered => machine
+            .quick_refusal
+            .map(|(refusal, readable_by)| QuickReply {
+                refusal,
+                readable_by,
+            }),
+        FirstChecks::Elsewhere | FirstChecks::Gated { .. } => None,
+    }
+}
+
+/// A refusal of the quick path, and the page's origin that may read it, if any.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct QuickReply {
+    pub refusal: ErrorResponse,
+    pub readable_by: Option<String>,
+}
+
+impl QuickReply {
+    pub fn reply(&self) -> Reply {
+        self.refusal.clone().into_reply(self.readable_by.as_deref())
+    }
+}
+
 /// Methods that are gated and forwarded. Others (`TRACE`, `CONNECT`, …) are refused: a
 /// `TRACE` would echo the request, headers and all, back through the origin.
 const GATED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
@@ -137,6 +201,7 @@ impl Machine {
             body: String::new(),
             reply: Reply::default(),
             forward: None,
+            quick_refusal: None,
             control_headers: Vec::new(),
             request: Gated::default(),
         }
@@ -171,40 +236,12 @@ impl Machine {
         now: UnixMillis,
     ) {
         let target = RequestTarget::split(url);
-        let Ok(path) = normalize(target.path) else {
-            return self.respond(ErrorResponse::new(ErrorCode::InvalidPath));
-        };
+        // Every path past the first checks counts failures by the client's address.
         self.request.address_bucket =
             aero2_keys::policy::limit_bucket(headers.client_ip.unwrap_or("unknown"));
-        match route(&path) {
-            Route::Control => return self.pass_to_control(method, &path, headers, now),
-            Route::Assets if !matches!(method, "GET" | "HEAD") => {
-                return self.respond(ErrorResponse::method_not_allowed("GET, HEAD"));
-            }
-            Route::Assets => return self.action = Action::Assets,
-            Route::Gated => {}
-        }
-        let frontend = isolate::with(|i| i.settings.frontend_routes.matches(&path));
-        let request = &mut self.request;
-        request.cors_origin = headers
-            .origin
-            .filter(|_| frontend)
-            .and_then(reflectable_origin)
-            .map(str::to_owned);
-        if !GATED_METHODS.split(", ").any(|name| name == method) {
-            return self.respond(ErrorResponse::method_not_allowed(GATED_METHODS));
-        }
-        if frontend && is_preflight(method, headers.origin, headers.request_method) {
-            self.reply = Reply::preflight(
-                self.request.cors_origin.as_deref(),
-                &cors::allow_headers(headers.request_headers),
-            );
-            return self.action = Action::Respond;
-        }
-        // Malformed keys and bad checksums stop here, before any storage read.
-        let key = match key_from_authorization(headers.authorization) {
-            Ok(key) => key,
-            Err(rejection) => return self.respond(ErrorResponse::rejection(rejection)),
+        let (path, key) = match self.first_checks(method, &target, headers, now) {
+            FirstChecks::Gated { path, key } => (path, key),
+            FirstChecks::Answered | FirstChecks::Elsewhere => return,
         };
         // A secret key anywhere else (the path, the query, another header, a cookie), as
         // sent or percent-decoded, would reach the origin, its logs and its caches.
@@ -243,6 +280,65 @@ impl Machine {
         request.dropped_headers = dropped;
         request.cookie = cookie;
         self.look_up(now);
+    }
+
+    /// The first checks, cheapest first: the path, which Worker answers it, the method, a
+    /// CORS preflight, the key's format and checksum. They read the method, the URL and
+    /// four headers (`Authorization`, `Origin` and a preflight's two), nothing else, so
+    /// that [`quick_reply`] can make their refusals without the rest of the request.
+    fn first_checks<'u>(
+        &mut self,
+        method: &str,
+        target: &RequestTarget<'u>,
+        headers: &RequestHeaders<'_>,
+        now: UnixMillis,
+    ) -> FirstChecks<'u> {
+        let Ok(path) = normalize(target.path) else {
+            self.respond(ErrorResponse::new(ErrorCode::InvalidPath));
+            return FirstChecks::Answered;
+        };
+        match route(&path) {
+            Route::Control => {
+                self.pass_to_control(method, &path, headers, now);
+                return FirstChecks::Elsewhere;
+            }
+            Route::Assets if !matches!(method, "GET" | "HEAD") => {
+                self.respond(ErrorResponse::method_not_allowed("GET, HEAD"));
+                return FirstChecks::Elsewhere;
+            }
+            Route::Assets => {
+                self.action = Action::Assets;
+                return FirstChecks::Elsewhere;
+            }
+            Route::Gated => {}
+        }
+        let frontend = isolate::with(|i| i.settings.frontend_routes.matches(&path));
+        let request = &mut self.request;
+        request.cors_origin = headers
+            .origin
+            .filter(|_| frontend)
+            .and_then(reflectable_origin)
+            .map(str::to_owned);
+        if !GATED_METHODS.split(", ").any(|name| name == method) {
+            self.respond(ErrorResponse::method_not_allowed(GATED_METHODS));
+            return FirstChecks::Answered;
+        }
+        if frontend && is_preflight(method, headers.origin, headers.request_method) {
+            self.reply = Reply::preflight(
+                self.request.cors_origin.as_deref(),
+                &cors::allow_headers(headers.request_headers),
+            );
+            self.action = Action::Respond;
+            return FirstChecks::Answered;
+        }
+        // Malformed keys and bad checksums stop here, before any storage read.
+        match key_from_authorization(headers.authorization) {
+            Ok(key) => FirstChecks::Gated { path, key },
+            Err(rejection) => {
+                self.respond(ErrorResponse::rejection(rejection));
+                FirstChecks::Answered
+            }
+        }
     }
 
     /// The control plane's own paths. The gate counts every failed authentication, the
@@ -677,11 +773,21 @@ impl Machine {
         self.respond_readable(ErrorResponse::new(ErrorCode::OriginUnreachable), readable);
     }
 
+    /// The signing key could not be imported: nothing is forwarded unsigned.
+    pub fn signing_unavailable(&mut self) {
+        self.forward = None;
+        self.respond(ErrorResponse::new(ErrorCode::OriginSigningNotConfigured));
+    }
+
     /// An error answer; a page on a frontend route may read it unless the key's policy
     /// lists websites and this is not one.
     fn respond_readable(&mut self, response: ErrorResponse, readable: bool) {
         let cors_origin = self.request.cors_origin.as_deref().filter(|_| readable);
-        self.reply = response.into_reply(cors_origin);
+        if let Some(refusal) = &mut self.quick_refusal {
+            *refusal = (response, cors_origin.map(str::to_owned));
+        } else {
+            self.reply = response.into_reply(cors_origin);
+        }
         self.action = Action::Respond;
         self.waiting = Waiting::Nothing;
     }

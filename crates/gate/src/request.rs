@@ -6,6 +6,7 @@ use aero2_keys::policy::referer_origin;
 
 /// The headers of one request. Names arrive lower-cased (the platform's `Headers`
 /// iterates them so), one `name\nvalue\n` pair after another.
+#[derive(Default)]
 pub struct RequestHeaders<'a> {
     /// Every header, in order, for the forwarding rules and the secret-key scan.
     pub all: Vec<(&'a str, &'a str)>,

@@ -6,6 +6,8 @@ use aero2_keys::gate::Rejection;
 use aero2_keys::http::cors;
 use aero2_keys::http::ErrorCode;
 
+use crate::machine::QuickReply;
+
 /// An answer for the host to send.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reply {
@@ -18,6 +20,19 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The answer in one string for the host: the status, a line feed, the header lines,
+    /// an empty line, then the body (which may hold line feeds). One crossing instead of
+    /// three.
+    pub fn packed(&self) -> String {
+        let mut out = String::with_capacity(8 + self.headers.len() + self.body.len());
+        out.push_str(&self.status.to_string());
+        out.push('\n');
+        out.push_str(&self.headers);
+        out.push('\n');
+        out.push_str(&self.body);
+        out
+    }
+
     /// 204 to a preflight on a frontend route, with no storage read.
     pub fn preflight(origin: Option<&str>, allow_headers: &str) -> Reply {
         let mut headers = String::with_capacity(256);
@@ -58,7 +73,7 @@ pub fn push_header(out: &mut String, name: &str, value: &str) {
 
 /// An error, with its code, an optional detail in place of the code's message, and the
 /// headers that go with it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ErrorResponse {
     pub code: ErrorCode,
     detail: Option<String>,
@@ -92,6 +107,12 @@ impl ErrorResponse {
     /// A 429 that says when to come back.
     pub fn retry_after(code: ErrorCode, seconds: u64) -> Self {
         ErrorResponse::new(code).with_header("Retry-After", seconds.to_string())
+    }
+
+    #[cfg(test)]
+    pub fn with_detail(mut self, detail: String) -> Self {
+        self.detail = Some(detail);
+        self
     }
 
     pub fn with_header(mut self, name: &'static str, value: String) -> Self {
@@ -147,6 +168,57 @@ impl ErrorResponse {
     }
 }
 
+/// The quick path's answers, numbered, so that the host unpacks each once and afterwards
+/// gets a number, not a string, across the boundary. A refusal's text depends on its code
+/// and the key's shape only, so there are few; past [`AnswerTable::CAP`] (an attacker
+/// varying the shape), answers are not numbered and cross as text ([`AnswerTable::UNNUMBERED`]).
+pub struct AnswerTable {
+    numbers: aero2_keys::hashing::Map<QuickReply, u32>,
+    texts: Vec<String>,
+    /// The last answer that was not numbered.
+    unnumbered: String,
+}
+
+impl AnswerTable {
+    pub const CAP: usize = 256;
+    /// The number of an answer that is not in the table: the host reads it as text.
+    pub const UNNUMBERED: u32 = u32::MAX;
+
+    pub fn new() -> Self {
+        AnswerTable {
+            numbers: aero2_keys::hashing::map(),
+            texts: Vec::new(),
+            unnumbered: String::new(),
+        }
+    }
+
+    /// The answer's number, from 1 (0 means "no quick answer" to the host). Its text is
+    /// built the first time only.
+    pub fn number(&mut self, answer: QuickReply) -> u32 {
+        if let Some(number) = self.numbers.get(&answer) {
+            return *number;
+        }
+        let packed = answer.reply().packed();
+        if self.texts.len() >= Self::CAP {
+            self.unnumbered = packed;
+            return Self::UNNUMBERED;
+        }
+        self.texts.push(packed);
+        let number = self.texts.len() as u32;
+        self.numbers.insert(answer, number);
+        number
+    }
+
+    /// The packed answer numbered `number` (or the last unnumbered one); empty if none.
+    pub fn text(&self, number: u32) -> &str {
+        if number == Self::UNNUMBERED {
+            return &self.unnumbered;
+        }
+        let index = (number as usize).wrapping_sub(1);
+        self.texts.get(index).map_or("", String::as_str)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +239,37 @@ mod tests {
             .headers
             .contains("WWW-Authenticate\nBearer realm=\"aero2\""));
         assert!(!unknown.headers.contains("Access-Control"));
+    }
+
+    #[test]
+    fn quick_answers_are_numbered_once_and_past_the_cap_cross_as_text() {
+        let answer = |detail: &str, readable_by: Option<&str>| QuickReply {
+            refusal: ErrorResponse::new(ErrorCode::MalformedKey).with_detail(detail.to_owned()),
+            readable_by: readable_by.map(str::to_owned),
+        };
+        let mut table = AnswerTable::new();
+        assert_eq!(table.number(answer("short", None)), 1);
+        assert_eq!(table.number(answer("short", None)), 1);
+        // The page that may read it is part of the answer.
+        assert_eq!(
+            table.number(answer("short", Some("https://shop.example"))),
+            2
+        );
+        let text = table.text(1);
+        assert!(text.starts_with("401\n"), "{text}");
+        assert!(text.ends_with("\"message\":\"short\"}}"), "{text}");
+        assert!(table
+            .text(2)
+            .contains("Access-Control-Allow-Origin\nhttps://shop.example\n"));
+        assert_eq!(table.text(0), "");
+        assert_eq!(table.text(3), "");
+        for n in 3..=AnswerTable::CAP {
+            assert_eq!(table.number(answer(&n.to_string(), None)), n as u32);
+        }
+        let past = table.number(answer("past the cap", None));
+        assert_eq!(past, AnswerTable::UNNUMBERED);
+        assert!(table.text(past).contains("past the cap"));
+        // Numbered answers keep their numbers.
+        assert_eq!(table.number(answer("short", None)), 1);
     }
 }

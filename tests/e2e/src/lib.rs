@@ -119,6 +119,9 @@ pub struct Options {
     pub test_build: bool,
     /// Start without `ORIGIN_SIGNING_KEY` (by default each worker gets a fresh one).
     pub without_signing_key: bool,
+    /// `ORIGIN_SIGNING_KEY` exactly as configured (default: a fresh key, see
+    /// `without_signing_key`).
+    pub signing_key: Option<String>,
     /// Start a second origin and send test keys to it (`TEST_ORIGIN_URL`).
     pub test_origin: bool,
     /// `ADMIN_TOKEN` exactly as configured (default: [`ADMIN_TOKEN`]).
@@ -207,7 +210,10 @@ impl Worker {
             origins.push(origin);
             format!("http://127.0.0.1:{test_port}")
         });
-        let signing_key = (!options.without_signing_key).then(new_signing_key);
+        let signing_key = match &options.signing_key {
+            Some(key) => Some(key.clone()),
+            None => (!options.without_signing_key).then(new_signing_key),
+        };
         let webhook_secret = (!options.without_webhook_secret).then(new_webhook_secret);
         let mut worker = Worker {
             base: format!("http://127.0.0.1:{port}"),

@@ -36,6 +36,33 @@ fn without_a_signing_key_nothing_is_forwarded_and_the_operator_token_is_trimmed(
 }
 
 #[test]
+fn a_signing_key_that_cannot_be_imported_forwards_nothing() {
+    // The gate reads the JWK's shape when its isolate starts and imports the key at the
+    // first forward: a key of the right shape that WebCrypto refuses (a private part of
+    // the wrong length) must still stop every forward.
+    let mut jwk: Value = serde_json::from_str(&new_signing_key()).unwrap();
+    jwk["d"] = json!("AAAA");
+    let w = Worker::start(
+        "unimportable",
+        Options {
+            signing_key: Some(jwk.to_string()),
+            ..Options::default()
+        },
+    );
+    let app = w.create_application("Unimportable", "production");
+    for _ in 0..2 {
+        let reply = w.get("/v1/users", &app.secret.value);
+        assert_eq!(
+            (reply.status, reply.code()),
+            (503, "origin_signing_not_configured"),
+            "{}",
+            reply.body
+        );
+        assert!(reply.json.get("origin").is_none(), "forwarded unsigned");
+    }
+}
+
+#[test]
 fn test_keys_go_to_the_test_origin_and_previous_public_keys_stay_published() {
     let previous = new_signing_key();
     let previous: Value = serde_json::from_str(&previous).unwrap();

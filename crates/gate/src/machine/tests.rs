@@ -496,3 +496,132 @@ fn passkey_sign_ins_and_invitations_meet_the_sign_in_limit() {
     // Reading the session is not a sign-in.
     assert_eq!(get("/v1/passkeys", address).action, Action::Control);
 }
+
+mod quick_path {
+    //! The host's quick path against the whole machine: for random requests, whenever
+    //! [`quick_reply`] answers, [`Machine::start`] with every header answers the same.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn method() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "GET", "POST", "DELETE", "OPTIONS", "TRACE", "HEAD", "get",
+        ])
+        .prop_map(str::to_owned)
+    }
+
+    /// A frontend, gated, control-plane or assets path, then a tail of tricky segments.
+    fn path() -> impl Strategy<Value = String> {
+        let start = prop::sample::select(vec![
+            "/v1/client/",
+            "/v1/client",
+            "/v1/",
+            "/v1/keys/",
+            "/openapi.json",
+            "/",
+        ]);
+        let segment = prop::sample::select(vec![
+            "users",
+            "orders",
+            "keys",
+            "client",
+            "..",
+            "%2e%2e",
+            "%25%32%46",
+            "a%2Fb",
+            "%E2%80%A5",
+            "session",
+            "",
+            "x;y",
+        ]);
+        (start, prop::collection::vec(segment, 0..3))
+            .prop_map(|(start, tail)| format!("{start}{}", tail.join("/")))
+    }
+
+    fn authorization(secret: String, publishable: String) -> impl Strategy<Value = Option<String>> {
+        let bad_checksum = {
+            let mut key = secret.clone();
+            let last = key.pop().unwrap();
+            key.push(if last == 'A' { 'B' } else { 'A' });
+            key
+        };
+        prop::sample::select(vec![
+            None,
+            Some(String::new()),
+            Some(String::from("Bearer")),
+            Some(String::from("Bearer sk_live_short")),
+            Some(String::from("Basic dXNlcjpwYXNz")),
+            Some(format!("Bearer {secret}")),
+            Some(format!("bearer   {publishable}")),
+            Some(format!("Bearer {bad_checksum}")),
+            Some(format!("Bearer {secret} extra")),
+            Some(String::from("Bearer pk_test_\u{e9}\u{e9}")),
+        ])
+    }
+
+    fn origin() -> impl Strategy<Value = Option<String>> {
+        prop::sample::select(vec![
+            None,
+            Some(String::from("https://shop.example")),
+            Some(String::from("null")),
+            Some(String::from("https://shop.example/path")),
+        ])
+    }
+
+    /// Headers the quick path does not read.
+    fn others() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "",
+            "cf-connecting-ip\n203.0.113.9\n",
+            "access-control-request-method\nGET\n",
+            "sec-fetch-mode\ncors\nsec-fetch-site\ncross-site\n",
+            "cookie\ntheme=dark\n",
+        ])
+        .prop_map(str::to_owned)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn quick_answers_only_what_the_whole_machine_answers(
+            (method, path, authorization, origin, others) in (
+                method(),
+                path(),
+                authorization(
+                    key(KeyKind::Secret).expose_secret().to_owned(),
+                    key(KeyKind::Publishable).expose_secret().to_owned(),
+                ),
+                origin(),
+                others(),
+            )
+        ) {
+            configure("edge");
+            let url = format!("https://keys.example.com{path}");
+            let quick = quick_reply(&method, &url, authorization.as_deref(), origin.as_deref());
+            let mut headers = others;
+            if let Some(value) = &authorization {
+                headers.push_str(&format!("authorization\n{value}\n"));
+            }
+            if let Some(value) = &origin {
+                headers.push_str(&format!("origin\n{value}\n"));
+            }
+            let whole = Machine::start(&method, &url, &headers, Some(Region::Weur), NOW);
+            if let Some(answer) = quick {
+                prop_assert_eq!(whole.action, Action::Respond);
+                prop_assert_eq!(whole.reply.packed(), answer.reply().packed());
+            } else if whole.action == Action::Respond {
+                // The quick path leaves to the machine only what reads more than it does:
+                // a preflight, or a refusal after the key's format (a secret key elsewhere,
+                // no signing key, a blocked address).
+                let after_format = !matches!(
+                    whole.reply.status,
+                    401 if whole.reply.body.contains("malformed_key")
+                        || whole.reply.body.contains("missing_key")
+                        || whole.reply.body.contains("bad_checksum")
+                );
+                prop_assert!(method == "OPTIONS" || after_format, "{:?}", whole.reply.body);
+            }
+        }
+    }
+}
