@@ -13,7 +13,7 @@ use crate::assertion::jwks_response;
 use crate::config::Config;
 use crate::errors::{ApiError, ApiResult};
 use crate::methods::{allow, method};
-use crate::{accounts, leaks, management, operator, session};
+use crate::{accounts, boxed, leaks, management, operator, session};
 
 pub async fn route(mut req: Request, env: &Env, config: &Config) -> ApiResult<Response> {
     let url = req.inner().url();
@@ -37,33 +37,63 @@ pub async fn route(mut req: Request, env: &Env, config: &Config) -> ApiResult<Re
         #[cfg(feature = "fault-injection")]
         ["__instrumentation"] => Ok(crate::instrumentation::report()),
         ["v1", "keys", ..] | ["v1", "audit_log", ..] | ["v1", "webhook_endpoints", ..] => {
-            management::with_key(&mut req, &segments[1..], target.query, env).await
+            boxed(management::with_key(
+                &mut req,
+                &segments[1..],
+                target.query,
+                env,
+            ))
+            .await
         }
         #[cfg(feature = "fault-injection")]
         ["__faults", "applications", application, fault] => {
-            operator::inject_fault(&mut req, application, fault, env, config).await
+            boxed(operator::inject_fault(
+                &mut req,
+                application,
+                fault,
+                env,
+                config,
+            ))
+            .await
         }
         #[cfg(feature = "fault-injection")]
-        ["__faults", "session", "age"] => session::age(&mut req, env).await,
-        ["v1", "dashboard", "session"] => session::handle(&mut req, env, config).await,
+        ["__faults", "session", "age"] => boxed(session::age(&mut req, env)).await,
+        ["v1", "dashboard", "session"] => boxed(session::handle(&mut req, env, config)).await,
         ["v1", "dashboard", "sessions", rest @ ..] => {
-            session::sessions(&mut req, rest, env, config).await
+            boxed(session::sessions(&mut req, rest, env, config)).await
         }
         ["v1", "leaks", "github"] => {
             allow(&method, "POST")?;
-            leaks::github_report(req, env, config).await
+            boxed(leaks::github_report(req, env, config)).await
         }
-        ["v1", "applications"] => operator::applications(&mut req, env, config).await,
+        ["v1", "applications"] => boxed(operator::applications(&mut req, env, config)).await,
         ["v1", "applications", application] => {
-            operator::application(&mut req, application, env, config).await
+            boxed(operator::application(&mut req, application, env, config)).await
         }
         ["v1", "accounts", rest @ ..] => {
-            accounts::accounts(&mut req, rest, target.query, env, config).await
+            boxed(accounts::accounts(
+                &mut req,
+                rest,
+                target.query,
+                env,
+                config,
+            ))
+            .await
         }
-        ["v1", "invitations", rest @ ..] => accounts::invitations(&mut req, rest, env).await,
-        ["v1", "passkeys", rest @ ..] => accounts::passkeys(&mut req, rest, env, config).await,
+        ["v1", "invitations", rest @ ..] => boxed(accounts::invitations(&mut req, rest, env)).await,
+        ["v1", "passkeys", rest @ ..] => {
+            boxed(accounts::passkeys(&mut req, rest, env, config)).await
+        }
         ["v1", "applications", application, rest @ ..] if !rest.is_empty() => {
-            operator::manage(&mut req, application, rest, target.query, env, config).await
+            boxed(operator::manage(
+                &mut req,
+                application,
+                rest,
+                target.query,
+                env,
+                config,
+            ))
+            .await
         }
         _ => Err(ErrorCode::NotFound.into()),
     }

@@ -134,8 +134,7 @@ impl DurableObject for KeyRingObject {
             );
         };
         let now = now();
-        let response = self
-            .handle(command, now)
+        let response = crate::boxed(self.handle(command, now))
             .await
             .unwrap_or_else(ApiError::into_response);
         // Whatever this request added to the audit log and may no longer change is chained.
@@ -157,7 +156,7 @@ impl DurableObject for KeyRingObject {
         let mut alarm = self.alarm.get();
         alarm.fired();
         self.alarm.set(alarm);
-        if let Err(err) = self.run_alarm(now).await {
+        if let Err(err) = crate::boxed(self.run_alarm(now)).await {
             console_error!("key ring alarm failed ({}); it will be retried", err.code);
             return Err(worker::Error::RustError("alarm failed".into()));
         }
@@ -176,17 +175,16 @@ impl KeyRingObject {
             RingCommand::Init {
                 application,
                 client,
-            } => self.init(application, &client, now).await,
+            } => crate::boxed(self.init(application, &client, now)).await,
             RingCommand::Verify(request) => {
-                let verdict = self
-                    .verify(
-                        &request.key,
-                        &request.request,
-                        request.from_browser,
-                        &request.client,
-                        now,
-                    )
-                    .await?;
+                let verdict = crate::boxed(self.verify(
+                    &request.key,
+                    &request.request,
+                    request.from_browser,
+                    &request.client,
+                    now,
+                ))
+                .await?;
                 Ok(Response::ok(WireVerdict::of(&verdict).encode())?)
             }
             RingCommand::Validate {
@@ -195,9 +193,8 @@ impl KeyRingObject {
                 from_browser,
                 client,
             } => {
-                let verdict = self
-                    .verify(&key, &request, from_browser, &client, now)
-                    .await?;
+                let verdict =
+                    crate::boxed(self.verify(&key, &request, from_browser, &client, now)).await?;
                 validated_v1(&verdict, key.kind)
             }
             RingCommand::Manage {
@@ -206,8 +203,8 @@ impl KeyRingObject {
                 op,
                 issuer,
             } => {
-                let caller = self.authenticate(&actor, &client, now).await?;
-                self.manage(&caller, &client, *op, &issuer, now).await
+                let caller = crate::boxed(self.authenticate(&actor, &client, now)).await?;
+                crate::boxed(self.manage(&caller, &client, *op, &issuer, now)).await
             }
             RingCommand::RecordUsage(UsageReport { counts }) => {
                 if self.record_usage_counts(&counts, now)? {
@@ -222,7 +219,9 @@ impl KeyRingObject {
                 }
                 Ok(json_response(202, &Empty {}))
             }
-            RingCommand::ReportLeaks { reports } => self.report_leaks(&reports, now).await,
+            RingCommand::ReportLeaks { reports } => {
+                crate::boxed(self.report_leaks(&reports, now)).await
+            }
             RingCommand::RenewLease { replica } => {
                 if !self.application_exists()? {
                     return Err(ErrorCode::ApplicationNotFound.into());

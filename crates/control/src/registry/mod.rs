@@ -88,7 +88,9 @@ impl DurableObject for ApplicationRegistry {
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let response = match crate::protocol::read_command::<RegistryCommand>(&mut req).await {
-            Ok(RegistryCommand::Directory { command }) => self.directory(command, now()).await,
+            Ok(RegistryCommand::Directory { command }) => {
+                crate::boxed(self.directory(command, now())).await
+            }
             Ok(command) => self.handle(command, now()),
             Err(err) => Err(err),
         };
