@@ -253,6 +253,49 @@ fn a_grace_periods_end_has_a_receipt_on_request() {
     let gate_only = gate_only.json["key"]["value"].as_str().unwrap().to_owned();
     let refused = w.get(&format!("/v1/keys/{}/receipt", app.secret.id), &gate_only);
     assert_eq!(refused.status, 403, "{}", refused.body);
+    // A secret key sent by a browser page, and a rotated key in its grace period (it still
+    // passes the gate, but manages and reads nothing of the management API).
+    let from_browser = request(
+        "GET",
+        &w.url(&format!("/v1/keys/{}/receipt", app.secret.id)),
+        &[
+            ("Authorization", &bearer(key)),
+            ("Origin", "https://attacker.example"),
+            ("Sec-Fetch-Mode", "cors"),
+            ("Sec-Fetch-Site", "cross-site"),
+        ],
+        None,
+    );
+    assert_eq!(
+        (from_browser.status, from_browser.code()),
+        (403, "secret_key_in_browser"),
+        "{}",
+        from_browser.body
+    );
+    assert!(from_browser.json.get("receipt").is_none());
+    let spare = w.post(
+        "/v1/keys",
+        key,
+        Some(&json!({"kind": "secret", "label": "rotated in a test"})),
+    );
+    assert_eq!(spare.status, 201, "{}", spare.body);
+    let spare_id = spare.json["key"]["id"].as_str().unwrap().to_owned();
+    let spare_value = spare.json["key"]["value"].as_str().unwrap().to_owned();
+    let spare_rotated = w.post(
+        &format!("/v1/keys/{spare_id}/rotate"),
+        key,
+        Some(&json!({"grace_period_seconds": 3600})),
+    );
+    assert_eq!(spare_rotated.status, 200, "{}", spare_rotated.body);
+    for id in [&spare_id, &app.secret.id] {
+        let in_grace = w.get(&format!("/v1/keys/{id}/receipt"), &spare_value);
+        assert_eq!(
+            (in_grace.status, in_grace.code()),
+            (403, "key_in_grace_period"),
+            "{}",
+            in_grace.body
+        );
+    }
 
     // Rotated with a 1 s grace period: the alarm revokes the old key by itself.
     let rotated = w.post(
