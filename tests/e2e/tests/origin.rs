@@ -4,6 +4,17 @@
 use aero2_e2e::*;
 use serde_json::{json, Value};
 
+/// 503 `origin_signing_not_configured`, and nothing reached the origin.
+fn refused_unsigned(reply: &Reply) {
+    assert_eq!(
+        (reply.status, reply.code()),
+        (503, "origin_signing_not_configured"),
+        "{}",
+        reply.body
+    );
+    assert!(reply.json.get("origin").is_none(), "forwarded unsigned");
+}
+
 #[test]
 fn without_a_signing_key_nothing_is_forwarded_and_the_operator_token_is_trimmed() {
     let w = Worker::start(
@@ -20,14 +31,7 @@ fn without_a_signing_key_nothing_is_forwarded_and_the_operator_token_is_trimmed(
         ("/v1/users", &app.secret.value),
         ("/v1/client/x", &app.publishable.value),
     ] {
-        let reply = w.get(path, key);
-        assert_eq!(
-            (reply.status, reply.code()),
-            (503, "origin_signing_not_configured"),
-            "{}",
-            reply.body
-        );
-        assert!(reply.json.get("origin").is_none(), "forwarded unsigned");
+        refused_unsigned(&w.get(path, key));
     }
     // Management does not depend on the origin.
     assert_eq!(w.get("/v1/keys", &app.secret.value).status, 200);
@@ -51,14 +55,7 @@ fn a_signing_key_that_cannot_be_imported_forwards_nothing() {
     );
     let app = w.create_application("Unimportable", "production");
     for _ in 0..2 {
-        let reply = w.get("/v1/users", &app.secret.value);
-        assert_eq!(
-            (reply.status, reply.code()),
-            (503, "origin_signing_not_configured"),
-            "{}",
-            reply.body
-        );
-        assert!(reply.json.get("origin").is_none(), "forwarded unsigned");
+        refused_unsigned(&w.get("/v1/users", &app.secret.value));
     }
 }
 
