@@ -202,14 +202,7 @@ pub async fn accounts(
             let account = account_id(account)?;
             allow(&method, "GET")?;
             let query = aero2_keys::http::query::Query::parse(query)?;
-            let cursor = query.number(
-                "cursor",
-                0..=999_999_999_999_999_999,
-                ErrorCode::InvalidCursor,
-            )?;
-            let limit = query
-                .number("limit", 1..=100, ErrorCode::InvalidLimit)?
-                .unwrap_or(50) as u32;
+            let aero2_keys::http::query::AuditPage { cursor, limit } = query.audit_page()?;
             let command = DirectoryCommand::AuditLog {
                 by,
                 account,

@@ -10,7 +10,7 @@ use aero2_keys::gate::{key_from_authorization, Rejection};
 use aero2_keys::http::bodies::{
     CreateKeyRequest, CreateWebhookEndpointRequest, RotateRequest, UpdateKeyRequest,
 };
-use aero2_keys::http::query::Query;
+use aero2_keys::http::query::{AuditPage, Query};
 use aero2_keys::http::ErrorCode;
 use aero2_keys::policy::PolicyError;
 use aero2_keys::webhooks::endpoint::{check_syntax, check_url, Host, UrlParts};
@@ -312,15 +312,7 @@ fn parse_key_id(text: &str) -> ApiResult<KeyId> {
 }
 
 fn audit_query(query: &Query) -> ApiResult<ManageOp> {
-    // At most 18 digits, as /openapi.json says: every audit entry id fits.
-    let cursor = query.number(
-        "cursor",
-        0..=999_999_999_999_999_999,
-        ErrorCode::InvalidCursor,
-    )?;
-    let limit = query
-        .number("limit", 1..=100, ErrorCode::InvalidLimit)?
-        .unwrap_or(50) as u32;
+    let AuditPage { cursor, limit } = query.audit_page()?;
     let key_id = query
         .get("key_id")
         .map(|id| KeyId::parse(id).map_err(|_| ApiError::from(ErrorCode::InvalidKeyId)))

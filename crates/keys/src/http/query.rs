@@ -64,6 +64,28 @@ impl Query {
             })
             .transpose()
     }
+
+    /// An audit log page's `cursor` (the entry id to continue after; at most 18 digits, as
+    /// /openapi.json says: every entry id fits) and `limit` (1 to 100, 50 by default). The
+    /// application's log and the account's read the same parameters.
+    pub fn audit_page(&self) -> Result<AuditPage, ErrorCode> {
+        let cursor = self.number(
+            "cursor",
+            0..=999_999_999_999_999_999,
+            ErrorCode::InvalidCursor,
+        )?;
+        let limit = self
+            .number("limit", 1..=100, ErrorCode::InvalidLimit)?
+            .unwrap_or(50) as u32;
+        Ok(AuditPage { cursor, limit })
+    }
+}
+
+/// Where an audit log page starts and how long it is ([`Query::audit_page`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditPage {
+    pub cursor: Option<u64>,
+    pub limit: u32,
 }
 
 /// Digits only: no sign, no spaces, no exponent, at most 19 digits (always fits a u64).
@@ -271,6 +293,32 @@ mod tests {
         assert_eq!(
             Query::parse(Some("a=%ff")),
             Err(ErrorCode::InvalidParameter)
+        );
+    }
+
+    #[test]
+    fn an_audit_page_reads_its_cursor_and_limit_or_says_which_is_wrong() {
+        let page = |q: &str| Query::parse(Some(q)).unwrap().audit_page();
+        assert_eq!(
+            page(""),
+            Ok(AuditPage {
+                cursor: None,
+                limit: 50
+            })
+        );
+        assert_eq!(
+            page("cursor=42&limit=100"),
+            Ok(AuditPage {
+                cursor: Some(42),
+                limit: 100
+            })
+        );
+        assert_eq!(page("limit=0"), Err(ErrorCode::InvalidLimit));
+        assert_eq!(page("limit=101"), Err(ErrorCode::InvalidLimit));
+        assert_eq!(page("cursor=-1"), Err(ErrorCode::InvalidCursor));
+        assert_eq!(
+            page("cursor=1000000000000000000"),
+            Err(ErrorCode::InvalidCursor)
         );
     }
 }
