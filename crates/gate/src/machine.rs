@@ -25,7 +25,7 @@ use aero2_keys::{KeyId, KeyIdentity, UnixMillis};
 use crate::forward::{self, ForwardPlan};
 use crate::isolate::{self, Mode, LIMIT_PERIOD_MS};
 use crate::request::RequestHeaders;
-use crate::response::{ErrorResponse, Reply};
+use crate::response::{ErrorResponse, QuickReply, Reply};
 use crate::routes::{route, Route};
 
 /// What the host must do next.
@@ -171,19 +171,6 @@ pub fn quick_reply(
                 readable_by,
             }),
         FirstChecks::Elsewhere | FirstChecks::Gated { .. } => None,
-    }
-}
-
-/// A refusal of the quick path, and the page's origin that may read it, if any.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct QuickReply {
-    pub refusal: ErrorResponse,
-    pub readable_by: Option<String>,
-}
-
-impl QuickReply {
-    pub fn reply(&self) -> Reply {
-        self.refusal.clone().into_reply(self.readable_by.as_deref())
     }
 }
 

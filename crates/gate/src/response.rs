@@ -6,8 +6,6 @@ use aero2_keys::gate::Rejection;
 use aero2_keys::http::cors;
 use aero2_keys::http::ErrorCode;
 
-use crate::machine::QuickReply;
-
 /// An answer for the host to send.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reply {
@@ -165,6 +163,20 @@ impl ErrorResponse {
             body,
             cors_origin: None,
         }
+    }
+}
+
+/// A refusal of the quick path (`machine::quick_reply`), and the page's origin that may
+/// read it, if any.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct QuickReply {
+    pub refusal: ErrorResponse,
+    pub readable_by: Option<String>,
+}
+
+impl QuickReply {
+    pub fn reply(&self) -> Reply {
+        self.refusal.clone().into_reply(self.readable_by.as_deref())
     }
 }
 
