@@ -1,7 +1,8 @@
 // Dashboard quality in real headless Chromium against wrangler dev (#25): every page fits at
 // 1280×800 and at 390×844, seeded with the longest values the API accepts (no spaces to
 // break at); every page and the key dialogs pass axe-core with no serious or critical
-// violation (WCAG 2.2 AA rules included); a key's actions work from the keyboard alone;
+// violation (WCAG 2.2 AA rules included), and so do the sign-in and invitation pages and
+// every dialog a key's row opens; a key's actions work from the keyboard alone;
 // and screenshots of every page at both sizes, light and dark, go to tests/artifacts/.
 //
 // The pages are a member's (an owner who joined with a virtual passkey): applications, an
@@ -42,6 +43,14 @@ async function seededOwner() {
   assert.equal(created.status, 201, JSON.stringify(created.json));
   const owner = await person(SIZES[0]);
   await owner.page.goto(created.json.url.replace(/^https?:\/\/[^/]+/, dashboard));
+  // The invitation's page (the account's longest name) at both sizes, before joining.
+  const joinProblems = [];
+  for (const size of SIZES) {
+    await owner.page.setViewportSize(size);
+    await owner.page.getByLabel("Your name").waitFor();
+    for (const problem of [...await overflow(owner.page), ...await axeViolations(owner.page)]) joinProblems.push(`join at ${size.width}px: ${problem}`);
+  }
+  await owner.page.setViewportSize(SIZES[0]);
   await owner.page.getByLabel("Your name").fill(longest("Ada.", 64));
   await owner.page.getByRole("button", { name: "Create passkey and join" }).click();
   await owner.page.getByRole("button", { name: "Sign out", exact: true }).waitFor({ timeout: 10_000 });
@@ -74,7 +83,7 @@ async function seededOwner() {
   const list = await apiFrom(owner.page, "GET", keys);
   const publishable = list.json.keys.find((k) => k.kind === "publishable" && k.label.startsWith("storefront"));
   if (publishable) await apiFrom(owner.page, "POST", `${keys}/${publishable.id}/rotate`, { grace_period_seconds: 3600 });
-  return { owner, accountId };
+  return { owner, accountId, joinProblems };
 }
 
 const PAGES = () => [
@@ -122,9 +131,9 @@ async function axeViolations(page, include) {
 }
 
 test("every page fits at 1280 and 390 pixels with the longest values, passes axe, and is screenshotted light and dark", async () => {
-  const { owner } = await seededOwner();
+  const { owner, joinProblems } = await seededOwner();
   const { page } = owner;
-  const problems = [];
+  const problems = [...joinProblems];
   for (const size of SIZES) {
     for (const scheme of ["light", "dark"]) {
       await page.setViewportSize(size);
@@ -223,6 +232,7 @@ test("a key's actions work from the keyboard alone, and dialogs keep and give ba
   await page.locator("#canary-suspends").getByLabel(new RegExp(`^${secretLabel.slice(0, 20).replace(/\./g, "\\.")}`)).check();
   await page.locator("#canary-dialog").getByRole("button", { name: "Create canary" }).click();
   assert.match(await page.locator("#reveal-dialog .secret-value").inputValue(), /^sk_test_/);
+  assert.deepEqual(await axeViolations(page, "#reveal-dialog"), []);
   await page.locator("#reveal-dialog").getByRole("button", { name: "Done" }).click();
   const decoy = page.locator("#keys-table tbody tr", { hasText: "wiki decoy" });
   await decoy.locator(".badge.canary").waitFor();
@@ -233,6 +243,24 @@ test("a key's actions work from the keyboard alone, and dialogs keep and give ba
   await page.locator("#key-dialog").waitFor();
   assert.deepEqual(await axeViolations(page, "#key-dialog"), []);
   await page.keyboard.press("Escape");
+
+  // The rotate dialog and the usage panel, from the row's menu; then the webhook dialog.
+  const active = page.locator("#keys-table tbody tr[data-status=active]:not([data-suspended]):not(:has(.badge.canary))").first();
+  await active.getByRole("button", { name: /^Actions for/ }).click();
+  await page.getByRole("menuitem", { name: /^Rotate / }).click();
+  await page.locator("#rotate-dialog").waitFor();
+  assert.deepEqual(await axeViolations(page, "#rotate-dialog"), []);
+  await page.keyboard.press("Escape");
+  await page.locator("#rotate-dialog").waitFor({ state: "hidden" });
+  await active.getByRole("button", { name: /^Actions for/ }).click();
+  await page.getByRole("menuitem", { name: /^Usage of / }).click();
+  await page.locator("#usage-panel:not([hidden])").waitFor();
+  assert.deepEqual(await axeViolations(page, "#usage-panel"), []);
+  await page.goto(`${dashboard}/dashboard/#/apps/${appId}/webhooks`);
+  await page.getByRole("button", { name: "Add endpoint" }).click();
+  await page.locator("#webhook-dialog").waitFor();
+  assert.deepEqual(await axeViolations(page, "#webhook-dialog"), []);
+  await page.keyboard.press("Escape");
   assert.deepEqual(owner.errors, []);
   await owner.context.close();
 });
@@ -240,6 +268,19 @@ test("a key's actions work from the keyboard alone, and dialogs keep and give ba
 test("an unreachable API and a session that ends mid-task say so; signing in again returns to the same page", async () => {
   const { context, page, errors } = await passkeyProfile(browser, {});
   await page.goto(`${dashboard}/dashboard/#/apps/${appId}`);
+  // The sign-in page fits and passes axe at both sizes, light and dark.
+  const signInProblems = [];
+  for (const size of SIZES) {
+    for (const scheme of ["light", "dark"]) {
+      await page.setViewportSize(size);
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.getByLabel("Operator token (ADMIN_TOKEN)").waitFor();
+      for (const problem of [...await overflow(page), ...await axeViolations(page)]) signInProblems.push(`sign-in at ${size.width}px (${scheme}): ${problem}`);
+    }
+  }
+  assert.deepEqual(signInProblems, [], `\n${signInProblems.join("\n")}`);
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize(SIZES[0]);
   await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.locator("#keys-table tbody tr").first().waitFor();
