@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { join as path } from "node:path";
 import { after, before, test } from "node:test";
-import { artifacts, openRowMenu, passkeyProfile, rowItem, startForPasskeys } from "./support.mjs";
+import { artifacts, axeViolations, openRowMenu, passkeyProfile, rowItem, startForPasskeys } from "./support.mjs";
 
 const ADMIN_TOKEN = "accounts-dashboard-operator-token-77";
 let run, origin, worker, browser, dashboard, operator;
@@ -131,7 +131,18 @@ test("an owner invites a developer and a viewer; each role meets its limits; a r
 
   // The owner removes the developer: the developer's open tab is signed out on its next request.
   await owner.page.getByRole("link", { name: "Members" }).click();
+  // A removal asks first, names the person, and starts on Cancel: Cancel changes nothing.
   await owner.page.getByRole("button", { name: "Remove Grace" }).click();
+  const confirm = owner.page.locator("#confirm-dialog");
+  await confirm.waitFor();
+  assert.match(await confirm.textContent(), /Grace/);
+  assert.equal(await owner.page.evaluate(() => document.activeElement?.textContent), "Cancel");
+  assert.deepEqual(await axeViolations(owner.page, "#confirm-dialog"), []);
+  await owner.page.keyboard.press("Enter");
+  await confirm.waitFor({ state: "hidden" });
+  assert.equal(await owner.page.getByRole("button", { name: "Remove Grace" }).count(), 1, "Cancel removed no one");
+  await owner.page.getByRole("button", { name: "Remove Grace" }).click();
+  await confirm.getByRole("button", { name: "Remove Grace" }).click();
   await owner.page.locator("#status", { hasText: "Grace was removed" }).waitFor();
   await developer.page.getByRole("link", { name: "Applications", exact: true }).click();
   await developer.page.getByRole("heading", { name: "Sign in" }).waitFor();

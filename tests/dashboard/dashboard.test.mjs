@@ -333,6 +333,11 @@ test("the operator lists sessions, ends another one, and signs out everywhere", 
   // Ending the other session signs that browser out at once.
   assert.equal(await apiStatus(second.page), 200);
   await other.getByRole("button", { name: /^End/ }).click();
+  // It asks first, naming the session's address; then ends it.
+  const confirm = first.page.locator("#confirm-dialog");
+  await confirm.waitFor();
+  assert.match(await confirm.textContent(), /127\.0\.0\.1/);
+  await confirm.getByRole("button", { name: "End session" }).click();
   await rowCount(first.page, "#sessions-table tbody tr", 1);
   assert.equal(await apiStatus(second.page), 401);
   await second.page.getByRole("link", { name: "Sessions" }).click();

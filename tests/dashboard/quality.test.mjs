@@ -10,8 +10,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import AxeBuilder from "@axe-core/playwright";
-import { artifacts, passkeyProfile, send, startForPasskeys } from "./support.mjs";
+import { artifacts, axeViolations, passkeyProfile, send, startForPasskeys } from "./support.mjs";
 
 const ADMIN_TOKEN = "quality-dashboard-operator-token-31";
 const SIZES = [{ width: 1280, height: 800 }, { width: 390, height: 844 }];
@@ -119,15 +118,6 @@ function overflow(page) {
     }
     return problems;
   });
-}
-
-/** axe's serious and critical violations, as "rule: target" lines. */
-async function axeViolations(page, include) {
-  let builder = new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]);
-  if (include) builder = builder.include(include);
-  const { violations } = await builder.analyze();
-  return violations.filter((v) => ["serious", "critical"].includes(v.impact))
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
 }
 
 test("every page fits at 1280 and 390 pixels with the longest values, passes axe, and is screenshotted light and dark", async () => {

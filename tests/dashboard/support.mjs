@@ -6,6 +6,7 @@ import http from "node:http";
 import { join } from "node:path";
 import { launchChromium, root } from "../../scripts/support/browser.mjs";
 import { freePort, startOrigin, startWrangler } from "../../scripts/support/processes.mjs";
+import AxeBuilder from "@axe-core/playwright";
 
 /** Where the tests' screenshots go. */
 export const artifacts = join(root, "tests/artifacts");
@@ -107,4 +108,13 @@ export async function startForPasskeys(name, adminToken, vars = {}) {
     await origin?.stop();
   };
   return { origin, worker, browser, dashboard, operator, stop };
+}
+
+/** axe's serious and critical violations, as "rule: target" lines. */
+export async function axeViolations(page, include) {
+  let builder = new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]);
+  if (include) builder = builder.include(include);
+  const { violations } = await builder.analyze();
+  return violations.filter((v) => ["serious", "critical"].includes(v.impact))
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
 }

@@ -277,6 +277,8 @@ async function showSessions() {
 }
 
 async function endSession(session) {
+  const where = session.ip ?? "an unknown address";
+  if (!await confirmed("End this session?", `The session from ${where} (${session.user_agent ?? "an unknown browser"}) is signed out at its next request.`, "End session")) return;
   try {
     await api("DELETE", `/v1/dashboard/sessions/${session.id}`);
     say(`Ended session ${session.id}.`);
@@ -637,6 +639,15 @@ function ask(dialog) {
     dialog.addEventListener("close", () => resolve(dialog.returnValue), { once: true });
     dialog.showModal();
   });
+}
+
+/** Asks before a removal that cannot be undone: `title`, what goes and what follows, and
+ *  the button that does it. True when confirmed; Escape and Cancel (the default) say no. */
+async function confirmed(title, what, action) {
+  $("#confirm-title").textContent = title;
+  $("#confirm-what").textContent = what;
+  $("#confirm-action").textContent = action;
+  return (await ask($("#confirm-dialog"))) === "confirm";
 }
 
 /** Shows secrets once, each `{ name, detail, value }` with a copy button, and advice. */
@@ -1629,6 +1640,10 @@ async function changeRole(member, select) {
 }
 
 async function removeMember(member, me) {
+  const asked = me
+    ? await confirmed("Leave the account?", "You lose access to its applications at once, and your sessions in it end. Only an admin or owner can invite you again.", "Leave the account")
+    : await confirmed(`Remove ${member.name}?`, `${member.name} (${member.role}) loses access to this account's applications at once; their sessions in it end.`, `Remove ${member.name}`);
+  if (!asked) return;
   try {
     await api("DELETE", `${accountPath()}/members/${member.id}`);
     say(me ? "You left the account." : `${member.name} was removed; their sessions in this account have ended.`);
@@ -1638,6 +1653,7 @@ async function removeMember(member, me) {
 }
 
 async function revokeInvitation(invitation) {
+  if (!await confirmed("Revoke this invitation?", `The ${invitation.role} invitation's link stops working; whoever holds it can no longer join.`, "Revoke invitation")) return;
   try {
     await api("DELETE", `${accountPath()}/invitations/${invitation.id}`);
     say("Invitation revoked: its link no longer works.");
@@ -1698,6 +1714,7 @@ async function renamePasskey(passkey, name) {
 }
 
 async function removePasskey(passkey) {
+  if (!await confirmed(`Remove ${passkey.name}?`, `${passkey.name} can no longer sign you in. Your other passkeys still can.`, `Remove ${passkey.name}`)) return;
   try {
     renderPasskeys((await api("DELETE", `/v1/passkeys/${passkey.id}`)).passkeys);
     say(`Removed ${passkey.name}: it signs in no more.`);
