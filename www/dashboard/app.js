@@ -1148,6 +1148,7 @@ const WEBHOOK_EVENTS = [
   ["key.origin_not_allowed", "a publishable key was used from a website its policy does not list"],
   ["key.canary_used", "a canary key was used: proof it was stolen; the keys it guards were suspended"],
   ["key.canary_leaked", "a secret scanner found a canary key in public (it stays armed)"],
+  ["key.secret_outside_authorization", "a secret key was sent outside Authorization (a cookie, the query, the path): logs may hold it"],
 ];
 const DELIVERY_ERRORS = {
   timeout: "The endpoint did not answer in time.",

@@ -15,7 +15,7 @@ use aero2_keys::gate::{
     Rejection, RequestTarget, SeenRequest, Verdict,
 };
 use aero2_keys::http::cors::{self, is_preflight, reflectable_origin};
-use aero2_keys::http::forwarding::carries_secret_key;
+use aero2_keys::http::forwarding::secret_key_in;
 use aero2_keys::http::path::normalize;
 use aero2_keys::http::query::overrides_method;
 use aero2_keys::http::ErrorCode;
@@ -115,6 +115,9 @@ struct Gated {
     user_agent: Option<String>,
     from_browser: bool,
     method_override: bool,
+    /// The key was found outside `Authorization`: looked up to record its exposure, and
+    /// refused.
+    outside_authorization: bool,
     region: Option<Region>,
     /// `request.cf`'s country, kept only by a canary's use.
     country: Option<String>,
@@ -231,17 +234,29 @@ impl Machine {
             FirstChecks::Answered | FirstChecks::Elsewhere => return,
         };
         // A secret key anywhere else (the path, the query, another header, a cookie), as
-        // sent or percent-decoded, would reach the origin, its logs and its caches.
-        let stray = carries_secret_key(&path)
-            || target.query.is_some_and(carries_secret_key)
-            || headers
-                .all
-                .iter()
-                .any(|(name, value)| *name != "authorization" && carries_secret_key(value));
-        if stray {
-            return self.respond(ErrorResponse::new(ErrorCode::SecretKeyOutsideAuthorization));
+        // sent or percent-decoded, would reach the origin, its logs and its caches. It is
+        // refused with 400 whatever its record says, and its own KV record is read (never
+        // a Durable Object) so that the exposure is recorded against it: verify's exposure
+        // path decides. A blocked address gets the 400 without the read.
+        let exposed = secret_key_in(&path)
+            .or_else(|| target.query.and_then(secret_key_in))
+            .or_else(|| {
+                headers
+                    .all
+                    .iter()
+                    .filter(|(name, _)| *name != "authorization")
+                    .find_map(|(_, value)| secret_key_in(value))
+            });
+        let blocked = self.blocked_for(now);
+        if let Some(exposed) = exposed {
+            if blocked.is_some() {
+                return self.respond(ErrorResponse::new(ErrorCode::SecretKeyOutsideAuthorization));
+            }
+            self.request.outside_authorization = true;
+            self.note_request(exposed, method, &path, &target, headers, region);
+            return self.look_up_exposed(now);
         }
-        if let Some(seconds) = self.blocked_for(now) {
+        if let Some(seconds) = blocked {
             return self.respond(ErrorResponse::retry_after(
                 ErrorCode::TooManyFailedAttempts,
                 seconds,
@@ -251,10 +266,24 @@ impl Machine {
         if isolate::with(|i| i.settings.signing_kid.is_none()) {
             return self.respond(ErrorResponse::new(ErrorCode::OriginSigningNotConfigured));
         }
+        self.note_request(key, method, &path, &target, headers, region);
+        self.look_up(now);
+    }
+
+    /// Keeps what the lookup, the decision and forwarding need of the request.
+    fn note_request(
+        &mut self,
+        key: KeyIdentity,
+        method: &str,
+        path: &str,
+        target: &RequestTarget<'_>,
+        headers: &RequestHeaders<'_>,
+        region: Option<Region>,
+    ) {
         let request = &mut self.request;
         request.key = Some(key);
         request.method = method.to_owned();
-        request.path = path.into_owned();
+        request.path = path.to_owned();
         request.query = target.query.map(str::to_owned);
         request.gate_origin = target.origin.to_owned();
         request.page_origin = headers.page_origin().map(str::to_owned);
@@ -266,7 +295,20 @@ impl Machine {
         let (dropped, cookie) = forward::client_headers(headers);
         request.dropped_headers = dropped;
         request.cookie = cookie;
-        self.look_up(now);
+    }
+
+    /// A secret key found outside `Authorization`: its KV record, in every validation
+    /// mode (edge mode's cache first), then the core's decision, which refuses it and
+    /// records its exposure. One KV read at most; no Durable Object is woken for it.
+    fn look_up_exposed(&mut self, now: UnixMillis) {
+        let Some(key) = self.request.key else {
+            return self.respond(ErrorResponse::new(ErrorCode::TemporarilyUnavailable));
+        };
+        let storage_id = key.storage_id.to_hex();
+        match isolate::with(|i| i.records.get(&storage_id, now)) {
+            Some(record) => self.decide_record(Some(record), now),
+            None => self.read_kv(storage_id, Waiting::EdgeRecord),
+        }
     }
 
     /// The first checks, cheapest first: the path, which Worker answers it, the method, a
@@ -653,6 +695,7 @@ impl Machine {
             origin: request.page_origin.as_deref(),
             from_browser: request.from_browser,
             method_override: request.method_override,
+            outside_authorization: request.outside_authorization,
         };
         let verdict: Verdict = isolate::with(|i| {
             let routes = i.settings.frontend_routes.clone();
@@ -700,6 +743,10 @@ impl Machine {
     fn carry_out(&mut self, verdict: WireVerdict, now: UnixMillis) {
         let Some(key) = self.request.key else { return };
         match verdict.outcome {
+            // The core never passes such a key; should it, nothing is forwarded.
+            Ok(()) if self.request.outside_authorization => {
+                self.respond(ErrorResponse::new(ErrorCode::SecretKeyOutsideAuthorization))
+            }
             Ok(()) => {
                 let Some(key_id) = verdict.key_id else {
                     return self.respond(ErrorResponse::new(ErrorCode::TemporarilyUnavailable));

@@ -404,6 +404,12 @@ pub fn parse(input: &str) -> Result<ParsedKey, ParseError> {
 /// anywhere but `Authorization`: in a query string or another header, the origin (and
 /// its logs) would receive it.
 pub fn contains_secret_key(text: &str) -> bool {
+    find_secret_key(text).is_some()
+}
+
+/// The first well-formed secret key in `text` ([`contains_secret_key`]), as the identity
+/// the gate looks it up by, so that its exposure can be recorded against it.
+pub fn find_secret_key(text: &str) -> Option<KeyIdentity> {
     let len = KeyKind::Secret.key_len();
     let bytes = text.as_bytes();
     let mut from = 0;
@@ -411,17 +417,17 @@ pub fn contains_secret_key(text: &str) -> bool {
         let start = from + offset;
         if let Some(candidate) = bytes.get(start..start + len) {
             // A key is ASCII, so a candidate window is valid UTF-8 when the key is there.
-            if core::str::from_utf8(candidate)
+            let found = core::str::from_utf8(candidate)
                 .ok()
-                .and_then(|candidate| parse(candidate).ok())
-                .is_some_and(|key| key.kind == KeyKind::Secret)
-            {
-                return true;
+                .and_then(|candidate| identify(candidate).ok())
+                .filter(|key| key.kind == KeyKind::Secret);
+            if found.is_some() {
+                return found;
             }
         }
         from = start + 3;
     }
-    false
+    None
 }
 
 /// What a presented key states about itself, and the storage id to look it up under.

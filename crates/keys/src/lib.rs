@@ -58,9 +58,9 @@ pub mod webhooks;
 
 pub use checksum::CHECKSUM_LEN;
 pub use format::{
-    contains_secret_key, identify, parse, ApiKey, ApplicationId, EndpointId, Environment, IdError,
-    KeyId, KeyIdentity, KeyKind, MessageId, ParseError, ParsedKey, APPLICATION_ID_LEN, KEY_PATTERN,
-    PREFIX_LEN, SECRET_KEY_PATTERN,
+    contains_secret_key, find_secret_key, identify, parse, ApiKey, ApplicationId, EndpointId,
+    Environment, IdError, KeyId, KeyIdentity, KeyKind, MessageId, ParseError, ParsedKey,
+    APPLICATION_ID_LEN, KEY_PATTERN, PREFIX_LEN, SECRET_KEY_PATTERN,
 };
 pub use lifecycle::{
     GracePeriod, KeyRecord, KeyRing, KeyStatus, LifecycleError, RevocationReason, Rotation,

@@ -31,6 +31,9 @@ pub enum Rejection {
     /// The key's policy lists routes, and the query names a method override (`_method`),
     /// which frameworks behind the gate would honour instead of the method checked.
     MethodOverride,
+    /// A secret key outside `Authorization`: whatever its record, the same refusal, so the
+    /// answer says nothing of whether the key exists.
+    SecretKeyOutsideAuthorization,
 }
 
 impl Rejection {

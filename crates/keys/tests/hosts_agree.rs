@@ -36,6 +36,8 @@ struct Request {
     origin: Option<&'static str>,
     from_browser: bool,
     method_override: bool,
+    /// Found outside `Authorization` (a cookie, the query): the exposure path.
+    outside_authorization: bool,
     at_ms: u64,
 }
 
@@ -155,17 +157,30 @@ fn request_strategy() -> impl Strategy<Value = Request> {
         ]),
         any::<bool>(),
         any::<bool>(),
+        prop::bool::weighted(0.2),
         0u64..5_000,
     )
         .prop_map(
-            |(method, path, ip, origin, from_browser, method_override, at_ms)| Request {
+            |(
                 method,
                 path,
                 ip,
                 origin,
                 from_browser,
                 method_override,
+                outside_authorization,
                 at_ms,
+            )| {
+                Request {
+                    method,
+                    path,
+                    ip,
+                    origin,
+                    from_browser,
+                    method_override,
+                    outside_authorization,
+                    at_ms,
+                }
             },
         )
 }
@@ -205,6 +220,7 @@ fn presented<'a>(key: &'a KeyIdentity, request: &'a Request) -> Presented<'a> {
         origin: request.origin,
         from_browser: request.from_browser,
         method_override: request.method_override,
+        outside_authorization: request.outside_authorization,
     }
 }
 
@@ -293,6 +309,7 @@ fn an_unknown_key_is_refused_the_same_everywhere() {
         origin: None,
         from_browser: false,
         method_override: false,
+        outside_authorization: false,
         at_ms: 0,
     };
     let verdict = verify(

@@ -388,6 +388,86 @@ fn nothing_of_the_operator_or_the_client_forged_reaches_the_origin() {
     assert!(!raw_body(&response).contains("0123abcd"), "{response}");
 }
 
+/// #20.3: a secret key outside Authorization is refused, and its exposure is recorded
+/// against it (its own KV record is read, in every mode); a key that does not exist gets
+/// the same answer and records nothing.
+#[test]
+fn the_exposure_of_a_key_outside_authorization_is_recorded_in_every_mode() {
+    for mode in ["strict", "edge", "regional"] {
+        let w = Worker::start(
+            &format!("exposure-{mode}"),
+            Options {
+                vars: vec![
+                    ("SECRET_KEY_VALIDATION", mode.into()),
+                    ("PUBLISHABLE_KEY_VALIDATION", mode.into()),
+                ],
+                ..Options::default()
+            },
+        );
+        let app = w.create_application("Exposed", "production");
+        let other = w.create_application("Presented", "production");
+        let auth = bearer(&other.secret.value);
+        // Forged first: well formed, this application's id, never issued.
+        let forged = forged_key(KeyKind::Secret, Some(&app.id));
+        let cookie = format!("theme=dark; k={}", forged.expose_secret());
+        let refused = from(
+            "10.31.0.1",
+            "GET",
+            &w,
+            "/v1/orders",
+            &[("Authorization", &auth), ("Cookie", &cookie)],
+        );
+        assert_eq!(
+            (refused.status, refused.code()),
+            (400, "secret_key_outside_authorization"),
+            "{mode}"
+        );
+        // The live key, in a cookie beside another application's key in Authorization.
+        let cookie = format!("theme=dark; k={}", app.secret.value);
+        let exposed = from(
+            "10.31.0.2",
+            "GET",
+            &w,
+            "/v1/orders",
+            &[("Authorization", &auth), ("Cookie", &cookie)],
+        );
+        assert_eq!(exposed.status, 400, "{mode}");
+        assert_eq!(
+            exposed.body, refused.body,
+            "{mode}: the same answer, no oracle"
+        );
+        let entries = || {
+            w.get(
+                "/v1/audit_log?event=key.secret_outside_authorization",
+                &app.secret.value,
+            )
+            .json["entries"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        };
+        wait_until(
+            &format!("{mode}: the exposure is recorded"),
+            std::time::Duration::from_secs(15),
+            || !entries().is_empty(),
+        );
+        let recorded = entries();
+        assert_eq!(
+            recorded.len(),
+            1,
+            "{mode}: only the live key's: {recorded:?}"
+        );
+        assert_eq!(recorded[0]["key_id"], app.secret.id.as_str(), "{mode}");
+        assert_eq!(recorded[0]["detail"]["last_ip"], "10.31.0.2", "{mode}");
+        // Nothing was recorded against the key that was in Authorization.
+        let theirs = w.get(
+            "/v1/audit_log?event=key.secret_outside_authorization",
+            &other.secret.value,
+        );
+        assert_eq!(theirs.json["entries"], json!([]), "{mode}");
+    }
+}
+
 #[test]
 fn a_secret_key_anywhere_but_authorization_is_refused_before_it_reaches_the_origin() {
     let w = worker();

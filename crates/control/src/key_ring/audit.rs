@@ -435,6 +435,10 @@ impl KeyRingObject {
                 EventType::KeyCanaryUsed,
                 "a canary key was used: it was taken from where it was planted. It was refused as an unknown key is",
             ),
+            KeyEvent::SecretOutsideAuthorization => (
+                EventType::KeySecretOutsideAuthorization,
+                "a secret key was sent outside the Authorization header (a cookie, the query, the path or another header) and refused; logs and caches on the way may hold it: rotate it",
+            ),
         };
         let seen = Occurrences {
             count,

@@ -376,6 +376,8 @@ impl KeyRingObject {
             origin: request.origin.as_deref(),
             from_browser,
             method_override: request.method_override,
+            // The gate looks a key found outside Authorization up itself (its KV record).
+            outside_authorization: false,
         };
         // A key of an application that does not exist is answered exactly as an unknown
         // key of one that does: no oracle for which applications exist.

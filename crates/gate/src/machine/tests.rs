@@ -104,29 +104,66 @@ fn the_api_goes_to_the_control_plane_unread_and_bad_requests_stop_at_once() {
 }
 
 #[test]
-fn a_secret_key_outside_authorization_is_refused_before_any_lookup() {
-    configure("edge");
-    let secret = key(KeyKind::Secret);
-    let cookie = format!(
-        "{}cookie\ntheme=dark; k={}\n",
-        bearer(&secret),
-        secret.expose_secret()
-    );
-    let refused = get("/v1/users", &cookie);
-    assert_eq!(
-        (refused.action, refused.reply.status),
-        (Action::Respond, 400)
-    );
-    assert!(refused
-        .reply
-        .body
-        .contains("secret_key_outside_authorization"));
-    assert!(!refused.reply.body.contains(secret.expose_secret()));
-    let query = get(
-        &format!("/v1/users?k={}", secret.expose_secret().replace('_', "%5F")),
-        &bearer(&secret),
-    );
-    assert_eq!(query.reply.status, 400);
+fn a_secret_key_outside_authorization_is_refused_and_its_exposure_recorded() {
+    for mode in ["edge", "strict", "regional"] {
+        configure(mode);
+        isolate::with(|i| i.take_reports(UnixMillis(NOW.0 + 60_000)));
+        let secret = key(KeyKind::Secret);
+        let presented = key(KeyKind::Secret);
+        let storage_id = identify_storage(&secret);
+        // In a cookie, beside another key in Authorization: its own KV record is read, in
+        // every mode (no Durable Object), then one refusal.
+        let cookie = format!(
+            "{}cookie\ntheme=dark; k={}\n",
+            bearer(&presented),
+            secret.expose_secret()
+        );
+        let mut found = get("/v1/users", &cookie);
+        assert_eq!(found.action, Action::ReadKv, "{mode}");
+        assert_eq!(
+            found.target, storage_id,
+            "{mode}: the exposed key's record, not the presented one's"
+        );
+        found.resume(200, Some(&record(KeyKind::Secret, "{}")), NOW);
+        assert_eq!(
+            (found.action, found.reply.status),
+            (Action::Respond, 400),
+            "{mode}"
+        );
+        assert!(found
+            .reply
+            .body
+            .contains("secret_key_outside_authorization"));
+        assert!(!found.reply.body.contains(secret.expose_secret()));
+        let reports = isolate::with(|i| i.take_reports(NOW));
+        assert!(
+            reports.iter().any(|(app, json)| app.to_string() == APP
+                && json.contains("\"record_events\"")
+                && json.contains("secret_outside_authorization")
+                && json.contains(KEY_ID)),
+            "{mode}: {reports:?}"
+        );
+        // A key that does not exist, percent-encoded in the query: the same answer, and
+        // nothing recorded.
+        let forged = key(KeyKind::Secret);
+        let mut unknown = get(
+            &format!("/v1/users?k={}", forged.expose_secret().replace('_', "%5F")),
+            &bearer(&presented),
+        );
+        assert_eq!(unknown.action, Action::ReadKv, "{mode}");
+        unknown.resume(200, None, NOW);
+        assert_eq!(unknown.reply.status, 400, "{mode}");
+        assert_eq!(unknown.reply.body, found.reply.body, "{mode}: no oracle");
+        assert!(isolate::with(|i| i.take_reports(NOW)).is_empty(), "{mode}");
+    }
+}
+
+/// The storage id a key is looked up under.
+fn identify_storage(key: &ApiKey) -> String {
+    aero2_keys::identify(key.expose_secret())
+        .unwrap()
+        .storage_id
+        .to_hex()
 }
 
 #[test]

@@ -23,14 +23,18 @@ pub enum KeyEvent {
     RateLimited,
     /// A canary key was used: proof that it was stolen. Refused as an unknown key.
     CanaryUsed,
+    /// A secret key sent outside `Authorization` (a cookie, the query, the path, another
+    /// header), where logs and caches keep it: refused with 400, and recorded against it.
+    SecretOutsideAuthorization,
 }
 
 impl KeyEvent {
-    pub const ALL: [KeyEvent; 4] = [
+    pub const ALL: [KeyEvent; 5] = [
         KeyEvent::SecretInBrowser,
         KeyEvent::OriginNotAllowed,
         KeyEvent::RateLimited,
         KeyEvent::CanaryUsed,
+        KeyEvent::SecretOutsideAuthorization,
     ];
 
     /// The name on the wire (`secret_in_browser`, …).
@@ -40,6 +44,7 @@ impl KeyEvent {
             KeyEvent::OriginNotAllowed => "origin_not_allowed",
             KeyEvent::RateLimited => "rate_limited",
             KeyEvent::CanaryUsed => "canary_used",
+            KeyEvent::SecretOutsideAuthorization => "secret_outside_authorization",
         }
     }
 
@@ -124,7 +129,10 @@ pub const MAX_REQUEST_CHARS: usize = 256;
 /// every detail is evidence.
 pub fn observe(event: KeyEvent, seen: &SeenRequest<'_>) -> Observed {
     let canary = event == KeyEvent::CanaryUsed;
-    let client = if canary || seen.from_browser || seen.origin.is_some() {
+    // Who sent a key outside Authorization is what its owner must find (never the path
+    // or query, which may hold the key itself).
+    let leaky_client = event == KeyEvent::SecretOutsideAuthorization;
+    let client = if canary || leaky_client || seen.from_browser || seen.origin.is_some() {
         seen.client.clone()
     } else {
         ClientInfo::default()

@@ -31,6 +31,9 @@ pub struct Presented<'a> {
     pub from_browser: bool,
     /// Whether the query names a method override.
     pub method_override: bool,
+    /// Whether the key was found outside `Authorization` (a cookie, the query, the path,
+    /// another header): never passed, its exposure recorded ([`verify`]).
+    pub outside_authorization: bool,
 }
 
 impl Presented<'_> {
@@ -111,6 +114,33 @@ impl Verdict {
     }
 }
 
+/// A secret key found outside `Authorization`: always the same refusal (400
+/// `secret_key_outside_authorization`, whether or not the key exists, so that the answer
+/// is no oracle), never a use; recorded against the key when it is this application's and
+/// usable, and as a canary's use when it is an armed canary (found in a log or a cache, it
+/// was stolen all the same).
+fn exposed(record: Option<RecordView<'_>>, key: &KeyIdentity, now: UnixMillis) -> Verdict {
+    let refused = |events, key_id| Verdict {
+        events,
+        ..Verdict::refused(Rejection::SecretKeyOutsideAuthorization, key_id)
+    };
+    let Some(record) = record else {
+        return refused(EventSet::default(), None);
+    };
+    let mut events = EventSet::default();
+    if let Some(canary) = canary_use(record, key) {
+        if canary == CanaryUse::Armed {
+            events.add(KeyEvent::CanaryUsed);
+        }
+        return refused(events, Some(record.key_id));
+    }
+    if admit(record, key, now).is_err() {
+        return refused(events, None);
+    }
+    events.add(KeyEvent::SecretOutsideAuthorization);
+    refused(events, Some(record.key_id))
+}
+
 /// Decides a gated request against the record stored for its key (`None`: no record, an
 /// unknown key). In order, cheapest first: the record is this key's and usable now
 /// ([`admit`]: status, expiry, suspension); the key may be used on this route from this
@@ -123,6 +153,9 @@ pub fn verify(
     windows: &mut impl RateWindows,
     now: UnixMillis,
 ) -> Verdict {
+    if presented.outside_authorization {
+        return exposed(record, presented.key, now);
+    }
     let Some(record) = record else {
         return Verdict::refused(Rejection::UnknownKey, None);
     };
@@ -270,6 +303,7 @@ mod tests {
             origin,
             from_browser: browser,
             method_override: false,
+            outside_authorization: false,
         }
     }
 
@@ -359,6 +393,52 @@ mod tests {
         );
         assert_eq!(revoked.outcome, Outcome::Refused(Rejection::RevokedKey));
         assert!(!revoked.counts_as_use && revoked.events.is_empty());
+    }
+
+    #[test]
+    fn a_secret_key_outside_authorization_gets_one_refusal_and_its_exposure_is_recorded() {
+        let (secret, mut record) = key_and_record(KeyKind::Secret, "{}");
+        let outside = |key| Presented {
+            outside_authorization: true,
+            ..request(key, "/v1/users", None, false)
+        };
+        let refusal = Outcome::Refused(Rejection::SecretKeyOutsideAuthorization);
+        // Its own record, usable: refused, not a use, the exposure recorded against it.
+        let seen = decide(
+            Some(&record),
+            &outside(&secret),
+            &mut ExactWindows::default(),
+        );
+        assert_eq!(seen.outcome, refusal);
+        assert_eq!(seen.key_id, Some(record.key_id));
+        assert!(!seen.counts_as_use);
+        assert!(seen.events.contains(KeyEvent::SecretOutsideAuthorization));
+        // No record, or one that is not usable: the same refusal, nothing recorded.
+        let unknown = decide(None, &outside(&secret), &mut ExactWindows::default());
+        assert_eq!((unknown.outcome, unknown.key_id), (refusal, None));
+        assert!(unknown.events.is_empty());
+        record.status = KeyStatus::Revoked {
+            revoked_at: NOW,
+            reason: RevocationReason::Revoked,
+        };
+        let revoked = decide(
+            Some(&record),
+            &outside(&secret),
+            &mut ExactWindows::default(),
+        );
+        assert_eq!((revoked.outcome, revoked.key_id), (refusal, None));
+        assert!(revoked.events.is_empty());
+        // An armed canary found there was stolen all the same: its use is recorded.
+        record.status = KeyStatus::Active;
+        record.canary = true;
+        let canary = decide(
+            Some(&record),
+            &outside(&secret),
+            &mut ExactWindows::default(),
+        );
+        assert_eq!(canary.outcome, refusal);
+        assert!(canary.events.contains(KeyEvent::CanaryUsed));
+        assert!(!canary.events.contains(KeyEvent::SecretOutsideAuthorization));
     }
 
     #[test]

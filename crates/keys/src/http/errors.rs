@@ -190,6 +190,7 @@ impl From<Rejection> for ErrorCode {
             Rejection::ExpiredKey => ErrorCode::ExpiredKey,
             Rejection::PublishableKeyNotAllowed => ErrorCode::PublishableKeyNotAllowed,
             Rejection::SecretKeyInBrowser => ErrorCode::SecretKeyInBrowser,
+            Rejection::SecretKeyOutsideAuthorization => ErrorCode::SecretKeyOutsideAuthorization,
             Rejection::KeyInGracePeriod => ErrorCode::KeyInGracePeriod,
             Rejection::SuspendedKey => ErrorCode::SuspendedKey,
             Rejection::IpNotAllowed => ErrorCode::IpNotAllowed,

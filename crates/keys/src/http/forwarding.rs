@@ -14,7 +14,7 @@ use core::fmt::Write;
 
 use base64::Engine;
 
-use crate::format::{contains_secret_key, ApplicationId, Environment, KeyId, KeyKind};
+use crate::format::{find_secret_key, ApplicationId, Environment, KeyId, KeyIdentity, KeyKind};
 use crate::http::query::decode_lossy;
 
 /// The prefix of every header the gate sets for the origin.
@@ -141,24 +141,30 @@ pub fn forwardable_cookies(cookie_header: &str) -> Option<String> {
 /// and `%255F` to one that decodes twice). The raw scan is all a clean request costs: the
 /// decoded forms are looked at only when there is an escape or a `+` to decode.
 pub fn carries_secret_key(text: &str) -> bool {
-    if contains_secret_key(text) {
-        return true;
+    secret_key_in(text).is_some()
+}
+
+/// The secret key that `text` carries ([`carries_secret_key`]), as its identity: the gate
+/// records its exposure against it.
+pub fn secret_key_in(text: &str) -> Option<KeyIdentity> {
+    if let Some(key) = find_secret_key(text) {
+        return Some(key);
     }
     let mut layer = Cow::Borrowed(text);
     for _ in 0..3 {
         if !layer.contains(['%', '+']) {
-            return false;
+            return None;
         }
         let decoded = String::from_utf8_lossy(&decode_lossy(&layer)).into_owned();
         if decoded == *layer {
-            return false;
+            return None;
         }
-        if contains_secret_key(&decoded) {
-            return true;
+        if let Some(key) = find_secret_key(&decoded) {
+            return Some(key);
         }
         layer = Cow::Owned(decoded);
     }
-    false
+    None
 }
 
 /// How long an assertion is valid: the origin must refuse it after this.

@@ -48,12 +48,15 @@ pub enum EventType {
     KeyCanaryUsed,
     /// A secret scanner found a canary key in public: recorded, nothing changed.
     KeyCanaryLeaked,
+    /// A secret key sent outside `Authorization` (a cookie, the query, the path, another
+    /// header), where logs and caches keep it (at most one per key and hour).
+    KeySecretOutsideAuthorization,
     /// Sent on request to check an endpoint; every endpoint receives it.
     WebhookTest,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 16] = [
+    pub const ALL: [EventType; 17] = [
         EventType::KeyCreated,
         EventType::KeyUpdated,
         EventType::KeyRotated,
@@ -69,6 +72,7 @@ impl EventType {
         EventType::KeyOriginNotAllowed,
         EventType::KeyCanaryUsed,
         EventType::KeyCanaryLeaked,
+        EventType::KeySecretOutsideAuthorization,
         EventType::WebhookTest,
     ];
 
@@ -89,6 +93,7 @@ impl EventType {
             EventType::KeyOriginNotAllowed => "key.origin_not_allowed",
             EventType::KeyCanaryUsed => "key.canary_used",
             EventType::KeyCanaryLeaked => "key.canary_leaked",
+            EventType::KeySecretOutsideAuthorization => "key.secret_outside_authorization",
             EventType::WebhookTest => "webhook.test",
         }
     }
