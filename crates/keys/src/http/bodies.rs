@@ -843,6 +843,28 @@ mod tests {
     }
 
     #[test]
+    fn the_documents_webhook_events_are_the_ones_an_endpoint_can_choose() {
+        // Found by schemathesis when an event was added: maxItems stayed at the old count.
+        let openapi: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../www/openapi.json")).unwrap();
+        let events = &openapi["components"]["schemas"]["CreateWebhookEndpoint"]["properties"]
+            ["events"]["anyOf"][0];
+        let choosable: alloc::vec::Vec<&str> = EventType::ALL
+            .iter()
+            .filter(|e| e.is_subscribable())
+            .map(|e| e.name())
+            .collect();
+        assert_eq!(events["maxItems"], choosable.len());
+        let listed: alloc::vec::Vec<&str> = events["items"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|name| name.as_str().unwrap())
+            .collect();
+        assert_eq!(listed, choosable);
+    }
+
+    #[test]
     fn a_patch_leaves_absent_fields_removes_null_ones_and_sets_the_rest() {
         let current: Policy = serde_json::from_str(
             r#"{"expires_at":1800000600000,"scopes":["keys:read"],"allowed_ips":["10.0.0.0/8"],"rate_limit":{"requests":5,"per_seconds":1}}"#,
