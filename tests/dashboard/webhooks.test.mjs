@@ -156,7 +156,7 @@ test("an endpoint added in the dialog shows its secret once, and a test event se
   // webhook.test, which always comes.
   const openapi = await (await fetch(`${worker.base}/openapi.json`)).json();
   const choosable = openapi.components.schemas.WebhookEventType.enum.filter((e) => e !== "webhook.test");
-  assert.equal(choosable.length, 15);
+  assert.equal(choosable.length, 16);
   assert.deepEqual(await d.locator('input[name="webhook-event"]').evaluateAll((boxes) => boxes.map((b) => b.value)), choosable);
   await d.getByLabel("Endpoint URL").fill(hookUrl("first"));
   await d.getByLabel("Description (optional)").fill(description);
