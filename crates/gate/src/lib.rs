@@ -189,12 +189,6 @@ pub fn reports(now: f64) -> String {
     out
 }
 
-/// Whether reports wait to be sent now ([`reports`]).
-#[wasm_bindgen]
-pub fn reports_waiting(now: f64) -> bool {
-    isolate::with(|i| i.reports_waiting(millis(now)))
-}
-
 /// When reports are next due (ms since the epoch; `now` or earlier when some are due now,
 /// infinity when none wait). Between two requests that the machine handles, only time
 /// changes this, so the host's quick path compares the clock with it instead of asking.
