@@ -3,7 +3,7 @@
 // in its own process group, so stopping it also stops the workerd processes it spawned.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { newSigningKey } from "./signing-key.mjs";
 import { freePort, wranglerEnv } from "./wrangler-dev.mjs";
@@ -83,8 +83,25 @@ export async function startWrangler(root, env, { name, testBuild = false, stateD
   // benchmark make hundreds a minute (the limit has its own test, management_limits.rs).
   const all = { MANAGEMENT_WRITES_PER_MINUTE: "1000000", MANAGEMENT_WRITE_BURST: "1000000", ...vars };
   for (const [key, value] of Object.entries(all)) args.push("--var", `${key}:${value}`);
-  const proc = startProcess(root, wranglerEnv(env), "node", args, join(logDir, `${name}.log`));
   const base = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${base}/openapi.json`, proc, `wrangler dev (${name})`);
-  return { base, port, signingKey, stop: proc.stop };
+  // A start that is not serving in 90 s is stopped and tried once more (one of several
+  // parallel starts on a loaded CI machine once stayed unready); two failures throw, with
+  // the end of wrangler's log in the message.
+  for (let attempt = 1; ; attempt++) {
+    const log = join(logDir, attempt === 1 ? `${name}.log` : `${name}-${attempt}.log`);
+    const proc = startProcess(root, wranglerEnv(env), "node", args, log);
+    try {
+      await waitForHttp(`${base}/openapi.json`, proc, `wrangler dev (${name})`);
+      return { base, port, signingKey, stop: proc.stop };
+    } catch (error) {
+      await proc.stop();
+      const tail = logTail(log, 40);
+      if (attempt >= 2) throw new Error(`${error.message} (start ${attempt} of 2); see ${log}\n${tail}`);
+      console.error(`${error.message} (start ${attempt} of 2); starting it again. End of ${log}:\n${tail}`);
+    }
+  }
+}
+
+function logTail(path, lines) {
+  try { return readFileSync(path, "utf8").split("\n").slice(-lines).join("\n"); } catch { return ""; }
 }

@@ -27,6 +27,36 @@ pub fn repo_root() -> PathBuf {
         .expect("repository root")
 }
 
+/// Waits until the worker answers `/openapi.json` with 200; says why not otherwise.
+fn wait_until_serving(
+    base: &str,
+    wrangler: &mut Supervised,
+    limit: Duration,
+) -> Result<(), &'static str> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(reply) = try_request("GET", &format!("{base}/openapi.json"), &[], None) {
+            if reply.status == 200 {
+                return Ok(());
+            }
+        }
+        if !wrangler.is_running() {
+            return Err("exited");
+        }
+        if Instant::now() >= deadline {
+            return Err("did not become ready");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The last `lines` lines of a log, for a failure message that explains itself in CI.
+fn log_tail(log: &Path, lines: usize) -> String {
+    let text = fs::read_to_string(log).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -288,31 +318,35 @@ impl Worker {
             args.push("--var".into());
             args.push(format!("{name}:{value}"));
         }
-        let envs = self.options.env.clone();
-        self.starts += 1;
-        let log = self.log_dir.join(format!("wrangler-{}.log", self.starts));
-        let mut wrangler = Supervised::spawn("node", &args, &envs, &log);
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if let Ok(reply) = try_request("GET", &format!("{}/openapi.json", self.base), &[], None)
-            {
-                if reply.status == 200 {
-                    break;
+        // A start that is not serving within the deadline is stopped and tried once more:
+        // on a loaded two-core CI machine one of several parallel starts once stayed
+        // unready for 90 s (CI run of 27a8eba), and one slow start is not what a test is
+        // about. Two failed starts fail the test, with the end of wrangler's log.
+        const ATTEMPTS: u32 = 2;
+        for attempt in 1..=ATTEMPTS {
+            self.starts += 1;
+            let log = self.log_dir.join(format!("wrangler-{}.log", self.starts));
+            let mut wrangler = Supervised::spawn("node", &args, &self.options.env, &log);
+            match wait_until_serving(&self.base, &mut wrangler, Duration::from_secs(90)) {
+                Ok(()) => {
+                    self.wrangler = Some(wrangler);
+                    return;
+                }
+                Err(problem) => {
+                    wrangler.stop("KILL");
+                    let tail = log_tail(&log, 40);
+                    assert!(
+                        attempt < ATTEMPTS,
+                        "wrangler dev {problem} (start {attempt} of {ATTEMPTS}); see {}\n--- end of its log ---\n{tail}",
+                        log.display()
+                    );
+                    eprintln!(
+                        "wrangler dev {problem} (start {attempt} of {ATTEMPTS}); starting it again. End of {}:\n{tail}",
+                        log.display()
+                    );
                 }
             }
-            assert!(
-                wrangler.is_running(),
-                "wrangler dev exited; see {}",
-                log.display()
-            );
-            assert!(
-                Instant::now() < deadline,
-                "wrangler dev did not become ready; see {}",
-                log.display()
-            );
-            std::thread::sleep(Duration::from_millis(200));
         }
-        self.wrangler = Some(wrangler);
     }
 
     /// Replaces the `--var` overrides used by the next start.
