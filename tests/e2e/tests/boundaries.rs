@@ -465,6 +465,97 @@ fn the_exposure_of_a_key_outside_authorization_is_recorded_in_every_mode() {
             &other.secret.value,
         );
         assert_eq!(theirs.json["entries"], json!([]), "{mode}");
+        // A suspended key can be resumed, so its exposure is feared all the same, and a
+        // browser's request (Origin, Sec-Fetch-Mode) gets the same single refusal.
+        let spare = w.post(
+            "/v1/keys",
+            &app.secret.value,
+            Some(&json!({"kind": "secret", "label": "spare"})),
+        );
+        assert_eq!(spare.status, 201, "{mode}: {}", spare.body);
+        let (spare_id, spare_value) = (
+            spare.json["key"]["id"].as_str().unwrap().to_owned(),
+            spare.json["key"]["value"].as_str().unwrap().to_owned(),
+        );
+        let suspended = w.post(
+            &format!("/v1/keys/{spare_id}/suspend"),
+            &app.secret.value,
+            None,
+        );
+        assert_eq!(suspended.status, 200, "{mode}: {}", suspended.body);
+        let query = format!("/v1/orders?token={spare_value}");
+        let from_browser = from(
+            "10.31.0.3",
+            "GET",
+            &w,
+            &query,
+            &[
+                ("Authorization", &auth),
+                ("Origin", "https://shop.example"),
+                ("Sec-Fetch-Mode", "cors"),
+            ],
+        );
+        assert_eq!(
+            (from_browser.status, from_browser.code()),
+            (400, "secret_key_outside_authorization"),
+            "{mode}"
+        );
+        wait_until(
+            &format!("{mode}: the suspended key's exposure is recorded"),
+            std::time::Duration::from_secs(15),
+            || {
+                entries()
+                    .iter()
+                    .any(|entry| entry["key_id"] == spare_id.as_str())
+            },
+        );
+        let recorded = entries();
+        let spare_entry = recorded
+            .iter()
+            .find(|entry| entry["key_id"] == spare_id.as_str())
+            .unwrap();
+        assert_eq!(spare_entry["detail"]["last_ip"], "10.31.0.3", "{mode}");
+        assert_eq!(recorded.len(), 2, "{mode}: {recorded:?}");
+        // A key in its grace period still works: its exposure is counted in its entry.
+        let rotated = w.post(
+            &format!("/v1/keys/{}/rotate", app.secret.id),
+            &app.secret.value,
+            None,
+        );
+        assert_eq!(rotated.status, 200, "{mode}: {}", rotated.body);
+        let in_grace = from(
+            "10.31.0.4",
+            "GET",
+            &w,
+            "/v1/orders",
+            &[("Authorization", &auth), ("X-Api-Key", &app.secret.value)],
+        );
+        assert_eq!(
+            in_grace.code(),
+            "secret_key_outside_authorization",
+            "{mode}"
+        );
+        // Management refuses a key in its grace period: read the log with its successor.
+        let successor = rotated.json["key"]["value"].as_str().unwrap().to_owned();
+        let grace_entry = || {
+            w.get(
+                "/v1/audit_log?event=key.secret_outside_authorization",
+                &successor,
+            )
+            .json["entries"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .find(|entry| entry["key_id"] == app.secret.id.as_str())
+                .unwrap()
+        };
+        wait_until(
+            &format!("{mode}: the grace key's exposure is counted"),
+            std::time::Duration::from_secs(15),
+            || grace_entry()["detail"]["last_ip"] == "10.31.0.4",
+        );
+        assert_eq!(grace_entry()["detail"]["count"], 2, "{mode}");
     }
 }
 

@@ -163,6 +163,8 @@ pub fn admit(record: RecordView<'_>, key: &KeyIdentity, now: UnixMillis) -> Resu
     if record.policy.expires_at.is_some_and(|at| now >= at) {
         return Err(Rejection::ExpiredKey);
     }
+    // Last, on purpose: `verify` records a suspended key's exposure (it can be resumed), and
+    // reads this refusal as "every other rule held".
     if record.suspended {
         return Err(Rejection::SuspendedKey);
     }

@@ -117,7 +117,7 @@ impl Verdict {
 /// A secret key found outside `Authorization`: always the same refusal (400
 /// `secret_key_outside_authorization`, whether or not the key exists, so that the answer
 /// is no oracle), never a use; recorded against the key when it is this application's and
-/// usable, and as a canary's use when it is an armed canary (found in a log or a cache, it
+/// works or can work again (usable, or only suspended), and as a canary's use when it is an armed canary (found in a log or a cache, it
 /// was stolen all the same).
 fn exposed(record: Option<RecordView<'_>>, key: &KeyIdentity, now: UnixMillis) -> Verdict {
     let refused = |events, key_id| Verdict {
@@ -134,8 +134,11 @@ fn exposed(record: Option<RecordView<'_>>, key: &KeyIdentity, now: UnixMillis) -
         }
         return refused(events, Some(record.key_id));
     }
-    if admit(record, key, now).is_err() {
-        return refused(events, None);
+    // A suspended key is still feared: it can be resumed. Suspension is `admit`'s last
+    // check, so its refusal means every other rule held.
+    match admit(record, key, now) {
+        Ok(()) | Err(Rejection::SuspendedKey) => {}
+        Err(_) => return refused(events, None),
     }
     events.add(KeyEvent::SecretOutsideAuthorization);
     refused(events, Some(record.key_id))
@@ -428,8 +431,52 @@ mod tests {
         );
         assert_eq!((revoked.outcome, revoked.key_id), (refusal, None));
         assert!(revoked.events.is_empty());
-        // An armed canary found there was stolen all the same: its use is recorded.
+        // Still to be feared: a key in its grace period, a suspended key (it can be resumed)
+        // and a key sent from a browser are recorded like an active key.
+        let from_browser = Presented {
+            origin: Some("https://a.example"),
+            from_browser: true,
+            ..outside(&secret)
+        };
+        for (status, suspended, presented) in [
+            (
+                KeyStatus::Expiring {
+                    expires_at: UnixMillis(NOW.0 + 1),
+                },
+                false,
+                outside(&secret),
+            ),
+            (KeyStatus::Active, true, outside(&secret)),
+            (KeyStatus::Active, false, from_browser),
+        ] {
+            record.status = status;
+            record.suspended = suspended;
+            let live = decide(Some(&record), &presented, &mut ExactWindows::default());
+            assert_eq!((live.outcome, live.key_id), (refusal, Some(record.key_id)));
+            assert!(live.events.contains(KeyEvent::SecretOutsideAuthorization));
+            assert!(!live.counts_as_use);
+        }
+        // Past its grace period, or past its own expiry, a key is dead: nothing recorded.
+        record.suspended = false;
+        record.status = KeyStatus::Expiring { expires_at: NOW };
+        let after_grace = decide(
+            Some(&record),
+            &outside(&secret),
+            &mut ExactWindows::default(),
+        );
+        assert_eq!((after_grace.outcome, after_grace.key_id), (refusal, None));
+        assert!(after_grace.events.is_empty());
         record.status = KeyStatus::Active;
+        record.policy.expires_at = Some(NOW);
+        let expired = decide(
+            Some(&record),
+            &outside(&secret),
+            &mut ExactWindows::default(),
+        );
+        assert_eq!((expired.outcome, expired.key_id), (refusal, None));
+        assert!(expired.events.is_empty());
+        record.policy.expires_at = None;
+        // An armed canary found there was stolen all the same: its use is recorded.
         record.canary = true;
         let canary = decide(
             Some(&record),
