@@ -6,6 +6,8 @@
 //! The binary is built with cargo on first use (`cargo build -p aero2-cli`), or taken
 //! from `AERO2_CLI_BIN` when set.
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
@@ -499,6 +501,125 @@ fn audit_verify_checks_the_chain_and_the_signed_checkpoint() {
     let mixed = check_file("other.jsonl", &other_export.stdout);
     assert_eq!(mixed.code, 7, "{}", mixed.stderr);
     for run in [&verified, &saved, &tampered, &gap, &cut, &mixed] {
+        assert!(!run.stderr.contains(&app.secret.value[8..]), "no key value");
+    }
+}
+
+/// A man in the middle of the CLI's reads: serves `checkpoint` as the API's checkpoint and
+/// relays every other GET to the worker, as sent.
+fn serving_checkpoint(base: &str, checkpoint: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let base = base.to_owned();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let _ = relay(stream, &base, &checkpoint);
+        }
+    });
+    url
+}
+
+fn relay(mut stream: TcpStream, base: &str, checkpoint: &str) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut authorization = None;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("authorization") {
+                authorization = Some(value.trim().to_owned());
+            }
+        }
+    }
+    let mut parts = request_line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let path = target.split('?').next().unwrap_or("");
+    let (status, content_type, body) = if path.ends_with("/audit_log/checkpoint") {
+        let body = serde_json::json!({ "checkpoint": checkpoint }).to_string();
+        (200, "application/json".to_owned(), body)
+    } else {
+        let headers: Vec<(&str, &str)> = authorization
+            .iter()
+            .map(|value| ("Authorization", value.as_str()))
+            .collect();
+        let reply = request(method, &format!("{base}{target}"), &headers, None);
+        let content_type = reply.header("content-type").unwrap_or("text/plain");
+        (reply.status, content_type.to_owned(), reply.body)
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status} Relayed\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// The checkpoint's claims re-signed by a key the gate never had, under the gate's `kid`.
+fn resigned(token: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use ed25519_dalek::{Signer, SigningKey};
+    let mut parts = token.split('.');
+    let input = format!("{}.{}", parts.next().unwrap(), parts.next().unwrap());
+    let forger = SigningKey::from_bytes(&[7; 32]);
+    let signature = forger.sign(input.as_bytes()).to_bytes();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// `aero2 audit verify` trusts the checkpoint only as far as the published key signed it:
+/// served a forged one (by a man in the middle, or by whoever changed the log), it exits
+/// 7; served another application's genuine one, it exits 7; served this application's own
+/// earlier one, it verifies (the log extends it).
+#[test]
+fn audit_verify_refuses_a_forged_or_borrowed_checkpoint() {
+    let w = worker();
+    let app = w.create_application("CLI forged checkpoint", "production");
+    let other = w.create_application("CLI borrowed checkpoint", "production");
+    suspend_and_resume(w, &app, 3);
+    let checkpoint_of = |key: &str| {
+        let reply = w.get("/v1/audit_log/checkpoint", key);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.json["checkpoint"].as_str().unwrap().to_owned()
+    };
+    let earlier = checkpoint_of(&app.secret.value);
+    suspend_and_resume(w, &app, 2);
+    let genuine = checkpoint_of(&app.secret.value);
+    let borrowed = checkpoint_of(&other.secret.value);
+    let verify_with = |checkpoint: String| {
+        let url = serving_checkpoint(&w.base, checkpoint);
+        aero2(
+            &["audit", "verify"],
+            &[
+                ("AERO2_SECRET_KEY", app.secret.value.as_str()),
+                ("AERO2_API_URL", url.as_str()),
+            ],
+        )
+    };
+    // The relay itself changes nothing: the genuine checkpoint verifies through it.
+    let honest = verify_with(genuine.clone());
+    assert_eq!(honest.code, 0, "{}", honest.stderr);
+    let forged = verify_with(resigned(&genuine));
+    assert_eq!(forged.code, 7, "{}", forged.stderr);
+    assert!(
+        forged.stderr.contains("the checkpoint does not verify"),
+        "{}",
+        forged.stderr
+    );
+    let foreign = verify_with(borrowed);
+    assert_eq!(foreign.code, 7, "{}", foreign.stderr);
+    assert!(
+        foreign.stderr.contains("for another application"),
+        "{}",
+        foreign.stderr
+    );
+    let extended = verify_with(earlier);
+    assert_eq!(extended.code, 0, "{}", extended.stderr);
+    for run in [&honest, &forged, &foreign, &extended] {
         assert!(!run.stderr.contains(&app.secret.value[8..]), "no key value");
     }
 }
