@@ -88,9 +88,10 @@ pub struct Machine {
     pub reply: Reply,
     /// The forwarded request, once [`Action::Forward`].
     pub forward: Option<ForwardPlan>,
-    /// The refusal of [`quick_reply`]'s machine, kept unbuilt: the quick path numbers its
-    /// answers by it and builds each answer's text once.
-    quick_refusal: Option<(ErrorResponse, Option<String>)>,
+    /// Set by [`quick_reply`] only: a refusal is kept unbuilt, in `quick_refusal`, because
+    /// the quick path numbers its answers by it and builds each answer's text once.
+    keep_refusal_unbuilt: bool,
+    quick_refusal: Option<QuickReply>,
     /// Headers the gate sets on a request it passes to the control plane
     /// ([`Action::Control`]), which the host sends without any `X-Aero2-*` header of the
     /// client's.
@@ -164,15 +165,11 @@ pub fn quick_reply(
         ..RequestHeaders::default()
     };
     let mut machine = Machine::new();
-    machine.quick_refusal = Some((ErrorResponse::new(ErrorCode::TemporarilyUnavailable), None));
+    machine.keep_refusal_unbuilt = true;
     let target = RequestTarget::split(url);
     match machine.first_checks(method, &target, &headers, UnixMillis(0)) {
-        FirstChecks::Answered => machine
-            .quick_refusal
-            .map(|(refusal, readable_by)| QuickReply {
-                refusal,
-                readable_by,
-            }),
+        // Answered by anything but a refusal: the whole machine builds that answer.
+        FirstChecks::Answered => machine.quick_refusal,
         FirstChecks::Elsewhere | FirstChecks::Gated { .. } => None,
     }
 }
@@ -191,6 +188,7 @@ impl Machine {
             body: String::new(),
             reply: Reply::default(),
             forward: None,
+            keep_refusal_unbuilt: false,
             quick_refusal: None,
             control_headers: Vec::new(),
             request: Gated::default(),
@@ -817,8 +815,11 @@ impl Machine {
     /// lists websites and this is not one.
     fn respond_readable(&mut self, response: ErrorResponse, readable: bool) {
         let cors_origin = self.request.cors_origin.as_deref().filter(|_| readable);
-        if let Some(refusal) = &mut self.quick_refusal {
-            *refusal = (response, cors_origin.map(str::to_owned));
+        if self.keep_refusal_unbuilt {
+            self.quick_refusal = Some(QuickReply {
+                refusal: response,
+                readable_by: cors_origin.map(str::to_owned),
+            });
         } else {
             self.reply = response.into_reply(cors_origin);
         }
