@@ -5,105 +5,40 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use aero2_keys::base62;
 use aero2_keys::{RandomError, RandomSource};
 use serde::{Deserialize, Serialize};
 
 use crate::b64;
 
-/// A public identifier: a fixed prefix and 16 random base62 characters (about 95 bits).
-macro_rules! public_id {
-    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name([u8; 16]);
-
-        impl $name {
-            /// The textual prefix.
-            pub const PREFIX: &'static str = $prefix;
-
-            pub fn generate(rng: &mut impl RandomSource) -> Result<Self, RandomError> {
-                let mut chars = [0u8; 16];
-                base62::fill_random(&mut chars, rng)?;
-                Ok(Self(chars))
-            }
-
-            /// Parses the prefixed form. The bare 16 characters are refused, so an id of
-            /// one sort is never taken for another.
-            pub fn parse(text: &str) -> Result<Self, IdError> {
-                let body = text.strip_prefix(Self::PREFIX).ok_or(IdError)?;
-                let chars: [u8; 16] = body.as_bytes().try_into().map_err(|_| IdError)?;
-                if chars.iter().all(|&b| base62::is_base62(b)) {
-                    Ok(Self(chars))
-                } else {
-                    Err(IdError)
-                }
-            }
-
-            /// The 16 base62 characters without the prefix.
-            pub fn body(&self) -> &str {
-                // Construction only admits base62 bytes, which are ASCII.
-                core::str::from_utf8(&self.0).unwrap_or_default()
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(Self::PREFIX)?;
-                f.write_str(self.body())
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(self, f)
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_str(self)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = <alloc::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                Self::parse(&text).map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
-
-public_id!(
+aero2_keys::public_id!(
     /// A customer account (`acct_…`): owns applications and has members.
     AccountId,
     "acct_"
 );
-public_id!(
+aero2_keys::public_id!(
     /// A member of an account (`mem_…`): a person with a role and passkeys.
     MemberId,
     "mem_"
 );
-public_id!(
+aero2_keys::public_id!(
     /// An invitation to join an account (`inv_…`). Public: it names the invitation in the
     /// API and the audit log. The secret is the separate [`crate::InvitationToken`].
     InvitationId,
     "inv_"
 );
 
-/// An id was not its prefix followed by exactly 16 base62 characters, or a WebAuthn id
-/// was not valid base64url of an allowed length.
+/// A WebAuthn id (a user handle or a credential id) was not valid base64url of an
+/// allowed length. (A malformed `acct_`, `mem_` or `inv_` id is the core's `IdError`.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IdError;
+pub struct WebAuthnIdError;
 
-impl fmt::Display for IdError {
+impl fmt::Display for WebAuthnIdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("malformed identifier")
     }
 }
 
-impl core::error::Error for IdError {}
+impl core::error::Error for WebAuthnIdError {}
 
 /// The WebAuthn user handle (`user.id`) of a member: 32 random bytes, generated once per
 /// member and stored with it. It is opaque on purpose: authenticators keep it in the clear
@@ -127,8 +62,8 @@ impl UserHandle {
     }
 
     /// Only handles of exactly [`UserHandle::LEN`] bytes are ours.
-    pub fn from_slice(bytes: &[u8]) -> Result<Self, IdError> {
-        bytes.try_into().map(Self).map_err(|_| IdError)
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, WebAuthnIdError> {
+        bytes.try_into().map(Self).map_err(|_| WebAuthnIdError)
     }
 
     pub const fn as_bytes(&self) -> &[u8; Self::LEN] {
@@ -139,8 +74,8 @@ impl UserHandle {
         b64::encode(&self.0)
     }
 
-    pub fn from_base64url(text: &str) -> Result<Self, IdError> {
-        b64::decode_array(text).map(Self).ok_or(IdError)
+    pub fn from_base64url(text: &str) -> Result<Self, WebAuthnIdError> {
+        b64::decode_array(text).map(Self).ok_or(WebAuthnIdError)
     }
 }
 
@@ -185,9 +120,9 @@ impl CredentialId {
     /// The longest credential id WebAuthn allows.
     pub const MAX_LEN: usize = 1023;
 
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, IdError> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, WebAuthnIdError> {
         if bytes.is_empty() || bytes.len() > Self::MAX_LEN {
-            return Err(IdError);
+            return Err(WebAuthnIdError);
         }
         Ok(Self(bytes.to_vec()))
     }
@@ -200,8 +135,8 @@ impl CredentialId {
         b64::encode(&self.0)
     }
 
-    pub fn from_base64url(text: &str) -> Result<Self, IdError> {
-        let bytes = b64::decode(text, Self::MAX_LEN).ok_or(IdError)?;
+    pub fn from_base64url(text: &str) -> Result<Self, WebAuthnIdError> {
+        let bytes = b64::decode(text, Self::MAX_LEN).ok_or(WebAuthnIdError)?;
         Self::from_bytes(&bytes)
     }
 }
@@ -240,10 +175,14 @@ mod tests {
         assert_eq!(AccountId::parse(&text), Ok(account));
         assert_eq!(
             MemberId::parse(&text),
-            Err(IdError),
+            Err(aero2_keys::IdError),
             "an account id is no member id"
         );
-        assert_eq!(AccountId::parse(account.body()), Err(IdError), "bare body");
+        assert_eq!(
+            AccountId::parse(account.body()),
+            Err(aero2_keys::IdError),
+            "bare body"
+        );
         let member = MemberId::generate(&mut rng).unwrap();
         assert_eq!(
             MemberId::parse(&member.to_string()),
@@ -266,7 +205,7 @@ mod tests {
             "acct_12345678901234é",
             "ACCT_1234567890123456",
         ] {
-            assert_eq!(AccountId::parse(bad), Err(IdError), "{bad}");
+            assert_eq!(AccountId::parse(bad), Err(aero2_keys::IdError), "{bad}");
         }
     }
 
@@ -278,8 +217,8 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.to_base64url().len(), 43);
         assert_eq!(UserHandle::from_base64url(&a.to_base64url()), Ok(a));
-        assert_eq!(UserHandle::from_slice(&[0; 31]), Err(IdError));
-        assert_eq!(UserHandle::from_slice(&[0; 64]), Err(IdError));
+        assert_eq!(UserHandle::from_slice(&[0; 31]), Err(WebAuthnIdError));
+        assert_eq!(UserHandle::from_slice(&[0; 64]), Err(WebAuthnIdError));
         assert!(UserHandle::generate(&mut crate::testing::Broken).is_err());
     }
 
@@ -293,10 +232,10 @@ mod tests {
         assert_eq!(CredentialId::from_base64url("AQL6"), Ok(id.clone()));
         assert_eq!(
             CredentialId::from_base64url(&"A".repeat(1368)),
-            Err(IdError),
+            Err(WebAuthnIdError),
             "1026 bytes"
         );
-        assert_eq!(CredentialId::from_base64url("AQL6!"), Err(IdError));
+        assert_eq!(CredentialId::from_base64url("AQL6!"), Err(WebAuthnIdError));
         assert_eq!(alloc::format!("{id:?}"), "CredentialId(AQL6)");
     }
 }

@@ -34,7 +34,7 @@ mod token;
 pub mod webauthn;
 
 pub use aero2_keys::{Environment, KeyKind, RandomError, RandomSource, UnixMillis};
-pub use ids::{AccountId, CredentialId, IdError, InvitationId, MemberId, UserHandle};
+pub use ids::{AccountId, CredentialId, InvitationId, MemberId, UserHandle, WebAuthnIdError};
 pub use invitation::{Invitation, InvitationNotFound, InvitationState, InvitationToken};
 pub use member::{DisplayName, DisplayNameError, Member, MAX_DISPLAY_NAME_CHARS};
 pub use roles::{

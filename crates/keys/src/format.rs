@@ -124,7 +124,12 @@ impl fmt::Display for Environment {
     }
 }
 
-/// A public identifier made of a fixed prefix and 16 random base62 characters.
+/// A public identifier made of a fixed prefix and 16 random base62 characters (about 95
+/// bits). Exported for the other crates' ids (`aero2-accounts`: `acct_`, `mem_`, `inv_`),
+/// so every id parses, prints and serializes one way. The crate using it depends on serde
+/// and has `extern crate alloc`.
+#[macro_export]
+#[doc(hidden)]
 macro_rules! public_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
@@ -135,53 +140,64 @@ macro_rules! public_id {
             /// The textual prefix, e.g. `app_`.
             pub const PREFIX: &'static str = $prefix;
 
-            pub fn generate(rng: &mut impl RandomSource) -> Result<Self, RandomError> {
+            pub fn generate(
+                rng: &mut impl $crate::RandomSource,
+            ) -> Result<Self, $crate::RandomError> {
                 let mut chars = [0u8; 16];
-                base62::fill_random(&mut chars, rng)?;
+                $crate::base62::fill_random(&mut chars, rng)?;
                 Ok(Self(chars))
             }
 
             /// Parses the prefixed form (`app_…`). The bare 16 characters are not accepted,
             /// so an id of one sort can never be passed where another is expected.
-            pub fn parse(text: &str) -> Result<Self, IdError> {
-                let body = text.strip_prefix(Self::PREFIX).ok_or(IdError)?;
-                Self::from_body(body.as_bytes()).ok_or(IdError)
+            pub fn parse(text: &str) -> Result<Self, $crate::IdError> {
+                let body = text.strip_prefix(Self::PREFIX).ok_or($crate::IdError)?;
+                Self::from_body(body.as_bytes()).ok_or($crate::IdError)
             }
 
-            fn from_body(body: &[u8]) -> Option<Self> {
+            /// The 16 characters alone: only for a crate's own use, such as the
+            /// application id inside a key.
+            #[allow(dead_code)]
+            pub(crate) fn from_body(body: &[u8]) -> Option<Self> {
                 let chars: [u8; 16] = body.try_into().ok()?;
-                chars.iter().all(|&b| base62::is_base62(b)).then_some(Self(chars))
+                chars
+                    .iter()
+                    .all(|&b| $crate::base62::is_base62(b))
+                    .then_some(Self(chars))
             }
 
             /// The 16 base62 characters without the prefix.
             pub fn body(&self) -> &str {
                 // Construction only admits base62 bytes, which are ASCII.
-                core::str::from_utf8(&self.0).unwrap_or_default()
+                ::core::str::from_utf8(&self.0).unwrap_or_default()
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}{}", Self::PREFIX, self.body())
+        impl ::core::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.write_str(Self::PREFIX)?;
+                f.write_str(self.body())
             }
         }
 
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(self, f)
+        impl ::core::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Display::fmt(self, f)
             }
         }
 
-        impl Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.collect_str(self)
             }
         }
 
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = <alloc::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                Self::parse(&text).map_err(serde::de::Error::custom)
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Self, D::Error> {
+                let text = <::alloc::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                Self::parse(&text).map_err(::serde::de::Error::custom)
             }
         }
     };
