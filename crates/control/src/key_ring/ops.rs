@@ -227,34 +227,22 @@ impl KeyRingObject {
                 })?;
                 Done::Key(Box::new(record.0), record.1)
             }
-            ManageOp::SuspendKey { key_id } => {
+            ManageOp::SuspendKey { key_id } | ManageOp::ResumeKey { key_id } => {
+                let suspend = matches!(op, ManageOp::SuspendKey { .. });
                 let record = self.mutate(|loaded| {
                     target(by, loaded, key_id)?;
-                    let record = loaded.ring.suspend(key_id, now)?;
+                    let (record, event) = if suspend {
+                        (loaded.ring.suspend(key_id, now)?, EventType::KeySuspended)
+                    } else {
+                        (loaded.ring.resume(key_id)?, EventType::KeyResumed)
+                    };
                     let detail = AuditDetail::Suspension {
                         kind: record.kind,
                         label: &record.label,
                         reason: None,
                         canary_key_id: None,
                     };
-                    let audit =
-                        self.save(loaded, by, &record, EventType::KeySuspended, &detail, now)?;
-                    Ok((record, audit))
-                })?;
-                Done::Key(Box::new(record.0), record.1)
-            }
-            ManageOp::ResumeKey { key_id } => {
-                let record = self.mutate(|loaded| {
-                    target(by, loaded, key_id)?;
-                    let record = loaded.ring.resume(key_id)?;
-                    let detail = AuditDetail::Suspension {
-                        kind: record.kind,
-                        label: &record.label,
-                        reason: None,
-                        canary_key_id: None,
-                    };
-                    let audit =
-                        self.save(loaded, by, &record, EventType::KeyResumed, &detail, now)?;
+                    let audit = self.save(loaded, by, &record, event, &detail, now)?;
                     Ok((record, audit))
                 })?;
                 Done::Key(Box::new(record.0), record.1)

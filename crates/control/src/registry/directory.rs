@@ -419,6 +419,18 @@ impl ApplicationRegistry {
         }
     }
 
+    /// The member acting, for what only members do: "an account's owners and admins
+    /// {what}; the operator does not".
+    fn acting_member(&self, by: &Caller, account: AccountId, what: &str) -> ApiResult<Member> {
+        match self.acting(by, account)? {
+            Acting::Member(member) => Ok(member),
+            Acting::Operator => Err(ApiError::with_detail(
+                ErrorCode::InsufficientRole,
+                format!("an account's owners and admins {what}; the operator does not"),
+            )),
+        }
+    }
+
     // ----- the account's audit log --------------------------------------------------------
 
     /// Records `event` in `account`'s log. A member's address and browser are kept (the
@@ -863,12 +875,7 @@ impl ApplicationRegistry {
         client: &ClientInfo,
         now: UnixMillis,
     ) -> ApiResult<Response> {
-        let Acting::Member(actor) = self.acting(by, account)? else {
-            return Err(ApiError::with_detail(
-                ErrorCode::InsufficientRole,
-                "an account's owners and admins change roles; the operator does not",
-            ));
-        };
+        let actor = self.acting_member(by, account, "change roles")?;
         let mut member = self
             .member(account, target)?
             .ok_or(ErrorCode::MemberNotFound)?;
@@ -913,12 +920,7 @@ impl ApplicationRegistry {
         client: &ClientInfo,
         now: UnixMillis,
     ) -> ApiResult<Response> {
-        let Acting::Member(actor) = self.acting(by, account)? else {
-            return Err(ApiError::with_detail(
-                ErrorCode::InsufficientRole,
-                "an account's owners and admins remove members; the operator does not",
-            ));
-        };
+        let actor = self.acting_member(by, account, "remove members")?;
         let member = self
             .member(account, target)?
             .ok_or(ErrorCode::MemberNotFound)?;
