@@ -17,6 +17,7 @@ pub use ring::*;
 pub use aero2_keys::gate::{ClientInfo, KeyEvent, Observed};
 use aero2_keys::http::ErrorCode;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::borrow::Cow;
 use worker::{Request, Response, Stub};
 
 use crate::errors::{ApiError, ApiResult};
@@ -94,6 +95,16 @@ pub trait Message: Sized {
 /// field), then the variant's own fields (the second). Other fields are skipped unread.
 pub(crate) fn fields<'a, T: Deserialize<'a>>(text: &'a str) -> serde_json::Result<T> {
     serde_json::from_str(text)
+}
+
+/// The `command` tag of a key ring's or a replica's message (the first pass of [`fields`]).
+pub(crate) fn command_of(text: &str) -> serde_json::Result<Cow<'_, str>> {
+    #[derive(Deserialize)]
+    struct Tag<'a> {
+        #[serde(borrow)]
+        command: Cow<'a, str>,
+    }
+    Ok(fields::<Tag>(text)?.command)
 }
 
 /// A tag that names no variant. The message itself is not quoted.

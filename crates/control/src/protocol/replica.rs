@@ -5,10 +5,9 @@ use aero2_keys::gate::EdgeRecord;
 use aero2_keys::regional::{Lease, Push};
 use aero2_keys::StorageId;
 use serde::{Deserialize, Serialize};
-use std::borrow::Cow;
 use worker::{Env, Response};
 
-use super::{fields, send, unknown_variant, Message};
+use super::{command_of, fields, send, unknown_variant, Message};
 use crate::config::REPLICA_BINDING;
 use crate::errors::ApiResult;
 
@@ -47,12 +46,7 @@ pub enum ReplicaCommand {
 
 impl Message for ReplicaCommand {
     fn from_json(text: &str) -> serde_json::Result<Self> {
-        #[derive(Deserialize)]
-        struct Tag<'a> {
-            #[serde(borrow)]
-            command: Cow<'a, str>,
-        }
-        Ok(match &*fields::<Tag>(text)?.command {
+        Ok(match &*command_of(text)? {
             "lookup" => {
                 #[derive(Deserialize)]
                 struct Lookup {

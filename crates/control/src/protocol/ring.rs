@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use worker::{Env, Response};
 
-use super::{fields, send, unknown_variant, ClientInfo, Message, ReplicaName};
+use super::{command_of, fields, send, unknown_variant, ClientInfo, Message, ReplicaName};
 use crate::config::KEY_RING_BINDING;
 use crate::errors::ApiResult;
 
@@ -323,12 +323,7 @@ impl ManageOp {
 
 impl Message for RingCommand {
     fn from_json(text: &str) -> serde_json::Result<Self> {
-        #[derive(Deserialize)]
-        struct Tag<'a> {
-            #[serde(borrow)]
-            command: Cow<'a, str>,
-        }
-        Ok(match &*fields::<Tag>(text)?.command {
+        Ok(match &*command_of(text)? {
             "init" => {
                 #[derive(Deserialize)]
                 struct Init {
