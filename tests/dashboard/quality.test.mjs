@@ -281,7 +281,26 @@ test("an unreachable API and a session that ends mid-task say so; signing in aga
   await page.locator("#audit-event").selectOption("key.created");
   await page.waitForFunction(() => /could not be reached/.test(document.querySelector("#status").textContent));
   assert.ok(await page.locator("#keys-table tbody tr").count() > 0, "the keys stay listed");
+  // A page that cannot load says so, with Retry (and passes axe); Retry loads it once the
+  // API answers, with "Loading…" while a slow answer is on its way.
+  await page.evaluate(() => { location.hash = "#/sessions"; });
+  const pageState = page.locator("#page-state");
+  const retry = pageState.getByRole("button", { name: "Retry" });
+  await retry.waitFor();
+  assert.match(await pageState.textContent(), /could not be loaded: The API could not be reached/);
+  assert.deepEqual(await axeViolations(page), []);
   await page.unroute("**/v1/**");
+  await page.route("**/v1/dashboard/sessions", async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await route.continue();
+  });
+  await retry.click();
+  await pageState.getByText("Loading…").waitFor();
+  await page.locator("#sessions-table tbody tr").first().waitFor();
+  await pageState.waitFor({ state: "hidden" });
+  await page.unroute("**/v1/dashboard/sessions");
+  await page.evaluate((id) => { location.hash = `#/apps/${id}`; }, appId);
+  await page.locator("#keys-table tbody tr").first().waitFor();
 
   // The session ends (its cookie gone, as when it expires): the next action asks to sign
   // in again, and signing in comes back to this application's page.

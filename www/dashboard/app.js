@@ -17,7 +17,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const state = {
   csrf: null, app: null, keys: [], leaks: [], exposures: [], auditListing: 0, auditCursor: null,
   showRevoked: false, justRevoked: new Set(), disabledEndpoints: [],
-  kind: null, memberships: [], accountId: null, accountLogCursor: null,
+  kind: null, memberships: [], accountId: null, accountLogCursor: null, sessionEnded: false,
 };
 // One page of the audit table; "Older entries" appends the next.
 const AUDIT_PAGE_SIZE = 25;
@@ -62,13 +62,16 @@ async function request(method, path, body) {
       // The session ended elsewhere: signed out everywhere, ended from another browser,
       // expired. The page the address names stays, so signing in again comes back to it;
       // the error says the same as the status line, whoever shows it.
-      const ended = Boolean(state.csrf);
-      showSignIn();
-      if (ended) {
-        const message = "This session has ended: sign in again.";
+      // Requests in flight together all get their 401: each says the same, once.
+      const message = "This session has ended: sign in again.";
+      if (state.csrf) {
+        showSignIn();
+        state.sessionEnded = true;
         say(message);
-        throw new ApiError(401, json.error?.code ?? "error", message, null);
+      } else if (!state.sessionEnded) {
+        showSignIn();
       }
+      if (state.sessionEnded) throw new ApiError(401, json.error?.code ?? "error", message, null);
     }
     const retryAfter = Number(response.headers.get("retry-after")) || null;
     throw new ApiError(response.status, json.error?.code ?? "error", json.error?.message ?? `HTTP ${response.status}`, retryAfter);
@@ -92,6 +95,7 @@ const VIEWS = ["sign-in-view", "join-view", "apps-view", "app-view", "sessions-v
 
 function show(view) {
   for (const id of VIEWS) $(`#${id}`).hidden = id !== view;
+  if (view === "sign-in-view" || view === "join-view") $("#page-state").hidden = true;
   $("#account").hidden = view === "sign-in-view" || view === "join-view";
 }
 
@@ -1495,6 +1499,7 @@ const canManageWebhooks = () => state.kind !== "member" || may(roleHere(), "webh
 async function loadSession() {
   const session = await request("GET", "/v1/dashboard/session");
   state.csrf = session.csrf;
+  state.sessionEnded = false;
   state.kind = session.kind;
   state.memberships = session.memberships ?? [];
   const remembered = localStorage.getItem("aero2.account");
@@ -1763,14 +1768,44 @@ async function route() {
   } catch { showSignIn(); return; }
   const match = /^#\/apps\/(app_[0-9A-Za-z]{16})(\/webhooks)?$/.exec(location.hash);
   const member = state.kind === "member";
+  await loadPage(() => {
+    if (location.hash === "#/sessions") return showSessions();
+    if (member && location.hash === "#/members") return showMembers();
+    if (member && location.hash === "#/passkeys") return showPasskeys();
+    if (member && location.hash === "#/account-log") return showAccountLog();
+    if (match) return showApp(match[1], match[2] ? "webhooks" : "keys");
+    return showApps();
+  });
+}
+
+// Every page's loading and error states, in one place. "Loading…" appears only when the
+// answer takes a moment (a flash on every click would be noise); a page that could not be
+// loaded says so, with a Retry button, and the status line announces it. A 401 has its own
+// answer: the sign-in page.
+const LOADING_DELAY_MS = 300;
+let pageLoads = 0;
+async function loadPage(load) {
+  const pageState = $("#page-state");
+  const thisLoad = ++pageLoads;
+  const slow = setTimeout(() => {
+    pageState.replaceChildren(el("p", { class: "hint" }, "Loading…"));
+    pageState.hidden = false;
+  }, LOADING_DELAY_MS);
   try {
-    if (location.hash === "#/sessions") await showSessions();
-    else if (member && location.hash === "#/members") await showMembers();
-    else if (member && location.hash === "#/passkeys") await showPasskeys();
-    else if (member && location.hash === "#/account-log") await showAccountLog();
-    else if (match) await showApp(match[1], match[2] ? "webhooks" : "keys");
-    else await showApps();
-  } catch (error) { if (error.status !== 401) say(error.message); }
+    await load();
+    if (thisLoad === pageLoads) { pageState.hidden = true; pageState.replaceChildren(); }
+  } catch (error) {
+    if (thisLoad !== pageLoads) return; // another page was asked for meanwhile
+    pageState.hidden = true;
+    if (error.status === 401) return;
+    say(error.message);
+    pageState.replaceChildren(
+      el("p", { class: "error" }, `This page could not be loaded: ${error.message}`),
+      el("button", { type: "button", onclick: () => route() }, "Retry"));
+    pageState.hidden = false;
+  } finally {
+    clearTimeout(slow);
+  }
 }
 
 window.addEventListener("hashchange", route);
