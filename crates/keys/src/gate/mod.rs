@@ -151,10 +151,21 @@ impl KeyRecord {
 }
 
 /// The one answer to "is this record this key's, and is the key usable now?", asked by
-/// the edge (of a KV record) and by the key ring (of its own record) alike: its status
-/// (revoked, or past a grace period), its own expiry (exact to the millisecond, whether
-/// or not the alarm has run), and suspension.
+/// the edge (of a KV record) and by the key ring (of its own record) alike: the rules of
+/// [`alive`], then suspension.
 pub fn admit(record: RecordView<'_>, key: &KeyIdentity, now: UnixMillis) -> Result<(), Rejection> {
+    alive(record, key, now)?;
+    if record.suspended {
+        return Err(Rejection::SuspendedKey);
+    }
+    Ok(())
+}
+
+/// Whether the record is this key's and the key works, or can work again once resumed:
+/// its status (revoked, or past a grace period) and its own expiry (exact to the
+/// millisecond, whether or not the alarm has run). Suspension is not asked. [`admit`]
+/// adds it; the exposure of a key outside `Authorization` is recorded for a suspended key.
+pub fn alive(record: RecordView<'_>, key: &KeyIdentity, now: UnixMillis) -> Result<(), Rejection> {
     // A record that disagrees with the key's own prefix cannot belong to it.
     if record.application_id != key.application_id || record.kind != key.kind {
         return Err(Rejection::UnknownKey);
@@ -162,11 +173,6 @@ pub fn admit(record: RecordView<'_>, key: &KeyIdentity, now: UnixMillis) -> Resu
     check_status(record.status, now)?;
     if record.policy.expires_at.is_some_and(|at| now >= at) {
         return Err(Rejection::ExpiredKey);
-    }
-    // Last, on purpose: `verify` records a suspended key's exposure (it can be resumed), and
-    // reads this refusal as "every other rule held".
-    if record.suspended {
-        return Err(Rejection::SuspendedKey);
     }
     Ok(())
 }

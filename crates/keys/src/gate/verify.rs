@@ -10,7 +10,7 @@ use core::net::IpAddr;
 
 use crate::format::{KeyId, KeyIdentity};
 use crate::gate::events::{EventSet, KeyEvent};
-use crate::gate::{admit, authorize, canary_use, CanaryUse, RecordView};
+use crate::gate::{admit, alive, authorize, canary_use, CanaryUse, RecordView};
 use crate::policy::{self, Facts, FrontendRoutes, RateDecision, RateLimit, Window};
 use crate::rejection::Rejection;
 use crate::time::UnixMillis;
@@ -117,8 +117,8 @@ impl Verdict {
 /// A secret key found outside `Authorization`: always the same refusal (400
 /// `secret_key_outside_authorization`, whether or not the key exists, so that the answer
 /// is no oracle), never a use; recorded against the key when it is this application's and
-/// works or can work again (usable, or only suspended), and as a canary's use when it is an armed canary (found in a log or a cache, it
-/// was stolen all the same).
+/// works or can work again ([`alive`]: usable, or only suspended), and as a canary's use
+/// when it is an armed canary (found in a log or a cache, it was stolen all the same).
 fn exposed(record: Option<RecordView<'_>>, key: &KeyIdentity, now: UnixMillis) -> Verdict {
     let refused = |events, key_id| Verdict {
         events,
@@ -134,11 +134,9 @@ fn exposed(record: Option<RecordView<'_>>, key: &KeyIdentity, now: UnixMillis) -
         }
         return refused(events, Some(record.key_id));
     }
-    // A suspended key is still feared: it can be resumed. Suspension is `admit`'s last
-    // check, so its refusal means every other rule held.
-    match admit(record, key, now) {
-        Ok(()) | Err(Rejection::SuspendedKey) => {}
-        Err(_) => return refused(events, None),
+    // A suspended key is still feared: it can be resumed.
+    if alive(record, key, now).is_err() {
+        return refused(events, None);
     }
     events.add(KeyEvent::SecretOutsideAuthorization);
     refused(events, Some(record.key_id))
@@ -420,17 +418,30 @@ mod tests {
         let unknown = decide(None, &outside(&secret), &mut ExactWindows::default());
         assert_eq!((unknown.outcome, unknown.key_id), (refusal, None));
         assert!(unknown.events.is_empty());
-        record.status = KeyStatus::Revoked {
+        // Dead keys: revoked, past the grace period, past its own expiry (even suspended).
+        let revoked = KeyStatus::Revoked {
             revoked_at: NOW,
             reason: RevocationReason::Revoked,
         };
-        let revoked = decide(
-            Some(&record),
-            &outside(&secret),
-            &mut ExactWindows::default(),
-        );
-        assert_eq!((revoked.outcome, revoked.key_id), (refusal, None));
-        assert!(revoked.events.is_empty());
+        let past_grace = KeyStatus::Expiring { expires_at: NOW };
+        for (status, expires_at, suspended) in [
+            (revoked, None, false),
+            (past_grace, None, false),
+            (KeyStatus::Active, Some(NOW), false),
+            (KeyStatus::Active, Some(NOW), true),
+        ] {
+            record.status = status;
+            record.policy.expires_at = expires_at;
+            record.suspended = suspended;
+            let dead = decide(
+                Some(&record),
+                &outside(&secret),
+                &mut ExactWindows::default(),
+            );
+            assert_eq!((dead.outcome, dead.key_id), (refusal, None), "{status:?}");
+            assert!(dead.events.is_empty());
+        }
+        record.policy.expires_at = None;
         // Still to be feared: a key in its grace period, a suspended key (it can be resumed)
         // and a key sent from a browser are recorded like an active key.
         let from_browser = Presented {
@@ -456,26 +467,8 @@ mod tests {
             assert!(live.events.contains(KeyEvent::SecretOutsideAuthorization));
             assert!(!live.counts_as_use);
         }
-        // Past its grace period, or past its own expiry, a key is dead: nothing recorded.
         record.suspended = false;
-        record.status = KeyStatus::Expiring { expires_at: NOW };
-        let after_grace = decide(
-            Some(&record),
-            &outside(&secret),
-            &mut ExactWindows::default(),
-        );
-        assert_eq!((after_grace.outcome, after_grace.key_id), (refusal, None));
-        assert!(after_grace.events.is_empty());
         record.status = KeyStatus::Active;
-        record.policy.expires_at = Some(NOW);
-        let expired = decide(
-            Some(&record),
-            &outside(&secret),
-            &mut ExactWindows::default(),
-        );
-        assert_eq!((expired.outcome, expired.key_id), (refusal, None));
-        assert!(expired.events.is_empty());
-        record.policy.expires_at = None;
         // An armed canary found there was stolen all the same: its use is recorded.
         record.canary = true;
         let canary = decide(
