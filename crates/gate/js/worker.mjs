@@ -247,13 +247,13 @@ function afterResponse(env, ctx) {
 // this, calling into wasm made a fresh isolate's first answer about 2 ms slower than the
 // JavaScript gate's, while a constant answer from the same isolate was not (BENCHMARKS.md,
 // cold start). On Cloudflare an isolate often starts during the TLS handshake. If the
-// settings cannot be read here, the first request reads them and answers as it always did.
+// settings cannot be read here, `signing` stays unset (setUp sets it last), so the first
+// request reads them and answers as it always did.
 try {
   setUp(startupEnv);
   const warm = quick("GET", "https://start-up.invalid/v1/start-up", undefined, undefined);
   if (warm !== 0) unpack(quick_answer(warm));
 } catch (error) {
-  signing = undefined;
   console.error(`gate start-up: ${error}`);
 }
 
