@@ -208,14 +208,21 @@ function withoutReport(answer) {
   return new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers });
 }
 
-/** Sends the reports that are due to their key rings, after the response. */
+/** Sends the reports that are due to their key rings, after the response. A report is
+ *  sent once: one the key ring refuses (a control plane of another release that cannot
+ *  read it, during a deploy) is logged, with its kind, so the gap has a cause. */
 async function sendReports(env) {
   const due = reports(Date.now());
   if (!due) return;
-  await Promise.allSettled(due.split("\n").filter(Boolean).map((line) => {
+  await Promise.allSettled(due.split("\n").filter(Boolean).map(async (line) => {
     const tab = line.indexOf("\t");
     const stub = env.KEY_RING.get(env.KEY_RING.idFromName(line.slice(0, tab)));
-    return stub.fetch(OBJECT_URL, { method: "POST", body: line.slice(tab + 1) });
+    const answer = await stub.fetch(OBJECT_URL, { method: "POST", body: line.slice(tab + 1) });
+    if (!answer.ok) {
+      const kind = /"command":"([a-z_]+)"/.exec(line)?.[1] ?? "report";
+      console.error(`gate: a key ring refused a ${kind} report (${answer.status}); it is not sent again`);
+    }
+    await answer.body?.cancel();
   }));
 }
 

@@ -135,6 +135,43 @@ fn the_previous_releases_usage_and_events_are_recorded() {
     assert_eq!(entry["detail"]["last_ip"], "198.51.100.77", "{}", log.body);
 }
 
+/// The other direction of a deploy's skew: a gate of a later release (or any gate, after
+/// the control plane alone was rolled back) reports an event kind this control plane does
+/// not know. The batch's known events are still recorded, and the unknown one is named in
+/// the control plane's log instead of the whole batch being refused without a word.
+#[test]
+fn an_unknown_event_kind_does_not_take_the_batchs_known_events_with_it() {
+    let w = worker();
+    let app = w.create_application("Skew later events", "production");
+    let now = now_ms();
+    let observed =
+        json!({"client": {"ip": "198.51.100.78", "user_agent": "Mozilla/5.0"}, "origins": []});
+    let events = json!({
+        "command": "record_events",
+        "v": 2,
+        "events": [
+            {"key_id": app.secret.id, "event": "secret_in_screenshot", "count": 2, "last_at": now, "observed": observed},
+            {"key_id": app.secret.id, "event": "rate_limited", "count": 5, "last_at": now, "observed": observed},
+        ],
+    });
+    let recorded = deliver(&w, &app.id, "key_ring", &events);
+    assert!(
+        recorded.status < 300,
+        "{} {}",
+        recorded.status,
+        recorded.body
+    );
+    let log = w.get("/v1/audit_log?event=key.rate_limited", &app.secret.value);
+    let entry = &log.json["entries"][0];
+    assert_eq!(entry["key_id"], app.secret.id.as_str(), "{}", log.body);
+    assert_eq!(entry["detail"]["count"], 5, "{}", log.body);
+    wait_until(
+        "the control plane's log line",
+        Duration::from_secs(5),
+        || w.logs().contains("not recorded: 2 × secret_in_screenshot"),
+    );
+}
+
 #[test]
 fn the_previous_releases_record_lookups_get_json_records() {
     let w = Worker::start(

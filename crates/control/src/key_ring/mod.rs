@@ -28,7 +28,7 @@ mod webhooks;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-use aero2_keys::gate::wire::{EventReport, RequestFacts, UsageReport, WireVerdict};
+use aero2_keys::gate::wire::{RequestFacts, UsageReport, WireVerdict};
 use aero2_keys::gate::{
     canary_use, observe, verify, CanaryUse, ExactWindows, KeyEvent, Observed, Presented,
     RecordView, Rejection, SeenRequest, Verdict,
@@ -41,7 +41,10 @@ use aero2_keys::timers::Alarm;
 use aero2_keys::usage::UsageBatcher;
 use aero2_keys::{KeyId, KeyIdentity, KeyRing, UnixMillis};
 use futures_util::lock::Mutex;
-use worker::{console_error, durable_object, DurableObject, Env, Request, Response, Result, State};
+use worker::{
+    console_error, console_warn, durable_object, DurableObject, Env, Request, Response, Result,
+    State,
+};
 
 use crate::clock::now;
 use crate::config::Config;
@@ -212,8 +215,16 @@ impl KeyRingObject {
                 }
                 Ok(json_response(202, &Empty {}))
             }
-            RingCommand::RecordEvents(EventReport { events }) => {
-                if self.record_seen_events(&events, now)? {
+            RingCommand::RecordEvents(received) => {
+                if !received.unreadable.is_empty() {
+                    // A gate of a later release: its deploy, or a rollback of this Worker
+                    // alone. Named here so that the gap in the audit log has a cause.
+                    console_warn!(
+                        "record_events: events this release cannot read were not recorded: {}",
+                        received.unreadable_summary()
+                    );
+                }
+                if self.record_seen_events(&received.events, now)? {
                     // A webhook message may wait to be sent.
                     self.schedule().await?;
                 }

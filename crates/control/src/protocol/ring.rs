@@ -1,7 +1,7 @@
 //! Commands to an application's key ring, and what it answers.
 
 use aero2_accounts::{MemberId, Role};
-use aero2_keys::gate::wire::{EventReport, RequestFacts, UsageReport, VerifyRequest};
+use aero2_keys::gate::wire::{RequestFacts, SeenEvent, UsageReport, VerifyRequest};
 use aero2_keys::http::bodies::UpdateKeyRequest;
 use aero2_keys::policy::{Policy, RateLimit};
 use aero2_keys::webhooks::EventType;
@@ -158,9 +158,10 @@ pub enum RingCommand {
     RecordUsage(UsageReport),
     /// What the edge saw that the audit log keeps, aggregated per key and hour (`edge`
     /// and `regional` mode; in strict mode the key ring sees it itself). Repeats are
-    /// already coalesced by the isolate ([`aero2_keys::repeats`]).
+    /// already coalesced by the isolate ([`aero2_keys::repeats`]). Written by
+    /// `aero2_keys::gate::wire::EventReport`, read event by event ([`ReceivedEvents`]).
     #[serde(skip_serializing)]
-    RecordEvents(EventReport),
+    RecordEvents(ReceivedEvents),
     /// Test builds only: make this key ring's KV writes fail for a while.
     #[cfg(feature = "fault-injection")]
     InjectKvFailure { fail_for_ms: u64 },
@@ -187,6 +188,64 @@ pub enum RingCommand {
     /// for a while (a network partition).
     #[cfg(feature = "fault-injection")]
     PartitionReplica { replica: ReplicaName, for_ms: u64 },
+}
+
+/// A gate's event report, read one event at a time: an event this release cannot read
+/// costs only itself, not its batch. During a deploy, or after the control plane alone
+/// was rolled back, a gate can be of a later release than its control plane and report a
+/// kind this one does not know. Those events are set aside, to be logged by name and
+/// count; the others are recorded.
+#[derive(Debug, Default)]
+pub struct ReceivedEvents {
+    pub events: Vec<SeenEvent>,
+    /// Each event that could not be read: its `event` name if that is made of the
+    /// characters event kinds use (at most 64 of `a-z`, `0-9`, `_`, `.`), else
+    /// "unreadable", so that nothing a sender wrote reaches a log as it is; and its count.
+    pub unreadable: Vec<(String, u32)>,
+}
+
+impl ReceivedEvents {
+    fn read(events: &[&RawValue]) -> ReceivedEvents {
+        /// What an event names of itself, read when the whole event cannot be.
+        #[derive(Deserialize, Default)]
+        struct Named<'a> {
+            #[serde(borrow, default)]
+            event: Cow<'a, str>,
+            #[serde(default)]
+            count: u32,
+        }
+        let mut received = ReceivedEvents::default();
+        for event in events {
+            match serde_json::from_str::<SeenEvent>(event.get()) {
+                Ok(seen) => received.events.push(seen),
+                Err(_) => {
+                    let named = serde_json::from_str::<Named>(event.get()).unwrap_or_default();
+                    let plain = !named.event.is_empty()
+                        && named.event.len() <= 64
+                        && named.event.bytes().all(|b| {
+                            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.'
+                        });
+                    let name = if plain { &named.event } else { "unreadable" };
+                    received
+                        .unreadable
+                        .push((name.to_string(), named.count.max(1)));
+                }
+            }
+        }
+        received
+    }
+
+    /// The log line for the events set aside: `2 × secret_in_screenshot, 1 × unreadable`.
+    pub fn unreadable_summary(&self) -> String {
+        let mut summary = String::new();
+        for (i, (name, count)) in self.unreadable.iter().enumerate() {
+            if i > 0 {
+                summary.push_str(", ");
+            }
+            summary.push_str(&format!("{count} × {name}"));
+        }
+        summary
+    }
 }
 
 /// One key a secret scanner found, with where it was found.
@@ -385,7 +444,15 @@ impl Message for RingCommand {
                 }
             }
             "record_usage" => RingCommand::RecordUsage(fields(text)?),
-            "record_events" => RingCommand::RecordEvents(fields(text)?),
+            "record_events" => {
+                #[derive(Deserialize)]
+                struct RecordEvents<'a> {
+                    #[serde(borrow)]
+                    events: Vec<&'a RawValue>,
+                }
+                let RecordEvents { events } = fields(text)?;
+                RingCommand::RecordEvents(ReceivedEvents::read(&events))
+            }
             #[cfg(feature = "fault-injection")]
             "inject_kv_failure" => {
                 #[derive(Deserialize)]
