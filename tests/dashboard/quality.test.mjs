@@ -255,7 +255,7 @@ test("a key's actions work from the keyboard alone, and dialogs keep and give ba
   await owner.context.close();
 });
 
-test("an unreachable API and a session that ends mid-task say so; signing in again returns to the same page", async () => {
+test("an unreachable API and a session that ends mid-task say so; signing in again returns to the same page, and to a dialog as it was left", async () => {
   const { context, page, errors } = await passkeyProfile(browser, {});
   await page.goto(`${dashboard}/dashboard/#/apps/${appId}`);
   // The sign-in page fits and passes axe at both sizes, light and dark.
@@ -312,6 +312,43 @@ test("an unreachable API and a session that ends mid-task say so; signing in aga
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.locator("#keys-table tbody tr").first().waitFor();
   assert.equal(new URL(page.url()).hash, `#/apps/${appId}`);
+
+  // A session that ends while a dialog is being filled in: what was typed is not lost.
+  // Submitting asks to sign in again; signing in opens the dialog again as it was, and
+  // submitting then does what was asked.
+  await page.getByRole("button", { name: "Create key" }).click();
+  const keyDialog = page.locator("#key-dialog");
+  await keyDialog.waitFor();
+  await keyDialog.getByLabel("Kind").selectOption("publishable");
+  await keyDialog.getByLabel("Label").fill("typed before the session ended");
+  await page.locator("#key-origins").fill("https://kept.example");
+  await context.clearCookies();
+  await keyDialog.getByRole("button", { name: "Create" }).click();
+  await page.getByLabel("Operator token (ADMIN_TOKEN)").waitFor();
+  assert.equal(await keyDialog.evaluate((d) => d.open), false, "the sign-in page is not under an open dialog");
+  await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await keyDialog.waitFor();
+  assert.match(await page.locator("#status").textContent(), /typed before the session ended is back/);
+  assert.equal(await keyDialog.getByLabel("Kind").inputValue(), "publishable");
+  assert.equal(await keyDialog.getByLabel("Label").inputValue(), "typed before the session ended");
+  assert.equal(await page.locator("#key-origins").inputValue(), "https://kept.example");
+  assert.ok(await page.locator("#key-origins").isVisible(), "the publishable key's fields show");
+  await keyDialog.getByRole("button", { name: "Create" }).click();
+  await page.locator("#reveal-dialog").waitFor();
+  await page.locator("#reveal-dialog").getByRole("button", { name: "Done" }).click();
+  const made = (await operator("GET", `/v1/applications/${appId}/keys`)).json.keys
+    .find((k) => k.label === "typed before the session ended");
+  assert.equal(made?.kind, "publishable");
+  assert.deepEqual(made?.allowed_origins, ["https://kept.example"]);
+
+  // Once given back, it is gone: the next sign-in on this page opens no dialog.
+  await context.clearCookies();
+  await page.locator("#audit-event").selectOption("key.created");
+  await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#keys-table tbody tr").first().waitFor();
+  assert.equal(await keyDialog.evaluate((d) => d.open), false);
   assert.deepEqual(errors, []);
   await context.close();
 });

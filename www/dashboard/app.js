@@ -65,6 +65,7 @@ async function request(method, path, body) {
       // Requests in flight together all get their 401: each says the same, once.
       const message = "This session has ended: sign in again.";
       if (state.csrf) {
+        holdOpenDialogs();
         showSignIn();
         state.sessionEnded = true;
         say(message);
@@ -652,6 +653,75 @@ async function confirmed(title, what, action) {
   $("#confirm-what").textContent = what;
   $("#confirm-action").textContent = action;
   return (await ask($("#confirm-dialog"))) === "confirm";
+}
+
+// What a session's end must not lose. A form dialog open when the session ends (its own
+// submit refused with 401, or any other request's) is closed, so that the sign-in page
+// under it can be used, and what was typed in it is held in this page's memory, never in
+// storage. Signing in again as the same person, with the same page the first to load,
+// opens it again as it was; anything else drops it. Confirmations close as Cancel (nothing
+// was typed, and nothing is done without asking again). The dialog that shows a new key
+// once stays open over the sign-in page until Done: closing it would lose the key.
+const HELD_DIALOGS = {
+  "key-dialog": (held) => {
+    const key = held.keyId ? state.keys.find((k) => k.id === held.keyId) : null;
+    if (held.keyId && !key) return false;
+    openKeyDialog(key);
+    return true;
+  },
+  "webhook-dialog": () => { $("#add-endpoint").click(); return true; },
+  "canary-dialog": () => { $("#create-canary").click(); return true; },
+};
+let heldDialog = null;
+
+/** Who is signed in, as far as giving a held dialog back is concerned. */
+const signedInAs = () => `${state.kind}:${state.memberships.map((m) => m.member_id).sort().join(",")}`;
+
+const checkable = (field) => field.type === "checkbox" || field.type === "radio";
+
+function holdOpenDialogs() {
+  for (const dialog of document.querySelectorAll("dialog[open]")) {
+    if (dialog.id === "reveal-dialog") continue;
+    if (HELD_DIALOGS[dialog.id] && !heldDialog) {
+      heldDialog = {
+        dialog: dialog.id,
+        page: location.hash,
+        who: signedInAs(),
+        keyId: dialog.id === "key-dialog" ? keyDialog.key?.id ?? null : null,
+        fields: [...dialog.querySelectorAll("input, select, textarea")]
+          .filter((field) => field.id || field.name)
+          .map((field) => ({ id: field.id, name: field.name, value: field.value, checked: checkable(field) ? field.checked : null })),
+      };
+    }
+    dialog.close();
+  }
+}
+
+/** After a page loads: gives back the dialog held when the session ended, if it is for
+ *  this page and this person; either way, nothing stays held. */
+function restoreHeldDialog() {
+  const held = heldDialog;
+  heldDialog = null;
+  if (!held || held.page !== location.hash || held.who !== signedInAs()) return;
+  if (!HELD_DIALOGS[held.dialog](held)) {
+    say("What you were editing is no longer there: nothing was changed.");
+    return;
+  }
+  const dialog = $(`#${held.dialog}`);
+  for (const saved of held.fields) {
+    const field = saved.id
+      ? dialog.querySelector(`#${CSS.escape(saved.id)}`)
+      : saved.checked !== null
+        ? dialog.querySelector(`[name="${CSS.escape(saved.name)}"][value="${CSS.escape(saved.value)}"]`)
+        : dialog.querySelector(`[name="${CSS.escape(saved.name)}"]`);
+    if (!field) continue;
+    if (saved.checked !== null) field.checked = saved.checked;
+    else field.value = saved.value;
+  }
+  // The fields each choice shows or hides.
+  if (held.dialog === "key-dialog") { showKindFields(); showExpiryDate(); }
+  if (held.dialog === "webhook-dialog") showEventChoices();
+  say("What you typed before the session ended is back: check it, then submit.");
 }
 
 /** Shows secrets once, each `{ name, detail, value }` with a copy button, and advice. */
@@ -1793,7 +1863,11 @@ async function loadPage(load) {
   }, LOADING_DELAY_MS);
   try {
     await load();
-    if (thisLoad === pageLoads) { pageState.hidden = true; pageState.replaceChildren(); }
+    if (thisLoad === pageLoads) {
+      pageState.hidden = true;
+      pageState.replaceChildren();
+      restoreHeldDialog();
+    }
   } catch (error) {
     if (thisLoad !== pageLoads) return; // another page was asked for meanwhile
     pageState.hidden = true;
