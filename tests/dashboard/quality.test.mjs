@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { artifacts, axeViolations, passkeyProfile, send, startForPasskeys } from "./support.mjs";
+import { artifacts, axeViolations, openRowMenu, passkeyProfile, send, startForPasskeys } from "./support.mjs";
 
 const ADMIN_TOKEN = "quality-dashboard-operator-token-31";
 const SIZES = [{ width: 1280, height: 800 }, { width: 390, height: 844 }];
@@ -365,6 +365,24 @@ test("an unreachable API and a session that ends mid-task say so; signing in aga
   await keyDialog.waitFor();
   assert.equal(await keyDialog.getByLabel("Label").inputValue(), "typed while another request failed");
   await keyDialog.getByRole("button", { name: "Cancel" }).click();
+
+  // An edit held across a session's end is not given back over a key that changed
+  // meanwhile: its old values would undo the other change.
+  const row = page.locator(`#keys-table tbody tr[data-key-id="${made.id}"]`);
+  await openRowMenu(row);
+  await row.getByRole("menuitem", { name: /^Edit/ }).click();
+  await keyDialog.getByLabel("Label").fill("my edit, made before the session ended");
+  await context.clearCookies();
+  await page.evaluate(() => { const d = document.querySelector("#key-dialog"); if (d.open) d.querySelector("form").requestSubmit(); });
+  await page.getByLabel("Operator token (ADMIN_TOKEN)").waitFor();
+  const elsewhere = await operator("PATCH", `/v1/applications/${appId}/keys/${made.id}`, { allowed_origins: ["https://kept.example", "https://added.example"] });
+  assert.equal(elsewhere.status, 200, JSON.stringify(elsewhere.json));
+  await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForFunction(() => /changed or is gone/.test(document.querySelector("#status").textContent));
+  assert.equal(await keyDialog.evaluate((d) => d.open), false);
+  const after = (await operator("GET", `/v1/applications/${appId}/keys`)).json.keys.find((k) => k.id === made.id);
+  assert.deepEqual([after.label, after.allowed_origins], ["typed before the session ended", ["https://kept.example", "https://added.example"]]);
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -665,7 +665,9 @@ async function confirmed(title, what, action) {
 const HELD_DIALOGS = {
   "key-dialog": (held) => {
     const key = held.keyId ? state.keys.find((k) => k.id === held.keyId) : null;
-    if (held.keyId && !key) return false;
+    // An edit of a key that changed meanwhile is not given back: its old values would
+    // undo the other change.
+    if (held.keyId && (!key || editableState(key) !== held.keyState)) return false;
     openKeyDialog(key);
     return true;
   },
@@ -673,6 +675,9 @@ const HELD_DIALOGS = {
   "canary-dialog": () => { $("#create-canary").click(); return true; },
 };
 let heldDialog = null;
+
+/** What the key dialog edits of a key, to tell whether it changed. */
+const editableState = (key) => JSON.stringify([key.label, policyOf(key), key.policy_expires_at ?? null, key.status, key.suspended_at ?? null]);
 
 /** Who is signed in, as far as giving a held dialog back is concerned. */
 const signedInAs = () => `${state.kind}:${state.memberships.map((m) => m.member_id).sort().join(",")}`;
@@ -688,6 +693,7 @@ function holdOpenDialogs() {
         page: location.hash,
         who: signedInAs(),
         keyId: dialog.id === "key-dialog" ? keyDialog.key?.id ?? null : null,
+        keyState: dialog.id === "key-dialog" && keyDialog.key ? editableState(keyDialog.key) : null,
         fields: [...dialog.querySelectorAll("input, select, textarea")]
           .filter((field) => field.id || field.name)
           .map((field) => ({ id: field.id, name: field.name, value: field.value, checked: checkable(field) ? field.checked : null })),
@@ -704,7 +710,7 @@ function restoreHeldDialog() {
   heldDialog = null;
   if (!held || held.page !== location.hash || held.who !== signedInAs()) return;
   if (!HELD_DIALOGS[held.dialog](held)) {
-    say("What you were editing is no longer there: nothing was changed.");
+    say("What you were editing changed or is gone while you were signed out, so nothing was changed: open it again to see it as it is now.");
     return;
   }
   const dialog = $(`#${held.dialog}`);
