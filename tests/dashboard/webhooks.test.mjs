@@ -415,6 +415,21 @@ test("the dialog shows the API's refusals with what was typed kept, and Delete a
   assert.deepEqual(await listed(appId), [], "nothing was made");
   await page.screenshot({ path: join(artifacts, "dashboard-add-endpoint-refused-1280x800.png") });
 
+  // The session ends as the dialog is submitted: signing in again gives the dialog back as
+  // it was, radio choice and checked events too.
+  await context.clearCookies();
+  await page.evaluate(() => { const w = document.querySelector("#webhook-dialog"); if (w.open) w.querySelector("form").requestSubmit(); });
+  await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await d.waitFor();
+  assert.equal(await url.inputValue(), "ftp://x");
+  assert.equal(await d.getByLabel("Description (optional)").inputValue(), "backups");
+  assert.equal(await d.getByLabel("Only the events chosen below").isChecked(), true);
+  assert.equal(await d.locator('input[value="key.expiring_soon"]').isChecked(), true);
+  assert.equal(await d.locator('input[value="key.expiring_soon"]').isVisible(), true, "the chosen events show");
+  assert.equal(await d.locator('input[value="key.revoked"]').isChecked(), false);
+  assert.deepEqual(await listed(appId), [], "nothing was made");
+
   // Mistakes the dialog can see itself are named before anything is sent.
   let posts = 0;
   const countPosts = (r) => { if (r.method() === "POST") posts++; };
