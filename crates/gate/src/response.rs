@@ -1,10 +1,10 @@
 //! The gate's own answers: errors as `{"error":{"code","message"}}` with the headers that
 //! go with them, and CORS preflights. Written by hand: no serializer on the gate's path.
 
-use aero2_keys::gate::wire::json_string;
 use aero2_keys::gate::Rejection;
 use aero2_keys::http::cors;
 use aero2_keys::http::ErrorCode;
+use aero2_keys::json_text::json_string;
 
 /// An answer for the host to send.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

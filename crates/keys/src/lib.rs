@@ -41,6 +41,7 @@ mod format;
 pub mod gate;
 pub mod hashing;
 pub mod http;
+pub mod json_text;
 mod lifecycle;
 mod number;
 pub mod outbox;

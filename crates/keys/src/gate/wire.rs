@@ -24,6 +24,7 @@ use crate::gate::events::{ClientInfo, KeyEvent, Observed};
 use crate::gate::verify::{Outcome, RateVerdict, Verdict};
 use crate::gate::EdgeRecord;
 use crate::http::ErrorCode;
+use crate::json_text::json_string;
 use crate::lifecycle::{KeyStatus, RevocationReason};
 use crate::policy::{
     IpNet, MethodSet, OriginPattern, OriginPolicy, Policy, RateDecision, RateLimit, RoutePattern,
@@ -580,22 +581,6 @@ fn json_opt_string(out: &mut String, text: Option<&str>) {
         Some(text) => json_string(out, text),
         None => out.push_str("null"),
     }
-}
-
-/// A JSON string literal, escaped as RFC 8259 requires.
-pub fn json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use base64::Engine;
 
 use crate::format::{find_secret_key, ApplicationId, Environment, KeyId, KeyIdentity, KeyKind};
 use crate::http::query::decode_lossy;
+use crate::json_text::json_string;
 
 /// The prefix of every header the gate sets for the origin.
 pub const GATE_HEADER_PREFIX: &str = "x-aero2-";
@@ -198,9 +199,9 @@ impl AssertionClaims<'_> {
     pub fn to_json(&self) -> String {
         let mut out = String::with_capacity(320 + self.target.len());
         out.push_str("{\"iss\":");
-        push_json_string(&mut out, self.issuer);
+        json_string(&mut out, self.issuer);
         out.push_str(",\"aud\":");
-        push_json_string(&mut out, self.audience);
+        json_string(&mut out, self.audience);
         let _ = write!(
             out,
             ",\"sub\":\"{}\",\"app\":\"{}\",\"env\":\"{}\",\"kind\":\"{}\",\"htm\":",
@@ -209,16 +210,16 @@ impl AssertionClaims<'_> {
             self.environment.as_str(),
             self.kind.as_str()
         );
-        push_json_string(&mut out, self.method);
+        json_string(&mut out, self.method);
         out.push_str(",\"htu\":");
-        push_json_string(&mut out, self.target);
+        json_string(&mut out, self.target);
         let _ = write!(
             out,
             ",\"iat\":{},\"exp\":{},\"jti\":",
             self.issued_at,
             self.issued_at + ASSERTION_LIFETIME_SECONDS
         );
-        push_json_string(&mut out, self.jwt_id);
+        json_string(&mut out, self.jwt_id);
         out.push('}');
         out
     }
@@ -231,7 +232,7 @@ pub const ASSERTION_TYPE: &str = "aero2-assertion+jwt";
 /// The JWT header for an Ed25519 key with this key id.
 pub fn assertion_header(kid: &str) -> String {
     let mut out = String::from("{\"alg\":\"EdDSA\",\"kid\":");
-    push_json_string(&mut out, kid);
+    json_string(&mut out, kid);
     out.push_str(",\"typ\":\"");
     out.push_str(ASSERTION_TYPE);
     out.push_str("\"}");
@@ -254,22 +255,6 @@ pub fn compact_jwt(signing_input: &str, signature: &[u8]) -> String {
     out.push('.');
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(signature, &mut out);
     out
-}
-
-/// A JSON string literal, escaped as RFC 8259 requires.
-fn push_json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
