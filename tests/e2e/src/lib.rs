@@ -287,7 +287,9 @@ impl Worker {
             "--state".into(),
             self.state_dir.to_str().expect("utf-8 path").into(),
             "--log-level".into(),
-            "info".into(),
+            // `debug` shows wrangler's own reloads and workerd's output, for a soak's rare
+            // failure (AERO2_WRANGLER_LOG_LEVEL=debug make soak).
+            std::env::var("AERO2_WRANGLER_LOG_LEVEL").unwrap_or_else(|_| "info".into()),
             "--secrets".into(),
             secrets.to_str().expect("utf-8 path").into(),
         ];

@@ -3,7 +3,8 @@
 //!
 //! - no revoked or expired key is accepted after its revoke call returned or its
 //!   `expires_at`, and no key is refused while it is certainly active;
-//! - no 5xx;
+//! - no 5xx from the product (wrangler dev's own proxy dropping a POST is told apart,
+//!   and the call's outcome read back: see [`dropped_by_dev_proxy`]);
 //! - every rotation made exactly one new key;
 //! - the audit log holds exactly one entry per successful operation;
 //! - KV agrees with the Durable Object once the outbox has drained (checked by restarting
@@ -12,7 +13,7 @@
 //! `race` runs 10 seconds in the test command; `soak` runs 20 seconds, or
 //! `AERO2_SOAK_SECONDS` with `make soak`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -42,6 +43,9 @@ struct Facts {
     revoke_returned_ms: Option<u64>,
     expires_at_ms: Option<u64>,
     busy: bool,
+    /// A rotation of it was dropped by the dev proxy and is being read back: whether it
+    /// still works is not known for that moment, so no answer about it is judged.
+    uncertain: bool,
 }
 
 #[derive(Default)]
@@ -53,11 +57,41 @@ struct Totals {
     /// Management calls answered 503 temporarily_unavailable and sent again once, as the
     /// README tells clients to do. A second 503, or any other 5xx, is a server error.
     retried: AtomicU64,
+    /// Management calls that wrangler dev's proxy dropped, each outcome read back.
+    dropped: AtomicU64,
     false_accepts: AtomicU64,
     false_rejects: AtomicU64,
     creates: AtomicU64,
     rotations: AtomicU64,
     revocations: AtomicU64,
+}
+
+/// Whether wrangler dev's own proxy, in front of the worker, answered instead of it. When
+/// its connection to the worker drops mid-request (workerd logs "disconnected: stream
+/// disconnected prematurely"), it sends a GET again itself but answers a POST with this
+/// plain-text 503. It is local development's plumbing, not the product: no Aero2 error is
+/// plain text. The call may or may not have been made, so its outcome is read back from
+/// the key list ([`listed_key`]). Seen about once in 300 s of the soak's traffic.
+fn dropped_by_dev_proxy(reply: &Reply) -> bool {
+    reply.status == 503 && reply.body.starts_with("Your worker restarted mid-request")
+}
+
+/// The key that `matches`, from the list, once a call that may still be under way has had
+/// a second to finish (a key ring runs one change at a time, in order).
+fn listed_key(
+    w: &Worker,
+    admin: &str,
+    matches: impl Fn(&serde_json::Value) -> bool,
+) -> Option<serde_json::Value> {
+    std::thread::sleep(Duration::from_secs(1));
+    let listed = w.get("/v1/keys?include_revoked=true", admin);
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    listed.json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| matches(k))
+        .cloned()
 }
 
 /// A management call as a client makes it: a 503 `temporarily_unavailable` (retryable, as
@@ -77,7 +111,13 @@ fn managed(totals: &Totals, call: impl Fn() -> Reply) -> Reply {
         }
         return again;
     }
-    if reply.status >= 500 {
+    if dropped_by_dev_proxy(&reply) {
+        eprintln!(
+            "wrangler dev's proxy dropped a call at {}: reading its outcome back",
+            wall_ms()
+        );
+        totals.dropped.fetch_add(1, Ordering::Relaxed);
+    } else if reply.status >= 500 {
         eprintln!("a 5xx: {} {}", reply.status, reply.body);
     }
     reply
@@ -127,17 +167,21 @@ fn run(name: &str, seconds: u64) {
         // Creators.
         scope.spawn(|| {
             let mut rng = Rng(wall_ms() | 1);
+            let mut made = 0u64;
             while Instant::now() < deadline {
                 let kind = if rng.below(2) == 0 {
                     "publishable"
                 } else {
                     "secret"
                 };
+                made += 1;
+                // Each its own label, so that a dropped call's key can be found.
+                let label = format!("chaos {made}");
                 let reply = managed(&totals, || {
                     w.post(
                         "/v1/keys",
                         admin,
-                        Some(&json!({"kind": kind, "label": "chaos"})),
+                        Some(&json!({"kind": kind, "label": label})),
                     )
                 });
                 if reply.status == 201 {
@@ -151,6 +195,12 @@ fn run(name: &str, seconds: u64) {
                             ..Facts::default()
                         },
                     );
+                } else if dropped_by_dev_proxy(&reply) {
+                    // Made or not: counted if it is listed. Its value was never seen, so
+                    // no one validates it.
+                    if listed_key(w, admin, |k| k["label"] == label.as_str()).is_some() {
+                        totals.creates.fetch_add(1, Ordering::Relaxed);
+                    }
                 } else if reply.status >= 500 {
                     totals.server_errors.fetch_add(1, Ordering::Relaxed);
                 }
@@ -197,6 +247,25 @@ fn run(name: &str, seconds: u64) {
                                     ..Facts::default()
                                 },
                             );
+                        } else if dropped_by_dev_proxy(&reply) {
+                            book.get_mut(&value).unwrap().uncertain = true;
+                            drop(book);
+                            // Rotated if a key names it as its predecessor; the old key
+                            // then ends at its grace period's end, read from the list.
+                            let successor =
+                                listed_key(w, admin, |k| k["rotated_from"] == facts.id.as_str());
+                            book = ledger.lock().unwrap();
+                            if successor.is_some() {
+                                totals.rotations.fetch_add(1, Ordering::Relaxed);
+                                let old = listed_key(w, admin, |k| k["id"] == facts.id.as_str());
+                                let ends = old
+                                    .as_ref()
+                                    .and_then(|k| k["expires_at"].as_str())
+                                    .map(parse_time)
+                                    .unwrap_or_else(wall_ms);
+                                book.get_mut(&value).unwrap().expires_at_ms = Some(ends);
+                            }
+                            book.get_mut(&value).unwrap().uncertain = false;
                         } else if reply.status >= 500 {
                             totals.server_errors.fetch_add(1, Ordering::Relaxed);
                         }
@@ -211,14 +280,18 @@ fn run(name: &str, seconds: u64) {
                         let reply = managed(totals, || {
                             w.post(&format!("/v1/keys/{}/revoke", facts.id), admin, None)
                         });
+                        // Revoked or not: read back, as the list says it now.
+                        let revoked = dropped_by_dev_proxy(&reply)
+                            && listed_key(w, admin, |k| k["id"] == facts.id.as_str())
+                                .is_some_and(|k| k["status"] == "revoked");
                         let mut book = ledger.lock().unwrap();
                         let entry = book.get_mut(&value).unwrap();
                         entry.busy = false;
-                        if reply.status == 200 {
+                        if reply.status == 200 || revoked {
                             totals.revocations.fetch_add(1, Ordering::Relaxed);
                             entry.revoke_returned_ms = Some(wall_ms());
                         } else {
-                            if reply.status >= 500 {
+                            if reply.status >= 500 && !dropped_by_dev_proxy(&reply) {
                                 totals.server_errors.fetch_add(1, Ordering::Relaxed);
                             }
                             entry.revoke_started_ms = None;
@@ -241,7 +314,9 @@ fn run(name: &str, seconds: u64) {
                         let live: Vec<String> = book
                             .iter()
                             .filter(|(_, f)| {
-                                f.revoke_started_ms.is_none() && f.expires_at_ms.is_none()
+                                f.revoke_started_ms.is_none()
+                                    && f.expires_at_ms.is_none()
+                                    && !f.uncertain
                             })
                             .map(|(k, _)| k.clone())
                             .collect();
@@ -275,6 +350,9 @@ fn run(name: &str, seconds: u64) {
                             .push("a gated response echoed the key".into());
                     }
                     let facts = ledger.lock().unwrap().get(&value).cloned().unwrap();
+                    if facts.uncertain {
+                        continue;
+                    }
                     match reply.status {
                         200 => {
                             totals.accepted.fetch_add(1, Ordering::Relaxed);
@@ -319,9 +397,9 @@ fn run(name: &str, seconds: u64) {
 
     let t = |a: &AtomicU64| a.load(Ordering::Relaxed);
     println!(
-        "{name}: {seconds} s, {} gated requests ({} accepted, {} refused), {} creates, {} rotations, {} revocations, {} 5xx, {} retried 503s, {} false accepts, {} false rejects",
+        "{name}: {seconds} s, {} gated requests ({} accepted, {} refused), {} creates, {} rotations, {} revocations, {} 5xx, {} retried 503s, {} calls dropped by wrangler dev's proxy (outcome read back), {} false accepts, {} false rejects",
         t(&totals.requests), t(&totals.accepted), t(&totals.refused), t(&totals.creates), t(&totals.rotations), t(&totals.revocations),
-        t(&totals.server_errors), t(&totals.retried), t(&totals.false_accepts), t(&totals.false_rejects)
+        t(&totals.server_errors), t(&totals.retried), t(&totals.dropped), t(&totals.false_accepts), t(&totals.false_rejects)
     );
     let violations = violations.into_inner().unwrap();
     assert!(
@@ -331,6 +409,12 @@ fn run(name: &str, seconds: u64) {
         violations.join("\n")
     );
     assert_eq!(t(&totals.server_errors), 0);
+    // The dev proxy's drops are rare (about one in 300 s); many would be something else.
+    assert!(
+        t(&totals.dropped) <= 3,
+        "{} calls dropped by the dev proxy",
+        t(&totals.dropped)
+    );
     assert!(t(&totals.requests) > 0 && t(&totals.rotations) > 0 && t(&totals.revocations) > 0);
 
     // Exactly one audit entry per successful operation.
@@ -448,17 +532,17 @@ fn run(name: &str, seconds: u64) {
         .collect();
     let logs = w.logs();
     assert!(!files.is_empty());
-    for value in &values {
-        let random_part = &value[24..value.len() - 6];
-        for (path, text) in &files {
-            assert!(
-                !text.contains(random_part),
-                "{} holds a key",
-                path.display()
-            );
-        }
-        assert!(!logs.contains(random_part), "a log holds a key");
-        assert!(!listed.body.contains(value.as_str()) && !relisted.body.contains(value.as_str()));
+    let random_parts: HashSet<&str> = values.iter().map(|v| &v[24..v.len() - 6]).collect();
+    let whole: HashSet<&str> = values.iter().map(String::as_str).collect();
+    for (path, text) in &files {
+        let found = occurrences(text, &random_parts, u8::is_ascii_alphanumeric);
+        assert!(found.is_empty(), "{} holds a key", path.display());
+    }
+    let found = occurrences(&logs, &random_parts, u8::is_ascii_alphanumeric);
+    assert!(found.is_empty(), "a log holds a key");
+    for body in [&listed.body, &relisted.body] {
+        let found = occurrences(body, &whole, |b| b.is_ascii_alphanumeric() || *b == b'_');
+        assert!(found.is_empty(), "a listing holds a key");
     }
     println!(
         "{name}: scanned {} files and {} bytes of logs for {} keys: none found",
@@ -466,6 +550,47 @@ fn run(name: &str, seconds: u64) {
         logs.len(),
         values.len()
     );
+}
+
+/// Which of `needles` occur in `text`, each a run of bytes that `part_of` accepts: one
+/// pass over the text per needle length, looking each window up, instead of one search
+/// per needle. A 300 s soak issues thousands of keys and writes tens of megabytes of
+/// logs; searching for each key in turn took many minutes.
+fn occurrences<'a>(
+    text: &str,
+    needles: &HashSet<&'a str>,
+    part_of: fn(&u8) -> bool,
+) -> Vec<&'a str> {
+    let mut lengths: Vec<usize> = needles.iter().map(|n| n.len()).collect();
+    lengths.sort_unstable();
+    lengths.dedup();
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut run = 0;
+    for end in 0..bytes.len() {
+        run = if part_of(&bytes[end]) { run + 1 } else { 0 };
+        for &length in &lengths {
+            if run >= length {
+                // The window is all ASCII, so these are character boundaries.
+                if let Some(needle) = needles.get(&text[end + 1 - length..=end]) {
+                    found.push(*needle);
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn occurrences_finds_a_needle_inside_a_longer_run_and_nothing_else() {
+    let needles: HashSet<&str> = ["abcd", "xyz12345"].into_iter().collect();
+    let found = occurrences(
+        "--zzabcdzz xyz1234 é abcd",
+        &needles,
+        u8::is_ascii_alphanumeric,
+    );
+    assert_eq!(found, vec!["abcd", "abcd"]);
+    assert!(occurrences("ab cd", &needles, u8::is_ascii_alphanumeric).is_empty());
 }
 
 #[test]
