@@ -36,6 +36,16 @@ fn identity(key: &str) -> Value {
     serde_json::to_value(aero2_keys::identify(key).expect("a valid key")).unwrap()
 }
 
+/// A report the key ring took (`202`).
+fn accepted(recorded: &Reply) {
+    assert!(
+        recorded.status < 300,
+        "{} {}",
+        recorded.status,
+        recorded.body
+    );
+}
+
 fn now_ms() -> u64 {
     wall_ms()
 }
@@ -94,13 +104,7 @@ fn the_previous_releases_usage_and_events_are_recorded() {
         "command": "record_usage",
         "counts": [{"key_id": app.publishable.id, "hour": now / 3_600_000, "requests": 4, "last_used_at": now}],
     });
-    let recorded = deliver(&w, &app.id, "key_ring", &usage);
-    assert!(
-        recorded.status < 300,
-        "{} {}",
-        recorded.status,
-        recorded.body
-    );
+    accepted(&deliver(&w, &app.id, "key_ring", &usage));
     let hours = w.get(
         &format!("/v1/keys/{}/usage", app.publishable.id),
         &app.secret.value,
@@ -118,13 +122,7 @@ fn the_previous_releases_usage_and_events_are_recorded() {
             "observed": {"client": {"ip": "198.51.100.77", "user_agent": "Mozilla/5.0"}, "origins": ["https://shop.example"]},
         }],
     });
-    let recorded = deliver(&w, &app.id, "key_ring", &events);
-    assert!(
-        recorded.status < 300,
-        "{} {}",
-        recorded.status,
-        recorded.body
-    );
+    accepted(&deliver(&w, &app.id, "key_ring", &events));
     let log = w.get(
         "/v1/audit_log?event=key.secret_in_browser",
         &app.secret.value,
@@ -154,13 +152,7 @@ fn an_unknown_event_kind_does_not_take_the_batchs_known_events_with_it() {
             {"key_id": app.secret.id, "event": "rate_limited", "count": 5, "last_at": now, "observed": observed},
         ],
     });
-    let recorded = deliver(&w, &app.id, "key_ring", &events);
-    assert!(
-        recorded.status < 300,
-        "{} {}",
-        recorded.status,
-        recorded.body
-    );
+    accepted(&deliver(&w, &app.id, "key_ring", &events));
     let log = w.get("/v1/audit_log?event=key.rate_limited", &app.secret.value);
     let entry = &log.json["entries"][0];
     assert_eq!(entry["key_id"], app.secret.id.as_str(), "{}", log.body);
