@@ -76,22 +76,22 @@ fn dropped_by_dev_proxy(reply: &Reply) -> bool {
     reply.status == 503 && reply.body.starts_with("Your worker restarted mid-request")
 }
 
-/// The key that `matches`, from the list, once a call that may still be under way has had
-/// a second to finish (a key ring runs one change at a time, in order).
+/// Every listed key, once a call that may still be under way has had a second to finish
+/// (a key ring runs one change at a time, in order).
+fn listed_keys(w: &Worker, admin: &str) -> Vec<serde_json::Value> {
+    std::thread::sleep(Duration::from_secs(1));
+    let listed = w.get("/v1/keys?include_revoked=true", admin);
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    listed.json["keys"].as_array().unwrap().clone()
+}
+
+/// The listed key that `matches` ([`listed_keys`]).
 fn listed_key(
     w: &Worker,
     admin: &str,
     matches: impl Fn(&serde_json::Value) -> bool,
 ) -> Option<serde_json::Value> {
-    std::thread::sleep(Duration::from_secs(1));
-    let listed = w.get("/v1/keys?include_revoked=true", admin);
-    assert_eq!(listed.status, 200, "{}", listed.body);
-    listed.json["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| matches(k))
-        .cloned()
+    listed_keys(w, admin).into_iter().find(|k| matches(k))
 }
 
 /// A management call as a client makes it: a 503 `temporarily_unavailable` (retryable, as
@@ -252,14 +252,14 @@ fn run(name: &str, seconds: u64) {
                             drop(book);
                             // Rotated if a key names it as its predecessor; the old key
                             // then ends at its grace period's end, read from the list.
-                            let successor =
-                                listed_key(w, admin, |k| k["rotated_from"] == facts.id.as_str());
+                            let keys = listed_keys(w, admin);
+                            let id = facts.id.as_str();
                             book = ledger.lock().unwrap();
-                            if successor.is_some() {
+                            if keys.iter().any(|k| k["rotated_from"] == id) {
                                 totals.rotations.fetch_add(1, Ordering::Relaxed);
-                                let old = listed_key(w, admin, |k| k["id"] == facts.id.as_str());
-                                let ends = old
-                                    .as_ref()
+                                let ends = keys
+                                    .iter()
+                                    .find(|k| k["id"] == id)
                                     .and_then(|k| k["expires_at"].as_str())
                                     .map(parse_time)
                                     .unwrap_or_else(wall_ms);
