@@ -216,7 +216,7 @@ impl KeyRingObject {
                 Ok(json_response(202, &Empty {}))
             }
             RingCommand::RecordEvents(received) => {
-                if !received.unreadable.is_empty() {
+                if received.any_unreadable() {
                     // A gate of a later release: its deploy, or a rollback of this Worker
                     // alone. Named here so that the gap in the audit log has a cause.
                     console_warn!(

@@ -231,7 +231,7 @@ mod tests {
             serde_json::to_value(&read.events).unwrap(),
             events["events"]
         );
-        assert!(read.unreadable.is_empty());
+        assert!(!read.any_unreadable());
         for message in [
             json!({"command": "init", "application": {"id": APP, "name": "A", "environment": "live", "created_at": 5}, "client": client}),
             json!({"command": "manage", "actor": {"type": "operator"}, "client": client, "op": {"name": "list_keys", "include_revoked": true}}),
@@ -314,12 +314,31 @@ mod tests {
         // What cannot be read is named only by a kind made of the characters event kinds
         // use, so nothing a sender put there reaches a log as it is.
         assert_eq!(
-            read.unreadable,
-            vec![
-                ("secret_in_screenshot".to_string(), 3),
-                ("unreadable".to_string(), 1),
-                ("unreadable".to_string(), 1),
-            ]
+            read.unreadable_summary(),
+            "3 × secret_in_screenshot, 2 × unreadable"
+        );
+    }
+
+    /// The log line stays one short line whatever a report holds: events of one kind are
+    /// counted together (counts saturate), and only the first few kinds are named.
+    #[test]
+    fn the_unreadable_events_log_line_is_bounded() {
+        let many_kinds: Vec<_> = (0..500)
+            .map(|i| json!({"event": format!("kind_{i}"), "count": 1}))
+            .chain((0..3).map(|_| json!({"event": "kind_0", "count": u32::MAX})))
+            .collect();
+        let events = json!({"command": "record_events", "v": 2, "events": many_kinds});
+        let Ok(RingCommand::RecordEvents(read)) = RingCommand::from_json(&events.to_string())
+        else {
+            panic!("record_events")
+        };
+        assert_eq!(
+            read.unreadable_summary(),
+            format!(
+                "{} × kind_0, 1 × kind_1, 1 × kind_2, 1 × kind_3, 1 × kind_4, 1 × kind_5, \
+                 1 × kind_6, 1 × kind_7, and 492 events of other kinds",
+                u32::MAX
+            )
         );
     }
 

@@ -198,10 +198,13 @@ pub enum RingCommand {
 #[derive(Debug, Default)]
 pub struct ReceivedEvents {
     pub events: Vec<SeenEvent>,
-    /// Each event that could not be read: its `event` name if that is made of the
-    /// characters event kinds use (at most 64 of `a-z`, `0-9`, `_`, `.`), else
-    /// "unreadable", so that nothing a sender wrote reaches a log as it is; and its count.
-    pub unreadable: Vec<(String, u32)>,
+    /// The events that could not be read, by kind: the `event` name if that is made of
+    /// the characters event kinds use (at most 64 of `a-z`, `0-9`, `_`, `.`), else
+    /// "unreadable", so that nothing a sender wrote reaches a log as it is; and how many.
+    /// At most [`Self::NAMED_KINDS`] kinds are kept, so that the log line stays short.
+    unreadable: Vec<(String, u32)>,
+    /// How many unreadable events were of kinds past the first few.
+    unreadable_elsewhere: u32,
 }
 
 impl ReceivedEvents {
@@ -226,16 +229,33 @@ impl ReceivedEvents {
                             b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.'
                         });
                     let name = if plain { &named.event } else { "unreadable" };
-                    received
-                        .unreadable
-                        .push((name.to_string(), named.count.max(1)));
+                    received.set_aside(name, named.count.max(1));
                 }
             }
         }
         received
     }
 
-    /// The log line for the events set aside: `2 × secret_in_screenshot, 1 × unreadable`.
+    /// How many kinds of unreadable events the log line names; the rest are counted.
+    const NAMED_KINDS: usize = 8;
+
+    fn set_aside(&mut self, kind: &str, count: u32) {
+        if let Some((_, counted)) = self.unreadable.iter_mut().find(|(name, _)| name == kind) {
+            *counted = counted.saturating_add(count);
+        } else if self.unreadable.len() < Self::NAMED_KINDS {
+            self.unreadable.push((kind.to_string(), count));
+        } else {
+            self.unreadable_elsewhere = self.unreadable_elsewhere.saturating_add(count);
+        }
+    }
+
+    /// Whether any event was set aside.
+    pub fn any_unreadable(&self) -> bool {
+        !self.unreadable.is_empty()
+    }
+
+    /// The log line for the events set aside: `2 × secret_in_screenshot, 1 × unreadable`,
+    /// with `, and N events of other kinds` past the first few kinds.
     pub fn unreadable_summary(&self) -> String {
         let mut summary = String::new();
         for (i, (name, count)) in self.unreadable.iter().enumerate() {
@@ -243,6 +263,10 @@ impl ReceivedEvents {
                 summary.push_str(", ");
             }
             summary.push_str(&format!("{count} × {name}"));
+        }
+        if self.unreadable_elsewhere > 0 {
+            let elsewhere = self.unreadable_elsewhere;
+            summary.push_str(&format!(", and {elsewhere} events of other kinds"));
         }
         summary
     }
