@@ -169,7 +169,8 @@ async fn create_application(req: &mut Request, who: &Who, env: &Env) -> ApiResul
 /// Test builds only: `kv` makes an application's KV writes fail for a while
 /// (`{"fail_for_ms"}`); `retention` runs its daily clean-up as if days had passed
 /// (`{"days_later"}`); `partition` cuts one regional replica off from the key ring
-/// (`{"region", "shard", "for_ms"}`).
+/// (`{"region", "shard", "for_ms"}`); `reports` makes its key ring refuse the gates' event
+/// reports (`{"for_ms"}`).
 #[cfg(feature = "fault-injection")]
 pub async fn inject_fault(
     req: &mut Request,
@@ -203,6 +204,14 @@ pub async fn inject_fault(
                 ..
             },
         ) => RingCommand::InjectKvFailure { fail_for_ms },
+        (
+            "reports",
+            Fault {
+                for_ms: Some(for_ms),
+                region: None,
+                ..
+            },
+        ) => RingCommand::RefuseReports { for_ms },
         (
             "retention",
             Fault {

@@ -216,11 +216,18 @@ async function sendReports(env) {
   if (!due) return;
   await Promise.allSettled(due.split("\n").filter(Boolean).map(async (line) => {
     const tab = line.indexOf("\t");
-    const stub = env.KEY_RING.get(env.KEY_RING.idFromName(line.slice(0, tab)));
-    const answer = await stub.fetch(OBJECT_URL, { method: "POST", body: line.slice(tab + 1) });
+    const kind = () => /"command":"([a-z_]+)"/.exec(line)?.[1] ?? "report";
+    let answer;
+    try {
+      const stub = env.KEY_RING.get(env.KEY_RING.idFromName(line.slice(0, tab)));
+      answer = await stub.fetch(OBJECT_URL, { method: "POST", body: line.slice(tab + 1) });
+    } catch (error) {
+      // Named by its type only: a runtime's message is not ours to vouch for.
+      console.error(`gate: a ${kind()} report could not reach its key ring (${error?.name ?? "error"}); it is not sent again`);
+      return;
+    }
     if (!answer.ok) {
-      const kind = /"command":"([a-z_]+)"/.exec(line)?.[1] ?? "report";
-      console.error(`gate: a key ring refused a ${kind} report (${answer.status}); it is not sent again`);
+      console.error(`gate: a key ring refused a ${kind()} report (${answer.status}); it is not sent again`);
     }
     await answer.body?.cancel();
   }));

@@ -164,6 +164,47 @@ fn an_unknown_event_kind_does_not_take_the_batchs_known_events_with_it() {
     );
 }
 
+/// A report its key ring refuses is not sent again, so its events are lost; but not
+/// silently: the gate's log names the report's kind and the answer's status.
+#[test]
+fn an_event_report_its_key_ring_refuses_is_named_in_the_gates_log() {
+    let w = Worker::start(
+        "protocol-skew-refused",
+        Options {
+            test_build: true,
+            vars: vec![("SECRET_KEY_VALIDATION", "edge".into())],
+            ..Options::default()
+        },
+    );
+    let app = w.create_application("Skew refused reports", "production");
+    let refusing = w.post(
+        &format!("/__faults/applications/{}/reports", app.id),
+        ADMIN_TOKEN,
+        Some(&json!({"for_ms": 120_000})),
+    );
+    assert_eq!(refusing.status, 200, "{}", refusing.body);
+    // Refused at the edge and reported to the key ring as a `secret_in_browser` event.
+    let reply = request(
+        "GET",
+        &w.url("/v1/users"),
+        &[
+            ("Authorization", &bearer(&app.secret.value)),
+            ("Origin", "https://x.example"),
+        ],
+        None,
+    );
+    assert_eq!(reply.code(), "secret_key_in_browser");
+    wait_until("the gate's log line", Duration::from_secs(15), || {
+        w.logs()
+            .contains("gate: a key ring refused a record_events report (503); it is not sent again")
+    });
+    let log = w.get(
+        "/v1/audit_log?event=key.secret_in_browser",
+        &app.secret.value,
+    );
+    assert_eq!(log.json["entries"], json!([]), "{}", log.body);
+}
+
 #[test]
 fn the_previous_releases_record_lookups_get_json_records() {
     let w = Worker::start(

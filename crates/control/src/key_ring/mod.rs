@@ -101,6 +101,9 @@ pub struct KeyRingObject {
     /// Test builds only: KV writes fail until this time.
     #[cfg(feature = "fault-injection")]
     kv_fail_until: Cell<u64>,
+    /// Test builds only: gates' event reports are refused until this time.
+    #[cfg(feature = "fault-injection")]
+    refuse_reports_until: Cell<u64>,
     /// Test builds only: replicas cut off (pushes dropped, renewals refused) until then.
     #[cfg(feature = "fault-injection")]
     partitions: RefCell<Vec<(crate::protocol::ReplicaName, UnixMillis)>>,
@@ -124,6 +127,8 @@ impl DurableObject for KeyRingObject {
             kv_flush: Mutex::new(()),
             #[cfg(feature = "fault-injection")]
             kv_fail_until: Cell::new(0),
+            #[cfg(feature = "fault-injection")]
+            refuse_reports_until: Cell::new(0),
             #[cfg(feature = "fault-injection")]
             partitions: RefCell::new(Vec::new()),
         }
@@ -216,6 +221,10 @@ impl KeyRingObject {
                 Ok(json_response(202, &Empty {}))
             }
             RingCommand::RecordEvents(received) => {
+                #[cfg(feature = "fault-injection")]
+                if now.0 < self.refuse_reports_until.get() {
+                    return Err(ErrorCode::TemporarilyUnavailable.into());
+                }
                 if received.any_unreadable() {
                     // A gate of a later release: its deploy, or a rollback of this Worker
                     // alone. Named here so that the gap in the audit log has a cause.
@@ -248,6 +257,11 @@ impl KeyRingObject {
             #[cfg(feature = "fault-injection")]
             RingCommand::InjectKvFailure { fail_for_ms } => {
                 self.kv_fail_until.set(now.0 + fail_for_ms);
+                Ok(json_response(200, &Empty {}))
+            }
+            #[cfg(feature = "fault-injection")]
+            RingCommand::RefuseReports { for_ms } => {
+                self.refuse_reports_until.set(now.0 + for_ms);
                 Ok(json_response(200, &Empty {}))
             }
             #[cfg(feature = "fault-injection")]

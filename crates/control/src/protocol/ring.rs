@@ -165,6 +165,9 @@ pub enum RingCommand {
     /// Test builds only: make this key ring's KV writes fail for a while.
     #[cfg(feature = "fault-injection")]
     InjectKvFailure { fail_for_ms: u64 },
+    /// Test builds only: refuse gates' event reports (503) for a while.
+    #[cfg(feature = "fault-injection")]
+    RefuseReports { for_ms: u64 },
     /// Test builds only: run the daily clean-up as if it were `days_later` days from now.
     #[cfg(feature = "fault-injection")]
     RunRetention { days_later: u64 },
@@ -485,6 +488,15 @@ impl Message for RingCommand {
                 }
                 let InjectKvFailure { fail_for_ms } = fields(text)?;
                 RingCommand::InjectKvFailure { fail_for_ms }
+            }
+            #[cfg(feature = "fault-injection")]
+            "refuse_reports" => {
+                #[derive(Deserialize)]
+                struct RefuseReports {
+                    for_ms: u64,
+                }
+                let RefuseReports { for_ms } = fields(text)?;
+                RingCommand::RefuseReports { for_ms }
             }
             #[cfg(feature = "fault-injection")]
             "fill_audit" => {
