@@ -386,3 +386,40 @@ test("an unreachable API and a session that ends mid-task say so; signing in aga
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test("a dialog held when the session ended is not given to another person who signs in", async () => {
+  const created = await operator("POST", "/v1/accounts", { name: "Held dialogs" });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const member = await person(SIZES[0]);
+  const { context, page } = member;
+  await page.goto(created.json.url.replace(/^https?:\/\/[^/]+/, dashboard));
+  await page.getByLabel("Your name").fill("Grace");
+  await page.getByRole("button", { name: "Create passkey and join" }).click();
+  await page.getByRole("button", { name: "Sign out", exact: true }).waitFor({ timeout: 10_000 });
+  const application = await apiFrom(page, "POST", "/v1/applications",
+    { name: "Held", environment: "development", account_id: created.json.account.id });
+  assert.equal(application.status, 201, JSON.stringify(application.json));
+  const id = application.json.application.id;
+  await page.goto(`${dashboard}/dashboard/#/apps/${id}`);
+  await page.locator("#keys-table tbody tr").first().waitFor();
+
+  // The member types into a dialog; the session ends on submit; the operator signs in on
+  // the same tab, to the same page. What the member typed is not the operator's.
+  await page.getByRole("button", { name: "Create key" }).click();
+  const keyDialog = page.locator("#key-dialog");
+  await keyDialog.getByLabel("Label").fill("the member's label");
+  await context.clearCookies();
+  await page.evaluate(() => { const d = document.querySelector("#key-dialog"); if (d.open) d.querySelector("form").requestSubmit(); });
+  await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#keys-table tbody tr").first().waitFor();
+  assert.equal(new URL(page.url()).hash, `#/apps/${id}`, "the same page");
+  // Given back, it would open as the page finishes loading: wait past that.
+  await page.waitForTimeout(500);
+  assert.equal(await keyDialog.evaluate((d) => d.open), false, "no dialog comes back for another person");
+  assert.doesNotMatch(await page.locator("#status").textContent(), /typed before the session ended is back/);
+  await page.getByRole("button", { name: "Create key" }).click();
+  assert.equal(await keyDialog.getByLabel("Label").inputValue(), "", "a new dialog does not hold the member's text");
+  assert.deepEqual(member.errors, []);
+  await context.close();
+});
