@@ -662,17 +662,32 @@ async function confirmed(title, what, action) {
 // opens it again as it was; anything else drops it. Confirmations close as Cancel (nothing
 // was typed, and nothing is done without asking again). The dialog that shows a new key
 // once stays open over the sign-in page until Done: closing it would lose the key.
+// Each dialog that can be held says what it edits (`subject`, kept with what was typed),
+// how it opens again (`reopen`: false if it should not) and which fields its choices show
+// (`showChoices`, once the typed values are back).
 const HELD_DIALOGS = {
-  "key-dialog": (held) => {
-    const key = held.keyId ? state.keys.find((k) => k.id === held.keyId) : null;
-    // An edit of a key that changed meanwhile is not given back: its old values would
-    // undo the other change.
-    if (held.keyId && (!key || editableState(key) !== held.keyState)) return false;
-    openKeyDialog(key);
-    return true;
+  "key-dialog": {
+    subject: () => (keyDialog.key ? { keyId: keyDialog.key.id, keyState: editableState(keyDialog.key) } : {}),
+    reopen: (held) => {
+      const key = held.keyId ? state.keys.find((k) => k.id === held.keyId) : null;
+      // An edit of a key that changed meanwhile is not given back: its old values would
+      // undo the other change.
+      if (held.keyId && (!key || editableState(key) !== held.keyState)) return false;
+      openKeyDialog(key);
+      return true;
+    },
+    showChoices: () => { showKindFields(); showExpiryDate(); },
   },
-  "webhook-dialog": () => { $("#add-endpoint").click(); return true; },
-  "canary-dialog": () => { $("#create-canary").click(); return true; },
+  "webhook-dialog": {
+    subject: () => ({}),
+    reopen: () => { $("#add-endpoint").click(); return true; },
+    showChoices: () => showEventChoices(),
+  },
+  "canary-dialog": {
+    subject: () => ({}),
+    reopen: () => { $("#create-canary").click(); return true; },
+    showChoices: () => {},
+  },
 };
 let heldDialog = null;
 
@@ -687,13 +702,12 @@ const checkable = (field) => field.type === "checkbox" || field.type === "radio"
 function holdOpenDialogs() {
   for (const dialog of document.querySelectorAll("dialog[open]")) {
     if (dialog.id === "reveal-dialog") continue;
-    if (HELD_DIALOGS[dialog.id] && !heldDialog) {
+    if (Object.hasOwn(HELD_DIALOGS, dialog.id) && !heldDialog) {
       heldDialog = {
         dialog: dialog.id,
         page: location.hash,
         who: signedInAs(),
-        keyId: dialog.id === "key-dialog" ? keyDialog.key?.id ?? null : null,
-        keyState: dialog.id === "key-dialog" && keyDialog.key ? editableState(keyDialog.key) : null,
+        ...HELD_DIALOGS[dialog.id].subject(),
         fields: [...dialog.querySelectorAll("input, select, textarea")]
           .filter((field) => field.id || field.name)
           .map((field) => ({ id: field.id, name: field.name, value: field.value, checked: checkable(field) ? field.checked : null })),
@@ -709,7 +723,8 @@ function restoreHeldDialog() {
   const held = heldDialog;
   heldDialog = null;
   if (!held || held.page !== location.hash || held.who !== signedInAs()) return;
-  if (!HELD_DIALOGS[held.dialog](held)) {
+  const kind = HELD_DIALOGS[held.dialog];
+  if (!kind.reopen(held)) {
     say("What you were editing changed or is gone while you were signed out, so nothing was changed: open it again to see it as it is now.");
     return;
   }
@@ -724,9 +739,7 @@ function restoreHeldDialog() {
     if (saved.checked !== null) field.checked = saved.checked;
     else field.value = saved.value;
   }
-  // The fields each choice shows or hides.
-  if (held.dialog === "key-dialog") { showKindFields(); showExpiryDate(); }
-  if (held.dialog === "webhook-dialog") showEventChoices();
+  kind.showChoices();
   say("What you typed before the session ended is back: check it, then submit.");
 }
 
