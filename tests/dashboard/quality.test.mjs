@@ -410,6 +410,9 @@ test("a dialog held when the session ended is not given to another person who si
   await keyDialog.getByLabel("Label").fill("the member's label");
   await context.clearCookies();
   await page.evaluate(() => { const d = document.querySelector("#key-dialog"); if (d.open) d.querySelector("form").requestSubmit(); });
+  await page.getByLabel("Operator token (ADMIN_TOKEN)").waitFor();
+  // What was typed is held in the page's memory only, not left in the closed dialog.
+  assert.equal(await page.locator("#key-label").inputValue(), "", "the closed dialog keeps no typed text");
   await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.locator("#keys-table tbody tr").first().waitFor();
@@ -422,4 +425,87 @@ test("a dialog held when the session ended is not given to another person who si
   assert.equal(await keyDialog.getByLabel("Label").inputValue(), "", "a new dialog does not hold the member's text");
   assert.deepEqual(member.errors, []);
   await context.close();
+});
+
+test("a create dialog whose own submit worked is not given back after the session ends during its answer", async () => {
+  const created = await operator("POST", "/v1/applications", { name: "Answered", environment: "development" });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const id = created.json.application.id;
+  const { context, page, errors } = await person(SIZES[0]);
+  await page.goto(`${dashboard}/dashboard/#/apps/${id}`);
+  await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#keys-table tbody tr").first().waitFor();
+  // The create reaches the API at once; its answer reaches the page only when released.
+  let release;
+  const released = new Promise((resolve) => { release = resolve; });
+  await page.route(`**/v1/applications/${id}/keys`, async (route) => {
+    if (route.request().method() !== "POST") return route.continue();
+    const response = await route.fetch();
+    await released;
+    await route.fulfill({ response });
+  });
+  await page.getByRole("button", { name: "Create key" }).click();
+  const keyDialog = page.locator("#key-dialog");
+  await keyDialog.getByLabel("Label").fill("made once");
+  await keyDialog.getByRole("button", { name: "Create" }).click();
+  const made = async () => (await operator("GET", `/v1/applications/${id}/keys`)).json.keys.filter((k) => k.label === "made once");
+  for (let i = 0; i < 50 && (await made()).length === 0; i++) await page.waitForTimeout(100);
+  assert.equal((await made()).length, 1, "the create reached the API");
+  // Another request meets the session's end while the create's answer is on its way.
+  await context.clearCookies();
+  await page.evaluate(() => document.querySelector("#audit-filters").dispatchEvent(new Event("change")));
+  await page.getByLabel("Operator token (ADMIN_TOKEN)").waitFor();
+  release();
+  await page.locator("#reveal-dialog").waitFor();
+  await page.locator("#reveal-dialog").getByRole("button", { name: "Done" }).click();
+  await page.unroute(`**/v1/applications/${id}/keys`);
+  await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#keys-table tbody tr").first().waitFor();
+  await page.waitForTimeout(500);
+  assert.equal(await keyDialog.evaluate((d) => d.open), false, "the dialog of a create that worked does not come back");
+  assert.equal((await made()).length, 1);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a dialog held for a member whose role lost the right to it is not given back", async () => {
+  const created = await operator("POST", "/v1/accounts", { name: "Demoted" });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const accountId = created.json.account.id;
+  const owner = await person(SIZES[0]);
+  await owner.page.goto(created.json.url.replace(/^https?:\/\/[^/]+/, dashboard));
+  await owner.page.getByLabel("Your name").fill("Owner");
+  await owner.page.getByRole("button", { name: "Create passkey and join" }).click();
+  await owner.page.getByRole("button", { name: "Sign out", exact: true }).waitFor({ timeout: 10_000 });
+  const application = await apiFrom(owner.page, "POST", "/v1/applications", { name: "Demoted app", environment: "development", account_id: accountId });
+  assert.equal(application.status, 201, JSON.stringify(application.json));
+  const id = application.json.application.id;
+  const invitation = await apiFrom(owner.page, "POST", `/v1/accounts/${accountId}/invitations`, { role: "developer" });
+  assert.equal(invitation.status, 201, JSON.stringify(invitation.json));
+  const developer = await person(SIZES[0]);
+  const { page } = developer;
+  await page.goto(invitation.json.url.replace(/^https?:\/\/[^/]+/, dashboard));
+  await page.getByLabel("Your name").fill("Developer");
+  await page.getByRole("button", { name: "Create passkey and join" }).click();
+  await page.getByRole("button", { name: "Sign out", exact: true }).waitFor({ timeout: 10_000 });
+  const memberId = await page.evaluate(() => fetch("/v1/dashboard/session").then((r) => r.json()).then((s) => s.memberships[0].member_id));
+  await page.goto(`${dashboard}/dashboard/#/apps/${id}`);
+  await page.getByRole("button", { name: "Create key" }).click();
+  await page.locator("#key-label").fill("the developer's key");
+  await developer.context.clearCookies();
+  await page.evaluate(() => { const d = document.querySelector("#key-dialog"); if (d.open) d.querySelector("form").requestSubmit(); });
+  await page.getByRole("button", { name: "Continue with a passkey" }).waitFor();
+  const demoted = await apiFrom(owner.page, "PATCH", `/v1/accounts/${accountId}/members/${memberId}`, { role: "viewer" });
+  assert.equal(demoted.status, 200, JSON.stringify(demoted.json));
+  await page.getByRole("button", { name: "Continue with a passkey" }).click();
+  await page.getByRole("button", { name: "Sign out", exact: true }).waitFor({ timeout: 10_000 });
+  assert.equal(new URL(page.url()).hash, `#/apps/${id}`);
+  await page.locator("#keys-table tbody tr").first().waitFor();
+  await page.waitForTimeout(500);
+  assert.equal(await page.locator("#key-dialog").evaluate((d) => d.open), false, "a viewer gets no key dialog back");
+  assert.equal(await page.locator("#key-label").inputValue(), "", "nor its typed label");
+  await developer.context.close();
+  await owner.context.close();
 });

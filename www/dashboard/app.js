@@ -260,6 +260,7 @@ $("#sign-out").addEventListener("click", async () => {
     // say so rather than pretend, so the operator can try again.
     if (error.status !== 401) { say(`Not signed out: ${error.message}`); return; }
   }
+  heldDialog = null; // whoever signs in next in this tab gets nothing typed before
   showSignIn();
   say("Signed out.");
 });
@@ -662,11 +663,13 @@ async function confirmed(title, what, action) {
 // opens it again as it was; anything else drops it. Confirmations close as Cancel (nothing
 // was typed, and nothing is done without asking again). The dialog that shows a new key
 // once stays open over the sign-in page until Done: closing it would lose the key.
-// Each dialog that can be held says what it edits (`subject`, kept with what was typed),
-// how it opens again (`reopen`: false if it should not) and which fields its choices show
-// (`showChoices`, once the typed values are back).
+// Each dialog that can be held says whether the person signed in may still use it
+// (`allowed`: a role can change while signed out), what it edits (`subject`, kept with what
+// was typed), how it opens again (`reopen`: false if it should not) and which fields its
+// choices show (`showChoices`, once the typed values are back).
 const HELD_DIALOGS = {
   "key-dialog": {
+    allowed: () => canChangeKeys(),
     subject: () => (keyDialog.key ? { keyId: keyDialog.key.id, keyState: editableState(keyDialog.key) } : {}),
     reopen: (held) => {
       const key = held.keyId ? state.keys.find((k) => k.id === held.keyId) : null;
@@ -679,17 +682,25 @@ const HELD_DIALOGS = {
     showChoices: () => { showKindFields(); showExpiryDate(); },
   },
   "webhook-dialog": {
+    allowed: () => canManageWebhooks(),
     subject: () => ({}),
     reopen: () => { $("#add-endpoint").click(); return true; },
     showChoices: () => showEventChoices(),
   },
   "canary-dialog": {
+    allowed: () => canChangeKeys(),
     subject: () => ({}),
     reopen: () => { $("#create-canary").click(); return true; },
     showChoices: () => {},
   },
 };
 let heldDialog = null;
+
+/** A held dialog's own submit worked after all (its answer came after the session ended
+ *  under it): giving it back would do the same thing twice. */
+function dropHeld(dialogId) {
+  if (heldDialog?.dialog === dialogId) heldDialog = null;
+}
 
 /** What the key dialog edits of a key, to tell whether it changed. */
 const editableState = (key) => JSON.stringify([key.label, policyOf(key), key.policy_expires_at ?? null, key.status, key.suspended_at ?? null]);
@@ -713,6 +724,9 @@ function holdOpenDialogs() {
           .map((field) => ({ id: field.id, name: field.name, value: field.value, checked: checkable(field) ? field.checked : null })),
       };
     }
+    // What was typed is held in memory only, not left in the closed dialog's fields for
+    // whoever uses this tab next (a webhook URL can itself be a secret).
+    if (Object.hasOwn(HELD_DIALOGS, dialog.id)) dialog.querySelector("form")?.reset();
     dialog.close();
   }
 }
@@ -724,6 +738,10 @@ function restoreHeldDialog() {
   heldDialog = null;
   if (!held || held.page !== location.hash || held.who !== signedInAs()) return;
   const kind = HELD_DIALOGS[held.dialog];
+  if (!kind.allowed()) {
+    say("Your role no longer allows what you were doing when the session ended, so it was not opened again.");
+    return;
+  }
   if (!kind.reopen(held)) {
     say("What you were editing changed or is gone while you were signed out, so nothing was changed: open it again to see it as it is now.");
     return;
@@ -1019,6 +1037,7 @@ $("#canary-form").addEventListener("submit", async (event) => {
   button.disabled = true;
   try {
     const { key } = await api("POST", `${base()}/keys`, body);
+    dropHeld("canary-dialog");
     $("#canary-dialog").close();
     reveal("Your canary key", [key]);
     $("#reveal-advice").textContent = "Plant it where a thief would look. Nothing of yours may ever use it: any use is refused, recorded and alerted.";
@@ -1085,6 +1104,7 @@ $("#key-form").addEventListener("submit", async (event) => {
     keyDialog.busy = false;
     $("#key-dialog-submit").disabled = false;
   }
+  dropHeld("key-dialog");
   dialog.close();
   if (editing) {
     replaceKey(saved);
@@ -1549,6 +1569,7 @@ $("#webhook-form").addEventListener("submit", async (event) => {
     webhooks.busy = false;
     $("#webhook-dialog-submit").disabled = false;
   }
+  dropHeld("webhook-dialog");
   dialog.close();
   const { endpoint, secret } = created;
   revealOnce("Your endpoint's signing secret", [{ name: "Signing secret", detail: endpoint.url, value: secret }],
@@ -1591,6 +1612,9 @@ async function loadSession() {
   state.sessionEnded = false;
   state.kind = session.kind;
   state.memberships = session.memberships ?? [];
+  // Another person in this tab: what the last one typed is dropped now, not at the next
+  // page load (which may fail, and leave it in memory).
+  if (heldDialog && heldDialog.who !== signedInAs()) heldDialog = null;
   const remembered = localStorage.getItem("aero2.account");
   state.accountId = state.memberships.some((m) => m.account_id === remembered) ? remembered : state.memberships[0]?.account_id ?? null;
   renderNav();
