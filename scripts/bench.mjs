@@ -30,10 +30,10 @@ const settings = smoke
 const GATE_BUDGET_BYTES = 153_600;
 const BUNDLE_BUDGET_BYTES = 400_000;
 // The deployment is over that budget, so it may not grow while it is: the smoke pass fails
-// above this ceiling, the size it reached on 2026-12-05 (551,090 bytes) rounded up to
+// above this ceiling, the size it reached on 2026-12-05 (550,700 bytes) rounded up to
 // 500. A change that must pass it raises this number in the same commit and says why; a
 // change that makes room lowers it.
-const DEPLOYMENT_CEILING_BYTES = 551_500;
+const DEPLOYMENT_CEILING_BYTES = 551_000;
 const env = { ...process.env, PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false" };
 const ADMIN_TOKEN = "bench-operator-token-0123456789";
 const step = (text) => console.log(`==> ${text}`);

@@ -4,10 +4,11 @@
 // second Worker, reached through the CONTROL service binding and the Durable Object
 // bindings; a gated request never loads it.
 //
-// Per request, first the quick path: the method, the URL, Authorization and Origin cross
-// into wasm, and a request they already refuse (a malformed key, a bad checksum, no key)
-// is answered at once, with no Gate built and no other header read. Otherwise the headers
-// cross once, as one string; the answer or the forwarding plan crosses back as one string;
+// Per request, first the quick path: the method, the URL and the headers (as one string)
+// cross into wasm, and a request they already refuse (a malformed key, a bad checksum, no
+// key, and no secret key sent elsewhere instead) is answered at once, with no Gate built.
+// Otherwise the same string starts the Gate; the answer or the forwarding plan crosses
+// back as one string;
 // the signature is made by WebCrypto with a key imported at the first forward.
 import { env as startupEnv } from "cloudflare:workers";
 import wasmModule from "../build/aero2_gate_bg.wasm";
@@ -265,7 +266,7 @@ function afterResponse(env, ctx) {
 // request reads them and answers as it always did.
 try {
   setUp(startupEnv);
-  const warm = quick("GET", "https://start-up.invalid/v1/start-up", undefined, undefined);
+  const warm = quick("GET", "https://start-up.invalid/v1/start-up", "");
   if (warm !== 0) unpack(quick_answer(warm));
 } catch (error) {
   console.error(`gate start-up: ${error}`);
@@ -274,14 +275,15 @@ try {
 /** Handles one request; `region` is a test build's region hint (empty in production). */
 export async function handle(request, env, ctx, region = "") {
   if (!signing) setUp(env);
-  const refused = quick(request.method, request.url, request.headers.get("authorization") ?? undefined, request.headers.get("origin") ?? undefined);
+  const lines = headerLines(request.headers);
+  const refused = quick(request.method, request.url, lines);
   if (refused !== 0) {
     // Nothing changed in the isolate; only the clock can make reports due.
     if (reportsDueAt !== Infinity && Date.now() >= reportsDueAt) afterResponse(env, ctx);
     return respond(quickAnswer(refused));
   }
   const cf = request.cf ?? {};
-  const gate = Gate.start(request.method, request.url, headerLines(request.headers), cf.continent ?? "", cf.country ?? "",
+  const gate = Gate.start(request.method, request.url, lines, cf.continent ?? "", cf.country ?? "",
     Number(cf.longitude ?? NaN), region, Date.now());
   let answer; // the control plane's, while its failure report is counted
   try {

@@ -149,13 +149,8 @@ impl Gate {
 /// bad path), the number of its answer ([`quick_answer`]); 0 when the request needs a
 /// [`Gate`].
 #[wasm_bindgen]
-pub fn quick(
-    method: &str,
-    url: &str,
-    authorization: Option<String>,
-    origin: Option<String>,
-) -> u32 {
-    match machine::quick_reply(method, url, authorization.as_deref(), origin.as_deref()) {
+pub fn quick(method: &str, url: &str, headers: &str) -> u32 {
+    match machine::quick_reply(method, url, headers) {
         Some(answer) => isolate::with(|i| i.answers.number(answer)),
         None => 0,
     }

@@ -143,27 +143,19 @@ enum FirstChecks<'u> {
     },
 }
 
-/// The answer to a request that the first checks refuse, made from its method, its URL,
-/// `Authorization` and `Origin` alone: the host's quick path, which reads no other header,
+/// The answer to a request that the first checks refuse, made from its method, its URL and
+/// its headers (`Authorization`, `Origin`, and the others only for a secret key sent
+/// outside `Authorization`): the host's quick path, which
 /// builds no [`Gate`](crate::Gate) and counts nothing (a malformed key costs no storage
 /// read and no count). `None` when the request needs the whole machine. It is the same
 /// code as [`Machine::start`]'s first checks, so the two cannot disagree (a test holds
 /// them to it for random requests).
-pub fn quick_reply(
-    method: &str,
-    url: &str,
-    authorization: Option<&str>,
-    origin: Option<&str>,
-) -> Option<QuickReply> {
+pub fn quick_reply(method: &str, url: &str, headers: &str) -> Option<QuickReply> {
     // A preflight also reads Access-Control-Request-Method and -Headers.
     if method == "OPTIONS" {
         return None;
     }
-    let headers = RequestHeaders {
-        authorization,
-        origin,
-        ..RequestHeaders::default()
-    };
+    let headers = RequestHeaders::parse(headers);
     let mut machine = Machine::new();
     machine.keep_refusal_unbuilt = true;
     let target = RequestTarget::split(url);
@@ -172,6 +164,24 @@ pub fn quick_reply(
         FirstChecks::Answered => machine.quick_refusal,
         FirstChecks::Elsewhere | FirstChecks::Gated { .. } => None,
     }
+}
+
+/// A secret key anywhere but `Authorization`: in the path, the query, another header or a
+/// cookie, as sent or percent-decoded.
+fn secret_key_outside_authorization(
+    path: &str,
+    target: &RequestTarget<'_>,
+    headers: &RequestHeaders<'_>,
+) -> Option<KeyIdentity> {
+    secret_key_in(path)
+        .or_else(|| target.query.and_then(secret_key_in))
+        .or_else(|| {
+            headers
+                .all
+                .iter()
+                .filter(|(name, _)| *name != "authorization")
+                .find_map(|(_, value)| secret_key_in(value))
+        })
 }
 
 /// Methods that are gated and forwarded. Others (`TRACE`, `CONNECT`, …) are refused: a
@@ -231,20 +241,11 @@ impl Machine {
             FirstChecks::Gated { path, key } => (path, key),
             FirstChecks::Answered | FirstChecks::Elsewhere => return,
         };
-        // A secret key anywhere else (the path, the query, another header, a cookie), as
-        // sent or percent-decoded, would reach the origin, its logs and its caches. It is
+        // A secret key anywhere else would reach the origin, its logs and its caches. It is
         // refused with 400 whatever its record says, and its own KV record is read (never
         // a Durable Object) so that the exposure is recorded against it: verify's exposure
         // path decides. A blocked address gets the 400 without the read.
-        let exposed = secret_key_in(&path)
-            .or_else(|| target.query.and_then(secret_key_in))
-            .or_else(|| {
-                headers
-                    .all
-                    .iter()
-                    .filter(|(name, _)| *name != "authorization")
-                    .find_map(|(_, value)| secret_key_in(value))
-            });
+        let exposed = secret_key_outside_authorization(&path, &target, headers);
         let blocked = self.blocked_for(now);
         if let Some(exposed) = exposed {
             if blocked.is_some() {
@@ -358,13 +359,18 @@ impl Machine {
             self.action = Action::Respond;
             return FirstChecks::Answered;
         }
-        // Malformed keys and bad checksums stop here, before any storage read.
+        // Malformed keys and bad checksums stop here, before any storage read; unless a
+        // secret key was sent elsewhere instead (the commonest mistake: `?key=`, an
+        // `X-Api-Key` header), which `begin` refuses and records as an exposure.
         match key_from_authorization(headers.authorization) {
             Ok(key) => FirstChecks::Gated { path, key },
-            Err(rejection) => {
-                self.respond(ErrorResponse::rejection(rejection));
-                FirstChecks::Answered
-            }
+            Err(rejection) => match secret_key_outside_authorization(&path, target, headers) {
+                Some(exposed) => FirstChecks::Gated { path, key: exposed },
+                None => {
+                    self.respond(ErrorResponse::rejection(rejection));
+                    FirstChecks::Answered
+                }
+            },
         }
     }
 

@@ -632,6 +632,61 @@ fn a_secret_key_anywhere_but_authorization_is_refused_before_it_reaches_the_orig
             "{what} reached the origin"
         );
     }
+    // The commonest mistake: the key sent elsewhere and nothing in Authorization (or
+    // something that is not a key). Newcomer run, session 5: answered 401 missing_key, and
+    // the exposure was not recorded. A key of its own, whose exposure nothing above
+    // recorded (an exposure is recorded once per key and hour).
+    let created = w.post(
+        "/v1/keys",
+        &app.secret.value,
+        Some(&json!({"kind": "secret", "label": "sent without Authorization"})),
+    );
+    let (stray_id, stray_key) = (
+        created.json["key"]["id"].as_str().unwrap().to_owned(),
+        created.json["key"]["value"].as_str().unwrap().to_owned(),
+    );
+    let cookie = format!("theme=dark; k={stray_key}");
+    for (what, path, headers) in [
+        (
+            "X-Api-Key alone",
+            "/v1/orders".to_owned(),
+            vec![("X-Api-Key", stray_key.as_str())],
+        ),
+        (
+            "the query alone",
+            format!("/v1/orders?key={stray_key}"),
+            vec![],
+        ),
+        (
+            "a cookie beside a malformed Authorization",
+            "/v1/orders".to_owned(),
+            vec![
+                ("Authorization", "Bearer not-a-key"),
+                ("Cookie", cookie.as_str()),
+            ],
+        ),
+    ] {
+        let stray = from("10.30.0.3", "GET", w, &path, &headers);
+        assert_eq!(
+            (stray.status, stray.code()),
+            (400, "secret_key_outside_authorization"),
+            "{what}: {}",
+            stray.body
+        );
+    }
+    wait_until(
+        "the exposure without a key in Authorization is recorded",
+        std::time::Duration::from_secs(15),
+        || {
+            let log = w.get(
+                "/v1/audit_log?event=key.secret_outside_authorization",
+                &app.secret.value,
+            );
+            log.json["entries"]
+                .as_array()
+                .is_some_and(|entries| entries.iter().any(|e| e["key_id"] == stray_id.as_str()))
+        },
+    );
     // A publishable key is public: in a query string it is merely passed along.
     let public = from(
         "10.30.0.1",

@@ -158,6 +158,49 @@ fn a_secret_key_outside_authorization_is_refused_and_its_exposure_recorded() {
     }
 }
 
+/// The commonest mistake sends the secret key somewhere else and nothing in
+/// `Authorization` (or something that is not a key): the exposure is still found, refused
+/// with 400 and recorded, not answered as a missing or malformed key.
+#[test]
+fn a_secret_key_outside_authorization_is_found_without_a_key_in_authorization() {
+    configure("edge");
+    // A key of its own for each case: an exposure already recorded is not read again.
+    /// Where a case puts the key: the request's path and headers.
+    type Placed = fn(&str) -> (String, String);
+    let placed: [Placed; 3] = [
+        |secret| ("/v1/users".to_owned(), format!("x-api-key\n{secret}\n")),
+        |secret| (format!("/v1/users?key={secret}"), String::new()),
+        |secret| {
+            let headers = format!("authorization\nBearer not-a-key\ncookie\nk={secret}\n");
+            ("/v1/users".to_owned(), headers)
+        },
+    ];
+    for place in placed {
+        let secret = key(KeyKind::Secret);
+        let storage_id = identify_storage(&secret);
+        let (path, headers) = place(secret.expose_secret());
+        let headers = format!("{headers}cf-connecting-ip\n198.51.100.201\n");
+        let mut found = get(&path, &headers);
+        assert_eq!(
+            (found.action, found.target.as_str()),
+            (Action::ReadKv, storage_id.as_str()),
+            "{path} {headers:?}: {}",
+            found.reply.body
+        );
+        found.resume(200, Some(&record(KeyKind::Secret, "{}")), NOW);
+        assert_eq!(found.reply.status, 400);
+        assert!(found
+            .reply
+            .body
+            .contains("secret_key_outside_authorization"));
+        let url = format!("https://keys.example.com{path}");
+        assert!(
+            quick_reply("GET", &url, &headers).is_none(),
+            "the quick path leaves it to the machine"
+        );
+    }
+}
+
 /// The storage id a key is looked up under.
 fn identify_storage(key: &ApiKey) -> String {
     aero2_keys::identify(key.expose_secret())
@@ -606,16 +649,17 @@ mod quick_path {
         ])
     }
 
-    /// Headers the quick path does not read.
-    fn others() -> impl Strategy<Value = String> {
+    /// Other headers, a secret key among them sometimes.
+    fn others(secret: String) -> impl Strategy<Value = String> {
         prop::sample::select(vec![
-            "",
-            "cf-connecting-ip\n203.0.113.9\n",
-            "access-control-request-method\nGET\n",
-            "sec-fetch-mode\ncors\nsec-fetch-site\ncross-site\n",
-            "cookie\ntheme=dark\n",
+            String::new(),
+            String::from("cf-connecting-ip\n203.0.113.9\n"),
+            String::from("access-control-request-method\nGET\n"),
+            String::from("sec-fetch-mode\ncors\nsec-fetch-site\ncross-site\n"),
+            String::from("cookie\ntheme=dark\n"),
+            format!("cookie\ntheme=dark; k={secret}\n"),
+            format!("x-api-key\n{}\n", secret.replace('_', "%5F")),
         ])
-        .prop_map(str::to_owned)
     }
 
     proptest! {
@@ -630,12 +674,11 @@ mod quick_path {
                     key(KeyKind::Publishable).expose_secret().to_owned(),
                 ),
                 origin(),
-                others(),
+                others(key(KeyKind::Secret).expose_secret().to_owned()),
             )
         ) {
             configure("edge");
             let url = format!("https://keys.example.com{path}");
-            let quick = quick_reply(&method, &url, authorization.as_deref(), origin.as_deref());
             let mut headers = others;
             if let Some(value) = &authorization {
                 headers.push_str(&format!("authorization\n{value}\n"));
@@ -643,6 +686,7 @@ mod quick_path {
             if let Some(value) = &origin {
                 headers.push_str(&format!("origin\n{value}\n"));
             }
+            let quick = quick_reply(&method, &url, &headers);
             let whole = Machine::start(&method, &url, &headers, Some(Region::Weur), NOW);
             if let Some(answer) = quick {
                 prop_assert_eq!(whole.action, Action::Respond);
