@@ -12,6 +12,15 @@ pub fn int(value: u64) -> SqlStorageValue {
     SqlStorageValue::Integer(value as i64)
 }
 
+/// An audit page's upper bound (`seq < ?`): the cursor, or past every entry. Bounded by the
+/// largest integer JavaScript holds exactly, as SQL parameters cross into JavaScript as
+/// numbers (`i64::MAX` was logged as "outside the JavaScript safe-integer range" on every
+/// first page); every entry's seq is far below it, so the page is the same.
+pub fn before_cursor(cursor: Option<u64>) -> SqlStorageValue {
+    const PAST_EVERY_ENTRY: u64 = (1 << 53) - 1;
+    int(cursor.map_or(PAST_EVERY_ENTRY, |cursor| cursor.min(PAST_EVERY_ENTRY)))
+}
+
 pub fn text(value: impl Into<String>) -> SqlStorageValue {
     SqlStorageValue::String(value.into())
 }

@@ -354,3 +354,48 @@ fn a_page_on_another_site_cannot_lock_the_operator_out() {
     );
     assert_eq!(signed.status, 200, "{}", signed.body);
 }
+
+/// The dashboard's address as people type it, without the trailing slash, leads to the
+/// dashboard (newcomer run, session 5: it was gated, and answered 401 `missing_key`).
+#[test]
+fn the_dashboard_without_its_trailing_slash_redirects_to_it() {
+    let w = worker();
+    let bare = request("GET", &w.url("/dashboard"), &[], None);
+    assert!(
+        (300..400).contains(&bare.status),
+        "{} {}",
+        bare.status,
+        bare.body
+    );
+    let location = bare.header("Location").unwrap_or_default();
+    assert!(location.ends_with("/dashboard/"), "{location}");
+    let page = request("GET", &w.url("/dashboard/"), &[], None);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("<html"),
+        "{}",
+        &page.body[..page.body.len().min(200)]
+    );
+}
+
+/// An audit page's SQL bound stays within JavaScript's exact integers: the first page's
+/// default bound (`i64::MAX`) was logged on every read as "outside the JavaScript
+/// safe-integer range" (newcomer run, session 5).
+#[test]
+fn reading_the_audit_log_logs_no_unsafe_integer() {
+    let w = worker();
+    let app = w.create_application("Audit bound", "production");
+    for path in ["/v1/audit_log", "/v1/audit_log?cursor=999999999999999999"] {
+        let page = w.get(path, &app.secret.value);
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        assert!(
+            !page.json["entries"].as_array().unwrap().is_empty(),
+            "{path}"
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        !w.logs().contains("safe-integer"),
+        "a SQL parameter lost precision"
+    );
+}

@@ -19,6 +19,7 @@ use super::webhooks::key_data;
 use super::KeyRingObject;
 use crate::errors::ApiResult;
 use crate::protocol::{ClientInfo, KeyEvent, Observed};
+use crate::schema::before_cursor;
 use crate::views::{AuditDetail, AuditEntryView, AuditLog};
 use aero2_keys::gate::wire::SeenEvent;
 use aero2_keys::repeats::MAX_HELD_EVENTS;
@@ -275,7 +276,7 @@ impl Store {
     pub fn audit_page(&self, query: &AuditQuery<'_>) -> ApiResult<AuditLog> {
         let limit = query.limit.clamp(1, 100);
         let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq < ?");
-        let mut bindings = vec![int(query.cursor.unwrap_or(i64::MAX as u64))];
+        let mut bindings = vec![before_cursor(query.cursor)];
         if let Some(key_id) = query.key_id {
             sql.push_str(" AND key_id = ?");
             bindings.push(text(key_id.to_string()));

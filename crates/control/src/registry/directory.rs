@@ -21,7 +21,7 @@ use super::ApplicationRegistry;
 use crate::errors::{ApiError, ApiResult};
 use crate::json::json_response;
 use crate::protocol::{Caller, ClientInfo, DirectoryCommand, Membership};
-use crate::schema::{int, opt_text, text};
+use crate::schema::{before_cursor, int, opt_text, text};
 use crate::views::Empty;
 
 /// The id that stands for the operator where the accounts core wants a member (the
@@ -506,7 +506,7 @@ impl ApplicationRegistry {
                  WHERE account_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
                 vec![
                     text(account.to_string()),
-                    int(cursor.unwrap_or(i64::MAX as u64)),
+                    before_cursor(cursor),
                     int(limit + 1),
                 ],
             )?
