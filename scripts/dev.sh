@@ -57,11 +57,16 @@ setsid node scripts/support/wrangler-dev.mjs --port "$PORT" --state "$STATE_DIR"
   --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" --var "WEBHOOK_ALLOW_HTTP:true" \
   --var "DASHBOARD_ORIGIN:http://localhost:$PORT" > .wrangler/dev.log 2>&1 &
 pids+=($!)
+up=""
 for _ in $(seq 1 120); do
-  curl -fsS "http://127.0.0.1:$PORT/openapi.json" >/dev/null 2>&1 && break
+  curl -fsS "http://127.0.0.1:$PORT/openapi.json" >/dev/null 2>&1 && { up=1; break; }
   if ! kill -0 "${pids[1]}" 2>/dev/null; then cat .wrangler/dev.log; echo "wrangler dev exited" >&2; exit 1; fi
   sleep 1
 done
+if [ -z "$up" ]; then
+  echo "wrangler dev did not answer on http://127.0.0.1:$PORT within 120 s; its log is .wrangler/dev.log" >&2
+  exit 1
+fi
 
 ACCOUNT_FILE="$root/.wrangler/demo-account.json"
 INVITATION=""
