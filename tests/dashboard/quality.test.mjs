@@ -505,6 +505,7 @@ test("a dialog held for a member whose role lost the right to it is not given ba
   await page.locator("#keys-table tbody tr").first().waitFor();
   await page.waitForTimeout(500);
   assert.equal(await page.locator("#key-dialog").evaluate((d) => d.open), false, "a viewer gets no key dialog back");
+  assert.match(await page.locator("#status").textContent(), /role no longer allows/);
   assert.equal(await page.locator("#key-label").inputValue(), "", "nor its typed label");
   await developer.context.close();
   await owner.context.close();
