@@ -713,12 +713,13 @@ const checkable = (field) => field.type === "checkbox" || field.type === "radio"
 function holdOpenDialogs() {
   for (const dialog of document.querySelectorAll("dialog[open]")) {
     if (dialog.id === "reveal-dialog") continue;
-    if (Object.hasOwn(HELD_DIALOGS, dialog.id) && !heldDialog) {
+    const held = Object.hasOwn(HELD_DIALOGS, dialog.id) ? HELD_DIALOGS[dialog.id] : null;
+    if (held && !heldDialog) {
       heldDialog = {
         dialog: dialog.id,
         page: location.hash,
         who: signedInAs(),
-        ...HELD_DIALOGS[dialog.id].subject(),
+        ...held.subject(),
         fields: [...dialog.querySelectorAll("input, select, textarea")]
           .filter((field) => field.id || field.name)
           .map((field) => ({ id: field.id, name: field.name, value: field.value, checked: checkable(field) ? field.checked : null })),
@@ -726,7 +727,7 @@ function holdOpenDialogs() {
     }
     // What was typed is held in memory only, not left in the closed dialog's fields for
     // whoever uses this tab next (a webhook URL can itself be a secret).
-    if (Object.hasOwn(HELD_DIALOGS, dialog.id)) dialog.querySelector("form")?.reset();
+    if (held) dialog.querySelector("form")?.reset();
     dialog.close();
   }
 }

@@ -144,10 +144,10 @@ impl Gate {
     }
 }
 
-/// The host's quick path ([`machine::quick_reply`]): for a request that its method, URL,
-/// `Authorization` and `Origin` already refuse (a malformed key, a bad checksum, no key, a
-/// bad path), the number of its answer ([`quick_answer`]); 0 when the request needs a
-/// [`Gate`].
+/// The host's quick path ([`machine::quick_reply`]): for a request that its method, URL
+/// and headers (`name\nvalue\n` lines, as for [`Gate::start`]) already refuse (a malformed
+/// key, a bad checksum, no key, a bad path; and no secret key sent elsewhere instead), the
+/// number of its answer ([`quick_answer`]); 0 when the request needs a [`Gate`].
 #[wasm_bindgen]
 pub fn quick(method: &str, url: &str, headers: &str) -> u32 {
     match machine::quick_reply(method, url, headers) {
