@@ -1,6 +1,7 @@
 //! The request as the gate reads it: every header it looks at, read once into one value
 //! (the host hands them over in one string), and the facts derived from them.
 
+use aero2_keys::ascii_search::find_any;
 use aero2_keys::gate::is_browser_request;
 use aero2_keys::policy::referer_origin;
 
@@ -23,6 +24,17 @@ pub struct RequestHeaders<'a> {
     pub request_headers: Option<&'a str>,
 }
 
+/// The next `name\nvalue\n` pair of `rest`, and `rest` moved past it; `None` at the end,
+/// and for a name with no line feed after it (a truncated blob). The pairs are those of
+/// `split('\n')` taken two at a time, found byte by byte (see `ascii_search`).
+fn next_pair<'a>(rest: &mut &'a str) -> Option<(&'a str, &'a str)> {
+    let name_end = find_any(rest, b"\n")?;
+    let (name, after) = (&rest[..name_end], &rest[name_end + 1..]);
+    let value_end = find_any(after, b"\n").unwrap_or(after.len());
+    *rest = after.get(value_end + 1..).unwrap_or("");
+    Some((name, &after[..value_end]))
+}
+
 impl<'a> RequestHeaders<'a> {
     pub fn parse(blob: &'a str) -> Self {
         let mut headers = RequestHeaders {
@@ -38,8 +50,8 @@ impl<'a> RequestHeaders<'a> {
             request_method: None,
             request_headers: None,
         };
-        let mut lines = blob.split('\n');
-        while let (Some(name), Some(value)) = (lines.next(), lines.next()) {
+        let mut rest = blob;
+        while let Some((name, value)) = next_pair(&mut rest) {
             headers.all.push((name, value));
             let slot = match name {
                 "authorization" => &mut headers.authorization,
@@ -87,5 +99,31 @@ mod tests {
         assert_eq!(RequestHeaders::parse("").all.len(), 0);
         // A name without a value (a truncated blob) is ignored.
         assert_eq!(RequestHeaders::parse("origin").origin, None);
+        assert_eq!(RequestHeaders::parse("origin\n").origin, Some(""));
+        assert_eq!(RequestHeaders::parse("a\nb").all, [("a", "b")]);
+    }
+
+    /// The pairs are `split('\n')`'s, two at a time, whatever the blob.
+    #[test]
+    fn pairs_are_split_lines_two_at_a_time() {
+        for blob in [
+            "",
+            "\n",
+            "\n\n",
+            "a",
+            "a\n",
+            "a\nb",
+            "a\nb\n",
+            "a\nb\n\n",
+            "a\n\nc\nd\n",
+            "é\nü\n\n",
+        ] {
+            let mut lines = blob.split('\n');
+            let mut expected = Vec::new();
+            while let (Some(name), Some(value)) = (lines.next(), lines.next()) {
+                expected.push((name, value));
+            }
+            assert_eq!(RequestHeaders::parse(blob).all, expected, "{blob:?}");
+        }
     }
 }

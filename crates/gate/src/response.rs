@@ -5,6 +5,7 @@ use aero2_keys::gate::Rejection;
 use aero2_keys::http::cors;
 use aero2_keys::http::ErrorCode;
 use aero2_keys::json_text::json_string;
+use aero2_keys::ParseError;
 
 /// An answer for the host to send.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -74,8 +75,29 @@ pub fn push_header(out: &mut String, name: &str, value: &str) {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ErrorResponse {
     pub code: ErrorCode,
-    detail: Option<String>,
+    detail: Option<Detail>,
     headers: Vec<(&'static str, String)>,
+}
+
+/// What replaces the code's message. A malformed key's is kept as its [`ParseError`] and
+/// written only when the answer is: the quick path looks its answers up by this value, so
+/// a refused request builds no sentence (building it was a tenth of the quick path's time
+/// in the size-optimised wasm, measured).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Detail {
+    Malformed(ParseError),
+    #[cfg(test)]
+    Text(String),
+}
+
+impl Detail {
+    fn message(&self) -> String {
+        match self {
+            Detail::Malformed(error) => error.message(),
+            #[cfg(test)]
+            Detail::Text(text) => text.clone(),
+        }
+    }
 }
 
 impl ErrorResponse {
@@ -92,7 +114,7 @@ impl ErrorResponse {
     pub fn rejection(rejection: Rejection) -> Self {
         let mut response = ErrorResponse::new(rejection.into());
         if let Rejection::Malformed(err) = rejection {
-            response.detail = Some(err.message());
+            response.detail = Some(Detail::Malformed(err));
         }
         response
     }
@@ -109,7 +131,7 @@ impl ErrorResponse {
 
     #[cfg(test)]
     pub fn with_detail(mut self, detail: String) -> Self {
-        self.detail = Some(detail);
+        self.detail = Some(Detail::Text(detail));
         self
     }
 
@@ -152,10 +174,8 @@ impl ErrorResponse {
         body.push_str("{\"error\":{\"code\":\"");
         body.push_str(self.code.as_str());
         body.push_str("\",\"message\":");
-        json_string(
-            &mut body,
-            self.detail.as_deref().unwrap_or(self.code.message()),
-        );
+        let detail = self.detail.as_ref().map(Detail::message);
+        json_string(&mut body, detail.as_deref().unwrap_or(self.code.message()));
         body.push_str("}}");
         Reply {
             status: self.code.status(),

@@ -17,6 +17,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::ascii_search::find_from;
 use crate::base62;
 use crate::checksum::{self, CHECKSUM_LEN};
 use crate::random::{RandomError, RandomSource};
@@ -240,7 +241,7 @@ impl core::error::Error for IdError {}
 
 /// Why a string is not a well-formed Aero2 key. No variant holds any of the input, so an
 /// error can be logged or returned to a client without leaking key material.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ParseError {
     /// The input is empty.
     Empty,
@@ -429,8 +430,7 @@ pub fn find_secret_key(text: &str) -> Option<KeyIdentity> {
     let len = KeyKind::Secret.key_len();
     let bytes = text.as_bytes();
     let mut from = 0;
-    while let Some(offset) = text.get(from..).and_then(|rest| rest.find("sk_")) {
-        let start = from + offset;
+    while let Some(start) = find_from(text, b"sk_", from) {
         if let Some(candidate) = bytes.get(start..start + len) {
             // A key is ASCII, so a candidate window is valid UTF-8 when the key is there.
             let found = core::str::from_utf8(candidate)

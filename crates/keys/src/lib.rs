@@ -32,6 +32,7 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod ascii_search;
 pub mod audit_chain;
 pub mod base62;
 pub mod cache;

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ascii_search::{find_any, find_from};
 use crate::format::{identify, ApplicationId, KeyId, KeyIdentity, KeyKind};
 use crate::lifecycle::{KeyRecord, KeyStatus, RevocationReason, StatusFields, StatusName};
 pub use crate::policy::FrontendRoutes;
@@ -27,7 +28,8 @@ pub fn key_from_authorization(header: Option<&str>) -> Result<KeyIdentity, Rejec
         None | Some("") => return Err(Rejection::MissingKey),
         Some(value) => value,
     };
-    let (scheme, credentials) = header.split_once(' ').ok_or(Rejection::NotBearer)?;
+    let space = find_any(header, b" ").ok_or(Rejection::NotBearer)?;
+    let (scheme, credentials) = (&header[..space], &header[space + 1..]);
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(Rejection::NotBearer);
     }
@@ -63,14 +65,13 @@ pub struct RequestTarget<'a> {
 
 impl<'a> RequestTarget<'a> {
     pub fn split(url: &'a str) -> Self {
-        let authority_start = url.find("://").map_or(0, |i| i + 3);
-        let path_start = url[authority_start..]
-            .find(['/', '?', '#'])
-            .map_or(url.len(), |i| authority_start + i);
+        let authority_start = find_from(url, b"://", 0).map_or(0, |i| i + 3);
+        let path_start =
+            find_any(&url[authority_start..], b"/?#").map_or(url.len(), |i| authority_start + i);
         let (origin, rest) = url.split_at(path_start);
-        let rest = rest.split('#').next().unwrap_or_default();
-        let (path, query) = match rest.split_once('?') {
-            Some((path, query)) => (path, Some(query)),
+        let rest = &rest[..find_any(rest, b"#").unwrap_or(rest.len())];
+        let (path, query) = match find_any(rest, b"?") {
+            Some(at) => (&rest[..at], Some(&rest[at + 1..])),
             None => (rest, None),
         };
         RequestTarget {

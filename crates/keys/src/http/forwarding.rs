@@ -14,6 +14,7 @@ use core::fmt::Write;
 
 use base64::Engine;
 
+use crate::ascii_search::contains_any;
 use crate::format::{find_secret_key, ApplicationId, Environment, KeyId, KeyIdentity, KeyKind};
 use crate::http::query::decode_lossy;
 use crate::json_text::json_string;
@@ -153,7 +154,7 @@ pub fn secret_key_in(text: &str) -> Option<KeyIdentity> {
     }
     let mut layer = Cow::Borrowed(text);
     for _ in 0..3 {
-        if !layer.contains(['%', '+']) {
+        if !contains_any(&layer, b"%+") {
             return None;
         }
         let decoded = String::from_utf8_lossy(&decode_lossy(&layer)).into_owned();
