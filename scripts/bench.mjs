@@ -259,7 +259,8 @@ try {
   const directState = mkdtempSync(join(tmpdir(), "aero2-bench-direct-"));
   const direct = await startDirect(root, {
     rust: { rust_edge: edgeVars, rust_edge_no_cache: { ...edgeVars, EDGE_CACHE_SECONDS: "0" }, rust_strict: strictVars, rust_regional: regionalVars },
-    js: ["baseline", "baseline_no_cache", "passthrough"], jsVars: { baseline_no_cache: { EDGE_CACHE_SECONDS: "0" } },
+    js: ["baseline", "baseline_no_cache", "baseline_scan", "passthrough"],
+    jsVars: { baseline_no_cache: { EDGE_CACHE_SECONDS: "0" }, baseline_scan: { SCAN_OUTSIDE_AUTHORIZATION: "1" } },
     origin: originUrl, adminToken: ADMIN_TOKEN, stateDir: directState,
   });
   const directSamples = {};
@@ -278,6 +279,9 @@ try {
       rust_reject_malformed: { base: "rust_edge", key: malformed, expect: 401 },
       rust_reject_bad_checksum: { base: "rust_edge", key: directBad, expect: 401 },
       js_reject_malformed: { base: "baseline", key: malformed, expect: 401 },
+      // The same, by a JavaScript gate that also looks for a secret key outside
+      // Authorization, as the Rust gate does (bench/baseline-js, SCAN_OUTSIDE_AUTHORIZATION).
+      js_scan_reject_malformed: { base: "baseline_scan", key: malformed, expect: 401 },
     };
     for (const name of Object.keys(directCases)) directSamples[name] = [];
     for (let r = 0; r < settings.directRuns; r++) {
@@ -317,6 +321,7 @@ try {
     bad_checksum_over_valid: round(dr("rust_reject_bad_checksum") / dr("rust_edge")),
     js_malformed_over_valid: round(dr("js_reject_malformed") / dr("js_baseline")),
     rust_malformed_over_js_malformed: round(dr("rust_reject_malformed") / dr("js_reject_malformed")),
+    rust_malformed_over_js_scan_malformed: round(dr("rust_reject_malformed") / dr("js_scan_reject_malformed")),
   };
 
   step("2f. Where the time goes: a CPU profile of the gate inside workerd (V8's inspector), under load");
@@ -692,6 +697,7 @@ ${Object.entries(r.direct).map(([name, d]) => `| ${name} | ${d.rps.median} (${d.
 | Rust gate / JavaScript gate, the 5 s record cache in both | ${r.direct_ratios.rust_over_js} | ≥ 1.2: ${verdict(r.direct_ratios.rust_over_js >= 1.2)} |
 | Rust gate / JavaScript gate, no record cache in either | ${r.direct_ratios.rust_no_cache_over_js_no_cache} | ≥ 1.2: ${verdict(r.direct_ratios.rust_no_cache_over_js_no_cache >= 1.2)} |
 | malformed-key rejections, Rust / JavaScript | ${r.direct_ratios.rust_malformed_over_js_malformed} | ≥ 1.0: ${verdict(r.direct_ratios.rust_malformed_over_js_malformed >= 1.0)} |
+| malformed-key rejections, Rust / a JavaScript gate that also scans for a secret key outside Authorization, as the Rust gate does | ${r.direct_ratios.rust_malformed_over_js_scan_malformed ?? "(not measured)"} | (for comparison: the plain baseline does not look) |
 | Rust gate, record cache on / off | ${r.direct_ratios.cache_over_no_cache} | (the cache is kept only if it wins: > 1) |
 | Rust gate / pass-through | ${r.direct_ratios.rust_over_passthrough} | ≥ 0.85: ${verdict(r.direct_ratios.rust_over_passthrough >= 0.85)} |
 | malformed key / valid key (Rust) | ${r.direct_ratios.malformed_over_valid} | ≥ 2: ${verdict(r.direct_ratios.malformed_over_valid >= 2)} |

@@ -47,6 +47,36 @@ function parseKey(header) {
   return { key, kind: kind === "pk" ? "publishable" : "secret", applicationId: "app_" + key.slice(8, 24), environment: prefix.slice(3, 7) };
 }
 
+// With SCAN_OUTSIDE_AUTHORIZATION=1 (a second baseline in the bench), a request whose
+// Authorization holds no key is also searched for a secret key sent elsewhere: the URL and
+// every other header, as sent or percent-decoded up to three times. The Rust gate does this
+// (it answers 400 secret_key_outside_authorization and records the exposure; this baseline
+// only answers), so the plain baseline's malformed-key rate is of less work than the gate's.
+const SECRET_KEY_CANDIDATE = /sk_(?:live|test)_[0-9A-Za-z]{54}/g;
+const decodeLossy = (text) => text.replace(/\+/g, " ").replace(/%([0-9A-Fa-f]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+
+function secretKeyIn(text) {
+  let layer = text;
+  for (let round = 0; round < 4; round++) {
+    for (const [candidate] of layer.matchAll(SECRET_KEY_CANDIDATE)) {
+      if (checksum(candidate, candidate.length - 6) === candidate.slice(-6)) return true;
+    }
+    if (!/[%+]/.test(layer)) return false;
+    const decoded = decodeLossy(layer);
+    if (decoded === layer) return false;
+    layer = decoded;
+  }
+  return false;
+}
+
+function secretKeyOutsideAuthorization(request) {
+  if (secretKeyIn(request.url)) return true;
+  for (const [name, value] of request.headers) {
+    if (name !== "authorization" && secretKeyIn(value)) return true;
+  }
+  return false;
+}
+
 async function sha256Hex(text) {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
   let hex = "";
@@ -117,7 +147,12 @@ async function lookUp(env, hash) {
 export default {
   async fetch(request, env) {
     const parsed = parseKey(request.headers.get("authorization"));
-    if (parsed.error) return parsed.error;
+    if (parsed.error) {
+      if (env.SCAN_OUTSIDE_AUTHORIZATION === "1" && secretKeyOutsideAuthorization(request)) {
+        return error(400, "secret_key_outside_authorization", "send the key in Authorization only");
+      }
+      return parsed.error;
+    }
     const record = await lookUp(env, await sha256Hex(parsed.key));
     if (!record || record.application_id !== parsed.applicationId || record.kind !== parsed.kind) {
       return error(401, "unknown_key", "this API key does not exist");
