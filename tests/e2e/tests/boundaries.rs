@@ -832,6 +832,70 @@ fn forged_keys_for_random_applications_create_no_storage_and_reveal_nothing() {
         assert_eq!((a.status, &a.json), (b.status, &b.json), "{path}");
         assert_eq!(a.header("WWW-Authenticate"), b.header("WWW-Authenticate"));
     }
+
+    // A forged secret key sent outside Authorization, with nothing in Authorization: the
+    // exposure path reads its KV record only (never a Durable Object), so it is refused
+    // like a real one (400, the sender learns nothing about whether it exists), creates no
+    // storage and records nothing against the application it names.
+    let storage_before = key_ring_storage_files(w);
+    for (i, names) in [Some(app.id.as_str()), None, None].into_iter().enumerate() {
+        let forged = forged_key(KeyKind::Secret, names);
+        let ip = format!("10.7.0.{i}");
+        let in_header = from(
+            &ip,
+            "GET",
+            w,
+            "/v1/orders",
+            &[("X-Api-Key", forged.expose_secret())],
+        );
+        let in_query = from(
+            &ip,
+            "GET",
+            w,
+            &format!("/v1/orders?key={}", forged.expose_secret()),
+            &[],
+        );
+        for (what, reply) in [("a header", &in_header), ("the query", &in_query)] {
+            assert_eq!(
+                (reply.status, reply.code()),
+                (400, "secret_key_outside_authorization"),
+                "{i}, {what}: {}",
+                reply.body
+            );
+            assert!(!reply.body.contains(forged.expose_secret()), "{what}");
+        }
+    }
+    assert_eq!(
+        key_ring_storage_files(w),
+        storage_before,
+        "a forged key sent outside Authorization created Durable Object storage"
+    );
+    let exposures = w.get(
+        "/v1/audit_log?event=key.secret_outside_authorization",
+        &app.secret.value,
+    );
+    assert_eq!(exposures.status, 200, "{}", exposures.body);
+    assert_eq!(
+        exposures.json["entries"].as_array().map(Vec::len),
+        Some(0),
+        "a forged key's exposure was recorded: {}",
+        exposures.body
+    );
+    // A publishable key is public: in the query with nothing in Authorization it is not an
+    // exposure, and the request simply has no key.
+    let public = from(
+        "10.7.1.1",
+        "GET",
+        w,
+        &format!("/v1/orders?pk={}", app.publishable.value),
+        &[],
+    );
+    assert_eq!(
+        (public.status, public.code()),
+        (401, "missing_key"),
+        "{}",
+        public.body
+    );
 }
 
 #[test]
