@@ -141,6 +141,12 @@ enum FirstChecks<'u> {
         path: std::borrow::Cow<'u, str>,
         key: KeyIdentity,
     },
+    /// A gated path with no key in `Authorization`, and a secret key found elsewhere (the
+    /// scan already made): refused, and the exposure recorded.
+    Exposed {
+        path: std::borrow::Cow<'u, str>,
+        key: KeyIdentity,
+    },
 }
 
 /// The answer to a request that the first checks refuse, made from its method, its URL and
@@ -162,7 +168,7 @@ pub fn quick_reply(method: &str, url: &str, headers: &str) -> Option<QuickReply>
     match machine.first_checks(method, &target, &headers, UnixMillis(0)) {
         // Answered by anything but a refusal: the whole machine builds that answer.
         FirstChecks::Answered => machine.quick_refusal,
-        FirstChecks::Elsewhere | FirstChecks::Gated { .. } => None,
+        FirstChecks::Elsewhere | FirstChecks::Gated { .. } | FirstChecks::Exposed { .. } => None,
     }
 }
 
@@ -238,15 +244,19 @@ impl Machine {
         // Every path past the first checks counts failures by the client's address.
         self.request.address_bucket =
             aero2_keys::policy::limit_bucket(headers.client_ip.unwrap_or("unknown"));
-        let (path, key) = match self.first_checks(method, &target, headers, now) {
-            FirstChecks::Gated { path, key } => (path, key),
-            FirstChecks::Answered | FirstChecks::Elsewhere => return,
-        };
         // A secret key anywhere else would reach the origin, its logs and its caches. It is
         // refused with 400 whatever its record says, and its own KV record is read (never
         // a Durable Object) so that the exposure is recorded against it: verify's exposure
-        // path decides. A blocked address gets the 400 without the read.
-        let exposed = secret_key_outside_authorization(&path, &target, headers);
+        // path decides. A blocked address gets the 400 without the read. With no key in
+        // `Authorization`, the first checks have already looked.
+        let (path, key, exposed) = match self.first_checks(method, &target, headers, now) {
+            FirstChecks::Gated { path, key } => {
+                let exposed = secret_key_outside_authorization(&path, &target, headers);
+                (path, key, exposed)
+            }
+            FirstChecks::Exposed { path, key } => (path, key, Some(key)),
+            FirstChecks::Answered | FirstChecks::Elsewhere => return,
+        };
         let blocked = self.blocked_for(now);
         if let Some(exposed) = exposed {
             if blocked.is_some() {
@@ -365,11 +375,12 @@ impl Machine {
         }
         // Malformed keys and bad checksums stop here, before any storage read; unless a
         // secret key was sent elsewhere instead (the commonest mistake: `?key=`, an
-        // `X-Api-Key` header), which `begin` refuses and records as an exposure.
+        // `X-Api-Key` header), which `begin` refuses and records as an exposure, without
+        // looking again.
         match key_from_authorization(headers.authorization) {
             Ok(key) => FirstChecks::Gated { path, key },
             Err(rejection) => match secret_key_outside_authorization(&path, target, headers) {
-                Some(exposed) => FirstChecks::Gated { path, key: exposed },
+                Some(exposed) => FirstChecks::Exposed { path, key: exposed },
                 None => {
                     self.respond(ErrorResponse::rejection(rejection));
                     FirstChecks::Answered
