@@ -4,7 +4,7 @@
 use aero2_keys::gate::Rejection;
 use aero2_keys::http::cors;
 use aero2_keys::http::ErrorCode;
-use aero2_keys::json_text::json_string;
+use aero2_keys::json_text::{json_string, push_decimal};
 use aero2_keys::ParseError;
 
 /// An answer for the host to send.
@@ -24,7 +24,7 @@ impl Reply {
     /// three.
     pub fn packed(&self) -> String {
         let mut out = String::with_capacity(8 + self.headers.len() + self.body.len());
-        out.push_str(&self.status.to_string());
+        push_decimal(&mut out, usize::from(self.status));
         out.push('\n');
         out.push_str(&self.headers);
         out.push('\n');
@@ -152,10 +152,11 @@ impl ErrorResponse {
         push_header(&mut headers, "Cache-Control", "no-store");
         push_header(&mut headers, "X-Content-Type-Options", "nosniff");
         if self.code.status() == 401 {
-            let challenge = format!(
-                "Bearer realm=\"aero2\", error=\"invalid_token\", error_description=\"{}\"",
-                self.code.as_str()
-            );
+            let mut challenge = String::with_capacity(96);
+            challenge
+                .push_str("Bearer realm=\"aero2\", error=\"invalid_token\", error_description=\"");
+            challenge.push_str(self.code.as_str());
+            challenge.push('"');
             push_header(&mut headers, "WWW-Authenticate", &challenge);
         }
         for (name, value) in &self.headers {

@@ -20,6 +20,7 @@ use zeroize::Zeroizing;
 use crate::ascii_search::find_from;
 use crate::base62;
 use crate::checksum::{self, CHECKSUM_LEN};
+use crate::json_text::push_decimal;
 use crate::random::{RandomError, RandomSource};
 use crate::storage::StorageId;
 
@@ -287,7 +288,8 @@ impl ParseError {
     /// A sentence for people, holding no part of the input. Built without `core::fmt` so
     /// that the browser package, which links it, stays small.
     pub fn message(&self) -> String {
-        let mut out = String::new();
+        // Sized for the longest sentence, so that writing it never reallocates.
+        let mut out = String::with_capacity(96);
         match self {
             ParseError::Empty => out.push_str("the API key is empty"),
             ParseError::UnknownPrefix => {
@@ -316,13 +318,6 @@ impl ParseError {
         }
         out
     }
-}
-
-fn push_decimal(out: &mut String, value: usize) {
-    if value >= 10 {
-        push_decimal(out, value / 10);
-    }
-    out.push(char::from(b'0' + (value % 10) as u8));
 }
 
 impl fmt::Display for ParseError {
@@ -360,7 +355,10 @@ pub fn parse(input: &str) -> Result<ParsedKey, ParseError> {
     if bytes.len() != expected {
         // Count characters, not bytes, so a key with one non-ASCII look-alike is reported
         // as a bad character rather than as the wrong length.
-        let actual = input.chars().count();
+        // (Bytes that do not continue a UTF-8 sequence: `chars().count()` without the
+        // decoder, which a refusal's first answer after V8 drops its baseline code would
+        // compile.)
+        let actual = bytes.iter().filter(|&&byte| byte & 0xC0 != 0x80).count();
         if actual != expected {
             return Err(ParseError::WrongLength {
                 kind,
