@@ -24,7 +24,9 @@ pub use verify::{
 /// Extracts and identifies the key in an `Authorization` header value, without copying
 /// it. The scheme is matched without regard to case, as HTTP requires.
 pub fn key_from_authorization(header: Option<&str>) -> Result<KeyIdentity, Rejection> {
-    let header = match header.map(str::trim) {
+    // ASCII whitespace only (HTTP's is spaces and tabs): Unicode's trimming would decode
+    // the header and compile the standard searchers into every refusal's path.
+    let header = match header.map(str::trim_ascii) {
         None | Some("") => return Err(Rejection::MissingKey),
         Some(value) => value,
     };
@@ -33,7 +35,7 @@ pub fn key_from_authorization(header: Option<&str>) -> Result<KeyIdentity, Rejec
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(Rejection::NotBearer);
     }
-    identify(credentials.trim_start()).map_err(Rejection::Malformed)
+    identify(credentials.trim_ascii_start()).map_err(Rejection::Malformed)
 }
 
 /// Whether a request came from a browser.
@@ -338,6 +340,19 @@ mod tests {
             ErrorCode::from(key_from_authorization(Some("Bearer nope")).unwrap_err()),
             ErrorCode::MalformedKey
         );
+        // HTTP's whitespace (spaces, tabs) around the credentials is trimmed; Unicode's
+        // is not whitespace in a header, so a key wrapped in it is malformed.
+        let padded = format!(" \tBearer \t{}\t ", k.expose_secret());
+        assert_eq!(key_from_authorization(Some(&padded)).unwrap(), identity);
+        for wrapped in [
+            format!("Bearer \u{a0}{}", k.expose_secret()),
+            format!("Bearer {}\u{3000}", k.expose_secret()),
+        ] {
+            assert!(matches!(
+                key_from_authorization(Some(&wrapped)).unwrap_err(),
+                Rejection::Malformed(_)
+            ));
+        }
     }
 
     #[test]
