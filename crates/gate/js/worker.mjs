@@ -257,17 +257,20 @@ function afterResponse(env, ctx) {
 }
 
 // At start-up, not at an isolate's first request: read the settings and the signing key's
-// JWK, and run the quick path once (a request with no key, answered and dropped), so that the
-// wasm code every refusal needs has run before any client waits on it. Measured: without
-// this, calling into wasm made a fresh isolate's first answer about 2 ms slower than the
-// JavaScript gate's, while a constant answer from the same isolate was not (BENCHMARKS.md,
-// cold start). On Cloudflare an isolate often starts during the TLS handshake. If the
-// settings cannot be read here, `signing` stays unset (setUp sets it last), so the first
-// request reads them and answers as it always did.
+// JWK, and run the quick path once (a request with no key, answered and dropped). What this
+// keeps is the JavaScript side (the glue compiled, the no-key answer unpacked and kept) and the wasm
+// module's data (the settings, the answer table). It does not keep the wasm's compiled code:
+// the runtime tells V8 of memory pressure whenever it creates an isolate, and V8 then drops
+// the baseline code of every wasm module in the process, so a refusal after that compiles
+// each function it touches again (README, Performance: the first response). Keeping that
+// path small is what makes a fresh isolate's first answer fast. On Cloudflare an isolate
+// often starts during the TLS handshake. If the settings cannot be read here, `signing`
+// stays unset (setUp sets it last), so the first request reads them and answers as it
+// always did.
 try {
   setUp(startupEnv);
   const warm = quick("GET", "https://start-up.invalid/v1/start-up", "");
-  if (warm !== 0) unpack(quick_answer(warm));
+  if (warm !== 0) quickAnswer(warm);
 } catch (error) {
   console.error(`gate start-up: ${error}`);
 }
