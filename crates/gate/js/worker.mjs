@@ -260,7 +260,7 @@ function afterResponse(env, ctx) {
 // JWK, and run the quick path once (a request with no key, answered and dropped). What this
 // keeps is the JavaScript side (the glue compiled, the no-key answer unpacked and kept) and the wasm
 // module's data (the settings, the answer table). It does not keep the wasm's compiled code:
-// the runtime tells V8 of memory pressure whenever it creates an isolate, and V8 then drops
+// workerd tells V8 of memory pressure whenever it creates an isolate, and V8 then drops
 // the baseline code of every wasm module in the process, so a refusal after that compiles
 // each function it touches again (README, Performance: the first response). Keeping that
 // path small is what makes a fresh isolate's first answer fast. On Cloudflare an isolate
