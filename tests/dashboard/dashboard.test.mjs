@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync, sign } from "node:crypto";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { artifacts, runDirectories, send as sendTo, signedInDashboard, openRowMenu, rowItem } from "./support.mjs";
+import { artifacts, runDirectories, send as sendTo, signedInDashboard, openRowMenu, rowItem, recordFailedAnswers, waitForRows } from "./support.mjs";
 import { launchChromium, root } from "../../scripts/support/browser.mjs";
 import { startOrigin, startWrangler } from "../../scripts/support/processes.mjs";
 
@@ -50,6 +50,7 @@ async function openDashboard() {
   const page = await context.newPage();
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(e.message));
+  recordFailedAnswers(page);
   await page.goto(`${worker.base}/dashboard/`);
   return { context, page, pageErrors };
 }
@@ -69,10 +70,7 @@ const apiStatus = (page) => page.evaluate(() => fetch("/v1/applications").then((
 /** The audit table's entry ids, top to bottom. */
 const shownEntries = (page) => page.locator("#audit-table tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.entryId));
 
-/** Waits until `selector` matches `n` rows: tables fill in after the page's fetches. */
-async function rowCount(page, selector, n) {
-  await page.waitForFunction(([s, count]) => document.querySelectorAll(s).length === count, [selector, n], { timeout: 10_000 });
-}
+const rowCount = (page, selector, n) => waitForRows(page, selector, n);
 const keyRows = (page, n) => rowCount(page, "#keys-table tbody tr", n);
 
 before(async () => {
@@ -97,6 +95,7 @@ test("an operator manages keys end to end in the dashboard", async () => {
   const page = await context.newPage();
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(e.message));
+  recordFailedAnswers(page);
   await page.goto(`${worker.base}/dashboard/`);
 
   // Sign in: the token becomes an HttpOnly, Secure, SameSite=Strict cookie.

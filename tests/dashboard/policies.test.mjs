@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { artifacts, runDirectories, send as sendTo, signedInDashboard, openRowMenu, rowItem } from "./support.mjs";
+import { artifacts, runDirectories, send as sendTo, signedInDashboard, openRowMenu, rowItem, waitForRows } from "./support.mjs";
 import { root } from "../../scripts/support/browser.mjs";
 import { startOrigin, startWrangler } from "../../scripts/support/processes.mjs";
 
@@ -48,7 +48,7 @@ async function findKey(appId, match) {
 const restrictions = (key) => Object.fromEntries(POLICY_FIELDS.filter((f) => key[f] !== undefined && key[f] !== null).map((f) => [f, key[f]]));
 
 /** Waits until the keys table has `n` rows. */
-const keyRows = (n) => page.waitForFunction((count) => document.querySelectorAll("#keys-table tbody tr").length === count, n, { timeout: 10_000 });
+const keyRows = (n) => waitForRows(page, "#keys-table tbody tr", n);
 const keyRow = (id) => page.locator(`#keys-table tbody tr[data-key-id="${id}"]`);
 const badgesOf = (id) => keyRow(id).locator('[data-label="Restrictions"] .badge').allTextContents();
 const dialog = () => page.locator("#key-dialog");

@@ -51,6 +51,7 @@ export async function signedInDashboard(base, adminToken, { timezoneId, permissi
   const page = await context.newPage();
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(e.message));
+  recordFailedAnswers(page);
   await page.goto(`${base}/dashboard/`);
   await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(adminToken);
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -117,4 +118,52 @@ export async function axeViolations(page, include) {
   const { violations } = await builder.analyze();
   return violations.filter((v) => ["serious", "critical"].includes(v.impact))
     .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+}
+
+// Per page, the API answers that were not 2xx and the API requests still unanswered, for
+// waitForRows to name on a timeout.
+const answersOf = new WeakMap();
+
+/** Records the page's API answers that are not 2xx (method, path, status) and its API
+ *  requests in flight, from now on. */
+export function recordFailedAnswers(page) {
+  const failed = [];
+  const pending = new Set();
+  answersOf.set(page, { failed, pending });
+  const api = (request) => new URL(request.url()).pathname.startsWith("/v1/");
+  page.on("request", (request) => { if (api(request)) pending.add(request); });
+  page.on("requestfinished", (request) => pending.delete(request));
+  page.on("requestfailed", (request) => pending.delete(request));
+  page.on("response", (response) => {
+    const url = new URL(response.url());
+    if (url.pathname.startsWith("/v1/") && response.status() >= 300) {
+      failed.push(`${response.request().method()} ${url.pathname}${url.search} ${response.status()}`);
+    }
+  });
+  page.on("requestfailed", (request) => failed.push(`${request.method()} ${request.url()} failed: ${request.failure()?.errorText}`));
+}
+
+/**
+ * Waits until `selector` matches `n` elements: tables fill in after the page's fetches.
+ * On a timeout the error says what the page showed instead (how many matched, the status
+ * line, the page's loading or error state, the address, the view shown and, when
+ * recorded, the API answers that failed), so that a
+ * failure in CI can be told apart from a slow machine without running it again.
+ */
+export async function waitForRows(page, selector, n, timeout = 10_000) {
+  try {
+    await page.waitForFunction(([s, count]) => document.querySelectorAll(s).length === count, [selector, n], { timeout });
+  } catch (error) {
+    const seen = await page.evaluate((s) => ({
+      matched: document.querySelectorAll(s).length,
+      status: document.querySelector("#status")?.textContent ?? null,
+      pageState: document.querySelector("#page-state")?.hidden === false ? document.querySelector("#page-state").textContent : null,
+      hash: location.hash,
+      views: [...document.querySelectorAll("main > section")].filter((v) => !v.hidden).map((v) => v.id),
+    }), selector).catch((e) => ({ unreadable: e.message }));
+    const answers = answersOf.get(page);
+    seen.failedAnswers = answers?.failed ?? "not recorded";
+    seen.unanswered = answers ? [...answers.pending].map((r) => `${r.method()} ${new URL(r.url()).pathname}`) : "not recorded";
+    throw new Error(`expected ${n} of ${selector} within ${timeout} ms; the page showed ${JSON.stringify(seen)}`, { cause: error });
+  }
 }
