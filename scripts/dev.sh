@@ -90,10 +90,15 @@ if [ ! -s "$DEMO_FILE" ]; then
   fi
   mv "$DEMO_FILE.tmp" "$DEMO_FILE"
 fi
-read -r APP_ID PK SK < <(node -e '
+# The publishable key is printed: it is public by design. The secret key is not (not even
+# on this terminal, whose output may be logged or pasted): its hint is, and a command that
+# reads it from the file into AERO2_SECRET_KEY, which the curl examples and the aero2
+# command line use.
+read -r APP_ID PK SK_HINT < <(node -e '
   const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  const key = (k) => d.keys.find((x) => x.kind === k).value;
-  console.log(d.application.id, key("publishable"), key("secret"));' "$DEMO_FILE")
+  const key = (k) => d.keys.find((x) => x.kind === k);
+  console.log(d.application.id, key("publishable").value, key("secret").hint);' "$DEMO_FILE")
+READ_SECRET="node -p 'require(\"$DEMO_FILE\").keys.find((k) => k.kind === \"secret\").value'"
 
 cat <<MSG
 
@@ -105,6 +110,8 @@ cat <<MSG
   Demo origin:          http://127.0.0.1:$ORIGIN_PORT   (verifies X-Aero2-Assertion against the JWKS)
   Assertion keys:       http://127.0.0.1:$PORT/.well-known/jwks.json
   Demo application:     $APP_ID   (keys saved in .wrangler/demo-application.json)
+  Publishable key:      $PK
+  Secret key:           $SK_HINT   (not shown: read it from the file, as below)
   Operator token:       in .dev.vars (the dashboard's "Platform operator" sign-in)
 MSG
 if [ -n "$INVITATION" ]; then
@@ -120,15 +127,16 @@ MSG
 fi
 cat <<MSG
 
-  Try it:
+  Try it (the first line puts the secret key in your shell, without showing it):
+    export AERO2_SECRET_KEY="\$($READ_SECRET)"
     curl -s http://127.0.0.1:$PORT/v1/client/session -H "Authorization: Bearer $PK"
-    curl -s http://127.0.0.1:$PORT/v1/users -H "Authorization: Bearer $SK"
-    curl -s http://127.0.0.1:$PORT/v1/keys -H "Authorization: Bearer $SK"
+    curl -s http://127.0.0.1:$PORT/v1/users -H "Authorization: Bearer \$AERO2_SECRET_KEY"
+    curl -s http://127.0.0.1:$PORT/v1/keys -H "Authorization: Bearer \$AERO2_SECRET_KEY"
     curl -s http://127.0.0.1:$PORT/v1/users -H "Authorization: Bearer $PK"        # 403: needs a secret key
     curl -s http://127.0.0.1:$PORT/v1/users -H "Authorization: Bearer sk_test_x"  # 401: malformed
 
-  The command line (cargo install --path crates/cli):
-    AERO2_SECRET_KEY=$SK aero2 keys list
+  The command line (cargo install --path crates/cli), with the same AERO2_SECRET_KEY:
+    aero2 keys list
 
   Press Ctrl-C to stop.
 MSG

@@ -22,7 +22,7 @@ const MAIN_AFTER: &str = concat!(
     "
 
 Examples:
-  export AERO2_SECRET_KEY=...            # what `make dev` printed; typed once, not per command
+  export AERO2_SECRET_KEY=...            # `make dev` prints the command; set once, not per command
   aero2 keys list
   aero2 keys create --label billing | npx wrangler secret put AERO2_SECRET_KEY
   aero2 keys rotate key_3hG8kQ2mZ0pX7aLc --grace 1h
