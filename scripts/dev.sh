@@ -9,8 +9,12 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export WRANGLER_SEND_METRICS=false
 PORT="${PORT:-8787}"
 ORIGIN_PORT="${ORIGIN_PORT:-8788}"
-STATE_DIR="$root/.wrangler/state"
-DEMO_FILE="$root/.wrangler/demo-application.json"
+# Where this run keeps its state, logs and demo files: .wrangler, unless AERO2_DEV_DIR
+# names another directory (tests/dev runs make dev there, apart from a developer's own).
+DEV_DIR="${AERO2_DEV_DIR:-$root/.wrangler}"
+DEV_SHOWN="${DEV_DIR#"$root"/}" # as the messages name it: relative when inside the project
+STATE_DIR="$DEV_DIR/state"
+DEMO_FILE="$DEV_DIR/demo-application.json"
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 bash scripts/setup.sh
@@ -46,29 +50,29 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
 
-mkdir -p .wrangler
+mkdir -p "$DEV_DIR"
 step "Starting the demo origin on http://127.0.0.1:$ORIGIN_PORT"
 setsid node scripts/origin.mjs "$ORIGIN_PORT" --jwks "http://127.0.0.1:$PORT/.well-known/jwks.json" \
-  > .wrangler/origin.log 2>&1 &
+  > "$DEV_DIR/origin.log" 2>&1 &
 pids+=($!)
 
-step "Starting wrangler dev on http://127.0.0.1:$PORT (log: .wrangler/dev.log)"
+step "Starting wrangler dev on http://127.0.0.1:$PORT (log: $DEV_SHOWN/dev.log)"
 setsid node scripts/support/wrangler-dev.mjs --port "$PORT" --state "$STATE_DIR" --secrets .dev.vars \
   --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" --var "WEBHOOK_ALLOW_HTTP:true" \
-  --var "DASHBOARD_ORIGIN:http://localhost:$PORT" > .wrangler/dev.log 2>&1 &
+  --var "DASHBOARD_ORIGIN:http://localhost:$PORT" > "$DEV_DIR/dev.log" 2>&1 &
 pids+=($!)
 up=""
 for _ in $(seq 1 120); do
   curl -fsS "http://127.0.0.1:$PORT/openapi.json" >/dev/null 2>&1 && { up=1; break; }
-  if ! kill -0 "${pids[1]}" 2>/dev/null; then cat .wrangler/dev.log; echo "wrangler dev exited" >&2; exit 1; fi
+  if ! kill -0 "${pids[1]}" 2>/dev/null; then cat "$DEV_DIR/dev.log"; echo "wrangler dev exited" >&2; exit 1; fi
   sleep 1
 done
 if [ -z "$up" ]; then
-  echo "wrangler dev did not answer on http://127.0.0.1:$PORT within 120 s; its log is .wrangler/dev.log" >&2
+  echo "wrangler dev did not answer on http://127.0.0.1:$PORT within 120 s; its log is $DEV_SHOWN/dev.log" >&2
   exit 1
 fi
 
-ACCOUNT_FILE="$root/.wrangler/demo-account.json"
+ACCOUNT_FILE="$DEV_DIR/demo-account.json"
 INVITATION=""
 if [ ! -s "$DEMO_FILE" ]; then
   step "Seeding a demo account, its owner's invitation and a demo application"
@@ -76,7 +80,7 @@ if [ ! -s "$DEMO_FILE" ]; then
   if ! curl -fsS -X POST "http://127.0.0.1:$PORT/v1/accounts" \
     -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
     -d '{"name":"Demo account"}' > "$ACCOUNT_FILE"; then
-    echo "Could not create the demo account; see .wrangler/dev.log" >&2
+    echo "Could not create the demo account; see $DEV_SHOWN/dev.log" >&2
     exit 1
   fi
   ACCOUNT_ID="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).account.id)' "$ACCOUNT_FILE")"
@@ -85,7 +89,7 @@ if [ ! -s "$DEMO_FILE" ]; then
     -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
     -d "{\"name\":\"Demo application\",\"environment\":\"development\",\"account_id\":\"$ACCOUNT_ID\"}" > "$DEMO_FILE.tmp"; then
     rm -f "$DEMO_FILE.tmp"
-    echo "Could not create the demo application; see .wrangler/dev.log" >&2
+    echo "Could not create the demo application; see $DEV_SHOWN/dev.log" >&2
     exit 1
   fi
   mv "$DEMO_FILE.tmp" "$DEMO_FILE"
@@ -109,7 +113,7 @@ cat <<MSG
   OpenAPI document:     http://127.0.0.1:$PORT/openapi.json
   Demo origin:          http://127.0.0.1:$ORIGIN_PORT   (verifies X-Aero2-Assertion against the JWKS)
   Assertion keys:       http://127.0.0.1:$PORT/.well-known/jwks.json
-  Demo application:     $APP_ID   (keys saved in .wrangler/demo-application.json)
+  Demo application:     $APP_ID   (keys saved in $DEV_SHOWN/demo-application.json)
   Publishable key:      $PK
   Secret key:           $SK_HINT   (not shown: read it from the file, as below)
   Operator token:       in .dev.vars (the dashboard's "Platform operator" sign-in)
@@ -122,7 +126,7 @@ MSG
 else
   cat <<MSG
   Sign in with your passkey; a new owner invitation: POST /v1/accounts/{id}/invitations as
-  the operator (the account is in .wrangler/demo-account.json).
+  the operator (the account is in $DEV_SHOWN/demo-account.json).
 MSG
 fi
 cat <<MSG
