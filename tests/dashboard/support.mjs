@@ -163,7 +163,7 @@ export async function waitForRows(page, selector, n, timeout = 10_000) {
     }), selector).catch((e) => ({ unreadable: e.message }));
     const answers = answersOf.get(page);
     seen.failedAnswers = answers?.failed ?? "not recorded";
-    seen.unanswered = answers ? [...answers.pending].map((r) => `${r.method()} ${new URL(r.url()).pathname}`) : "not recorded";
+    seen.unanswered = answers ? [...answers.pending].map((r) => { const url = new URL(r.url()); return `${r.method()} ${url.pathname}${url.search}`; }) : "not recorded";
     throw new Error(`expected ${n} of ${selector} within ${timeout} ms; the page showed ${JSON.stringify(seen)}`, { cause: error });
   }
 }
