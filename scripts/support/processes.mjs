@@ -66,6 +66,7 @@ export function writeSecrets(path, secrets) {
  * both) and secrets. Unless `secrets` says otherwise, the Workers get a fresh
  * ORIGIN_SIGNING_KEY, returned as `signingKey` (its public half is what the origin checks
  * against, through the JWKS). `testBuild` runs the test builds (counters, fault injection).
+ * `log` is the path of the log of the start that answered.
  */
 export async function startWrangler(root, env, { name, testBuild = false, stateDir, vars = {}, secrets, logDir, logLevel = "warn", port }) {
   port ??= await freePort();
@@ -92,7 +93,7 @@ export async function startWrangler(root, env, { name, testBuild = false, stateD
     const proc = startProcess(root, wranglerEnv(env), "node", args, log);
     try {
       await waitForHttp(`${base}/openapi.json`, proc, `wrangler dev (${name})`);
-      return { base, port, signingKey, stop: proc.stop };
+      return { base, port, signingKey, log, stop: proc.stop };
     } catch (error) {
       await proc.stop();
       const tail = logTail(log, 40);

@@ -7,7 +7,6 @@
 // 127.0.0.1 here stay under that (6), and the test of the limit uses an address of its own.
 import assert from "node:assert/strict";
 import { generateKeyPairSync, sign } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { artifacts, runDirectories, send as sendTo, signedInDashboard, openRowMenu, rowItem, recordFailedAnswers, waitForRows } from "./support.mjs";
@@ -20,7 +19,7 @@ const COOKIE = "__Host-aero2_session";
 const scanner = generateKeyPairSync("ec", { namedCurve: "P-256" });
 const SCANNER_KEYS = JSON.stringify([{ key_identifier: "test-key", key: scanner.publicKey.export({ type: "spki", format: "pem" }) }]);
 const env = { ...process.env, PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}` };
-let origin, worker, browser, workerLog;
+let origin, worker, browser;
 
 /** A request as a server sends it (no browser headers), with a JSON body (text) if given. */
 const send = (method, path, headers = {}, body = undefined) => sendTo(worker.base, method, path, headers, body);
@@ -71,22 +70,13 @@ const apiStatus = (page) => page.evaluate(() => fetch("/v1/applications").then((
 /** The audit table's entry ids, top to bottom. */
 const shownEntries = (page) => page.locator("#audit-table tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.entryId));
 
-/** waitForRows; on a timeout its error ends with the end of the worker's log, whose
- *  request lines (logged at info) say which API requests the worker answered, and when. */
-async function rowCount(page, selector, n) {
-  try {
-    await waitForRows(page, selector, n);
-  } catch (error) {
-    const log = readFileSync(workerLog, "utf8").split("\n").slice(-40).join("\n");
-    error.message += `\nThe end of ${workerLog}:\n${log}`;
-    throw error;
-  }
-}
+/** waitForRows, whose timeout ends with the end of the worker's log (logged at info: one
+ *  line per request the worker answered, and how long it took). */
+const rowCount = (page, selector, n) => waitForRows(page, selector, n, { log: worker.log });
 const keyRows = (page, n) => rowCount(page, "#keys-table tbody tr", n);
 
 before(async () => {
   const { logDir, stateDir } = runDirectories();
-  workerLog = join(logDir, "dashboard.log");
   origin = await startOrigin(root, env, logDir);
   worker = await startWrangler(root, env, {
     name: "dashboard", stateDir, logDir, logLevel: "info",

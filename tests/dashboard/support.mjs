@@ -1,7 +1,7 @@
 // What the dashboard tests share: their run directories, requests as a server sends them,
 // and a browser page signed in to the dashboard that records page errors and
 // Content-Security-Policy refusals.
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import { launchChromium, root } from "../../scripts/support/browser.mjs";
@@ -130,27 +130,34 @@ export function recordFailedAnswers(page) {
   const failed = [];
   const pending = new Set();
   answersOf.set(page, { failed, pending });
-  const api = (request) => new URL(request.url()).pathname.startsWith("/v1/");
-  page.on("request", (request) => { if (api(request)) pending.add(request); });
+  page.on("request", (request) => { if (isApi(request)) pending.add(request); });
   page.on("requestfinished", (request) => pending.delete(request));
-  page.on("requestfailed", (request) => pending.delete(request));
-  page.on("response", (response) => {
-    const url = new URL(response.url());
-    if (url.pathname.startsWith("/v1/") && response.status() >= 300) {
-      failed.push(`${response.request().method()} ${url.pathname}${url.search} ${response.status()}`);
-    }
+  page.on("requestfailed", (request) => {
+    pending.delete(request);
+    failed.push(`${named(request)} failed: ${request.failure()?.errorText}`);
   });
-  page.on("requestfailed", (request) => failed.push(`${request.method()} ${request.url()} failed: ${request.failure()?.errorText}`));
+  page.on("response", (response) => {
+    if (isApi(response.request()) && response.status() >= 300) failed.push(`${named(response.request())} ${response.status()}`);
+  });
+}
+
+const isApi = (request) => new URL(request.url()).pathname.startsWith("/v1/");
+/** A request as the messages name it: method, path and query. */
+function named(request) {
+  const url = new URL(request.url());
+  return `${request.method()} ${url.pathname}${url.search}`;
 }
 
 /**
  * Waits until `selector` matches `n` elements: tables fill in after the page's fetches.
  * On a timeout the error says what the page showed instead (how many matched, the status
  * line, the page's loading or error state, the address, the view shown and, when
- * recorded, the API answers that failed), so that a
- * failure in CI can be told apart from a slow machine without running it again.
+ * recorded, the API answers that failed and the requests still unanswered), so that a
+ * failure in CI can be told apart from a slow machine without running it again. With `log`
+ * (a worker's log, `startWrangler`'s `log`), the error ends with its last 40 lines: at
+ * the info level, one line per request the worker answered, with its duration.
  */
-export async function waitForRows(page, selector, n, timeout = 10_000) {
+export async function waitForRows(page, selector, n, { timeout = 10_000, log } = {}) {
   try {
     await page.waitForFunction(([s, count]) => document.querySelectorAll(s).length === count, [selector, n], { timeout });
   } catch (error) {
@@ -163,7 +170,9 @@ export async function waitForRows(page, selector, n, timeout = 10_000) {
     }), selector).catch((e) => ({ unreadable: e.message }));
     const answers = answersOf.get(page);
     seen.failedAnswers = answers?.failed ?? "not recorded";
-    seen.unanswered = answers ? [...answers.pending].map((r) => { const url = new URL(r.url()); return `${r.method()} ${url.pathname}${url.search}`; }) : "not recorded";
-    throw new Error(`expected ${n} of ${selector} within ${timeout} ms; the page showed ${JSON.stringify(seen)}`, { cause: error });
+    seen.unanswered = answers ? [...answers.pending].map(named) : "not recorded";
+    let message = `expected ${n} of ${selector} within ${timeout} ms; the page showed ${JSON.stringify(seen)}`;
+    if (log) message += `\nThe end of ${log}:\n${readFileSync(log, "utf8").split("\n").slice(-40).join("\n")}`;
+    throw new Error(message, { cause: error });
   }
 }

@@ -6,47 +6,47 @@
 // that the demo's keys file, which holds the keys, is not among the logs the secrets scan
 // reads) on free ports, with the bundles `make test` built (AERO2_SKIP_BUILD).
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { root } from "../../scripts/support/browser.mjs";
-import { freePort, sleep } from "../../scripts/support/processes.mjs";
+import { freePort, sleep, startProcess } from "../../scripts/support/processes.mjs";
 
 const devDir = mkdtempSync(join(tmpdir(), "aero2-dev-"));
-let dev, output = "", port, originPort;
+// What make dev printed (its standard output and error).
+const devOutput = join(devDir, "make-dev.log");
+let dev, port, originPort;
 
-/** The banner, once make dev has printed it (its last line is "Press Ctrl-C to stop."). */
-async function banner() {
+/** Everything make dev has printed, once it has printed its banner (whose last line is
+ *  "Press Ctrl-C to stop."). */
+async function printed() {
+  let output = "";
   for (let i = 0; i < 1800 && !output.includes("Press Ctrl-C to stop."); i++) {
-    if (dev.exitCode !== null) throw new Error(`make dev exited (${dev.exitCode}):\n${output.slice(-3000)}`);
+    if (dev.child.exitCode !== null) throw new Error(`make dev exited (${dev.child.exitCode}):\n${output.slice(-3000)}`);
     await sleep(100);
+    try { output = readFileSync(devOutput, "utf8"); } catch { /* not created yet */ }
   }
   assert.match(output, /Press Ctrl-C to stop\./, `no banner within 180 s:\n${output.slice(-3000)}`);
-  return output.slice(output.indexOf("Aero2 Keys is running locally."));
+  return output;
 }
 
 before(async () => {
   port = await freePort();
   do originPort = await freePort(); while (originPort === port);
-  dev = spawn("bash", ["scripts/dev.sh"], {
-    cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, AERO2_DEV_DIR: devDir, AERO2_SKIP_BUILD: "1", PORT: String(port), ORIGIN_PORT: String(originPort) },
-  });
-  for (const stream of [dev.stdout, dev.stderr]) stream.on("data", (chunk) => { output += chunk; });
+  const env = { ...process.env, AERO2_DEV_DIR: devDir, AERO2_SKIP_BUILD: "1", PORT: String(port), ORIGIN_PORT: String(originPort) };
+  dev = startProcess(root, env, "bash", ["scripts/dev.sh"], devOutput);
 });
 
 after(async () => {
-  if (dev?.exitCode === null) {
-    process.kill(-dev.pid, "SIGTERM");
-    for (let i = 0; i < 100 && dev.exitCode === null; i++) await sleep(100);
-  }
+  await dev?.stop();
   rmSync(devDir, { recursive: true, force: true });
 });
 
 test("make dev prints where to go, and the demo's secret key only as its hint", async () => {
-  const shown = await banner();
+  const output = await printed();
+  const shown = output.slice(output.indexOf("Aero2 Keys is running locally."));
   const demo = JSON.parse(readFileSync(join(devDir, "demo-application.json"), "utf8"));
   assert.equal(statSync(join(devDir, "demo-application.json")).mode & 0o777, 0o600, "the keys file is the owner's only");
   const secret = demo.keys.find((k) => k.kind === "secret");
@@ -76,10 +76,11 @@ test("make dev prints where to go, and the demo's secret key only as its hint", 
 });
 
 test("make dev stops everything it started when it is told to stop", async () => {
-  await banner();
-  process.kill(-dev.pid, "SIGTERM");
-  for (let i = 0; i < 150 && dev.exitCode === null && dev.signalCode === null; i++) await sleep(100);
-  assert.ok(dev.exitCode !== null || dev.signalCode !== null, "make dev is still running");
+  await printed();
+  // SIGTERM only (dev.stop() would follow it with SIGKILL): make dev must stop on it alone.
+  process.kill(-dev.child.pid, "SIGTERM");
+  for (let i = 0; i < 150 && dev.child.exitCode === null && dev.child.signalCode === null; i++) await sleep(100);
+  assert.ok(dev.child.exitCode !== null || dev.child.signalCode !== null, "make dev is still running");
   for (const p of [port, originPort]) {
     let free = false;
     for (let i = 0; i < 50 && !free; i++) {
