@@ -44,9 +44,11 @@ function signedReport(tokens) {
 /** A request through the gate with `key`, as a server sends it. */
 const gate = (path, key, headers = {}) => send("GET", path, { authorization: `Bearer ${key}`, ...headers });
 
-/** A fresh browser profile (its own cookies) on the dashboard, collecting page errors. */
-async function openDashboard() {
+/** A fresh browser profile (its own cookies) on the dashboard, collecting page errors;
+ *  `permissions` are granted to the worker's origin first. */
+async function openDashboard({ permissions } = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  if (permissions) await context.grantPermissions(permissions, { origin: worker.base });
   const page = await context.newPage();
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(e.message));
@@ -92,13 +94,7 @@ after(async () => {
 });
 
 test("an operator manages keys end to end in the dashboard", async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: worker.base });
-  const page = await context.newPage();
-  const pageErrors = [];
-  page.on("pageerror", (e) => pageErrors.push(e.message));
-  recordFailedAnswers(page);
-  await page.goto(`${worker.base}/dashboard/`);
+  const { context, page, pageErrors } = await openDashboard({ permissions: ["clipboard-read", "clipboard-write"] });
 
   // Sign in: the token becomes an HttpOnly, Secure, SameSite=Strict cookie.
   await page.getByLabel("Operator token (ADMIN_TOKEN)").fill("not-the-token-at-all");
