@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { artifacts, axeViolations, openRowMenu, passkeyProfile, send, startForPasskeys } from "./support.mjs";
+import { artifacts, axeViolations, openRowMenu, pageReport, passkeyProfile, send, startForPasskeys } from "./support.mjs";
 
 const ADMIN_TOKEN = "quality-dashboard-operator-token-31";
 const SIZES = [{ width: 1280, height: 800 }, { width: 390, height: 844 }];
@@ -508,7 +508,7 @@ test("a dialog held for a member whose role lost the right to it is not given ba
   // had not finished.)
   const told = await page.waitForFunction(() => /role no longer allows/.test(document.querySelector("#status").textContent), null, { timeout: 10_000 })
     .then(() => true, () => false);
-  assert.ok(told, `the status line says why, not: ${JSON.stringify(await page.locator("#status").textContent())}`);
+  assert.ok(told, `the status line says why; the page showed ${JSON.stringify(await pageReport(page))}`);
   assert.equal(await page.locator("#key-dialog").evaluate((d) => d.open), false, "a viewer gets no key dialog back");
   assert.equal(await page.locator("#key-label").inputValue(), "", "nor its typed label");
   await developer.context.close();

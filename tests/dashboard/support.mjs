@@ -77,6 +77,7 @@ export async function passkeyProfile(browser, { viewport = { width: 1280, height
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  recordFailedAnswers(page);
   const cdp = await context.newCDPSession(page);
   await cdp.send("WebAuthn.enable");
   await cdp.send("WebAuthn.addVirtualAuthenticator", {
@@ -161,18 +162,27 @@ export async function waitForRows(page, selector, n, { timeout = 10_000, log } =
   try {
     await page.waitForFunction(([s, count]) => document.querySelectorAll(s).length === count, [selector, n], { timeout });
   } catch (error) {
-    const seen = await page.evaluate((s) => ({
-      matched: document.querySelectorAll(s).length,
-      status: document.querySelector("#status")?.textContent ?? null,
-      pageState: document.querySelector("#page-state")?.hidden === false ? document.querySelector("#page-state").textContent : null,
-      hash: location.hash,
-      views: [...document.querySelectorAll("main > section")].filter((v) => !v.hidden).map((v) => v.id),
-    }), selector).catch((e) => ({ unreadable: e.message }));
-    const answers = answersOf.get(page);
-    seen.failedAnswers = answers?.failed ?? "not recorded";
-    seen.unanswered = answers ? [...answers.pending].map(named) : "not recorded";
+    const seen = { matched: await page.locator(selector).count().catch(() => null), ...await pageReport(page) };
     let message = `expected ${n} of ${selector} within ${timeout} ms; the page showed ${JSON.stringify(seen)}`;
     if (log) message += `\nThe end of ${log}:\n${readFileSync(log, "utf8").split("\n").slice(-40).join("\n")}`;
     throw new Error(message, { cause: error });
   }
+}
+
+/**
+ * What a page shows and waits for, for a failed wait's message: the status line, the
+ * page's loading or error state, the address, the view shown and, when recorded
+ * (`recordFailedAnswers`), the API answers that failed and the requests still unanswered.
+ */
+export async function pageReport(page) {
+  const seen = await page.evaluate(() => ({
+    status: document.querySelector("#status")?.textContent ?? null,
+    pageState: document.querySelector("#page-state")?.hidden === false ? document.querySelector("#page-state").textContent : null,
+    hash: location.hash,
+    views: [...document.querySelectorAll("main > section")].filter((v) => !v.hidden).map((v) => v.id),
+  })).catch((e) => ({ unreadable: e.message }));
+  const answers = answersOf.get(page);
+  seen.failedAnswers = answers?.failed ?? "not recorded";
+  seen.unanswered = answers ? [...answers.pending].map(named) : "not recorded";
+  return seen;
 }
