@@ -122,24 +122,37 @@ export async function axeViolations(page, include) {
 }
 
 // Per page, the API answers that were not 2xx and the API requests still unanswered, for
-// waitForRows to name on a timeout.
+// waitForRows and pageReport to name on a timeout.
 const answersOf = new WeakMap();
 
 /** Records the page's API answers that are not 2xx (method, path, status) and its API
- *  requests in flight, from now on. */
+ *  requests in flight, from now on: when each was sent and, once its answer's headers
+ *  came, after how long (a request whose body never ends is told apart from one that got
+ *  no answer at all). */
 export function recordFailedAnswers(page) {
   const failed = [];
-  const pending = new Set();
+  const pending = new Map(); // request → { sentAt, headersAfter }
   answersOf.set(page, { failed, pending });
-  page.on("request", (request) => { if (isApi(request)) pending.add(request); });
+  page.on("request", (request) => { if (isApi(request)) pending.set(request, { sentAt: Date.now(), headersAfter: null }); });
   page.on("requestfinished", (request) => pending.delete(request));
   page.on("requestfailed", (request) => {
     pending.delete(request);
     failed.push(`${named(request)} failed: ${request.failure()?.errorText}`);
   });
   page.on("response", (response) => {
-    if (isApi(response.request()) && response.status() >= 300) failed.push(`${named(response.request())} ${response.status()}`);
+    const request = response.request();
+    const waiting = pending.get(request);
+    if (waiting) waiting.headersAfter = Date.now() - waiting.sentAt;
+    if (isApi(request) && response.status() >= 300) failed.push(`${named(request)} ${response.status()}`);
   });
+}
+
+/** The requests still in flight, each with how long ago it was sent and whether its
+ *  answer's headers came. */
+function inFlight(pending) {
+  const now = Date.now();
+  return [...pending].map(([request, { sentAt, headersAfter }]) => `${named(request)} (sent ${now - sentAt} ms ago; `
+    + (headersAfter === null ? "no answer)" : `its headers came after ${headersAfter} ms, its body never ended)`));
 }
 
 const isApi = (request) => new URL(request.url()).pathname.startsWith("/v1/");
@@ -183,6 +196,6 @@ export async function pageReport(page) {
   })).catch((e) => ({ unreadable: e.message }));
   const answers = answersOf.get(page);
   seen.failedAnswers = answers?.failed ?? "not recorded";
-  seen.unanswered = answers ? [...answers.pending].map(named) : "not recorded";
+  seen.unanswered = answers ? inFlight(answers.pending) : "not recorded";
   return seen;
 }
