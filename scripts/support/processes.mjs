@@ -65,10 +65,11 @@ export function writeSecrets(path, secrets) {
  * `wrangler dev` for the two Workers on `stateDir`, with `--var` overrides (applied to
  * both) and secrets. Unless `secrets` says otherwise, the Workers get a fresh
  * ORIGIN_SIGNING_KEY, returned as `signingKey` (its public half is what the origin checks
- * against, through the JWKS). `testBuild` runs the test builds (counters, fault injection).
+ * against, through the JWKS). `testBuild` runs the test builds (counters, fault injection); `trace` logs each request's way
+ * through both Workers (wrangler-dev.mjs --trace).
  * `log` is the path of the log of the start that answered.
  */
-export async function startWrangler(root, env, { name, testBuild = false, stateDir, vars = {}, secrets, logDir, logLevel = "warn", port }) {
+export async function startWrangler(root, env, { name, testBuild = false, trace = false, stateDir, vars = {}, secrets, logDir, logLevel = "warn", port }) {
   port ??= await freePort();
   const signingKey = newSigningKey();
   const secretsFile = writeSecrets(join(logDir, `${name}.secrets.env`), {
@@ -80,6 +81,7 @@ export async function startWrangler(root, env, { name, testBuild = false, stateD
   const args = ["scripts/support/wrangler-dev.mjs", "--port", String(port), "--state", stateDir,
     "--log-level", logLevel, "--secrets", secretsFile];
   if (testBuild) args.push("--test-build");
+  if (trace) args.push("--trace");
   // Management changes are not limited unless a caller sets the limit: the tests and the
   // benchmark make hundreds a minute (the limit has its own test, management_limits.rs).
   const all = { MANAGEMENT_WRITES_PER_MINUTE: "1000000", MANAGEMENT_WRITE_BURST: "1000000", ...vars };

@@ -5,7 +5,7 @@
 // place.
 //
 //   node scripts/support/wrangler-dev.mjs --port 8787 --state DIR
-//        [--test-build] [--var NAME:VALUE]... [--secrets FILE] [--log-level info]
+//        [--test-build | --trace] [--var NAME:VALUE]... [--secrets FILE] [--log-level info]
 //        [--inspector-port N]
 //
 // `wrangler dev -c gate -c control` gives `--var` and `--env-file` to the first Worker only,
@@ -14,6 +14,8 @@
 // to both (one setting, one value, in both Workers), and the secrets in a `.dev.vars` that
 // both read. `--test-build` runs the test builds: the gate's test host
 // (crates/gate/js/test-worker.mjs) and the control plane's fault-injection bundle.
+// `--trace` runs the release builds through trace-gate.mjs and trace-control.mjs, which
+// log each request's way through both Workers (the dashboard tests use it).
 //
 // It replaces itself with wrangler (same process group, same output), so stopping the
 // group stops wrangler and workerd too.
@@ -38,13 +40,16 @@ async function readConfig(path) {
  * `vars` override both configs' `[vars]`; `secrets` (a dotenv file) is copied to
  * `dir/.dev.vars`, which both Workers read.
  */
-export async function writeConfigs({ dir, vars = {}, secrets, testBuild = false }) {
+export async function writeConfigs({ dir, vars = {}, secrets, testBuild = false, trace = false }) {
   mkdirSync(dir, { recursive: true });
   const gate = await readConfig(GATE_CONFIG);
   const control = await readConfig(CONTROL_CONFIG);
-  gate.main = join(root, testBuild ? "crates/gate/js/test-worker.mjs" : "crates/gate/js/worker.mjs");
+  if (testBuild && trace) throw new Error("--trace traces the release builds, not the test builds");
+  gate.main = join(root, testBuild ? "crates/gate/js/test-worker.mjs"
+    : trace ? "scripts/support/trace-gate.mjs" : "crates/gate/js/worker.mjs");
   gate.assets = { ...gate.assets, directory: resolve(dirname(GATE_CONFIG), gate.assets.directory) };
-  control.main = join(root, "crates/control", testBuild ? "build-fault-injection/index.js" : "build/index.js");
+  control.main = testBuild ? join(root, "crates/control/build-fault-injection/index.js")
+    : trace ? join(root, "scripts/support/trace-control.mjs") : join(root, "crates/control/build/index.js");
   for (const config of [gate, control]) {
     delete config.build; // built already (scripts/build-worker.sh)
     config.vars = { ...config.vars, ...vars };
@@ -79,10 +84,11 @@ export function freePort() {
 }
 
 function parse(argv) {
-  const options = { vars: {}, testBuild: false };
+  const options = { vars: {}, testBuild: false, trace: false };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (flag === "--test-build") { options.testBuild = true; i--; continue; }
+    if (flag === "--trace") { options.trace = true; i--; continue; }
     if (value === undefined) throw new Error(`${flag} needs a value`);
     switch (flag) {
       case "--port": options.port = Number(value); break;
@@ -112,6 +118,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   options.inspectorPort ??= await freePort();
   const configs = await writeConfigs({
     dir: `${resolve(options.stateDir)}.config`, vars: options.vars, secrets: options.secrets, testBuild: options.testBuild,
+    trace: options.trace,
   });
   const child = spawn(join(root, "node_modules/.bin/wrangler"), wranglerDevArgs({ ...options, configs }), {
     cwd: root, env: wranglerEnv(), stdio: "inherit",

@@ -81,7 +81,7 @@ before(async () => {
   const { logDir, stateDir } = runDirectories();
   origin = await startOrigin(root, env, logDir);
   worker = await startWrangler(root, env, {
-    name: "dashboard", stateDir, logDir, logLevel: "info",
+    name: "dashboard", stateDir, logDir, logLevel: "info", trace: true,
     vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN, GITHUB_SECRET_SCANNING_KEYS: SCANNER_KEYS },
   });
   browser = await launchChromium();

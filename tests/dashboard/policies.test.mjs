@@ -103,7 +103,7 @@ before(async () => {
   const { logDir, stateDir } = runDirectories();
   origin = await startOrigin(root, env, logDir);
   worker = await startWrangler(root, env, {
-    name: "policies", stateDir, logDir,
+    name: "policies", stateDir, logDir, trace: true,
     vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN },
   });
   ({ browser, context, page, pageErrors } = await signedInDashboard(worker.base, ADMIN_TOKEN, { timezoneId: TIME_ZONE }));

@@ -508,7 +508,7 @@ test("a dialog held for a member whose role lost the right to it is not given ba
   // had not finished.)
   const told = await page.waitForFunction(() => /role no longer allows/.test(document.querySelector("#status").textContent), null, { timeout: 10_000 })
     .then(() => true, () => false);
-  assert.ok(told, `the status line says why; the page showed ${JSON.stringify(await pageReport(page))}`);
+  assert.ok(told, `the status line says why; the page showed ${JSON.stringify(await pageReport(page, { log: worker.log }))}`);
   assert.equal(await page.locator("#key-dialog").evaluate((d) => d.open), false, "a viewer gets no key dialog back");
   assert.equal(await page.locator("#key-label").inputValue(), "", "nor its typed label");
   await developer.context.close();

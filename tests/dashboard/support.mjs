@@ -98,7 +98,7 @@ export async function startForPasskeys(name, adminToken, vars = {}) {
   const port = await freePort();
   const dashboard = `http://localhost:${port}`;
   const worker = await startWrangler(root, env, {
-    name, stateDir, logDir, port,
+    name, stateDir, logDir, port, trace: true,
     vars: { ORIGIN_URL: origin.url, ADMIN_TOKEN: adminToken, DASHBOARD_ORIGIN: dashboard, ...vars },
   });
   const browser = await launchChromium();
@@ -168,26 +168,55 @@ function named(request) {
  * line, the page's loading or error state, the address, the view shown and, when
  * recorded, the API answers that failed and the requests still unanswered), so that a
  * failure in CI can be told apart from a slow machine without running it again. With `log`
- * (a worker's log, `startWrangler`'s `log`), the error ends with its last 40 lines: at
- * the info level, one line per request the worker answered, with its duration.
+ * (a worker's log, `startWrangler`'s `log`), it also names the requests the worker's trace
+ * shows unanswered, and ends with the log's last 40 lines other than the trace's: at the
+ * info level, one line per request the worker answered, with its duration.
  */
 export async function waitForRows(page, selector, n, { timeout = 10_000, log } = {}) {
   try {
     await page.waitForFunction(([s, count]) => document.querySelectorAll(s).length === count, [selector, n], { timeout });
   } catch (error) {
-    const seen = { matched: await page.locator(selector).count().catch(() => null), ...await pageReport(page) };
+    const seen = { matched: await page.locator(selector).count().catch(() => null), ...await pageReport(page, { log }) };
     let message = `expected ${n} of ${selector} within ${timeout} ms; the page showed ${JSON.stringify(seen)}`;
-    if (log) message += `\nThe end of ${log}:\n${readFileSync(log, "utf8").split("\n").slice(-40).join("\n")}`;
+    if (log) message += `\nThe end of ${log} (trace lines left out):\n${logLines(log).filter((l) => l.trim() && !l.includes("TRACE ")).slice(-40).join("\n")}`;
     throw new Error(message, { cause: error });
   }
+}
+
+const logLines = (log) => readFileSync(log, "utf8").replace(/\x1b\[[0-9;]*m/g, "").split("\n");
+
+/**
+ * The requests a worker's trace (startWrangler's `trace`) shows entered and not answered:
+ * at the gate (`g12 GET /v1/…`, and whether the control plane had it and answered), at
+ * the control plane's entry and at each Durable Object.
+ */
+export function openTraces(log) {
+  const open = new Map();
+  for (const line of logLines(log)) {
+    const at = line.indexOf("TRACE ");
+    if (at < 0) continue;
+    const match = /^(\S+) (control )?([<>])(.*)$/.exec(line.slice(at + 6));
+    if (!match) continue;
+    const [, id, control, direction, rest] = match;
+    if (direction === ">") {
+      if (control) open.set(id, `${open.get(id) ?? id} (passed to the control plane: no answer)`);
+      else open.set(id, `${id}${rest}`);
+    } else if (control) {
+      if (open.has(id)) open.set(id, open.get(id).replace("(passed to the control plane: no answer)", `(the control plane answered ${rest.trim()})`));
+    } else {
+      open.delete(id);
+    }
+  }
+  return [...open.values()];
 }
 
 /**
  * What a page shows and waits for, for a failed wait's message: the status line, the
  * page's loading or error state, the address, the view shown and, when recorded
- * (`recordFailedAnswers`), the API answers that failed and the requests still unanswered.
+ * (`recordFailedAnswers`), the API answers that failed and the requests still unanswered;
+ * with `log` (a traced worker's), the requests its trace shows unanswered (openTraces).
  */
-export async function pageReport(page) {
+export async function pageReport(page, { log } = {}) {
   const seen = await page.evaluate(() => ({
     status: document.querySelector("#status")?.textContent ?? null,
     pageState: document.querySelector("#page-state")?.hidden === false ? document.querySelector("#page-state").textContent : null,
@@ -197,5 +226,6 @@ export async function pageReport(page) {
   const answers = answersOf.get(page);
   seen.failedAnswers = answers?.failed ?? "not recorded";
   seen.unanswered = answers ? inFlight(answers.pending) : "not recorded";
+  if (log) seen.workerTraceUnanswered = openTraces(log);
   return seen;
 }

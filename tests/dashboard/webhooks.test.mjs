@@ -116,7 +116,7 @@ before(async () => {
   receiver = { url: `http://127.0.0.1:${port}`, stop: proc.stop };
   await waitForHttp(`${receiver.url}/received/ping`, proc, "the webhook receiver");
   worker = await startWrangler(root, env, {
-    name: "webhooks", stateDir, logDir,
+    name: "webhooks", stateDir, logDir, trace: true,
     vars: {
       ADMIN_TOKEN, WEBHOOK_ALLOW_HTTP: "true", WEBHOOK_FIRST_RETRY_MS: "300", WEBHOOK_MAX_RETRY_MS: "1000",
       WEBHOOK_TIMEOUT_MS: "1000", WEBHOOK_DISABLE_AFTER_SECONDS: "3",

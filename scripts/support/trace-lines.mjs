@@ -1,0 +1,11 @@
+// The request trace's log lines (trace-gate.mjs, trace-control.mjs), shared by both Workers.
+
+/** Logs one trace line. The warn level, so that a worker logging at `warn` keeps it. */
+export const traceLine = (line) => console.warn(`TRACE ${line}`);
+
+/** A request as the trace names it: its method, path and query, with anything shaped like
+ *  a key left out (scripts/scan-secrets.mjs reads these logs). */
+export function traced(request) {
+  const url = new URL(request.url);
+  return `${request.method} ${url.pathname}${url.search}`.replace(/(?:pk|sk)_[A-Za-z0-9_%-]*/g, "(a key)");
+}
