@@ -84,7 +84,7 @@ for pair in control:crates/control/wrangler.toml gate:wrangler.toml; do
   tail -n 1 "target/deploy-dry-run-$name.log"
 done
 
-step "make dev as the README runs it: its banner, its Try it lines, no secret key in its output"
+step "make dev as the README runs it: its banner, its Try it lines, no secret key in its output; wrangler's dev proxy, patched"
 node --test tests/dev/ 2>&1 | tee -a "$results"
 
 step "Dashboard and gate in headless Chromium against wrangler dev (screenshots in tests/artifacts)"

@@ -1,0 +1,71 @@
+// `wrangler dev` puts a proxy (its ProxyWorker, a Durable Object in a workerd of its own)
+// in front of the Workers. In wrangler 4.86, when its request to the Workers fails on the
+// way (a pooled connection that workerd closes as the proxy writes to it), a GET or HEAD
+// is put aside to be sent again, and is only sent at the proxy's next request: a page
+// that waits for all of its requests waits until something else is asked. The dashboard
+// tests hung on this now and then (RELIABILITY.md); `make dev` did the same to a
+// developer's dashboard. scripts/support/patch-wrangler.mjs (run by setup.sh) makes the
+// proxy send such a request again at once, up to 3 times. This runs the installed
+// ProxyWorker itself in Node, with a fetch that fails once.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { test } from "node:test";
+import { root } from "../../scripts/support/wrangler-dev.mjs";
+
+const { ProxyWorker } = await import(join(root, "node_modules/wrangler/wrangler-dist/ProxyWorker.js"));
+
+// The Workers runtime's Headers.getAll, which the ProxyWorker uses; Node has no such method.
+Headers.prototype.getAll ??= function getAll(name) {
+  return name.toLowerCase() === "set-cookie" ? this.getSetCookie() : [this.get(name)].filter((v) => v !== null);
+};
+
+/** A ProxyWorker forwarding to a worker that fails `failures` times, then answers 200. */
+function proxyFailing(failures) {
+  const sent = [];
+  const proxy = new ProxyWorker({}, { PROXY_CONTROLLER: { fetch: async () => new Response(null, { status: 204 }) }, PROXY_CONTROLLER_AUTH_SECRET: "secret" });
+  proxy.proxyData = { userWorkerUrl: { protocol: "http:", hostname: "127.0.0.1", port: "9" }, headers: {} };
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (url) => {
+    sent.push(String(url));
+    if (sent.length <= failures) throw new TypeError("Network connection lost.");
+    return new Response("answered", { status: 200, headers: { "content-type": "application/json" } });
+  };
+  return { proxy, sent, restore: () => { globalThis.fetch = realFetch; } };
+}
+
+const within = (promise, ms) => Promise.race([promise, new Promise((resolve) => setTimeout(() => resolve("no answer"), ms))]);
+
+test("a GET whose way to the worker fails once is sent again at once, not at the proxy's next request", async () => {
+  const { proxy, sent, restore } = proxyFailing(1);
+  try {
+    const answer = await within(proxy.fetch(new Request("http://127.0.0.1:8787/v1/applications/app_x/audit_log?limit=25")), 1000);
+    assert.notEqual(answer, "no answer", "the request waited for another one to come");
+    assert.equal(answer.status, 200);
+    assert.equal(await answer.text(), "answered");
+    assert.deepEqual(sent, Array(2).fill("http://127.0.0.1:9/v1/applications/app_x/audit_log?limit=25"));
+  } finally {
+    restore();
+  }
+});
+
+test("a GET is sent again 3 times at most: a worker that keeps failing is not asked in a loop", async () => {
+  const { proxy, sent, restore } = proxyFailing(100);
+  try {
+    const answer = await within(proxy.fetch(new Request("http://127.0.0.1:8787/v1/keys")), 500);
+    assert.equal(answer, "no answer");
+    assert.equal(sent.length, 4, "the first attempt and 3 more");
+  } finally {
+    restore();
+  }
+});
+
+test("a POST that fails on the way is not sent again: 503, as wrangler answers it", async () => {
+  const { proxy, sent, restore } = proxyFailing(1);
+  try {
+    const answer = await within(proxy.fetch(new Request("http://127.0.0.1:8787/v1/applications", { method: "POST", body: "{}" })), 1000);
+    assert.equal(answer.status, 503);
+    assert.equal(sent.length, 1);
+  } finally {
+    restore();
+  }
+});
