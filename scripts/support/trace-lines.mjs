@@ -1,11 +1,14 @@
 // The request trace's log lines (trace-gate.mjs, trace-control.mjs), shared by both Workers.
 
-/** Logs one trace line. The warn level, so that a worker logging at `warn` keeps it. */
-export const traceLine = (line) => console.warn(`TRACE ${line}`);
+/** Logs one trace line, with the time (ms since the epoch) after the id. The warn level,
+ *  so that a worker logging at `warn` keeps it. */
+export const traceLine = (line) => console.warn(`TRACE ${line.replace(" ", ` @${Date.now()} `)}`);
 
 /** A request as the trace names it: its method, path and query, with anything shaped like
- *  a key left out (scripts/scan-secrets.mjs reads these logs). */
+ *  a key and an invitation's token left out (scripts/scan-secrets.mjs reads these logs). */
 export function traced(request) {
   const url = new URL(request.url);
-  return `${request.method} ${url.pathname}${url.search}`.replace(/(?:pk|sk)_[A-Za-z0-9_%-]*/g, "(a key)");
+  return `${request.method} ${url.pathname}${url.search}`
+    .replace(/(?:pk|sk)(?:_|%5F)[A-Za-z0-9_%-]*/gi, "(a key)")
+    .replace(/(\/v1\/invitations\/)[^/?]+/, "$1(a token)");
 }

@@ -176,7 +176,8 @@ export async function waitForRows(page, selector, n, { timeout = 10_000, log } =
   try {
     await page.waitForFunction(([s, count]) => document.querySelectorAll(s).length === count, [selector, n], { timeout });
   } catch (error) {
-    const seen = { matched: await page.locator(selector).count().catch(() => null), ...await pageReport(page, { log }) };
+    const matched = await page.evaluate((s) => document.querySelectorAll(s).length, selector).catch(() => null);
+    const seen = { matched, ...await pageReport(page, { log }) };
     let message = `expected ${n} of ${selector} within ${timeout} ms; the page showed ${JSON.stringify(seen)}`;
     if (log) message += `\nThe end of ${log} (trace lines left out):\n${logLines(log).filter((l) => l.trim() && !l.includes("TRACE ")).slice(-40).join("\n")}`;
     throw new Error(message, { cause: error });
@@ -186,28 +187,29 @@ export async function waitForRows(page, selector, n, { timeout = 10_000, log } =
 const logLines = (log) => readFileSync(log, "utf8").replace(/\x1b\[[0-9;]*m/g, "").split("\n");
 
 /**
- * The requests a worker's trace (startWrangler's `trace`) shows entered and not answered:
- * at the gate (`g12 GET /v1/…`, and whether the control plane had it and answered), at
- * the control plane's entry and at each Durable Object.
+ * The requests a worker's trace (startWrangler's `trace`) shows entered and not answered,
+ * with how long ago they entered: at the gate (`g12 GET /v1/…`, and whether the control
+ * plane had it and answered), at the control plane's entry and at each Durable Object.
+ * A request whose handler the runtime cancelled (its client went away) stays listed.
  */
 export function openTraces(log) {
   const open = new Map();
+  const now = Date.now();
   for (const line of logLines(log)) {
     const at = line.indexOf("TRACE ");
     if (at < 0) continue;
-    const match = /^(\S+) (control )?([<>])(.*)$/.exec(line.slice(at + 6));
+    const match = /^(\S+) @(\d+) (control )?([<>])(.*)$/.exec(line.slice(at + 6));
     if (!match) continue;
-    const [, id, control, direction, rest] = match;
-    if (direction === ">") {
-      if (control) open.set(id, `${open.get(id) ?? id} (passed to the control plane: no answer)`);
-      else open.set(id, `${id}${rest}`);
-    } else if (control) {
-      if (open.has(id)) open.set(id, open.get(id).replace("(passed to the control plane: no answer)", `(the control plane answered ${rest.trim()})`));
-    } else {
-      open.delete(id);
+    const [, id, time, control, direction, rest] = match;
+    if (direction === ">" && !control) {
+      open.set(id, { named: `${id}${rest} (entered ${now - Number(time)} ms ago)`, control: "" });
+    } else if (open.has(id)) {
+      const entry = open.get(id);
+      if (!control) open.delete(id);
+      else entry.control = direction === ">" ? "; passed to the control plane: no answer" : `; the control plane answered ${rest.trim()}`;
     }
   }
-  return [...open.values()];
+  return [...open.values()].map(({ named, control }) => named + control);
 }
 
 /**

@@ -5,8 +5,9 @@
 // that waits for all of its requests waits until something else is asked. The dashboard
 // tests hung on this now and then (RELIABILITY.md); `make dev` did the same to a
 // developer's dashboard. scripts/support/patch-wrangler.mjs (run by setup.sh) makes the
-// proxy send such a request again at once, up to 3 times. This runs the installed
-// ProxyWorker itself in Node, with a fetch that fails once.
+// proxy send such a request again at once, up to 3 times, then answer 502. This runs the
+// installed ProxyWorker's code in Node (not in workerd), with a fetch that fails and a
+// stand-in for the runtime's Headers.getAll.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -19,16 +20,22 @@ Headers.prototype.getAll ??= function getAll(name) {
   return name.toLowerCase() === "set-cookie" ? this.getSetCookie() : [this.get(name)].filter((v) => v !== null);
 };
 
-/** A ProxyWorker forwarding to a worker that fails `failures` times, then answers 200. */
-function proxyFailing(failures) {
+const WORKER = { protocol: "http:", hostname: "127.0.0.1", port: "9" };
+
+/** A ProxyWorker forwarding to a worker that fails `failures` times, then answers 200
+ *  (`answer` makes another answer). `beforeFailing(proxy)` runs as each failure lands. */
+function proxyFailing(failures, { answer = () => new Response("answered", { status: 200, headers: { "content-type": "application/json" } }), beforeFailing = () => {} } = {}) {
   const sent = [];
-  const proxy = new ProxyWorker({}, { PROXY_CONTROLLER: { fetch: async () => new Response(null, { status: 204 }) }, PROXY_CONTROLLER_AUTH_SECRET: "secret" });
-  proxy.proxyData = { userWorkerUrl: { protocol: "http:", hostname: "127.0.0.1", port: "9" }, headers: {} };
+  const proxy = new ProxyWorker({ getWebSockets: () => [] }, { PROXY_CONTROLLER: { fetch: async () => new Response(null, { status: 204 }) }, PROXY_CONTROLLER_AUTH_SECRET: "secret" });
+  proxy.proxyData = { userWorkerUrl: { ...WORKER }, headers: {} };
   const realFetch = globalThis.fetch;
   globalThis.fetch = async (url) => {
     sent.push(String(url));
-    if (sent.length <= failures) throw new TypeError("Network connection lost.");
-    return new Response("answered", { status: 200, headers: { "content-type": "application/json" } });
+    if (sent.length <= failures) {
+      beforeFailing(proxy);
+      throw new TypeError("Network connection lost.");
+    }
+    return answer();
   };
   return { proxy, sent, restore: () => { globalThis.fetch = realFetch; } };
 }
@@ -48,14 +55,46 @@ test("a GET whose way to the worker fails once is sent again at once, not at the
   }
 });
 
-test("a GET is sent again 3 times at most: a worker that keeps failing is not asked in a loop", async () => {
+test("a GET is sent again 3 times at most, then answered 502: a worker that keeps failing is not asked in a loop", async () => {
   const { proxy, sent, restore } = proxyFailing(100);
   try {
-    const answer = await within(proxy.fetch(new Request("http://127.0.0.1:8787/v1/keys")), 500);
-    assert.equal(answer, "no answer");
+    const answer = await within(proxy.fetch(new Request("http://127.0.0.1:8787/v1/keys")), 1000);
+    assert.notEqual(answer, "no answer", "the request was left waiting");
+    assert.equal(answer.status, 502);
     assert.equal(sent.length, 4, "the first attempt and 3 more");
   } finally {
     restore();
+  }
+});
+
+test("a GET that failed because the worker was reloaded waits for the reload's end, then goes to the new worker", async () => {
+  const reloaded = { ...WORKER, port: "10" };
+  const { proxy, sent, restore } = proxyFailing(1, { beforeFailing: (p) => { p.proxyData = undefined; } });
+  try {
+    const pending = proxy.fetch(new Request("http://127.0.0.1:8787/v1/keys"));
+    assert.equal(await within(pending, 300), "no answer", "sent again during the reload");
+    assert.equal(sent.length, 1);
+    // The reload ends: wrangler's "play", with the new worker's address.
+    proxy.processProxyControllerRequest({ cf: { hostMetadata: { type: "play", proxyData: { userWorkerUrl: reloaded, headers: {} } } } });
+    const answer = await within(pending, 1000);
+    assert.equal(answer.status, 200);
+    assert.deepEqual(sent, ["http://127.0.0.1:9/v1/keys", "http://127.0.0.1:10/v1/keys"]);
+  } finally {
+    restore();
+  }
+});
+
+test("an error after the worker answered (in the proxy's own handling of the answer) does not send the GET again", async () => {
+  const realRewriter = globalThis.HTMLRewriter;
+  // An HTML answer goes through the runtime's HTMLRewriter, here one that fails.
+  globalThis.HTMLRewriter = class { constructor() { throw new Error("the rewriter failed"); } };
+  const { proxy, sent, restore } = proxyFailing(0, { answer: () => new Response("<p>page</p>", { headers: { "content-type": "text/html" } }) });
+  try {
+    await within(proxy.fetch(new Request("http://127.0.0.1:8787/dashboard/")), 300);
+    assert.equal(sent.length, 1, "the worker was asked again for a request it had answered");
+  } finally {
+    restore();
+    globalThis.HTMLRewriter = realRewriter;
   }
 });
 
