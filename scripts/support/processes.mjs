@@ -65,8 +65,8 @@ export function writeSecrets(path, secrets) {
  * `wrangler dev` for the two Workers on `stateDir`, with `--var` overrides (applied to
  * both) and secrets. Unless `secrets` says otherwise, the Workers get a fresh
  * ORIGIN_SIGNING_KEY, returned as `signingKey` (its public half is what the origin checks
- * against, through the JWKS). `testBuild` runs the test builds (counters, fault injection); `trace` logs each request's way
- * through both Workers (wrangler-dev.mjs --trace).
+ * against, through the JWKS). `testBuild` runs the test builds (counters, fault injection);
+ * `trace` logs each request's way through both Workers (wrangler-dev.mjs --trace).
  * `log` is the path of the log of the start that answered.
  */
 export async function startWrangler(root, env, { name, testBuild = false, trace = false, stateDir, vars = {}, secrets, logDir, logLevel = "warn", port }) {
