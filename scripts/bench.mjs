@@ -259,8 +259,8 @@ try {
   const directState = mkdtempSync(join(tmpdir(), "aero2-bench-direct-"));
   const direct = await startDirect(root, {
     rust: { rust_edge: edgeVars, rust_edge_no_cache: { ...edgeVars, EDGE_CACHE_SECONDS: "0" }, rust_strict: strictVars, rust_regional: regionalVars },
-    js: ["baseline", "baseline_no_cache", "baseline_scan", "passthrough"],
-    jsVars: { baseline_no_cache: { EDGE_CACHE_SECONDS: "0" }, baseline_scan: { SCAN_OUTSIDE_AUTHORIZATION: "1" } },
+    js: ["baseline", "baseline_no_cache", "baseline_scan", "passthrough", "passthrough_signed"],
+    jsVars: { baseline_no_cache: { EDGE_CACHE_SECONDS: "0" }, baseline_scan: { SCAN_OUTSIDE_AUTHORIZATION: "1" }, passthrough_signed: { SIGN_ASSERTION: "1" } },
     origin: originUrl, adminToken: ADMIN_TOKEN, stateDir: directState,
   });
   const directSamples = {};
@@ -276,6 +276,9 @@ try {
       js_baseline: { base: "baseline", key: directSecret },
       js_baseline_no_cache: { base: "baseline_no_cache", key: directSecret },
       passthrough: { base: "passthrough", key: directSecret },
+      // The pass-through that also signs an assertion, as every forwarded request must be
+      // (bench/passthrough, SIGN_ASSERTION): the floor a gate is compared with below.
+      passthrough_signed: { base: "passthrough_signed", key: directSecret },
       rust_reject_malformed: { base: "rust_edge", key: malformed, expect: 401 },
       rust_reject_bad_checksum: { base: "rust_edge", key: directBad, expect: 401 },
       js_reject_malformed: { base: "baseline", key: malformed, expect: 401 },
@@ -315,6 +318,9 @@ try {
     cache_over_no_cache: round(dr("rust_edge") / dr("rust_edge_no_cache")),
     js_cache_over_no_cache: round(dr("js_baseline") / dr("js_baseline_no_cache")),
     rust_over_passthrough: round(dr("rust_edge") / dr("passthrough")),
+    rust_over_signed_passthrough: round(dr("rust_edge") / dr("passthrough_signed")),
+    js_over_signed_passthrough: round(dr("js_baseline") / dr("passthrough_signed")),
+    signed_passthrough_over_passthrough: round(dr("passthrough_signed") / dr("passthrough")),
     strict_over_edge: round(dr("rust_strict") / dr("rust_edge")),
     regional_over_edge: round(dr("rust_regional") / dr("rust_edge")),
     malformed_over_valid: round(dr("rust_reject_malformed") / dr("rust_edge")),
@@ -700,6 +706,9 @@ ${Object.entries(r.direct).map(([name, d]) => `| ${name} | ${d.rps.median} (${d.
 | malformed-key rejections, Rust / a JavaScript gate that also scans for a secret key outside Authorization, as the Rust gate does | ${r.direct_ratios.rust_malformed_over_js_scan_malformed ?? "(not measured)"} | (for comparison: the plain baseline does not look) |
 | Rust gate, record cache on / off | ${r.direct_ratios.cache_over_no_cache} | (the cache is kept only if it wins: > 1) |
 | Rust gate / pass-through | ${r.direct_ratios.rust_over_passthrough} | ≥ 0.85: ${verdict(r.direct_ratios.rust_over_passthrough >= 0.85)} |
+| a pass-through that signs the assertion and validates nothing / pass-through | ${r.direct_ratios.signed_passthrough_over_passthrough ?? "(not measured)"} | (what the signature alone costs) |
+| Rust gate / the signing pass-through | ${r.direct_ratios.rust_over_signed_passthrough ?? "(not measured)"} | (for comparison: the gate's own work over the signature every forwarded request needs) |
+| JavaScript gate / the signing pass-through | ${r.direct_ratios.js_over_signed_passthrough ?? "(not measured)"} | (for comparison) |
 | malformed key / valid key (Rust) | ${r.direct_ratios.malformed_over_valid} | ≥ 2: ${verdict(r.direct_ratios.malformed_over_valid >= 2)} |
 | bad checksum / valid key (Rust) | ${r.direct_ratios.bad_checksum_over_valid} | ≥ 2: ${verdict(r.direct_ratios.bad_checksum_over_valid >= 2)} |
 | malformed key / valid key (JavaScript) | ${r.direct_ratios.js_malformed_over_valid} | (for comparison) |
