@@ -106,10 +106,12 @@ async function signer(env) {
   return signing;
 }
 
-const base64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+export const base64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 const encoder = new TextEncoder();
 
-async function assertion(env, claims) {
+/** The signed assertion a forwarded request carries (also the signing pass-through's,
+ *  bench/passthrough, so that both pay the same signature). */
+export async function assertion(env, claims) {
   const { key, kid } = await signer(env);
   const header = base64url(encoder.encode(JSON.stringify({ alg: "EdDSA", typ: "JWT", kid })));
   const body = base64url(encoder.encode(JSON.stringify(claims)));

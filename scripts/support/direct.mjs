@@ -64,6 +64,9 @@ function jsWorker(root, name, dir, vars, port) {
     name,
     modules: true,
     scriptPath: join(root, dir, "worker.js"),
+    // The signing pass-through imports the baseline's signing (bench/passthrough/worker.js).
+    modulesRoot: join(root, "bench"),
+    modulesRules: [{ type: "ESModule", include: ["**/*.js"] }],
     compatibilityDate: COMPATIBILITY_DATE,
     kvNamespaces: { KEYS: "keys" },
     bindings: vars,
