@@ -3,22 +3,10 @@
 // Object's `fetch` are entered and answered. See trace-gate.mjs.
 import worker, { ApplicationRegistry as Registry, KeyRingObject as KeyRing, ValidationReplica as Replica }
   from "../../crates/control/build/index.js";
-import { traced, traceLine } from "./trace-lines.mjs";
+import { traceCall, traced } from "./trace-lines.mjs";
 
 let calls = 0;
-async function trace(what, call, named = "") {
-  const id = `${what}${++calls}`;
-  const started = Date.now();
-  traceLine(`${id} >${named && ` ${named}`}`);
-  try {
-    const answer = await call();
-    traceLine(`${id} < ${answer?.status} ${Date.now() - started}ms`);
-    return answer;
-  } catch (error) {
-    traceLine(`${id} < threw ${error?.name ?? "error"}`);
-    throw error;
-  }
-}
+const trace = (what, call, named) => traceCall(`${what}${++calls}`, call, named);
 
 export class ApplicationRegistry extends Registry { fetch(request) { return trace("registry", () => super.fetch(request)); } }
 export class KeyRingObject extends KeyRing { fetch(request) { return trace("ring", () => super.fetch(request)); } }

@@ -7,30 +7,14 @@
 // level so that a worker logging at `warn` keeps them; anything shaped like a key is left
 // out (trace-lines.mjs).
 import { handle } from "../../crates/gate/js/worker.mjs";
-import { traced, traceLine } from "./trace-lines.mjs";
+import { traceCall, traced } from "./trace-lines.mjs";
 
 let requests = 0;
 
 export default {
-  async fetch(request, env, ctx) {
+  fetch(request, env, ctx) {
     const id = `g${++requests}`;
-    const started = Date.now();
-    traceLine(`${id} > ${traced(request)}`);
-    const control = {
-      fetch: async (passed) => {
-        traceLine(`${id} control >`);
-        const answer = await env.CONTROL.fetch(passed);
-        traceLine(`${id} control < ${answer.status}`);
-        return answer;
-      },
-    };
-    try {
-      const answer = await handle(request, { ...env, CONTROL: control }, ctx);
-      traceLine(`${id} < ${answer.status} ${Date.now() - started}ms`);
-      return answer;
-    } catch (error) {
-      traceLine(`${id} < threw ${error?.name ?? "error"}`);
-      throw error;
-    }
+    const control = { fetch: (passed) => traceCall(`${id} control`, () => env.CONTROL.fetch(passed)) };
+    return traceCall(id, () => handle(request, { ...env, CONTROL: control }, ctx), traced(request));
   },
 };

@@ -12,3 +12,18 @@ export function traced(request) {
     .replace(/(?:pk|sk)(?:_|%5F)[A-Za-z0-9_%-]*/gi, "(a key)")
     .replace(/(\/v1\/invitations\/)[^/?]+/, "$1(a token)");
 }
+
+/** Runs `call` (a fetch) between two trace lines: `id >` (with `named`, if given) when it
+ *  starts, and `id < status duration` when it answers, or `id < threw …`. */
+export async function traceCall(id, call, named = "") {
+  const started = Date.now();
+  traceLine(`${id} >${named && ` ${named}`}`);
+  try {
+    const answer = await call();
+    traceLine(`${id} < ${answer?.status} ${Date.now() - started}ms`);
+    return answer;
+  } catch (error) {
+    traceLine(`${id} < threw ${error?.name ?? "error"}`);
+    throw error;
+  }
+}

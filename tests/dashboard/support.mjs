@@ -206,7 +206,7 @@ export function openTraces(log) {
     } else if (open.has(id)) {
       const entry = open.get(id);
       if (!control) open.delete(id);
-      else entry.control = direction === ">" ? "; passed to the control plane: no answer" : `; the control plane answered ${rest.trim()}`;
+      else entry.control = direction === ">" ? "; passed to the control plane: no answer" : `; the control plane's call ended: ${rest.trim()}`;
     }
   }
   return [...open.values()].map(({ named, control }) => named + control);
