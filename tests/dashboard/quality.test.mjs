@@ -470,6 +470,54 @@ test("a create dialog whose own submit worked is not given back after the sessio
   await context.close();
 });
 
+test("a page load that ends after the session did leaves the held dialog for the next sign-in", async () => {
+  const created = await operator("POST", "/v1/applications", { name: "Slow load", environment: "development" });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const id = created.json.application.id;
+  const { context, page, errors } = await person(SIZES[0]);
+  await page.goto(`${dashboard}/dashboard/#/apps/${id}`);
+  await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#keys-table tbody tr").first().waitFor();
+  // The page loads again. Its keys list is answered while the session lives, but the answer
+  // reaches the page only when released: after the session has ended under a dialog.
+  let release, asked, answered;
+  const released = new Promise((resolve) => { release = resolve; });
+  const wasAsked = new Promise((resolve) => { asked = resolve; });
+  const wasAnswered = new Promise((resolve) => { answered = resolve; });
+  const keysList = (url) => url.pathname === `/v1/applications/${id}/keys` && url.searchParams.has("include_revoked");
+  await page.route(keysList, async (route) => {
+    const response = await route.fetch();
+    asked();
+    await released;
+    await route.fulfill({ response });
+    answered();
+  });
+  await page.evaluate(() => window.dispatchEvent(new HashChangeEvent("hashchange")));
+  await wasAsked;
+  await page.getByRole("button", { name: "Create key" }).click();
+  const keyDialog = page.locator("#key-dialog");
+  await keyDialog.getByLabel("Label").fill("typed while the page loaded");
+  await context.clearCookies();
+  await page.evaluate(() => { const d = document.querySelector("#key-dialog"); if (d.open) d.querySelector("form").requestSubmit(); });
+  await page.getByLabel("Operator token (ADMIN_TOKEN)").waitFor();
+  // The interrupted load ends on the sign-in page: it is not the page signing in returns to.
+  release();
+  await wasAnswered;
+  await page.waitForTimeout(300);
+  await page.unroute(keysList);
+  assert.ok(await page.getByLabel("Operator token (ADMIN_TOKEN)").isVisible(), "the sign-in page stays");
+  await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  const told = await page.waitForFunction(() => /typed before the session ended is back/.test(document.querySelector("#status").textContent), null, { timeout: 10_000 })
+    .then(() => true, () => false);
+  assert.ok(told, `the dialog is given back; the page showed ${JSON.stringify(await pageReport(page, { log: worker.log }))}`);
+  assert.equal(await keyDialog.evaluate((d) => d.open), true);
+  assert.equal(await keyDialog.getByLabel("Label").inputValue(), "typed while the page loaded");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("a dialog held for a member whose role lost the right to it is not given back", async () => {
   const created = await operator("POST", "/v1/accounts", { name: "Demoted" });
   assert.equal(created.status, 201, JSON.stringify(created.json));

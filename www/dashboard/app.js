@@ -228,6 +228,10 @@ setInterval(() => {
 
 function showSignIn() {
   Object.assign(state, { csrf: null, kind: null, memberships: [], accountId: null });
+  // A page load still in flight belongs to the session that ended. Finishing on the sign-in
+  // page, it must not count as the page's load: it would decide the held dialog for nobody
+  // signed in, and so drop it before the person signs in again.
+  pageLoads++;
   show("sign-in-view");
   $("#passkey-sign-in").focus();
 }
