@@ -36,6 +36,29 @@ const apiFrom = (page, method, path, body) => page.evaluate(async ([method, path
   return { status: response.status, json: await response.json() };
 }, [method, path, body]);
 
+/** The operator signed in on a new application's keys page, in a new browser. */
+async function operatorOnNewApplication(name) {
+  const created = await operator("POST", "/v1/applications", { name, environment: "development" });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const id = created.json.application.id;
+  const { context, page, errors } = await person(SIZES[0]);
+  await page.goto(`${dashboard}/dashboard/#/apps/${id}`);
+  await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#keys-table tbody tr").first().waitFor();
+  return { id, context, page, errors };
+}
+
+/** Types `label` into a new key's dialog and submits it as the session ends under it: the
+ *  sign-in page shows, and the dialog is held. */
+async function sessionEndsUnderKeyDialog({ page, context }, label) {
+  await page.getByRole("button", { name: "Create key" }).click();
+  await page.locator("#key-dialog").getByLabel("Label").fill(label);
+  await context.clearCookies();
+  await page.evaluate(() => { const d = document.querySelector("#key-dialog"); if (d.open) d.querySelector("form").requestSubmit(); });
+  await page.getByRole("button", { name: "Continue with a passkey" }).waitFor();
+}
+
 /** An owner joins an account with the longest names, and seeds it with the longest values. */
 async function seededOwner() {
   const created = await operator("POST", "/v1/accounts", { name: longest("Account.", 100) });
@@ -405,12 +428,8 @@ test("a dialog held when the session ended is not given to another person who si
 
   // The member types into a dialog; the session ends on submit; the operator signs in on
   // the same tab, to the same page. What the member typed is not the operator's.
-  await page.getByRole("button", { name: "Create key" }).click();
+  await sessionEndsUnderKeyDialog({ page, context }, "the member's label");
   const keyDialog = page.locator("#key-dialog");
-  await keyDialog.getByLabel("Label").fill("the member's label");
-  await context.clearCookies();
-  await page.evaluate(() => { const d = document.querySelector("#key-dialog"); if (d.open) d.querySelector("form").requestSubmit(); });
-  await page.getByLabel("Operator token (ADMIN_TOKEN)").waitFor();
   // What was typed is held in the page's memory only, not left in the closed dialog.
   assert.equal(await page.locator("#key-label").inputValue(), "", "the closed dialog keeps no typed text");
   await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
@@ -428,14 +447,7 @@ test("a dialog held when the session ended is not given to another person who si
 });
 
 test("a create dialog whose own submit worked is not given back after the session ends during its answer", async () => {
-  const created = await operator("POST", "/v1/applications", { name: "Answered", environment: "development" });
-  assert.equal(created.status, 201, JSON.stringify(created.json));
-  const id = created.json.application.id;
-  const { context, page, errors } = await person(SIZES[0]);
-  await page.goto(`${dashboard}/dashboard/#/apps/${id}`);
-  await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.locator("#keys-table tbody tr").first().waitFor();
+  const { id, context, page, errors } = await operatorOnNewApplication("Answered");
   // The create reaches the API at once; its answer reaches the page only when released.
   let release;
   const released = new Promise((resolve) => { release = resolve; });
@@ -471,14 +483,7 @@ test("a create dialog whose own submit worked is not given back after the sessio
 });
 
 test("a page load that ends after the session did leaves the held dialog for the next sign-in", async () => {
-  const created = await operator("POST", "/v1/applications", { name: "Slow load", environment: "development" });
-  assert.equal(created.status, 201, JSON.stringify(created.json));
-  const id = created.json.application.id;
-  const { context, page, errors } = await person(SIZES[0]);
-  await page.goto(`${dashboard}/dashboard/#/apps/${id}`);
-  await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.locator("#keys-table tbody tr").first().waitFor();
+  const { id, context, page, errors } = await operatorOnNewApplication("Slow load");
   // The page loads again. Its keys list is answered while the session lives, but the answer
   // reaches the page only when released: after the session has ended under a dialog.
   let release, asked, answered;
@@ -495,12 +500,8 @@ test("a page load that ends after the session did leaves the held dialog for the
   });
   await page.evaluate(() => window.dispatchEvent(new HashChangeEvent("hashchange")));
   await wasAsked;
-  await page.getByRole("button", { name: "Create key" }).click();
+  await sessionEndsUnderKeyDialog({ page, context }, "typed while the page loaded");
   const keyDialog = page.locator("#key-dialog");
-  await keyDialog.getByLabel("Label").fill("typed while the page loaded");
-  await context.clearCookies();
-  await page.evaluate(() => { const d = document.querySelector("#key-dialog"); if (d.open) d.querySelector("form").requestSubmit(); });
-  await page.getByLabel("Operator token (ADMIN_TOKEN)").waitFor();
   // The interrupted load ends on the sign-in page: it is not the page signing in returns to.
   release();
   await wasAnswered;
@@ -540,11 +541,7 @@ test("a dialog held for a member whose role lost the right to it is not given ba
   await page.getByRole("button", { name: "Sign out", exact: true }).waitFor({ timeout: 10_000 });
   const memberId = await page.evaluate(() => fetch("/v1/dashboard/session").then((r) => r.json()).then((s) => s.memberships[0].member_id));
   await page.goto(`${dashboard}/dashboard/#/apps/${id}`);
-  await page.getByRole("button", { name: "Create key" }).click();
-  await page.locator("#key-label").fill("the developer's key");
-  await developer.context.clearCookies();
-  await page.evaluate(() => { const d = document.querySelector("#key-dialog"); if (d.open) d.querySelector("form").requestSubmit(); });
-  await page.getByRole("button", { name: "Continue with a passkey" }).waitFor();
+  await sessionEndsUnderKeyDialog(developer, "the developer's key");
   const demoted = await apiFrom(owner.page, "PATCH", `/v1/accounts/${accountId}/members/${memberId}`, { role: "viewer" });
   assert.equal(demoted.status, 200, JSON.stringify(demoted.json));
   await page.getByRole("button", { name: "Continue with a passkey" }).click();
