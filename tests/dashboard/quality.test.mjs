@@ -503,9 +503,12 @@ test("a page load that ends after the session did leaves the held dialog for the
   await sessionEndsUnderKeyDialog({ page, context }, "typed while the page loaded");
   const keyDialog = page.locator("#key-dialog");
   // The interrupted load ends on the sign-in page: it is not the page signing in returns to.
+  // It draws the keys table anew from the held answer, after which its load has ended:
+  // rows marked now are gone once it has.
+  await page.evaluate(() => { for (const row of document.querySelectorAll("#keys-table tbody tr")) row.dataset.before = ""; });
   release();
   await wasAnswered;
-  await page.waitForTimeout(300);
+  await page.waitForFunction(() => !document.querySelector("#keys-table tbody tr[data-before]"));
   await page.unroute(keysList);
   assert.ok(await page.getByLabel("Operator token (ADMIN_TOKEN)").isVisible(), "the sign-in page stays");
   await page.getByLabel("Operator token (ADMIN_TOKEN)").fill(ADMIN_TOKEN);
